@@ -1,0 +1,1 @@
+"""rnnlens core: character-level RNN language models and the tools that look inside them (no UI)."""

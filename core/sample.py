@@ -1,0 +1,142 @@
+"""Sampling text from a CharRNN: streaming, batched over temperatures, greedy, top-k and beam search.
+
+`python -m core.sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1`
+"""
+import argparse
+import math
+import sys
+from collections.abc import Iterator
+
+import torch
+
+from core.model import CharRNN
+from core.stepper import Stepper
+from core.vocab import Vocab
+
+MAX_LENGTH = 100_000
+MAX_TEMPERATURE = 10.0
+MAX_BEAM = 64
+START = "\n"  # the context an empty prime starts from
+
+
+def validate_sampling(temperature: float = 1.0, length: int = 1, top_k: int = 0, beam: int = 1) -> None:
+    """Raise ValueError with a clear message for sampling settings out of range."""
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+            and 0 < temperature <= MAX_TEMPERATURE):
+        raise ValueError(f"temperature must be > 0 and at most {MAX_TEMPERATURE:g}, not {temperature}")
+    if not 1 <= length <= MAX_LENGTH:
+        raise ValueError(f"length must be between 1 and {MAX_LENGTH:,}, not {length}")
+    if top_k < 0:
+        raise ValueError(f"top-k must be 0 (off) or positive, not {top_k}")
+    if not 1 <= beam <= MAX_BEAM:
+        raise ValueError(f"beam must be between 1 and {MAX_BEAM}, not {beam}")
+
+
+def pick(logits: torch.Tensor, temperature: torch.Tensor, top_k: int, greedy: bool,
+         generator: torch.Generator) -> torch.Tensor:
+    """Choose the next id of each stream: logits (B, V), temperature (B, 1) -> ids (B,)."""
+    if greedy:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if 0 < top_k < logits.size(-1):
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits.float(), dim=-1)  # (B, V)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+def _prime_ids(vocab: Vocab, prime: str) -> list[int]:
+    return vocab.encode(prime or START)
+
+
+@torch.inference_mode()
+def stream_sample(model: CharRNN, vocab: Vocab, prime: str = "", length: int = 500, temperature: float = 1.0,
+                  top_k: int = 0, greedy: bool = False, seed: int = 0) -> Iterator[str]:
+    """Yield `length` sampled characters one at a time, continuing `prime`."""
+    validate_sampling(temperature, length, top_k)
+    for chars in _stream(model, vocab, prime, length, [temperature], top_k, greedy, seed):
+        yield chars[0]
+
+
+@torch.inference_mode()
+def sample_batch(model: CharRNN, vocab: Vocab, prime: str = "", length: int = 500,
+                 temperatures: list[float] = (1.0,), top_k: int = 0, seed: int = 0) -> list[str]:
+    """Sample one text per temperature, all streams advanced together as one batch."""
+    for t in temperatures:
+        validate_sampling(t, length, top_k)
+    texts = [[] for _ in temperatures]
+    for chars in _stream(model, vocab, prime, length, list(temperatures), top_k, False, seed):
+        for text, ch in zip(texts, chars):
+            text.append(ch)
+    return ["".join(t) for t in texts]
+
+
+def _stream(model, vocab, prime, length, temperatures, top_k, greedy, seed) -> Iterator[list[str]]:
+    generator = torch.Generator().manual_seed(seed)
+    B = len(temperatures)
+    stepper = Stepper(model)
+    logits = stepper.prime(torch.tensor(_prime_ids(vocab, prime)).repeat(B, 1))  # (B, V)
+    temps = torch.tensor(temperatures, dtype=torch.float32).unsqueeze(1)  # (B, 1)
+    logits[:, 0] = float("-inf")  # never emit the unknown symbol
+    for _ in range(length):
+        ids = pick(logits, temps, top_k, greedy, generator)  # (B,)
+        yield [vocab.itos[i] for i in ids.tolist()]
+        logits = stepper.step(ids)
+        logits[:, 0] = float("-inf")
+
+
+@torch.inference_mode()
+def beam_search(model: CharRNN, vocab: Vocab, prime: str = "", length: int = 200, beam: int = 5) -> str:
+    """The most likely continuation of `length` characters found by beam search over characters."""
+    validate_sampling(1.0, length, 0, beam)
+    stepper = Stepper(model)
+    logits = stepper.prime(torch.tensor(_prime_ids(vocab, prime)).unsqueeze(0))  # (1, V)
+    scores = torch.zeros(1)  # (K,) summed log-probabilities of the beams
+    seqs = torch.empty(1, 0, dtype=torch.long)  # (K, t)
+    for _ in range(length):
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (K, V)
+        logp[:, 0] = float("-inf")
+        total = (scores.unsqueeze(1) + logp).view(-1)  # (K * V,)
+        scores, flat = total.topk(min(beam, total.numel()))
+        parent, ids = flat // logp.size(1), flat % logp.size(1)
+        seqs = torch.cat([seqs[parent], ids.unsqueeze(1)], dim=1)
+        stepper.reorder(parent)
+        logits = stepper.step(ids)
+    return vocab.decode(seqs[0].tolist())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.checkpoint import CheckpointError, load_checkpoint
+
+    p = argparse.ArgumentParser(prog="python -m core.sample", description="Sample text from a checkpoint.")
+    p.add_argument("--checkpoint", required=True, help="checkpoint directory")
+    p.add_argument("--length", type=int, default=500)
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0: all)")
+    p.add_argument("--prime", default="", help="text the model continues")
+    p.add_argument("--seed", type=int, default=1)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    mode.add_argument("--beam", type=int, default=0, help="beam search with this many beams")
+    args = p.parse_args(argv)
+    try:
+        validate_sampling(args.temperature, args.length, args.top_k, max(args.beam, 1))
+        ckpt = load_checkpoint(args.checkpoint)
+    except (ValueError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.beam:
+        text = beam_search(ckpt.model, ckpt.vocab, args.prime, args.length, args.beam)
+        print(args.prime + text)
+        return 0
+    sys.stdout.write(args.prime)
+    for ch in stream_sample(ckpt.model, ckpt.vocab, args.prime, args.length, args.temperature, args.top_k,
+                            args.greedy, args.seed):
+        sys.stdout.write(ch)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Train a character-level RNN / GRU / LSTM language model (char-rnn) with truncated BPTT.
+
+`python -m core.train --corpus shakespeare --cell lstm --n-layer 2 --hidden-size 512 --out runs/shakespeare`
+
+The training text is cut into `batch_size` contiguous streams; each step reads the next `seq_len`
+characters of every stream and carries the hidden state across chunks (detached). Adam, gradient-norm
+clipping, cosine learning-rate decay; validation loss in nats and bits per character; atomic checkpoints
+that `--resume` continues exactly (model, optimizer, step, data position, RNG); a timeline of samples.
+"""
+import argparse
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from core.checkpoint import CheckpointError, load_checkpoint, load_train_state, save_checkpoint
+from core.corpus import Corpus, CorpusError, load_corpus
+from core.model import CharRNN, CharRNNConfig
+from core.sample import sample_batch
+from core.vocab import Vocab
+
+LN2 = math.log(2)
+TIMELINE_STEPS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000)
+SAMPLE_CHARS = 300
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss diverged); the message says what was kept and what to try."""
+
+
+@dataclass
+class TrainConfig:
+    corpus: str
+    out: str
+    cell: str = "lstm"
+    n_layer: int = 2
+    hidden_size: int = 256
+    dropout: float = 0.0
+    batch_size: int = 64
+    seq_len: int = 128
+    lr: float = 4e-3
+    lr_min_ratio: float = 0.1  # cosine decay ends at lr * lr_min_ratio
+    grad_clip: float = 1.0
+    max_steps: int | None = None
+    max_minutes: float | None = 5.0
+    seed: int = 1337
+    eval_every: int = 250
+    eval_chars: int = 60_000  # validation characters per interval check (the final check uses all)
+    checkpoint_every: int = 500
+    bf16: bool = True  # bfloat16 autocast: fast on CPUs with AMX / AVX-512-BF16
+    resume: bool = False
+
+    def __post_init__(self):
+        if self.max_steps is None and self.max_minutes is None:
+            raise ValueError("give --max-steps or --max-minutes (or both)")
+        for name in ("batch_size", "seq_len", "eval_every", "checkpoint_every", "eval_chars"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if not (self.lr > 0 and self.grad_clip > 0):
+            raise ValueError("lr and grad_clip must be positive")
+        CharRNNConfig(2, self.cell, self.n_layer, self.hidden_size, self.dropout)  # validates the model knobs
+
+
+def streams(ids: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a long id sequence into batch_size contiguous input/target streams, each (B, L)."""
+    L = (ids.numel() - 1) // batch_size
+    if L < 2:
+        raise CorpusError(f"the text is too short for batch size {batch_size}")
+    x = ids[:batch_size * L].view(batch_size, L)
+    y = ids[1:batch_size * L + 1].view(batch_size, L)
+    return x, y
+
+
+def detach(state):
+    """Cut the graph behind the carried hidden state (truncated BPTT)."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+@torch.no_grad()
+def evaluate_loss(model: CharRNN, ids: torch.Tensor, batch_size: int = 32, seq_len: int = 256,
+                  bf16: bool = False) -> float:
+    """Mean next-character loss in nats over ids (1-D), read as carried-state streams."""
+    was_training = model.training
+    model.eval()
+    batch_size = max(1, min(batch_size, (ids.numel() - 1) // 2))
+    x, y = streams(ids, batch_size)
+    total, count, state = 0.0, 0, None
+    for pos in range(0, x.size(1), seq_len):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits, state = model(x[:, pos:pos + seq_len], state)  # (B, T, V)
+        target = y[:, pos:pos + seq_len]
+        total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), target.reshape(-1),
+                                 reduction="sum").item()
+        count += target.numel()
+    model.train(was_training)
+    return total / count
+
+
+def lr_at(cfg: TrainConfig, progress: float) -> float:
+    """Cosine decay from lr to lr * lr_min_ratio as progress goes 0 -> 1."""
+    low = cfg.lr * cfg.lr_min_ratio
+    return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
+    sd = opt.state_dict()
+    tensors = {f"opt.{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+class Trainer:
+    """One training run: holds the model, optimizer, data streams and the run's history."""
+
+    def __init__(self, cfg: TrainConfig, command: str = ""):
+        self.cfg, self.command = cfg, command
+        self.out = Path(cfg.out)
+        self.corpus: Corpus = load_corpus(cfg.corpus)
+        self.step, self.pos, self.epoch, self.elapsed = 0, 0, 0, 0.0
+        self.state = None
+        self.timeline: list[dict] = []
+        self.curve: list[dict] = []
+        if cfg.resume:
+            self._resume()
+        else:
+            torch.manual_seed(cfg.seed)
+            self.vocab = Vocab.from_text(self.corpus.train)
+            self.model = CharRNN(CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size,
+                                               cfg.dropout))
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.x, self.y = streams(torch.tensor(self.vocab.encode(self.corpus.train)), cfg.batch_size)
+        self.val_ids = torch.tensor(self.vocab.encode(self.corpus.val))
+        self.last_saved_step: int | None = None
+
+    def _resume(self) -> None:
+        if not (self.out / "config.json").exists():
+            raise CheckpointError(f"--resume: {self.out} holds no checkpoint to resume")
+        ckpt = load_checkpoint(self.out)
+        tensors, meta = load_train_state(self.out)
+        saved = TrainConfig(**{**meta["config"], "resume": True})
+        # the model and data knobs come from the checkpoint; the budget from this call
+        self.cfg = TrainConfig(**{**asdict(saved), "max_steps": self.cfg.max_steps,
+                                  "max_minutes": self.cfg.max_minutes})
+        self.vocab, self.model = ckpt.vocab, ckpt.model.train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        _load_optimizer(self.opt, tensors, meta)
+        self.step, self.pos, self.epoch, self.elapsed = meta["step"], meta["pos"], meta["epoch"], meta["elapsed"]
+        torch.set_rng_state(tensors["rng"])
+        if "state.h" in tensors:
+            self.state = (tensors["state.h"], tensors["state.c"]) if "state.c" in tensors else tensors["state.h"]
+        self.timeline, self.curve = ckpt.samples.get("timeline", []), ckpt.samples.get("curve", [])
+
+    # ---- the loop --------------------------------------------------------------------------------
+
+    def progress(self) -> float:
+        cfg = self.cfg
+        by_steps = self.step / cfg.max_steps if cfg.max_steps else 0.0
+        by_time = self.elapsed / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0
+        return max(by_steps, by_time)
+
+    def train_step(self) -> float:
+        cfg = self.cfg
+        if self.pos + cfg.seq_len > self.x.size(1):  # next epoch: restart the streams
+            self.pos, self.epoch, self.state = 0, self.epoch + 1, None
+        x = self.x[:, self.pos:self.pos + cfg.seq_len]
+        y = self.y[:, self.pos:self.pos + cfg.seq_len]
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(cfg, self.progress())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            logits, state = self.model(x, self.state)  # (B, T, V)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+        if not torch.isfinite(loss):
+            kept = f"the last good checkpoint (step {self.last_saved_step}) is kept in {self.out}" \
+                if self.last_saved_step is not None else "no checkpoint was written yet"
+            raise TrainingError(f"the loss became {loss.item()} at step {self.step + 1}; {kept}. "
+                                f"Try a lower --lr or --grad-clip.")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self.state = detach(state)
+        self.pos += cfg.seq_len
+        self.step += 1
+        return loss.item()
+
+    def validate(self, full: bool = False) -> float:
+        ids = self.val_ids if full else self.val_ids[:self.cfg.eval_chars]
+        return evaluate_loss(self.model, ids, bf16=self.cfg.bf16)
+
+    def sample(self) -> str:
+        self.model.eval()
+        text = sample_batch(self.model, self.vocab, "", SAMPLE_CHARS, [0.8], seed=self.cfg.seed)[0]
+        self.model.train()
+        return text
+
+    def run(self, on_event: Callable[[dict], None], should_stop: Callable[[], bool]) -> Path:
+        cfg = self.cfg
+        self.model.train()
+        window_tokens, window_start = 0, time.perf_counter()
+        train_loss = float("nan")
+        while self.progress() < 1.0 and not should_stop():
+            t0 = time.perf_counter()
+            train_loss = self.train_step()
+            self.elapsed += time.perf_counter() - t0
+            window_tokens += cfg.batch_size * cfg.seq_len
+            now = time.perf_counter()
+            tokens_per_s = window_tokens / max(now - window_start, 1e-9)
+            if now - window_start > 5:
+                window_tokens, window_start = 0, now
+            on_event({"kind": "step", "step": self.step, "train_loss": train_loss, "tokens_per_s": tokens_per_s,
+                      "lr": self.opt.param_groups[0]["lr"], "progress": min(self.progress(), 1.0)})
+            val_loss = None
+            if self.step % cfg.eval_every == 0 or self.step in TIMELINE_STEPS:
+                val_loss = self.validate()
+                on_event({"kind": "val", "step": self.step, "val_loss": val_loss, "val_bpc": val_loss / LN2})
+            if self.step % 10 == 0 or val_loss is not None:
+                self.curve.append({"step": self.step, "train_loss": round(train_loss, 4),
+                                   "val_loss": None if val_loss is None else round(val_loss, 4),
+                                   "tokens_per_s": round(tokens_per_s)})
+            if self.step in TIMELINE_STEPS:
+                text = self.sample()
+                self.timeline.append({"step": self.step, "val_loss": round(val_loss, 4),
+                                      "val_bpc": round(val_loss / LN2, 4), "text": text})
+                on_event({"kind": "sample", "step": self.step, "text": text})
+            if self.step % cfg.checkpoint_every == 0:
+                self.save(train_loss, val_loss if val_loss is not None else self.validate())
+                on_event({"kind": "checkpoint", "path": str(self.out)})
+        val_loss = self.validate(full=True)
+        if not self.timeline or self.timeline[-1]["step"] != self.step:
+            self.timeline.append({"step": self.step, "val_loss": round(val_loss, 4),
+                                  "val_bpc": round(val_loss / LN2, 4), "text": self.sample()})
+        self.curve.append({"step": self.step, "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),
+                           "tokens_per_s": None})
+        on_event({"kind": "val", "step": self.step, "val_loss": val_loss, "val_bpc": val_loss / LN2})
+        path = self.save(train_loss, val_loss)
+        on_event({"kind": "done", "path": str(path), "val_loss": val_loss, "val_bpc": val_loss / LN2})
+        return path
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+
+    def card(self, train_loss: float, val_loss: float) -> dict:
+        cfg, m = self.cfg, self.model.config
+        return {
+            "name": self.out.name, "corpus": self.corpus.name,
+            "manifest_sha256": self.corpus.manifest.get("files", {}).get("train.txt", {}).get("sha256")
+            or self.corpus.manifest["source"]["sha256"],
+            "cell": m.cell, "n_layer": m.n_layer, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
+            "n_params": self.model.n_params(), "steps": self.step,
+            "tokens_seen": self.step * cfg.batch_size * cfg.seq_len, "epochs": round(
+                self.step * cfg.seq_len / self.x.size(1), 2),
+            "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),
+            "train_bpc": round(train_loss / LN2, 4), "val_bpc": round(val_loss / LN2, 4),
+            "train_seconds": round(self.elapsed, 1),
+            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+                        f"torch {torch.__version__}{', bf16 autocast' if cfg.bf16 else ''}",
+            "command": self.command, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "train_config": asdict(cfg),
+        }
+
+    def save(self, train_loss: float, val_loss: float) -> Path:
+        tensors, meta = _optimizer_tensors(self.opt)
+        tensors["rng"] = torch.get_rng_state()
+        if self.state is not None:
+            h, c = self.state if isinstance(self.state, tuple) else (self.state, None)
+            tensors["state.h"] = h
+            if c is not None:
+                tensors["state.c"] = c
+        meta.update({"step": self.step, "pos": self.pos, "epoch": self.epoch, "elapsed": self.elapsed,
+                     "config": asdict(self.cfg)})
+        train_state = {"tensors": {k: v.contiguous() for k, v in tensors.items()}, "meta": meta}
+        samples = {"timeline": self.timeline, "curve": self.curve}
+        save_checkpoint(self.out, self.model, self.vocab, self.card(train_loss, val_loss), samples, train_state)
+        self.last_saved_step = self.step
+        return self.out
+
+
+def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, command: str = "") -> Path:
+    """Train (or resume) a model as configured; returns the checkpoint directory."""
+    trainer = Trainer(cfg, command)
+    return trainer.run(on_event or (lambda event: None), should_stop or (lambda: False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    defaults = TrainConfig(corpus="", out="")
+    p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", required=True, help="shakespeare | austen | linux | latex, or a UTF-8 text file")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    for f in fields(TrainConfig):
+        if f.name in ("corpus", "out") or f.type == "bool" or f.type is bool:
+            continue
+        kind = float if "float" in str(f.type) else int if "int" in str(f.type) else str
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name))
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in float32")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = vars(p.parse_args(argv))
+    threads = args.pop("threads")
+    if threads:
+        torch.set_num_threads(threads)
+    if args["max_steps"] == 0:
+        args["max_steps"] = None
+    if args["max_minutes"] == 0:
+        args["max_minutes"] = None
+    bar = tqdm(total=1000, unit="‰", dynamic_ncols=True)
+
+    def show(event: dict) -> None:
+        if event["kind"] == "step":
+            bar.n = int(1000 * event["progress"])
+            bar.set_postfix(step=event["step"], loss=f"{event['train_loss']:.3f}",
+                            tok_s=f"{event['tokens_per_s']:.0f}", refresh=False)
+            bar.refresh()
+        elif event["kind"] == "val":
+            bar.write(f"step {event['step']}: val {event['val_loss']:.4f} nats = {event['val_bpc']:.4f} bpc")
+        elif event["kind"] == "done":
+            bar.close()
+            print(f"saved {event['path']}: val nats={event['val_loss']:.4f} bpc={event['val_bpc']:.4f}")
+
+    try:
+        train(TrainConfig(**args), show, command="python -m core.train " + " ".join(argv or sys.argv[1:]))
+    except (ValueError, CorpusError, CheckpointError, TrainingError) as e:
+        bar.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        bar.close()
+        print("interrupted; resume from the last checkpoint with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

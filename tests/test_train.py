@@ -1,0 +1,51 @@
+"""Training: exact resume, divergence handling, the sample timeline and the checkpoint card."""
+import pytest
+import torch
+
+from core.checkpoint import load_checkpoint
+from core.train import Trainer, TrainingError, train
+from tests.conftest import tiny_config
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_a_killed_run_resumes_exactly(tmp_path, cell):
+    whole = train(tiny_config(tmp_path / "whole", cell=cell, dropout=0.2))
+    steps = []
+    cut = tiny_config(tmp_path / "cut", cell=cell, dropout=0.2)
+    train(cut, on_event=lambda e: steps.append(e["step"]) if e["kind"] == "step" else None,
+          should_stop=lambda: len(steps) >= 3)  # "killed" after step 3, the checkpoint at step 3 remains
+    assert load_checkpoint(tmp_path / "cut").card["steps"] == 3
+    resumed = train(tiny_config(tmp_path / "cut", cell=cell, dropout=0.2, resume=True))
+    a, b = load_checkpoint(whole).model.state_dict(), load_checkpoint(resumed).model.state_dict()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=0, rtol=0)
+
+
+def test_a_diverging_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run"))
+    for _ in range(2):
+        loss = trainer.train_step()
+    trainer.save(loss, trainer.validate())
+    with torch.no_grad():
+        trainer.model.head.weight.fill_(float("nan"))
+    with pytest.raises(TrainingError, match=r"step 3.*checkpoint \(step 2\)"):
+        trainer.train_step()
+    assert load_checkpoint(tmp_path / "run").card["steps"] == 2
+
+
+def test_the_checkpoint_records_card_curve_and_timeline(tiny_checkpoint):
+    ckpt = load_checkpoint(tiny_checkpoint)
+    card = ckpt.card
+    assert card["steps"] == 20 and card["n_params"] == ckpt.model.n_params()
+    assert card["val_bpc"] == pytest.approx(card["val_loss"] / 0.693147, rel=1e-3)
+    assert card["corpus"] == "sonnets" and card["cell"] == "lstm"
+    last = ckpt.samples["timeline"][-1]
+    assert last["step"] == 20 and len(last["text"]) == 300
+    assert [c["step"] for c in ckpt.samples["curve"] if c["val_loss"] is not None][-1] == 20
+
+
+def test_bad_settings_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="max-steps or --max-minutes"):
+        tiny_config(tmp_path, max_steps=None)
+    with pytest.raises(ValueError, match="cell"):
+        tiny_config(tmp_path, cell="tcn")

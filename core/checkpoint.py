@@ -126,12 +126,13 @@ def load_train_state(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def list_checkpoints(root: str | Path = "checkpoints") -> list[Path]:
-    """Every character-model checkpoint directory under root (those with a config.json and vocab.json)."""
+    """Every character-model checkpoint directory under root (a config.json naming a cell, a vocab.json)."""
     root = Path(root)
     if not root.is_dir():
         return []
     return sorted(p.parent for p in root.glob("*/config.json")
-                  if (p.parent / "vocab.json").exists() and not p.parent.name.startswith("."))
+                  if (p.parent / "vocab.json").exists() and not p.parent.name.startswith(".")
+                  and '"cell"' in p.read_text(encoding="utf-8", errors="replace"))
 
 
 def export_checkpoint(src: str | Path, dst: str | Path) -> Path:

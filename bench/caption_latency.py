@@ -1,0 +1,85 @@
+"""Upload-to-caption-and-maps latency for a 12-megapixel JPEG (beam 3), beside the naive decode path.
+
+Both paths then run the same encoder, beam search and per-word map upsampling; they differ in decoding:
+  drafted: core.caption.images.open_image -> Image.draft() lets libjpeg decode at 1/8 .. 1/2 scale
+  naive:   full 12 MP decode, exif_transpose, convert, then resize to the same 448 px
+Median over repeats, same process, same image.
+
+    python bench/caption_latency.py [--repeats 7] [--threads 2] [--model checkpoints/captioner-scenes]
+"""
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
+
+from core.caption.attention import upsample_map  # noqa: E402
+from core.caption.encoder import Encoder  # noqa: E402
+from core.caption.images import DISPLAY_SIDE, open_image  # noqa: E402
+from core.caption.model import load_captioner  # noqa: E402
+from core.caption.pipeline import describe  # noqa: E402
+
+
+def twelve_megapixel_jpeg() -> bytes:
+    """A 4000 x 3000 photo-like JPEG (skimage's chelsea upscaled, with sensor-like noise)."""
+    import skimage.data
+    base = Image.fromarray(skimage.data.chelsea()).resize((4000, 3000), Image.BICUBIC)
+    noise = np.random.default_rng(0).normal(0, 6, (3000, 4000, 3))
+    img = Image.fromarray(np.clip(np.asarray(base, np.float32) + noise, 0, 255).astype(np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def naive_open(data: bytes) -> Image.Image:
+    im = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    im.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.BILINEAR)
+    return im
+
+
+def run(data: bytes, decode, encoder, captioner, beam: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) for one upload -> caption + all word maps."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    image = decode(data)
+    cap = describe(image, encoder, captioner, beam)
+    _ = [upsample_map(a, image.height, image.width) for a in cap.alphas]   # the maps the page shows
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the dashboard uses 1)")
+    p.add_argument("--beam", type=int, default=3)
+    p.add_argument("--model", default="checkpoints/captioner-scenes")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    data = twelve_megapixel_jpeg()
+    encoder, captioner = Encoder(), load_captioner(a.model)
+    drafted = lambda b: open_image(b).image  # noqa: E731
+    for decode in (drafted, naive_open):                                   # warm-up
+        run(data, decode, encoder, captioner, a.beam)
+    times: dict[str, list[tuple[float, float]]] = {"drafted": [], "naive": []}
+    for _ in range(a.repeats):                                             # interleaved, so load hits both
+        times["drafted"].append(run(data, drafted, encoder, captioner, a.beam))
+        times["naive"].append(run(data, naive_open, encoder, captioner, a.beam))
+    wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
+    print(f"12 MP JPEG ({len(data) / 1e6:.1f} MB), beam {a.beam}, {a.threads} thread(s), {a.repeats} repeats, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for k, label in (("drafted", "upload -> caption + maps, drafted decode"), ("naive", "baseline, full decode")):
+        print(f"{label:42s} median wall {wall[k] * 1000:6.0f} ms   median CPU {cpu[k] * 1000:6.0f} ms")
+    print(f"speed-up (wall) {wall['naive'] / wall['drafted']:.1f}x, (CPU) {cpu['naive'] / cpu['drafted']:.1f}x; "
+          f"target < 1000 ms wall: {'met' if wall['drafted'] < 1.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Dashboard latency: generate-to-first-character and streaming rate in a real browser vs the core sampler,
+and each page's first render under AppTest with the models already cached.
+
+`python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
+
+The model is checkpoints/shakespeare-lstm when it is there, else an untrained 2 x 512 LSTM built here (same
+size and cost per character; it says which). The server runs with one torch thread, as the dashboard does.
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from core.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from core.model import CharRNN, CharRNNConfig  # noqa: E402
+from core.sample import stream_sample  # noqa: E402
+from core.vocab import Vocab  # noqa: E402
+from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, WATCH_OUTPUT, settle, start_server  # noqa: E402
+
+PRIME = "ROMEO.\n"
+
+
+def model_dir(arg: str | None, tmp: Path) -> tuple[Path, str]:
+    """The checkpoint to measure, inside a root of its own (so the sidebar picks it), and what it is."""
+    src = Path(arg) if arg else ROOT / "checkpoints" / "shakespeare-lstm"
+    root = tmp / "checkpoints"
+    root.mkdir()
+    if src.is_dir():
+        (root / src.name).symlink_to(src.resolve())
+        ckpt = load_checkpoint(src)
+        return root / src.name, f"{src} ({ckpt.config.cell} {ckpt.config.n_layer} x {ckpt.config.hidden_size})"
+    torch.manual_seed(0)
+    vocab = Vocab.from_text("".join(chr(c) for c in range(32, 127)) + "\n")
+    model = CharRNN(CharRNNConfig(len(vocab), "lstm", 2, 512)).eval()
+    card = {"corpus": "shakespeare", "cell": "lstm", "n_layer": 2, "hidden_size": 512, "n_params": model.n_params()}
+    path = save_checkpoint(root / "untrained-lstm-2x512", model, vocab, card, {})
+    return path, "untrained LSTM 2 x 512 built here (no shipped checkpoints/shakespeare-lstm yet)"
+
+
+def core_rates(path: Path, length: int, repeats: int) -> tuple[list[float], list[float]]:
+    """The core sampler in this process: seconds to the first character, and characters per second."""
+    torch.set_num_threads(1)
+    ckpt = load_checkpoint(path)
+    first, rates = [], []
+    for seed in range(repeats):
+        t0 = time.perf_counter()
+        chars = stream_sample(ckpt.model, ckpt.vocab, PRIME, length, 1.0, seed=seed)
+        next(chars)
+        t1 = time.perf_counter()
+        n = 1 + sum(1 for _ in chars)
+        first.append(t1 - t0)
+        rates.append((n - 1) / (time.perf_counter() - t1))
+    return first, rates
+
+
+def browser_rates(url: str, length: int, repeats: int) -> tuple[list[float], list[float]]:
+    """In chromium: click Generate -> first character on screen (s), and characters per second on screen."""
+    from playwright.sync_api import sync_playwright
+
+    first, rates = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(url + "/sample")
+        settle(page)
+        page.get_by_role("textbox", name="Prime text").fill(PRIME)
+        box = page.get_by_role("spinbutton", name="Length (characters)")
+        box.fill(str(length))
+        box.press("Enter")
+        settle(page)
+        for run in range(repeats + 1):  # run 0 warms the server's caches
+            page.evaluate(WATCH_OUTPUT)
+            page.get_by_role("button", name="Generate", exact=True).click()
+            page.wait_for_function(f"(window.__lengths.at(-1) || [0, 0])[1] >= {len(PRIME) + length}",
+                                   timeout=300_000)
+            marks = [(t, n - len(PRIME)) for t, n in page.evaluate("window.__lengths") if n > len(PRIME)]
+            clicked = page.evaluate("window.__clicked")
+            settle(page)
+            if run == 0:
+                continue
+            (t_first, n_first), (t_last, n_last) = marks[0], marks[-1]
+            first.append((t_first - clicked) / 1000)
+            rates.append((n_last - n_first) / max((t_last - t_first) / 1000, 1e-9))
+        browser.close()
+    return first, rates
+
+
+def page_renders(repeats: int) -> dict[str, list[float]]:
+    """AppTest: seconds for each page's first render in a session, models already cached."""
+    from streamlit.testing.v1 import AppTest
+
+    app = str(ROOT / "dashboard" / "app.py")
+    pages = sorted(f"../pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    bare = "import streamlit as st\nst.title('bare')\nst.sidebar.selectbox('m', ['a'])"
+    times: dict[str, list[float]] = {}
+    for page in ["(bare script, baseline)"] + pages:
+        for run in range(repeats + 1):  # run 0 fills the caches
+            if page.startswith("("):
+                at = AppTest.from_string(bare, default_timeout=300)
+                at.run()
+            else:
+                at = AppTest.from_file(app, default_timeout=300)
+                at.run()
+                at.switch_page(page)
+            t0 = time.perf_counter()
+            at.run()
+            elapsed = time.perf_counter() - t0
+            if at.exception:
+                raise RuntimeError(f"{page}: {at.exception[0].message}")
+            if run:
+                times.setdefault(page, []).append(elapsed)
+    return times
+
+
+def server_rate(length: int, repeats: int) -> list[float]:
+    """AppTest, no browser: characters per second of one Generate rerun of the Sample page (the page's own cost)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=600)
+    at.run()
+    at.switch_page("../pages/sample.py")
+    at.run()
+    at.text_area(key="sample_prime").set_value(PRIME)
+    at.number_input(key="sample_length").set_value(length)
+    rates = []
+    for run in range(repeats + 1):
+        at.number_input(key="sample_seed").set_value(run)
+        t0 = time.perf_counter()
+        at.button(key="sample_generate").click().run()
+        if run:
+            rates.append(length / (time.perf_counter() - t0))
+    return rates
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", help="a 2 x 512 LSTM checkpoint (default: checkpoints/shakespeare-lstm)")
+    p.add_argument("--length", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    med = statistics.median
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        path, what = model_dir(args.checkpoint, tmp)
+        env = {"RNNLENS_CHECKPOINTS": str(path.parent), "RNNLENS_RUNS": str(tmp / "runs")}
+        print(f"model: {what}; {args.length} characters, {args.repeats} runs each, medians; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        proc, url = start_server(env, tmp / "server.log")
+        try:
+            ui_first, ui_rate = browser_rates(url, args.length, args.repeats)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        core_first, core_rate = core_rates(path, args.length, args.repeats)
+        os.environ.update(env)
+        page_rate = server_rate(args.length, args.repeats)
+        renders = page_renders(args.repeats)
+    print(f"first character: browser {med(ui_first):.3f} s (click -> on screen) vs core sampler "
+          f"{med(core_first):.3f} s (call -> first char); target < 0.3 s")
+    print(f"streaming rate: browser {med(ui_rate):,.0f} chars/s vs core sampler {med(core_rate):,.0f} chars/s; "
+          f"ratio {med(ui_rate) / med(core_rate):.2f} (target >= 0.80)")
+    print(f"  the page alone (AppTest rerun, no browser): {med(page_rate):,.0f} chars/s; "
+          f"ratio {med(page_rate) / med(core_rate):.2f}")
+    base = med(renders.pop("(bare script, baseline)"))
+    print(f"first render of each page under AppTest, models cached (target < 3 s); bare-script baseline {base:.3f} s:")
+    for name, times in renders.items():
+        print(f"  {name:<26} {med(times):6.3f} s  ({med(times) / base:.1f}x baseline)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Caption data for Show, Attend and Tell: word vocabulary, cached encoder features, Karpathy-split JSON.
+
+Two sources give the same thing, a split of (annotation vectors, reference token lists):
+the generated scene world (`core.caption.scenes`) and the standard Karpathy-split JSON of
+Flickr8k / Flickr30k / COCO (`{"images": [{"filename", "filepath"?, "split", "sentences": [{"tokens"}]}]}`).
+Encoder features are computed once and cached as float16 .npy files (e.g. under `data/caption/`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
+SPECIALS = (PAD, START, END, UNK)
+
+
+class CaptionDataError(ValueError):
+    """A dataset file or image folder that cannot be used; the message says why."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase words and punctuation marks, as in the Karpathy-split `tokens` fields."""
+    return re.findall(r"[a-z0-9]+|[,:]", text.lower())
+
+
+class WordVocab:
+    """Word <-> index map with <pad>=0, <start>=1, <end>=2, <unk>=3."""
+
+    def __init__(self, itos: list[str]) -> None:
+        if tuple(itos[:4]) != SPECIALS:
+            raise ValueError(f"vocabulary must start with {SPECIALS}")
+        self.itos = list(itos)
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+
+    @classmethod
+    def build(cls, captions: list[list[str]], min_count: int = 1) -> "WordVocab":
+        """Vocabulary of the words seen at least min_count times (most frequent first)."""
+        counts = Counter(w for c in captions for w in c)
+        words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+        return cls(list(SPECIALS) + [w for w in words if w not in SPECIALS])
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        """<start> tokens <end> as indices; unseen words -> <unk>."""
+        unk = self.stoi[UNK]
+        return [self.stoi[START]] + [self.stoi.get(w, unk) for w in tokens] + [self.stoi[END]]
+
+    def decode(self, ids: list[int]) -> list[str]:
+        """Indices -> words, dropping the special tokens."""
+        return [self.itos[i] for i in ids if self.itos[i] not in (PAD, START, END)]
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+
+@dataclass
+class CaptionSplit:
+    """Cached annotation vectors and the reference captions of one split."""
+    feats: np.ndarray                 # (N, L, D) float16
+    captions: list[list[list[str]]]   # N images x refs x tokens
+    keys: list[str]                   # scene seed or image filename, one per image
+
+
+def _cached(path: Path, names: list[str], images: Callable[[int, int], list], encoder,
+            batch_size: int = 32, on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Load the feature cache at path, or encode the images in batches and write it."""
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists() and json.loads(meta.read_text()) == names:
+        return np.load(path, mmap_mode="r")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for i in range(0, len(names), batch_size):
+        j = min(i + batch_size, len(names))
+        chunks.append(encoder.encode_images(images(i, j)).numpy().astype(np.float16))
+        if on_progress:
+            on_progress(j, len(names))
+    feats = np.concatenate(chunks)
+    np.save(path, feats)
+    meta.write_text(json.dumps(names))
+    return feats
+
+
+def scene_split(split: str, n: int, seed: int, cache_dir: str | Path, encoder,
+                on_progress: Callable[[int, int], None] | None = None) -> CaptionSplit:
+    """Scene-world split of n images (features cached in cache_dir)."""
+    from .scenes import make_scene, split_seeds
+    seeds = split_seeds(split, n, seed)
+    scenes_caps = [[tokenize(c) for c in make_scene(s).captions] for s in seeds]
+    feats = _cached(Path(cache_dir) / f"scenes-seed{seed}-{split}-{n}.npy", [str(s) for s in seeds],
+                    lambda i, j: [make_scene(s).image for s in seeds[i:j]], encoder, on_progress=on_progress)
+    return CaptionSplit(feats, scenes_caps, [str(s) for s in seeds])
+
+
+def read_karpathy_json(path: str | Path) -> dict[str, list[tuple[str, list[list[str]]]]]:
+    """Karpathy-split JSON -> {"train"|"val"|"test": [(relative image path, [tokens, ...])]} ("restval" joins train)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        images = data["images"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CaptionDataError(f"cannot read {path}: {e}") from e
+    except (KeyError, TypeError) as e:
+        raise CaptionDataError(f"{path} is not a Karpathy-split JSON (no top-level 'images' list)") from e
+    splits: dict[str, list[tuple[str, list[list[str]]]]] = {"train": [], "val": [], "test": []}
+    for k, img in enumerate(images):
+        try:
+            rel = str(Path(img.get("filepath", "")) / img["filename"])
+            sents = [s["tokens"] if s.get("tokens") else tokenize(s["raw"]) for s in img["sentences"]]
+            split = "train" if img["split"] == "restval" else img["split"]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise CaptionDataError(f"{path}: image entry {k} lacks filename/split/sentences ({e})") from e
+        if split not in splits:
+            raise CaptionDataError(f"{path}: image entry {k} has unknown split {img['split']!r}")
+        splits[split].append((rel, [[w.lower() for w in s] for s in sents]))
+    if not splits["train"]:
+        raise CaptionDataError(f"{path} has no training images")
+    return splits
+
+
+def karpathy_split(entries: list[tuple[str, list[list[str]]]], images_dir: str | Path, name: str,
+                   cache_dir: str | Path, encoder,
+                   on_progress: Callable[[int, int], None] | None = None) -> CaptionSplit:
+    """Encode (and cache) the images of one Karpathy split read from images_dir."""
+    from .images import ImageError, open_image
+    root = Path(images_dir)
+    missing = [rel for rel, _ in entries if not (root / rel).is_file()]
+    if missing:
+        raise CaptionDataError(f"{len(missing)} image(s) missing under {root}, e.g. {missing[0]}")
+
+    def load(i: int, j: int) -> list:
+        out = []
+        for rel, _ in entries[i:j]:
+            try:
+                out.append(open_image((root / rel).read_bytes()).image)
+            except ImageError as e:
+                raise CaptionDataError(f"{root / rel}: {e}") from e
+        return out
+
+    names = [rel for rel, _ in entries]
+    feats = _cached(Path(cache_dir) / f"{name}.npy", names, load, encoder, on_progress=on_progress)
+    return CaptionSplit(feats, [caps for _, caps in entries], names)

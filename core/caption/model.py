@@ -1,0 +1,128 @@
+"""Soft-attention LSTM decoder of Show, Attend and Tell (Xu et al. 2015, "deterministic soft attention").
+
+At each word t: e_ti = w^T tanh(W_a a_i + W_h h_{t-1}) (attention MLP), alpha_t = softmax(e_t) over the
+L grid locations, context z_t = beta_t * sum_i alpha_ti a_i with the gating scalar beta_t = sigmoid(f(h_{t-1})),
+LSTM input [E y_{t-1}; z_t], deep output p(y_t) = softmax(L_o(E y_{t-1} + L_h h_t + L_z z_t)).
+h_0, c_0 come from MLPs of the mean annotation. Training adds the doubly stochastic penalty
+lambda * sum_i (1 - sum_t alpha_ti)^2. Checkpoints hold the decoder only (safetensors + JSON).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import WordVocab
+
+
+class CaptionCheckpointError(ValueError):
+    """A captioner checkpoint directory that cannot be loaded; the message says why."""
+
+
+@dataclass
+class DecoderConfig:
+    vocab_size: int
+    feature_dim: int = 192
+    grid: int = 14
+    embed_size: int = 64
+    hidden_size: int = 256
+    attention_size: int = 128
+    dropout: float = 0.3
+
+
+class AttentionDecoder(nn.Module):
+    """LSTM decoder with soft attention over (B, L, D) annotation vectors."""
+
+    def __init__(self, cfg: DecoderConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        D, E, H, A = cfg.feature_dim, cfg.embed_size, cfg.hidden_size, cfg.attention_size
+        self.norm = nn.LayerNorm(D)
+        self.embed = nn.Embedding(cfg.vocab_size, E)
+        self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
+        self.att_feat, self.att_hid, self.att_out = nn.Linear(D, A), nn.Linear(H, A), nn.Linear(A, 1)
+        self.gate = nn.Linear(H, 1)
+        self.lstm = nn.LSTMCell(E + D, H)
+        self.out_h, self.out_z = nn.Linear(H, E), nn.Linear(D, E)
+        self.head = nn.Linear(E, cfg.vocab_size)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def prepare(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Normalised annotations (B, L, D), their attention projection (B, L, A) and the initial (h, c)."""
+        a = self.norm(feats.float())                          # (B, L, D)
+        mean = a.mean(dim=1)                                  # (B, D)
+        state = (torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))
+        return a, self.att_feat(a), state
+
+    def step(self, a: torch.Tensor, a_proj: torch.Tensor, prev: torch.Tensor,
+             state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """One word: prev (B,) -> logits (B, V), new state, attention alpha (B, L)."""
+        h, c = state
+        e = self.att_out(torch.tanh(a_proj + self.att_hid(h)[:, None, :])).squeeze(-1)  # (B, L)
+        alpha = F.softmax(e, dim=-1)                                                     # (B, L)
+        z = torch.sigmoid(self.gate(h)) * torch.bmm(alpha[:, None, :], a).squeeze(1)     # (B, D)
+        y = self.embed(prev)                                                             # (B, E)
+        h, c = self.lstm(torch.cat([y, z], dim=-1), (h, c))
+        logits = self.head(self.drop(y + self.out_h(self.drop(h)) + self.out_z(z)))      # (B, V)
+        return logits, (h, c), alpha
+
+    def forward(self, feats: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing: tokens (B, T) starting with <start> -> logits (B, T-1, V), alphas (B, T-1, L)."""
+        a, a_proj, state = self.prepare(feats)
+        logits, alphas = [], []
+        for t in range(tokens.shape[1] - 1):
+            lg, state, alpha = self.step(a, a_proj, tokens[:, t], state)
+            logits.append(lg)
+            alphas.append(alpha)
+        return torch.stack(logits, 1), torch.stack(alphas, 1)
+
+
+def caption_loss(logits: torch.Tensor, alphas: torch.Tensor, targets: torch.Tensor, pad: int = 0,
+                 alpha_c: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy over non-pad targets (B, T) plus the doubly stochastic penalty; returns (total, ce)."""
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad)
+    keep = (targets != pad).float()[..., None]                       # (B, T, 1)
+    coverage = (alphas * keep).sum(dim=1)                            # (B, L)
+    return ce + alpha_c * ((1.0 - coverage) ** 2).mean(), ce
+
+
+def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, card: dict) -> Path:
+    """Write model.safetensors (decoder only), config.json, vocab.json and card.json to out."""
+    from safetensors.torch import save_file
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
+    (out / "config.json").write_text(json.dumps(asdict(model.cfg), indent=1))
+    (out / "vocab.json").write_text(json.dumps(vocab.itos))
+    (out / "card.json").write_text(json.dumps(card, indent=1))
+    return out
+
+
+@dataclass
+class Captioner:
+    """A loaded decoder checkpoint (eval mode, cpu)."""
+    path: Path
+    model: AttentionDecoder
+    vocab: WordVocab
+    card: dict
+
+
+def load_captioner(path: str | Path) -> Captioner:
+    """Load a captioner checkpoint directory; raises CaptionCheckpointError with a clear message."""
+    from safetensors.torch import load_file
+    path = Path(path)
+    try:
+        cfg = DecoderConfig(**json.loads((path / "config.json").read_text()))
+        vocab = WordVocab(json.loads((path / "vocab.json").read_text()))
+        card = json.loads((path / "card.json").read_text()) if (path / "card.json").exists() else {}
+        model = AttentionDecoder(cfg)
+        model.load_state_dict(load_file(str(path / "model.safetensors")))
+    except (OSError, ValueError, TypeError, RuntimeError) as e:
+        raise CaptionCheckpointError(f"{path} is not a usable captioner checkpoint: {e}") from e
+    if len(vocab) != cfg.vocab_size:
+        raise CaptionCheckpointError(f"{path}: vocab.json has {len(vocab)} words, config says {cfg.vocab_size}")
+    return Captioner(path, model.eval(), vocab, card)

@@ -1,0 +1,123 @@
+"""Greedy and beam-search caption decoding with per-word attention maps (Show, Attend and Tell).
+
+Beam search keeps `beam` live hypotheses; a hypothesis that emits <end> leaves the beam into the finished
+list (the beam is refilled from the next-best candidates instead of shrinking, the bug of popular
+tutorials), and the search stops once `beam` hypotheses finished, or the best finished score beats every
+live one (log-probabilities only fall), or max_len words were written. Scores are summed log-probs, so
+beam 1 is exactly greedy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import END, PAD, START, WordVocab
+from .model import AttentionDecoder
+
+
+@dataclass
+class Caption:
+    """A decoded caption: its words, one (grid, grid) attention map per word, and the summed log-prob."""
+    words: list[str]
+    alphas: np.ndarray            # (T, grid, grid), each map sums to 1
+    logprob: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def validate_beam(beam: int, max_len: int) -> None:
+    """Raise ValueError with a clear message for an unusable beam size or length."""
+    if not 1 <= int(beam) <= 10:
+        raise ValueError(f"beam size has to be between 1 and 10, got {beam}")
+    if not 1 <= int(max_len) <= 100:
+        raise ValueError(f"max_len has to be between 1 and 100, got {max_len}")
+
+
+def _logp(logits: torch.Tensor, vocab: WordVocab) -> torch.Tensor:
+    """Log-probabilities (B, V) with <pad> and <start> ruled out (they are never output words)."""
+    logits = logits.clone()
+    logits[:, [vocab.stoi[PAD], vocab.stoi[START]]] = float("-inf")
+    return F.log_softmax(logits, dim=-1)
+
+
+@torch.no_grad()
+def greedy_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor, max_len: int = 30) -> Caption:
+    """Arg-max decoding of one image's annotations feats (L, D)."""
+    validate_beam(1, max_len)
+    a, a_proj, state = model.prepare(feats[None])
+    prev = torch.tensor([vocab.stoi[START]])
+    ids, alphas, score = [], [], 0.0
+    for _ in range(max_len):
+        logits, state, alpha = model.step(a, a_proj, prev, state)
+        logp = _logp(logits, vocab)[0]              # (V,)
+        nxt = int(logp.argmax())
+        score += float(logp[nxt])
+        if nxt == vocab.stoi[END]:
+            break
+        ids.append(nxt)
+        alphas.append(alpha[0])
+        prev = torch.tensor([nxt])
+    return _caption(model, vocab, ids, alphas, score)
+
+
+def _caption(model: AttentionDecoder, vocab: WordVocab, ids: list[int], alphas: list[torch.Tensor],
+             score: float) -> Caption:
+    g = model.cfg.grid
+    maps = torch.stack(alphas).reshape(-1, g, g).numpy() if alphas else np.zeros((0, g, g), np.float32)
+    return Caption([vocab.itos[i] for i in ids], maps, score)
+
+
+@torch.no_grad()
+def beam_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor, beam: int = 3,
+                 max_len: int = 30) -> Caption:
+    """Beam search over one image's annotations feats (L, D); returns the best finished caption."""
+    validate_beam(beam, max_len)
+    end = vocab.stoi[END]
+    a, a_proj, state = model.prepare(feats[None])
+    live_ids: list[list[int]] = [[]]
+    live_alphas: list[list[torch.Tensor]] = [[]]
+    live_scores = torch.zeros(1)
+    prev = torch.tensor([vocab.stoi[START]])
+    finished: list[tuple[float, list[int], list[torch.Tensor]]] = []
+    for t in range(max_len):
+        k = len(live_ids)
+        logits, state, alpha = model.step(a.expand(k, -1, -1), a_proj.expand(k, -1, -1), prev, state)
+        cand = (live_scores[:, None] + _logp(logits, vocab)).flatten()   # (k * V,)
+        top = cand.topk(min(2 * beam, cand.numel()))
+        keep_rows, keep_ids, keep_scores = [], [], []
+        for rank, (s, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+            row, word = divmod(flat, logits.shape[-1])
+            if word == end:
+                if rank < beam and len(finished) < beam:      # only an <end> among the best `beam` finishes
+                    finished.append((s, live_ids[row], live_alphas[row]))
+            elif len(keep_rows) < beam:
+                keep_rows.append(row)
+                keep_ids.append(word)
+                keep_scores.append(s)
+        if len(finished) >= beam or not keep_rows or (finished and max(f[0] for f in finished) >= keep_scores[0]):
+            break
+        if t == max_len - 1:                                  # out of length: the live ones count as done
+            finished += [(s, live_ids[r] + [w], live_alphas[r] + [alpha[r]])
+                         for r, w, s in zip(keep_rows, keep_ids, keep_scores)]
+            break
+        rows = torch.tensor(keep_rows)
+        live_ids = [live_ids[r] + [w] for r, w in zip(keep_rows, keep_ids)]
+        live_alphas = [live_alphas[r] + [alpha[r]] for r in keep_rows]
+        live_scores = torch.tensor(keep_scores)
+        state = (state[0][rows], state[1][rows])
+        prev = torch.tensor(keep_ids)
+    score, ids, alphas = max(finished, key=lambda f: f[0])
+    return _caption(model, vocab, ids, alphas, score)
+
+
+def caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor, beam: int = 3,
+            max_len: int = 30) -> Caption:
+    """Greedy for beam 1, beam search otherwise."""
+    if beam == 1:
+        return greedy_caption(model, vocab, feats, max_len)
+    return beam_caption(model, vocab, feats, beam, max_len)

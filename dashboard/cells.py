@@ -1,0 +1,167 @@
+"""Cells page glue: cached extraction and discovery, the per-character highlighter, heatmap and saturation figures.
+
+The highlighter follows Karpathy, Johnson & Fei-Fei (2015), fig. 2: each character's background is one
+cell's value on a diverging scale (red below zero, blue above; gates are centred on 0.5).
+"""
+import csv
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from core.activations import KIND_LABELS, Activations, extract
+from core.corpus import load_corpus
+from core.discovery import CellScore, gate_saturation, rank_cells
+from core.signals import compute_signal
+from dashboard import models
+
+PAGE_CHARS = 5_000  # characters analysed at once (one page); longer texts are paged
+WARMUP_CHARS = 1_000  # text before a page read first, so the page does not start from a blank state
+NEG, POS = (214, 39, 40), (31, 119, 180)  # red for -1, blue for +1
+
+
+def _stamp(model_dir: str) -> float:
+    return (Path(model_dir) / "model.safetensors").stat().st_mtime
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the validation split…")
+def val_text(corpus: str) -> str:
+    """The validation split of a corpus by name or path (raises CorpusError)."""
+    return load_corpus(corpus).val
+
+
+@st.cache_resource(max_entries=4, show_spinner="Running the model over the text…")
+def _activations(model_dir: str, stamp: float, text: str, warmup: str) -> Activations:
+    ckpt = models.get_checkpoint(model_dir)
+    return extract(ckpt.model, ckpt.vocab, text, warmup=warmup)
+
+
+def activations(model_dir: str, text: str, warmup: str = "") -> Activations:
+    """Every layer's h (c, gates) for text, cached per process (shared: never mutate the arrays)."""
+    return _activations(str(model_dir), _stamp(model_dir), text, warmup)
+
+
+@st.cache_data(max_entries=32, show_spinner="Ranking every cell…")
+def find_cells(model_dir: str, text: str, warmup: str, signal: str, pattern: str | None,
+               top: int = 20) -> list[CellScore]:
+    """The cells best tracking a signal over text (raises SignalError / DiscoveryError)."""
+    y, binary = compute_signal(signal, text, pattern)
+    return rank_cells(activations(model_dir, text, warmup), y, binary, top=top)
+
+
+def cell_values(acts: Activations, kind: str, layer: int, unit: int) -> np.ndarray:
+    """One cell over the text (T,); the cell state is shown as tanh(c), as in the paper."""
+    v = acts.states[kind][layer, unit]
+    return np.tanh(v) if kind == "c" else v
+
+
+def centre(kind: str) -> float:
+    """The neutral value of a kind: 0.5 for sigmoid gates, 0 otherwise."""
+    return 0.5 if kind in ("i", "f", "o", "r", "z") else 0.0
+
+
+def _colour(v: float, mid: float, scale: float = 1.0) -> str:
+    a = float(np.clip((v - mid) / ((1 - mid) * scale), -1, 1))  # -1 .. 1
+    rgb = NEG if a < 0 else POS
+    w = abs(a)
+    return "#%02x%02x%02x" % tuple(round(255 + (c - 255) * w) for c in rgb)
+
+
+def _shown(ch: str) -> str:
+    return {"\n": "\\n", "\t": "\\t", " ": "space"}.get(ch, ch)
+
+
+def highlight_html(acts: Activations, values: np.ndarray, mid: float, itos: list[str], unknown: list[bool],
+                   label: str, scale: float = 1.0) -> str:
+    """Monospace HTML of acts.text, each character's background = its value; hover: value and top-5.
+
+    scale < 1 stretches the colours: full colour at mid +- scale * (1 - mid)."""
+    spans = []
+    for t, ch in enumerate(acts.text):
+        tip = [f"{_shown(ch)!s} (#{t}): {label} = {values[t]:+.3f}"]
+        if acts.top_ids is not None:
+            tops = ", ".join(f"{_shown(itos[i])} {p:.2f}" for i, p in zip(acts.top_ids[t], acts.top_p[t]))
+            tip.append(f"next: {tops}")
+            if not np.isnan(acts.p_next[t]):
+                tip.append(f"p(actual next) = {acts.p_next[t]:.3f}")
+        style = f"background:{_colour(values[t], mid, scale)}"
+        if unknown[t]:
+            tip.append("not in the model's vocabulary (read as the unknown symbol)")
+            style += ";outline:1px dashed #d00"
+        body = html.escape(ch) if ch != "\n" else "\n"
+        spans.append(f'<span style="{style}" title="{html.escape(chr(10).join(tip))}">{body}</span>')
+    return ('<pre style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;line-height:1.45;'
+            'white-space:pre-wrap;tab-size:8;color:#111;background:#fff;padding:8px;border:1px solid #ddd;'
+            'max-height:520px;overflow:auto">' + "".join(spans) + "</pre>")
+
+
+def legend_html(mid: float, scale: float = 1.0) -> str:
+    """A small colour bar for the highlighter."""
+    lo, hi = mid - scale * (1 - mid), mid + scale * (1 - mid)
+    stops = np.linspace(lo, hi, 11)
+    cells = "".join(f'<span style="background:{_colour(v, mid, scale)};padding:0 6px">&nbsp;</span>' for v in stops)
+    return f'<div style="font-size:12px">{lo:.3g} {cells} {hi:.3g}</div>'
+
+
+def standalone_html(body: str, title: str) -> str:
+    """A whole HTML document around a highlighted text, for download."""
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+            f'<body><h3 style="font-family:sans-serif">{html.escape(title)}</h3>{body}</body></html>')
+
+
+def heatmap_figure(acts: Activations, cells: list[tuple[str, int, int]], start: int, end: int) -> go.Figure:
+    """Cells (rows) x characters (columns) of [start, end), tanh(c) for cell states, diverging scale."""
+    z = np.stack([cell_values(acts, k, l, u)[start:end] - centre(k) for k, l, u in cells])  # (N, S)
+    chars = [_shown(ch) if ch in "\n\t " else ch for ch in acts.text[start:end]]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(start, end)), y=[f"L{l} {k} {u}" for k, l, u in cells], zmid=0, zmin=-1, zmax=1,
+        colorscale=[[0, "rgb(%d,%d,%d)" % NEG], [0.5, "white"], [1, "rgb(%d,%d,%d)" % POS]],
+        customdata=np.broadcast_to(np.array(chars, dtype=object), z.shape),
+        hovertemplate="%{y}<br>char %{x}: %{customdata}<br>value - centre %{z:+.3f}<extra></extra>"))
+    fig.update_layout(height=max(220, 22 * len(cells) + 90), margin=dict(l=10, r=10, t=30, b=10),
+                      template="plotly_white", yaxis=dict(autorange="reversed"), xaxis_title="character position")
+    return fig
+
+
+def saturation_figure(acts: Activations) -> go.Figure | None:
+    """Per layer: each gate unit's fraction of time left- (< 0.1) vs right-saturated (> 0.9); None for RNN."""
+    sat = gate_saturation(acts)
+    if not sat:
+        return None
+    L = acts.n_layer
+    fig = make_subplots(rows=1, cols=L, subplot_titles=[f"layer {l}" for l in range(L)], shared_yaxes=True)
+    colours = {"i": "#2ca02c", "f": "#1f77b4", "o": "#d62728", "r": "#9467bd", "z": "#ff7f0e"}
+    for l in range(L):
+        for g, (left, right) in sat.items():
+            fig.add_scatter(x=left[l], y=right[l], mode="markers", name=KIND_LABELS[g], legendgroup=g,
+                            showlegend=l == 0, marker=dict(size=5, opacity=0.6, color=colours[g]),
+                            customdata=np.arange(acts.hidden_size), row=1, col=l + 1,
+                            hovertemplate=f"{g} unit %{{customdata}}<br>left %{{x:.2f}} right %{{y:.2f}}"
+                                          "<extra></extra>")
+        fig.update_xaxes(title_text="fraction left-saturated (< 0.1)", range=[-0.02, 1.02], row=1, col=l + 1)
+    fig.update_yaxes(title_text="fraction right-saturated (> 0.9)", range=[-0.02, 1.02], row=1, col=1)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
+    return fig
+
+
+def activations_csv(acts: Activations, kind: str, layer: int, start: int, end: int) -> bytes:
+    """One layer's kind over [start, end): a row per character, a column per unit (raw values)."""
+    x = acts.states[kind][layer, :, start:end].T                           # (S, H)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["position", "char", *(f"{kind}{u}" for u in range(x.shape[1]))])
+    w.writerows([t, acts.text[t], *(f"{v:.6g}" for v in row)] for t, row in zip(range(start, end), x))
+    return out.getvalue().encode("utf-8")
+
+
+def activations_npz(acts: Activations, start: int, end: int) -> bytes:
+    """Every kind over [start, end) as (L, H, S) arrays, plus the characters and next-char predictions."""
+    span = acts.span(start, end)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, text=np.array(list(span.text)), ids=span.ids, p_next=span.p_next,
+                        top_ids=span.top_ids, top_p=span.top_p, **span.states)
+    return buf.getvalue()

@@ -1,0 +1,101 @@
+"""Checkpoints for the dashboard: where they live, one cached copy per process, the sidebar card."""
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from core.checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint
+from core.sample import START
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = "shakespeare-lstm"  # the lecture's model comes first in the picker
+
+
+def checkpoints_dir() -> Path:
+    """Shipped checkpoints (override with RNNLENS_CHECKPOINTS)."""
+    return Path(os.environ.get("RNNLENS_CHECKPOINTS", ROOT / "checkpoints"))
+
+
+def runs_dir() -> Path:
+    """Checkpoints trained in the dashboard, git-ignored (override with RNNLENS_RUNS)."""
+    return Path(os.environ.get("RNNLENS_RUNS", ROOT / "runs"))
+
+
+def available_models() -> list[str]:
+    """Every character-model checkpoint under the shipped and the user-trained roots."""
+    shipped = sorted(list_checkpoints(checkpoints_dir()), key=lambda p: p.name != DEFAULT_MODEL)
+    return [str(p) for p in shipped + list_checkpoints(runs_dir())]
+
+
+def is_user_trained(model_dir: str) -> bool:
+    return Path(model_dir).resolve().is_relative_to(runs_dir().resolve())
+
+
+def model_label(model_dir: str) -> str:
+    """Short name for the picker: the directory name, marked when trained here."""
+    name = Path(model_dir).name
+    return f"{name} (trained here)" if is_user_trained(model_dir) else name
+
+
+def _stamp(model_dir: str) -> float:
+    """The directory's modification time: checkpoints are rewritten as a new directory, so a new stamp."""
+    return Path(model_dir).stat().st_mtime
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading model…")
+def _load(model_dir: str, stamp: float) -> Checkpoint:
+    return load_checkpoint(model_dir)
+
+
+def get_checkpoint(model_dir: str) -> Checkpoint:
+    """The checkpoint at model_dir, loaded once per process (shared by every session: never mutate it)."""
+    return _load(str(model_dir), _stamp(model_dir))
+
+
+def selected_checkpoint() -> Checkpoint | None:
+    """The model chosen in the sidebar, or None after telling the user why there is none."""
+    model_dir = st.session_state.get("model_dir")
+    if not model_dir:
+        st.info("No model yet: train one on the **Train** page, or add a checkpoint under `checkpoints/`.")
+        return None
+    try:
+        return get_checkpoint(model_dir)
+    except (CheckpointError, OSError) as err:
+        st.error(f"Cannot load the model at `{model_dir}`: {err}")
+        return None
+
+
+def card_rows(card: dict) -> dict[str, str]:
+    """The card fields the sidebar shows, formatted."""
+    def num(key: str, fmt: str) -> str:
+        value = card.get(key)
+        return "n/a" if value is None else format(value, fmt)
+    n_params = card.get("n_params")
+    return {
+        "corpus": str(card.get("corpus", "?")),
+        "cell": str(card.get("cell", "?")).upper(),
+        "layers x hidden": f"{card.get('n_layer', '?')} x {card.get('hidden_size', '?')}",
+        "parameters": "n/a" if n_params is None else f"{n_params / 1e6:.2f} M" if n_params >= 1e5 else f"{n_params:,}",
+        "val bpc": num("val_bpc", ".3f"),
+        "steps": num("steps", ","),
+    }
+
+
+def char_probabilities(model_dir: str, prime: str, text: str) -> np.ndarray:
+    """(len(text), V) next-character probabilities (temperature 1) before each character of text.
+
+    Row i is the model's distribution given prime + text[:i] (an empty prime reads as the sampler's START).
+    """
+    return _char_probabilities(str(model_dir), _stamp(model_dir), prime, text)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _char_probabilities(model_dir: str, stamp: float, prime: str, text: str) -> np.ndarray:
+    ckpt = _load(model_dir, stamp)
+    context = prime or START
+    ids = ckpt.vocab.encode(context + text)
+    with torch.inference_mode():
+        logits, _ = ckpt.model(torch.tensor([ids[:-1]]))  # (1, P + N - 1, V): row j predicts ids[j + 1]
+    return torch.softmax(logits[0, len(context) - 1:], dim=-1).numpy()  # (N, V)

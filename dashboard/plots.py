@@ -1,0 +1,156 @@
+"""Plotly figure builders for the dashboard: loss curves, confidence band, top-k bars, sequence types."""
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+TRAIN_COLOUR, VAL_COLOUR, MARK_COLOUR = "#1f77b4", "#d62728", "#9467bd"
+CONFIDENCE_SCALE = [[0.0, "#f08c8c"], [0.25, "#f7c19a"], [0.5, "#fbeaa0"], [1.0, "#8fd18a"]]  # light: text stays readable
+MAX_POINTS = 2000
+LN2 = math.log(2)
+
+
+def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
+    kw = {"margin": dict(l=10, r=10, t=30, b=10), **kw}
+    fig.update_layout(height=height, template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), **kw)
+    return fig
+
+
+def _ema(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    out = np.empty_like(values)
+    acc = values[0]
+    for i, v in enumerate(values):
+        acc = alpha * v + (1 - alpha) * acc
+        out[i] = acc
+    return out
+
+
+def loss_figure(curve: list[dict], marks: list[int] = (), selected: int | None = None,
+                height: int = 380) -> go.Figure:
+    """Train (raw and smoothed) and val loss in nats/char against step, from samples.json's curve format.
+
+    marks: steps with a stored sample (dotted lines); selected: one of them, drawn bold.
+    """
+    fig = go.Figure()
+    train = [(p["step"], p["train_loss"]) for p in curve if p.get("train_loss") is not None]
+    val = [(p["step"], p["val_loss"]) for p in curve if p.get("val_loss") is not None]
+    if train:
+        stride = max(1, len(train) // MAX_POINTS)
+        steps, losses = np.array(train[::stride], dtype=float).T
+        fig.add_scatter(x=steps, y=losses, name="train (raw)", mode="lines", opacity=0.25,
+                        line=dict(color=TRAIN_COLOUR, width=1), hoverinfo="skip")
+        fig.add_scatter(x=steps, y=_ema(losses, alpha=min(1.0, 20 / len(losses))), name="train", mode="lines",
+                        line=dict(color=TRAIN_COLOUR, width=2),
+                        hovertemplate="step %{x}<br>train %{y:.3f} nats<extra></extra>")
+    if val:
+        steps, losses = np.array(val, dtype=float).T
+        fig.add_scatter(x=steps, y=losses, name="val", mode="lines+markers",
+                        line=dict(color=VAL_COLOUR, width=2), marker=dict(size=6),
+                        customdata=losses / LN2,
+                        hovertemplate="step %{x}<br>val %{y:.3f} nats = %{customdata:.3f} bpc<extra></extra>")
+    for step in marks:
+        bold = step == selected
+        fig.add_vline(x=step, line=dict(color=MARK_COLOUR, dash="solid" if bold else "dot", width=3 if bold else 1))
+    return _layout(fig, height, xaxis_title="step", yaxis_title="loss (nats / char)", hovermode="x unified")
+
+
+def _display_char(ch: str) -> str:
+    return {"\n": "↵", "\t": "→", " ": "·"}.get(ch, ch)
+
+
+def confidence_figure(text: str, p_chosen: np.ndarray, width: int = 80, selected: int | None = None) -> go.Figure:
+    """Each character of text as a cell coloured by the probability the model gave it (red low, green high).
+
+    Lines follow the text's own line breaks and wrap at width characters.
+    """
+    cells: list[list[int]] = [[]]
+    for i, ch in enumerate(text):
+        if len(cells[-1]) == width:
+            cells.append([])
+        cells[-1].append(i)
+        if ch == "\n":
+            cells.append([])
+    if not cells[-1] and len(cells) > 1:
+        cells.pop()
+    n_rows, n_cols = len(cells), max(1, max(len(r) for r in cells))
+    z = np.full((n_rows, n_cols), np.nan)
+    index = np.full((n_rows, n_cols), -1)
+    labels = np.full((n_rows, n_cols), "", dtype=object)
+    for r, row in enumerate(cells):
+        for c, i in enumerate(row):
+            z[r, c], index[r, c], labels[r, c] = p_chosen[i], i, _display_char(text[i])
+    fig = go.Figure(go.Heatmap(
+        z=z, text=labels, texttemplate="%{text}", textfont=dict(family="monospace", size=13, color="#111"),
+        customdata=index, colorscale=CONFIDENCE_SCALE, zmin=0, zmax=1, xgap=1, ygap=1,
+        hovertemplate="position %{customdata}: '%{text}'<br>p = %{z:.3f}<extra></extra>",
+        colorbar=dict(title="p", thickness=12, len=max(0.3, min(1.0, 150 / (22 * n_rows + 40)))),
+    ))
+    if selected is not None and 0 <= selected < len(text):
+        r, c = np.argwhere(index == selected)[0]
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color="black", width=3))
+    fig.update_xaxes(visible=False, range=[-0.5, max(n_cols, 40) - 0.5])
+    fig.update_yaxes(visible=False, autorange="reversed")
+    fig.update_layout(plot_bgcolor="#f0f0f0")
+    return _layout(fig, 22 * n_rows + 40, margin=dict(l=5, r=5, t=5, b=5))
+
+
+def topk_figure(chars: list[str], probs: list[float], actual: str | None = None) -> go.Figure:
+    """Horizontal bars of the top-k next characters, the most likely on top; the actual one highlighted."""
+    labels = [repr(c) for c in chars]
+    colours = [VAL_COLOUR if c == actual else TRAIN_COLOUR for c in chars]
+    fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=colours,
+                           text=[f"{p:.3f}" for p in probs], textposition="auto",
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", tickfont=dict(family="monospace", size=14))
+    fig.update_xaxes(range=[0, 1], title="probability")
+    return _layout(fig, 60 + 32 * len(chars), showlegend=False)
+
+
+# (title, example, pages, inputs, outputs) per column of the lecture's picture; 1 marks a box
+SEQUENCE_TYPES = [
+    ("one to one", "plain net:<br>image → class", "Captioning's<br>CNN encoder", [1], [1]),
+    ("one to many", "image captioning:<br>image → words", "Captioning,<br>Sample", [1, 0, 0], [1, 1, 1]),
+    ("many to one", "sentiment:<br>words → label", "Gradients<br>(loss at the last step)", [1, 1, 1], [0, 0, 1]),
+    ("many to many", "translation:<br>read, then write", "Sample<br>(prime, then text)",
+     [1, 1, 1, 0, 0], [0, 0, 1, 1, 1]),
+    ("many to many", "per frame / per char:<br>next-char prediction", "Train, Train more,<br>Cells",
+     [1, 1, 1], [1, 1, 1]),
+]
+
+
+def sequence_types_figure() -> go.Figure:
+    """The lecture's picture of RNN sequence types (inputs red, hidden green, outputs blue) mapped to pages."""
+    fig = go.Figure()
+    box, gap, min_width, panel_gap = 0.6, 0.9, 2.6, 0.5
+    colours = {"in": "#f4a6a6", "h": "#9fd89f", "out": "#a6c8f4"}
+    levels = {"in": 0.0, "h": 1.1, "out": 2.2}
+    x0 = 0.0
+    for title, example, pages, ins, outs in SEQUENCE_TYPES:
+        n = len(ins)
+        width = max((n - 1) * gap + box, min_width)
+        centre = x0 + width / 2
+        first = centre - (n - 1) * gap / 2
+        for k in range(n):
+            x = first + k * gap
+            for kind, on in (("in", ins[k]), ("h", 1), ("out", outs[k])):
+                if on:
+                    y = levels[kind]
+                    fig.add_shape(type="rect", x0=x - box / 2, x1=x + box / 2, y0=y, y1=y + box,
+                                  fillcolor=colours[kind], line=dict(color="#555", width=1))
+            arrows = [(x, levels["h"], x, levels["in"] + box)] * ins[k] \
+                + [(x, levels["out"], x, levels["h"] + box)] * outs[k]
+            if k:  # the recurrence: h_{t-1} -> h_t
+                y = levels["h"] + box / 2
+                arrows.append((x - box / 2, y, x - gap + box / 2, y))
+            for head_x, head_y, tail_x, tail_y in arrows:
+                fig.add_annotation(x=head_x, y=head_y, ax=tail_x, ay=tail_y, xref="x", yref="y", axref="x",
+                                   ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5, text="")
+        fig.add_annotation(x=centre, y=3.25, text=f"<b>{title}</b>", showarrow=False, font=dict(size=15))
+        fig.add_annotation(x=centre, y=-0.55, text=example, showarrow=False, font=dict(size=12, color="#444"))
+        fig.add_annotation(x=centre, y=-1.45, text=f"<b>{pages}</b>", showarrow=False,
+                           font=dict(size=12, color="#6a3d9a"))
+        x0 += width + panel_gap
+    fig.update_xaxes(visible=False, range=[-0.1, x0 - panel_gap + 0.1])
+    fig.update_yaxes(visible=False, range=[-1.95, 3.55], scaleanchor="x", scaleratio=1)
+    return _layout(fig, 330, showlegend=False, margin=dict(l=0, r=0, t=0, b=0))

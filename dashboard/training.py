@@ -1,0 +1,229 @@
+"""Background training jobs for the Train page.
+
+Each job runs core.train.train in its own process (so a training loop never holds the server's GIL and one
+user's job does not slow other sessions); a reader thread turns the job's events into a snapshot the page
+polls. The registry lives in st.cache_resource: jobs survive reruns and a closed tab, and the checkpoint is
+written to disk by the trainer itself.
+"""
+import dataclasses
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import queue
+import re
+import threading
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from core.corpus import CorpusError, check_user_text
+from core.train import TrainConfig
+from dashboard.models import runs_dir
+
+MAX_RUNNING = int(os.environ.get("RNNLENS_MAX_JOBS", "2"))
+MAX_UPLOAD_MB = int(os.environ.get("RNNLENS_MAX_UPLOAD_MB", "20"))
+
+
+class JobError(RuntimeError):
+    """A job cannot be started (message says why)."""
+
+
+def check_upload(raw: bytes) -> str:
+    """An uploaded file's text, or CorpusError saying why it cannot be trained on (size limit included)."""
+    if len(raw) > MAX_UPLOAD_MB * 2**20:
+        raise CorpusError(f"the file has {len(raw) / 2**20:.1f} MB; the limit here is {MAX_UPLOAD_MB} MB")
+    return check_user_text(raw)
+
+
+def save_upload(filename: str, text: str) -> Path:
+    """Store an uploaded text under runs/_uploads/<hash>/<name>.txt (its stem becomes the corpus name)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(filename).stem).strip("-") or "upload"
+    data = text.encode("utf-8")
+    path = runs_dir() / "_uploads" / hashlib.sha256(data).hexdigest()[:12] / f"{stem}.txt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return path
+
+
+def run_name(corpus: str, cell: str, n_layer: int, hidden_size: int) -> str:
+    """A fresh run directory name, e.g. shakespeare-lstm-2x128-20261127-233001."""
+    return f"{Path(corpus).stem}-{cell}-{n_layer}x{hidden_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _worker(cfg: TrainConfig, sample_every: int, events: mp.Queue, stop: mp.Event) -> None:
+    """Child process: train, forwarding every event plus a fresh sample every sample_every steps."""
+    import torch
+
+    from core.train import TIMELINE_STEPS, Trainer
+
+    torch.set_num_threads(1)
+    try:
+        trainer = Trainer(cfg)
+
+        def on_event(event: dict) -> None:
+            events.put(event)
+            step = event["step"] if event["kind"] == "step" else 0
+            if step and step % sample_every == 0 and step not in TIMELINE_STEPS:  # timeline steps sample anyway
+                events.put({"kind": "sample", "step": step, "text": trainer.sample()})
+
+        trainer.run(on_event, stop.is_set)
+    except Exception as err:  # shown to the user on the Train page
+        events.put({"kind": "error", "message": str(err) or type(err).__name__})
+    events.put({"kind": "exit"})
+
+
+@dataclasses.dataclass
+class JobSnapshot:
+    """What the page shows about a job at one moment (a copy: safe to read without the lock)."""
+    name: str
+    cfg: TrainConfig
+    status: str  # "running" | "stopping" | "stopped" | "done" | "error"
+    step: int
+    progress: float
+    tokens_per_s: float | None
+    curve: list[dict]  # samples.json "curve" format: step, train_loss, val_loss (or None), tokens_per_s
+    samples: list[dict]  # step, text
+    val_bpc: float | None
+    path: str | None
+    error: str | None
+    elapsed_s: float
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("running", "stopping")
+
+
+class Job:
+    """One training run in a child process; resumed runs continue the same curve."""
+
+    def __init__(self, cfg: TrainConfig, sample_every: int, previous: "Job | None" = None):
+        self.cfg, self.sample_every = cfg, sample_every
+        self._lock = threading.Lock()
+        self._status, self._error, self._path = "running", None, None
+        self._step, self._progress, self._tps, self._val_bpc = 0, 0.0, None, None
+        self._curve: list[dict] = list(previous._curve) if previous else []
+        self._samples: list[dict] = list(previous._samples) if previous else []
+        self._elapsed_before = previous.snapshot().elapsed_s if previous else 0.0
+        self._started = time.monotonic()
+        self._ended: float | None = None
+        ctx = mp.get_context("spawn")
+        self._events, self._stop = ctx.Queue(), ctx.Event()
+        self._proc = ctx.Process(target=_worker, args=(cfg, sample_every, self._events, self._stop), daemon=True)
+        self._proc.start()
+        threading.Thread(target=self._read, daemon=True, name=f"rnnlens-job-{self.name}").start()
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(os.path.normpath(self.cfg.out))
+
+    def stop(self) -> None:
+        """Ask the trainer to save a checkpoint and return."""
+        self._stop.set()
+        with self._lock:
+            if self._status == "running":
+                self._status = "stopping"
+
+    def _read(self) -> None:
+        while True:
+            try:
+                event = self._events.get(timeout=0.5)
+            except queue.Empty:
+                if self._proc.is_alive():
+                    continue
+                event = {"kind": "exit"}  # killed without a word
+            with self._lock:
+                over = self._apply(event)
+            if over:
+                self._proc.join(timeout=5)
+                return
+
+    def _apply(self, e: dict) -> bool:
+        """Fold one event into the state; True when the job is over."""
+        kind = e["kind"]
+        if kind == "step":
+            self._step, self._progress, self._tps = e["step"], e.get("progress", self._progress), e.get("tokens_per_s")
+            self._curve.append({"step": e["step"], "train_loss": e["train_loss"], "val_loss": None,
+                                "tokens_per_s": e.get("tokens_per_s")})
+        elif kind == "val":
+            self._val_bpc = e.get("val_bpc")
+            if self._curve and self._curve[-1]["step"] == e["step"]:
+                self._curve[-1]["val_loss"] = e["val_loss"]
+            else:
+                self._curve.append({"step": e["step"], "train_loss": None, "val_loss": e["val_loss"],
+                                    "tokens_per_s": None})
+        elif kind == "sample":
+            self._samples.append({"step": e["step"], "text": e["text"]})
+        elif kind in ("checkpoint", "done"):
+            self._path = str(e["path"])
+        elif kind == "error":
+            self._status, self._error = "error", e["message"]
+        elif kind == "exit":
+            if self._status != "error":
+                if self._path is None:
+                    self._status, self._error = "error", "the training process ended without a checkpoint"
+                else:
+                    self._status = "stopped" if self._stop.is_set() else "done"
+            self._ended = time.monotonic()
+            return True
+        return False
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            end = self._ended if self._ended is not None else time.monotonic()
+            return JobSnapshot(
+                name=self.name, cfg=self.cfg, status=self._status, step=self._step, progress=self._progress,
+                tokens_per_s=self._tps, curve=list(self._curve), samples=list(self._samples),
+                val_bpc=self._val_bpc, path=self._path, error=self._error,
+                elapsed_s=self._elapsed_before + end - self._started)
+
+
+class JobRegistry:
+    """All training jobs of this server process, by run name."""
+
+    def __init__(self, max_running: int = MAX_RUNNING):
+        self.max_running = max_running
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def start(self, cfg: TrainConfig, sample_every: int = 100) -> Job:
+        """Start cfg as a new job (or resume it when cfg.resume) unless too many are running."""
+        name = os.path.basename(os.path.normpath(cfg.out))
+        with self._lock:
+            previous = self._jobs.get(name)
+            if previous and previous.snapshot().active:
+                raise JobError(f"'{name}' is still running.")
+            running = sum(job.snapshot().active for job in self._jobs.values())
+            if running >= self.max_running:
+                raise JobError(f"{running} training jobs are already running on this server (the limit is "
+                               f"{self.max_running}); stop one or wait until one finishes.")
+            job = Job(cfg, sample_every, previous if cfg.resume else None)
+            self._jobs[name] = job
+            return job
+
+    def resume(self, name: str, minutes: float) -> Job:
+        """Continue a finished or stopped job from its checkpoint for `minutes` more."""
+        job = self.get(name)
+        try:
+            meta = json.loads((Path(job.cfg.out) / "train_state.json").read_text())
+        except (OSError, ValueError):
+            raise JobError(f"'{name}' has no training state to resume from.") from None
+        cfg = dataclasses.replace(job.cfg, resume=True, max_steps=None, max_minutes=meta["elapsed"] / 60 + minutes)
+        return self.start(cfg, job.sample_every)
+
+    def get(self, name: str | None) -> Job | None:
+        with self._lock:
+            return self._jobs.get(name) if name else None
+
+    def names(self) -> list[str]:
+        """Run names, newest first."""
+        with self._lock:
+            return list(reversed(self._jobs))
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """The process-wide job registry, shared by every session."""
+    return JobRegistry()

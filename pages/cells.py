@@ -1,0 +1,223 @@
+"""Cells: single LSTM cells lighting up over text (Karpathy et al. 2015), finding them, gates, LSTMVis search."""
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.activations import KIND_LABELS, KINDS
+from core.corpus import CorpusError
+from core.discovery import DiscoveryError, pattern_search
+from core.signals import SIGNALS, SignalError
+from dashboard import cells as dc
+from dashboard import models
+
+SOURCES = {"val": "Validation split", "paste": "Paste or upload", "sample": "Last sample"}
+PRESETS = {  # the lecture's named cells: button label, signal, the shipped model they were found in
+    "quote": ("Quote cell", "quote", "austen-lstm"),
+    "line": ("Line-length cell", "line_position", "austen-lstm"),
+    "if": ("If-statement cell", "if", "linux-lstm"),
+    "depth": ("Code-depth cell", "brace_depth", "linux-lstm"),
+    "comment": ("Comment cell", "comment", "linux-lstm"),
+}
+SIGNAL_LABELS = {**{k: s.label for k, s in SIGNALS.items()}, "regex": "your regular expression"}
+MAX_SPAN = 1_000
+
+st.title("Cells")
+ckpt = models.selected_checkpoint()
+if ckpt is None:
+    st.stop()
+model_dir = st.session_state["model_dir"]
+st.caption(f"`{ckpt.path.name}`: each character's background is one cell's value after reading it "
+           "(blue above zero, red below; gates centred on 0.5). Hover a character for the value and the "
+           "model's top-5 guesses for the next one.")
+
+# --- the text -------------------------------------------------------------------------------------------
+source = st.radio("Text", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="cells_source")
+text = ""
+if source == "val":
+    try:
+        text = dc.val_text(str(ckpt.card.get("corpus", "")))
+    except (CorpusError, OSError) as err:
+        st.warning(f"The validation split of this model's corpus cannot be read ({err}); paste a text instead.")
+elif source == "paste":
+    upload = st.file_uploader("A UTF-8 text file", key="cells_upload")
+    if upload is not None:
+        try:
+            text = upload.getvalue().decode("utf-8")
+        except UnicodeDecodeError as err:
+            st.error(f"The file is not UTF-8 text (byte {err.start} cannot be decoded).")
+    else:
+        text = st.text_area("Text", key="cells_paste", height=150, placeholder="Paste any text here")
+else:
+    text = st.session_state.get("sample_text", "")
+    if not text:
+        st.info("Nothing generated yet: write something on the **Sample** page first.")
+text = text.replace("\r\n", "\n")
+if len(text) < 2:
+    st.stop()
+
+n_pages = -(-len(text) // dc.PAGE_CHARS)
+page = 0
+if n_pages > 1:
+    if st.session_state.get("cells_page", 1) > n_pages:
+        st.session_state["cells_page"] = 1
+    page = st.number_input(f"The text has {len(text):,} characters, more than the {dc.PAGE_CHARS:,} analysed at "
+                           f"once: page (1 to {n_pages})", 1, n_pages, 1, key="cells_page") - 1
+offset = page * dc.PAGE_CHARS
+chunk = text[offset:offset + dc.PAGE_CHARS]
+warmup = text[max(0, offset - dc.WARMUP_CHARS):offset]
+if warmup:
+    st.caption(f"Characters {offset:,} to {offset + len(chunk):,}; the model first reads the {len(warmup):,} "
+               "characters before them.")
+unknown = ckpt.vocab.unknown_mask(chunk)
+if any(unknown):
+    odd = "".join(sorted({ch for ch, u in zip(chunk, unknown) if u}))
+    st.warning(f"{sum(unknown)} characters are not in the model's vocabulary ({odd[:40]!r}); the model reads them "
+               "as its unknown symbol, and they are outlined in red.")
+acts = dc.activations(model_dir, chunk, warmup)
+L, H, kinds = acts.n_layer, acts.hidden_size, KINDS[acts.cell]
+text_key = (model_dir, offset, hash(chunk))
+
+# --- neuron stepper and highlighter ---------------------------------------------------------------------
+if st.session_state.get("cells_layer", 0) >= L or st.session_state.get("cells_unit", 0) >= H:
+    st.session_state.update(cells_layer=0, cells_unit=0)
+if st.session_state.get("cells_kind") not in kinds:
+    st.session_state["cells_kind"] = "c" if "c" in kinds else "h"
+
+
+def highlight(kind: str, layer: int, unit: int) -> None:
+    st.session_state.update(cells_kind=kind, cells_layer=layer, cells_unit=unit)
+
+
+a, b, c = st.columns(3)
+layer = a.selectbox("Layer", range(L), key="cells_layer", format_func=lambda l: f"layer {l}")
+kind = b.selectbox("Value", kinds, key="cells_kind",
+                   format_func=lambda k: "cell state c (shown as tanh c)" if k == "c" else KIND_LABELS[k])
+unit = c.number_input(f"Unit (0 to {H - 1}; the arrows step through them)", 0, H - 1, key="cells_unit")
+label = f"layer {layer} {'tanh(c)' if kind == 'c' else kind} unit {unit}"
+values, mid = dc.cell_values(acts, kind, layer, unit), dc.centre(kind)
+scale = 1.0
+if st.toggle("Stretch the colours to this cell's range on the page", key="cells_stretch"):
+    scale = max(float(np.abs(values - mid).max()) / (1 - mid), 1e-6)
+body = dc.highlight_html(acts, values, mid, ckpt.vocab.itos, unknown, label, scale)
+st.html(dc.legend_html(mid, scale) + body)
+st.download_button("Download this highlight as HTML", partial(dc.standalone_html, body, f"{ckpt.path.name}: {label}"),
+                   file_name=f"{ckpt.path.name}-L{layer}-{kind}{unit}.html", mime="text/html", key="cells_dl_html",
+                   on_click="ignore")
+
+# --- panels ---------------------------------------------------------------------------------------------
+find_tab, heat_tab, sat_tab, search_tab, export_tab = st.tabs(
+    ["Find cells", "Heatmap", "Gate saturation", "Pattern search", "Export"])
+
+
+def run_find(model_dir: str, chunk: str, warmup: str, text_key: tuple) -> None:
+    """Callback: rank every cell against the chosen signal and highlight the best one."""
+    signal = st.session_state["cells_signal"]
+    pattern = st.session_state.get("cells_regex") if signal == "regex" else None
+    found = {"key": text_key, "signal": signal}
+    try:
+        found["scores"] = dc.find_cells(model_dir, chunk, warmup, signal, pattern)
+        best = found["scores"][0]
+        highlight(best.kind, best.layer, best.unit)
+    except (SignalError, DiscoveryError) as err:
+        found["error"] = str(err)
+    st.session_state["cells_found"] = found
+
+
+def run_preset(signal: str, *args) -> None:
+    st.session_state["cells_signal"] = signal
+    run_find(*args)
+
+
+with find_tab:
+    st.caption("Rank every cell of every layer (h, c and each gate) against a hypothesis about the text: "
+               "AUC for yes/no signals, Pearson r for graded ones. The best cell is highlighted above.")
+    find_args = (model_dir, chunk, warmup, text_key)
+    cols = st.columns(len(PRESETS))
+    for col, (key, (name, signal, made_for)) in zip(cols, PRESETS.items()):
+        col.button(name, key=f"cells_preset_{key}", on_click=run_preset, args=(signal, *find_args),
+                   help=f"The lecture's {name.lower()}: {SIGNAL_LABELS[signal]} (found in {made_for})",
+                   width="stretch")
+    left, right = st.columns([2, 3])
+    signal = left.selectbox("Signal", list(SIGNAL_LABELS), format_func=SIGNAL_LABELS.get, key="cells_signal")
+    if signal == "regex":
+        right.text_input("Regular expression (1 on every character of a match)", r"\d+", key="cells_regex")
+    st.button("Find cells", key="cells_find", type="primary", on_click=run_find, args=find_args)
+    found = st.session_state.get("cells_found")
+    if found and found["key"] == text_key:
+        preset_model = next((m for _, s, m in PRESETS.values() if s == found["signal"]), None)
+        if "error" in found:
+            st.error(found["error"])
+        else:
+            scores = found["scores"]
+            st.markdown(f"Best cells for **{SIGNAL_LABELS[found['signal']]}** over these {len(chunk):,} characters:")
+            st.dataframe(pd.DataFrame([{"layer": s.layer, "value": s.kind, "unit": s.unit, s.metric: s.score,
+                                        "direction": "on" if s.sign > 0 else "off", "r": s.r} for s in scores]),
+                         hide_index=True, height=260)
+            labels = [f"{i + 1}. layer {s.layer} {s.kind} unit {s.unit} ({s.metric} {s.score:.3f})"
+                      for i, s in enumerate(scores)]
+            pick = st.selectbox("Highlight a found cell", range(len(scores)), format_func=labels.__getitem__,
+                                key="cells_pick")
+            st.button("Highlight it", key="cells_pick_go", on_click=highlight,
+                      args=(scores[pick].kind, scores[pick].layer, scores[pick].unit))
+            if preset_model and preset_model != ckpt.path.name:
+                st.caption(f"The lecture found this cell in `{preset_model}`; this model may have no such cell.")
+
+n = len(chunk)
+if not (isinstance(st.session_state.get("cells_span"), tuple) and st.session_state["cells_span"][1] <= n):
+    st.session_state["cells_span"] = (0, min(n, 200))
+with heat_tab:
+    start, end = st.slider("Span of this page (characters) for the heatmap, the pattern search and the export",
+                           0, n, key="cells_span")
+    if end - start > MAX_SPAN:
+        st.info(f"Spans are cut to {MAX_SPAN:,} characters: using [{start}, {start + MAX_SPAN}).")
+        end = start + MAX_SPAN
+    if end == start:
+        start, end = (start - 1, end) if end == n else (start, end + 1)
+    found = st.session_state.get("cells_found")
+    if found and found["key"] == text_key and found.get("scores"):
+        rows = [(s.kind, s.layer, s.unit) for s in found["scores"]]
+        st.caption("Rows: the cells found for the last signal.")
+    else:
+        rows = [(kind, layer, u) for u in range(unit, min(unit + 16, H))]
+        st.caption("Rows: the chosen unit and the next 15 of its layer (find cells to show the best ones).")
+    st.plotly_chart(dc.heatmap_figure(acts, rows, start, end), key="cells_heatmap")
+
+with sat_tab:
+    fig = dc.saturation_figure(acts)
+    if fig is None:
+        st.info("A vanilla RNN has no gates.")
+    else:
+        st.caption("Each dot is one gate unit: how often it is nearly closed (< 0.1, x) or fully open (> 0.9, y) "
+                   "over this text, as in Karpathy et al.'s fig. 4.")
+        st.plotly_chart(fig, key="cells_saturation")
+
+with search_tab:
+    st.caption(f"LSTMVis: the cells of layer {layer} ({KIND_LABELS[kind]}) above the threshold over the span "
+               f"[{start}, {end}) and below it just before and after; then where else that same set is on.")
+    lo = 0.0 if dc.centre(kind) else -1.0
+    threshold = st.slider("Threshold", lo, 1.0, 0.5 if dc.centre(kind) else 0.3, 0.05, key=f"cells_threshold_{lo}")
+    min_fraction = st.slider("Share of the set that must be on at a match", 0.5, 1.0, 1.0, 0.05,
+                             key="cells_min_fraction")
+    x = acts.states[kind][layer]
+    units, matches = pattern_search(np.tanh(x) if kind == "c" else x, start, end, threshold, min_fraction)
+    if len(units) == 0:
+        st.info("No cell is on over the whole span and off around it: lower the threshold or change the span.")
+    else:
+        st.markdown(f"**{len(units)} cells** on over `{chunk[start:end][:60]!r}`: "
+                    + ", ".join(str(u) for u in units[:40]) + (" …" if len(units) > 40 else ""))
+        st.dataframe(pd.DataFrame([{"start": m.start, "end": m.end, "score": m.score,
+                                    "text": chunk[max(0, m.start - 15):m.start] + " [" + chunk[m.start:m.end]
+                                    + "] " + chunk[m.end:m.end + 15]} for m in matches]),
+                     hide_index=True, height=300)
+        if not matches:
+            st.caption("The set is on nowhere else in this page.")
+
+with export_tab:
+    st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end}",
+                       partial(dc.activations_csv, acts, kind, layer, start, end),
+                       file_name=f"cells-L{layer}-{kind}.csv", mime="text/csv", key="cells_dl_csv", on_click="ignore")
+    st.download_button(f"NPZ: every layer and value, characters {start} to {end}",
+                       partial(dc.activations_npz, acts, start, end), file_name="cells.npz",
+                       mime="application/octet-stream", key="cells_dl_npz", on_click="ignore")

@@ -1,0 +1,116 @@
+"""Sample: stream text from the chosen model; temperatures side by side; per-character confidence."""
+import numpy as np
+import streamlit as st
+
+from core.sample import beam_search, sample_batch, stream_sample, validate_sampling
+from dashboard import models, plots
+from dashboard.streaming import show_text, stream_into
+
+BATCH_TEMPERATURES = [0.2, 0.5, 1.0, 1.5]
+DEFAULT_PRIMES = {"shakespeare": "ROMEO.\n", "austen": "\"My dear", "linux": "static int ", "latex": "\\begin{"}
+MODES = {"sample": "Sample", "greedy": "Greedy", "beam": "Beam search"}
+
+st.title("Sample")
+ckpt = models.selected_checkpoint()
+if ckpt is None:
+    st.stop()
+model_dir = st.session_state["model_dir"]
+st.caption(f"`{ckpt.path.name}` writes one character at a time, each fed back in as the next input.")
+
+
+@st.fragment
+def inspect(key: str, prime: str, text: str, narrow: bool = False) -> None:
+    """On demand: the probability of each generated character, and the top-5 at a chosen position."""
+    if not text or not st.toggle("Show confidence and top-5 next characters", key=f"{key}_inspect"):
+        return
+    vocab = models.get_checkpoint(model_dir).vocab
+    probs = models.char_probabilities(model_dir, prime, text)  # (N, V)
+    p_chosen = probs[np.arange(len(text)), vocab.encode(text)]  # (N,)
+    pos = st.slider("Position in the generated text", 0, max(len(text) - 1, 1), 0, key=f"{key}_pos") \
+        if len(text) > 1 else 0
+    st.plotly_chart(plots.confidence_figure(text, p_chosen, width=28 if narrow else 80, selected=pos),
+                    key=f"{key}_band", config={"displayModeBar": False})
+    st.caption(f"Colour: the probability the model gave each generated character (temperature 1). Mean "
+               f"{p_chosen.mean():.2f}, i.e. {-np.log2(np.maximum(p_chosen, 1e-12)).mean():.2f} bits per character.")
+    top = np.argsort(probs[pos])[::-1][:5]
+    rank = int((probs[pos] > p_chosen[pos]).sum()) + 1
+    context = (prime + text[:pos])[-30:]
+    words, chart = (st.container(), st.container()) if narrow else st.columns([2, 3], gap="large")
+    words.markdown(f"**Position {pos}.** After `…{context!r}` the model's top 5 guesses are on the right; "
+                   f"it wrote `{text[pos]!r}` (p = {p_chosen[pos]:.3f}, rank {rank} of {len(vocab)}).")
+    chart.plotly_chart(plots.topk_figure([vocab.itos[i] for i in top], probs[pos][top].tolist(), actual=text[pos]),
+                       key=f"{key}_top", config={"displayModeBar": False})
+
+
+with st.container(border=True):
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        prime = st.text_area("Prime text", DEFAULT_PRIMES.get(ckpt.card.get("corpus"), ""), height=110,
+                             key="sample_prime", help="The model reads this first, then continues it.")
+        mode = st.segmented_control("Mode", list(MODES), format_func=MODES.get, default="sample",
+                                    required=True, key="sample_mode")
+    with right:
+        a, b = st.columns(2)
+        length = a.number_input("Length (characters)", 1, 5000, 500, step=100, key="sample_length")
+        seed = b.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
+        temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sample_temperature",
+                                disabled=mode != "sample", help="Below 1: safer, repetitive; above 1: wilder.")
+        c, d = st.columns(2)
+        top_k = c.number_input("Top-k (0 = all characters)", 0, len(ckpt.vocab), 0, key="sample_top_k",
+                               disabled=mode != "sample")
+        beam = d.number_input("Beam width", 2, 16, 4, key="sample_beam", disabled=mode != "beam")
+    generate = st.button("Generate", type="primary", key="sample_generate", icon=":material/play_arrow:")
+
+unknown = {ch for ch, bad in zip(prime, ckpt.vocab.unknown_mask(prime)) if bad}
+if unknown:
+    st.warning(f"Not in this model's vocabulary, read as unknown: {''.join(sorted(unknown))!r}")
+
+output = st.container(key="sample_output")
+if generate:
+    try:
+        validate_sampling(temperature, length, top_k, beam if mode == "beam" else 1)
+    except ValueError as err:
+        st.error(str(err))
+        st.stop()
+    slot = output.empty()
+    if mode == "beam":
+        with st.spinner("Beam search…"):
+            text = beam_search(ckpt.model, ckpt.vocab, prime, length, beam)
+        show_text(slot, prime + text)
+    else:
+        chars = stream_sample(ckpt.model, ckpt.vocab, prime, length, temperature, top_k,
+                              greedy=mode == "greedy", seed=seed)
+        text = stream_into(slot, chars, head=prime)
+    st.session_state["sample_result"] = {"model_dir": model_dir, "prime": prime, "text": text}
+    st.session_state["sample_text"] = prime + text  # read by the Cells page
+
+result = st.session_state.get("sample_result")
+if result and result["model_dir"] == model_dir:
+    if not generate:
+        show_text(output, result["prime"] + result["text"])
+    output.download_button("Download the text", result["prime"] + result["text"], icon=":material/download:",
+                           file_name=f"{ckpt.path.name}-sample.txt", mime="text/plain", key="sample_download")
+    with output:
+        inspect("sample_main", result["prime"], result["text"])
+
+st.divider()
+st.subheader("Same prime, four temperatures")
+st.caption("One batch, one seed: low temperature repeats the likeliest characters, high temperature invents.")
+if st.button(f"Generate at {' / '.join(map(str, BATCH_TEMPERATURES))}", key="sample_batch_go",
+             icon=":material/view_column:"):
+    try:
+        validate_sampling(1.0, length, top_k, 1)
+    except ValueError as err:
+        st.error(str(err))
+        st.stop()
+    with st.spinner("Sampling four temperatures in one batch…"):
+        texts = sample_batch(ckpt.model, ckpt.vocab, prime, length, BATCH_TEMPERATURES, top_k=top_k, seed=seed)
+    st.session_state["sample_batch"] = {"model_dir": model_dir, "prime": prime, "texts": texts}
+
+batch = st.session_state.get("sample_batch")
+if batch and batch["model_dir"] == model_dir:
+    for i, (col, t, text) in enumerate(zip(st.columns(4), BATCH_TEMPERATURES, batch["texts"])):
+        with col:
+            st.markdown(f"**temperature {t}**")
+            show_text(st.container(height=360, border=False), batch["prime"] + text)
+            inspect(f"sample_batch{i}", batch["prime"], text, narrow=True)

@@ -1,0 +1,150 @@
+"""Train: a character-level model on a built-in corpus or an uploaded text, in the background, watched live."""
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import streamlit as st
+
+from core.corpus import BUILDERS, CorpusError, data_root
+from core.train import TrainConfig
+from dashboard import plots, training
+from dashboard.models import runs_dir
+
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+STATUS = {"running": ":blue-badge[running]", "stopping": ":orange-badge[stopping…]",
+          "stopped": ":gray-badge[stopped]", "done": ":green-badge[done]", "error": ":red-badge[failed]"}
+
+st.title("Train")
+st.caption("Training runs in its own process on this server: it goes on if you leave the page or close the tab, "
+           f"and the checkpoint lands in `{runs_dir().name}/`, in the sidebar's model list.")
+jobs = training.registry()
+
+
+def use_model(path: str) -> None:
+    st.session_state["picker_model"] = st.session_state["model_dir"] = path
+
+
+with st.container(border=True):
+    st.subheader("New run")
+    data_col, model_col = st.columns(2, gap="large")
+    with data_col:
+        source = st.segmented_control("Data", ["builtin", "upload"], default="builtin", required=True,
+                                      format_func={"builtin": "Built-in corpus", "upload": "Upload a text file"}.get,
+                                      key="train_source")
+        corpus = None
+        if source == "builtin":
+            corpus = st.selectbox("Corpus", list(BUILDERS), key="train_corpus")
+            manifest = data_root() / corpus / "manifest.json"
+            if manifest.exists():
+                info = json.loads(manifest.read_text())
+                sizes = {k: v["bytes"] / 1e6 for k, v in info["files"].items()}
+                st.caption(f"{sizes['train.txt']:.1f} MB to train on, {sizes['val.txt']:.2f} MB held out "
+                           f"({info['rule']}); from {info['source']['package']} {info['source']['version']}.")
+            else:
+                st.caption("Not built on this machine yet: the first run downloads its source package and builds "
+                           "it, which can take minutes.")
+        else:
+            upload = st.file_uploader(f"A UTF-8 text file (at most {training.MAX_UPLOAD_MB} MB)", key="train_upload",
+                                      max_upload_size=training.MAX_UPLOAD_MB)
+            if upload is not None:
+                try:
+                    text = training.check_upload(upload.getvalue())
+                except CorpusError as err:
+                    st.error(f"Cannot train on **{upload.name}**: {err}.")
+                else:
+                    corpus = str(training.save_upload(upload.name, text))
+                    st.success(f"**{upload.name}**: {len(text):,} characters, {len(set(text))} distinct; "
+                               "the last 10% of the lines are held out for validation.")
+    with model_col:
+        a, b = st.columns(2)
+        cell = a.segmented_control("Cell", ["rnn", "gru", "lstm"], default="lstm", required=True, key="train_cell",
+                                   format_func=str.upper)
+        n_layer = b.segmented_control("Layers", [1, 2, 3], default=2, required=True, key="train_layers")
+        hidden_size = st.select_slider("Hidden size", [32, 64, 128, 256, 512], value=128, key="train_hidden")
+        minutes = st.slider("Minutes", 0.5, 60.0, 5.0, 0.5, key="train_minutes",
+                            help="Training stops after this long (or the step limit), saving a checkpoint.")
+        with st.expander("More settings"):
+            c, d, e = st.columns(3)
+            max_steps = c.number_input("Max steps (0: no limit)", 0, 10**7, 0, key="train_max_steps")
+            batch_size = d.number_input("Batch size", 1, 512, DEFAULTS["batch_size"], key="train_batch")
+            seq_len = e.number_input("Sequence length", 8, 1024, DEFAULTS["seq_len"], key="train_seq_len")
+            lr = c.number_input("Learning rate", 1e-5, 1e-1, DEFAULTS["lr"], 5e-4, format="%.4f", key="train_lr")
+            eval_every = d.number_input("Val loss every N steps", 1, 10**6, DEFAULTS["eval_every"],
+                                        key="train_eval_every")
+            sample_every = e.number_input("Sample every N steps", 1, 10**6, 100, key="train_sample_every")
+            seed = c.number_input("Seed", 0, 2**31 - 1, DEFAULTS["seed"], key="train_seed")
+    start = st.button("Start training", type="primary", disabled=corpus is None, key="train_start",
+                      icon=":material/play_arrow:")
+
+if start:
+    try:
+        cfg = TrainConfig(corpus=corpus, out=str(runs_dir() / training.run_name(corpus, cell, n_layer, hidden_size)),
+                          cell=cell, n_layer=n_layer, hidden_size=hidden_size, max_minutes=minutes,
+                          max_steps=max_steps or None, batch_size=batch_size, seq_len=seq_len, lr=lr,
+                          eval_every=eval_every, seed=seed)
+        st.session_state["train_job"] = jobs.start(cfg, sample_every).name
+    except (ValueError, training.JobError) as err:
+        st.error(f"Cannot start: {err}")
+
+names = jobs.names()
+if not names:
+    st.stop()
+if st.session_state.get("train_job") not in names:
+    st.session_state["train_job"] = names[0]
+if len(names) > 1:
+    st.selectbox("Watch", names, key="train_job", help="Every run started on this server since it started.")
+job = jobs.get(st.session_state["train_job"])
+was_active = job.snapshot().active
+
+
+@st.fragment(run_every=1.0 if was_active else None)
+def live_panel() -> None:
+    """Progress, curves and the latest sample of the watched job, refreshed every second while it runs."""
+    snap = job.snapshot()
+    if was_active and not snap.active:
+        st.rerun()  # the whole page: stop polling, and the new checkpoint shows in the sidebar
+    head, buttons = st.columns([3, 2], vertical_alignment="center")
+    cfg = snap.cfg
+    head.markdown(f"### {snap.name} {STATUS[snap.status]}")
+    limits = " or ".join(([f"{cfg.max_minutes:g} min"] if cfg.max_minutes else [])
+                         + ([f"{cfg.max_steps:,} steps"] if cfg.max_steps else []))
+    head.caption(f"{cfg.cell.upper()} {cfg.n_layer} x {cfg.hidden_size} on `{Path(cfg.corpus).stem}`, up to {limits}")
+    with buttons:
+        left, right = st.columns(2)
+        if snap.active:
+            left.button("Stop", on_click=job.stop, disabled=snap.status == "stopping", key="train_stop",
+                        icon=":material/stop:")
+        elif snap.path:
+            if left.button(f"Resume ({minutes:g} min more)", key="train_resume", icon=":material/replay:"):
+                try:
+                    jobs.resume(snap.name, minutes)
+                except training.JobError as err:
+                    st.error(str(err))
+                else:
+                    st.rerun()
+            right.button("Sample from it", on_click=use_model, args=(snap.path,), key="train_use",
+                         icon=":material/edit_note:", type="primary")
+    st.progress(min(max(snap.progress, 0.0), 1.0),
+                text=f"{snap.progress:.0%} · step {snap.step:,} · {snap.elapsed_s:,.0f} s")
+    m = st.columns(4)
+    last = next((p["train_loss"] for p in reversed(snap.curve) if p["train_loss"] is not None), None)
+    m[0].metric("Step", f"{snap.step:,}")
+    m[1].metric("Train loss", "–" if last is None else f"{last:.3f}")
+    m[2].metric("Val bpc", "–" if snap.val_bpc is None else f"{snap.val_bpc:.3f}")
+    m[3].metric("Tokens / s", "–" if snap.tokens_per_s is None else f"{snap.tokens_per_s:,.0f}")
+    if snap.error:
+        st.error(f"Training failed: {snap.error}")
+    elif snap.status in ("done", "stopped") and snap.path:
+        st.success(f"Checkpoint saved in `{runs_dir().name}/{Path(snap.path).name}`; "
+                   "it is in the sidebar's model list.")
+    curve_col, sample_col = st.columns([3, 2], gap="large")
+    curve_col.plotly_chart(plots.loss_figure(snap.curve, height=340), key="train_curve")
+    with sample_col:
+        if snap.samples:
+            st.markdown(f"**Sample at step {snap.samples[-1]['step']:,}**")
+            st.code(snap.samples[-1]["text"], language=None, wrap_lines=True, height=300)
+        else:
+            st.info("The first sample appears at the first validation step.")
+
+
+live_panel()

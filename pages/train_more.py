@@ -1,0 +1,36 @@
+"""Train more: the checkpoint's stored samples at each recorded step, beside its loss curve."""
+import streamlit as st
+
+from dashboard import models, plots
+
+st.title("Train more")
+ckpt = models.selected_checkpoint()
+if ckpt is None:
+    st.stop()
+
+timeline = ckpt.samples.get("timeline", [])
+curve = ckpt.samples.get("curve", [])
+st.caption(f"`{ckpt.path.name}`: what the model wrote as training went on (300 characters at each recorded step).")
+if not timeline:
+    st.info("This checkpoint has no stored timeline (samples.json).")
+    st.stop()
+
+steps = [entry["step"] for entry in timeline]
+selected = st.select_slider("Highlight step", options=steps, value=steps[-1], key="train_more_step")
+left, right = st.columns([3, 2], gap="large")
+with right:
+    st.plotly_chart(plots.loss_figure(curve, marks=steps, selected=selected), key="train_more_curve")
+    st.caption("Dotted lines: steps with a stored sample; the highlighted one is solid.")
+with left:
+    box = st.container(height=720, key="train_more_timeline")
+    for i, entry in enumerate(timeline):
+        val = entry.get("val_loss")
+        bpc = entry.get("val_bpc")
+        head = f"**step {entry['step']:,}**"
+        if val is not None:
+            head += f" · val loss {val:.3f} nats" + (f" ({bpc:.3f} bpc)" if bpc is not None else "")
+        if i:
+            box.markdown("<div style='text-align:center;color:#888'>⬇ train more</div>", unsafe_allow_html=True)
+        with box.container(border=True):
+            st.markdown(head + (" :violet-badge[highlighted]" if entry["step"] == selected else ""))
+            st.code(entry["text"], language=None, wrap_lines=True)

@@ -1,0 +1,72 @@
+"""Helpers to serve the dashboard and drive it with Playwright + Debian's chromium (browser test and bench)."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+# records (ms since page load, length) each time the Sample page's output text changes
+WATCH_OUTPUT = """() => {
+  window.__lengths = []; window.__clicked = null;
+  const read = () => document.querySelector('.st-key-sample_output pre.rnnlens-text')?.innerText.length ?? 0;
+  document.addEventListener('click', () => { window.__clicked = performance.now(); }, true);
+  new MutationObserver(() => {
+    const n = read(), last = window.__lengths.at(-1);
+    if (window.__clicked !== null && (!last || last[1] !== n)) window.__lengths.push([performance.now(), n]);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run dashboard/app.py` on a free localhost port; returns the process and its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not start; see {log}")
+
+
+def settle(page, timeout_ms: int = 180_000) -> None:
+    """Wait until the page has a title and the script has finished running."""
+    page.wait_for_selector("[data-testid=stMain] h1", timeout=timeout_ms)
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=timeout_ms)
+    page.wait_for_timeout(700)
+
+
+def screenshot(page, name: str) -> Path:
+    """The whole main area (it scrolls inside the window, so grow the window to its height first)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1440, "height": max(900, min(height, 6000))})
+    page.wait_for_timeout(1200)  # plotly re-lays out on resize
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1440, "height": 900})
+    return path

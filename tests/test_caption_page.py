@@ -1,0 +1,65 @@
+"""Captioning page (AppTest, shipped checkpoint): a new scene gets a caption and one map per word; bad uploads
+each get a clear st.error and no exception."""
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from test_caption_images import bad_uploads
+
+PAGE = "../pages/captioning.py"
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def word_maps(at: AppTest) -> dict[int, str]:
+    """Grid images captioned "k. word" -> {k: word}."""
+    out = {}
+    for im in at.image:
+        for c in im.captions:
+            head, _, word = c.partition(". ")
+            if head.isdigit() and "entropy" not in word:
+                out[int(head)] = word
+    return out
+
+
+def test_new_scene_gets_caption_and_one_map_per_word(app):
+    at = app
+    at.button(key="cap_new_scene").click().run()
+    assert not at.exception
+    words = at.subheader[0].value.split()
+    assert words and words != ["(empty", "caption)"]
+    assert word_maps(at) == {k + 1: w for k, w in enumerate(words)}
+    assert "generated scenes" in at.info[0].value and "--karpathy-json" in at.code[0].value
+    at.slider(key="cap_beam").set_value(1).run()
+    at.slider(key="cap_box_cols").set_value((0, 7)).run()
+    assert not at.exception and any(m.value.startswith("Before:") for m in at.markdown)
+
+
+@pytest.mark.parametrize("name", list(bad_uploads()))
+def test_bad_uploads_show_an_error(app, name):
+    at = app
+    at.radio(key="cap_source").set_value("Upload").run()
+    data, phrase = bad_uploads()[name]
+    at.file_uploader(key="cap_upload").set_value(("upload.png", data, "image/png")).run()
+    assert not at.exception
+    assert any(phrase.lower() in e.value.lower() for e in at.error), [e.value for e in at.error]
+
+
+def test_good_upload_is_captioned(app):
+    at = app
+    at.radio(key="cap_source").set_value("Upload").run()
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 200, 200)).save(buf, "WEBP")
+    at.file_uploader(key="cap_upload").set_value(("grey.webp", buf.getvalue(), "image/webp")).run()
+    assert not at.exception and not at.main.error, [e.value for e in at.error]
+    assert at.subheader[0].value

@@ -1,0 +1,105 @@
+"""AppTest of the Cells page on a tiny LSTM checkpoint made here: highlight, step, presets, search, paste."""
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoint import save_checkpoint
+from core.model import CharRNN, CharRNNConfig
+from core.vocab import Vocab
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+CODE = ('static int f(int a)\n{\n\t/* add one */\n\tif (a > 0) {\n\t\tprintk("a=%d\\n", a);\n'
+        '\t\treturn a + 1; // done\n\t}\n\treturn 0;\n}\n\n')
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cells")
+    corpus = root / "tiny.c"
+    corpus.write_text(CODE * 40)
+    vocab = Vocab.from_text(CODE)
+    torch.manual_seed(0)
+    model = CharRNN(CharRNNConfig(len(vocab), "lstm", 2, 16)).eval()
+    return str(save_checkpoint(root / "tiny-lstm", model, vocab, {"corpus": str(corpus), "cell": "lstm"}, {}))
+
+
+def shown_text(at: AppTest) -> str:
+    """The highlighted text as a reader sees it (tags stripped)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", at.get("html")[0].proto.body))
+
+
+def open_page(model_dir: str, monkeypatch, tmp_path) -> AppTest:
+    monkeypatch.setenv("RNNLENS_CHECKPOINTS", str(tmp_path / "none"))
+    monkeypatch.setenv("RNNLENS_RUNS", str(tmp_path / "none"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["model_dir"] = model_dir
+    at.run()
+    at.switch_page("../pages/cells.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_highlight_and_step_through_neurons(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    page = at.get("html")[0].proto.body
+    assert "<pre" in page and "title=" in page and "next: " in page
+    assert "static int f(int a)\n{\n\t/* add one */" in shown_text(at)
+    at.number_input(key="cells_unit").increment().run()
+    assert not at.exception
+    assert "unit 1" in at.get("html")[0].proto.body
+    at.selectbox(key="cells_kind").set_value("f").run()
+    assert not at.exception and "f unit 1" in at.get("html")[0].proto.body
+    at.toggle(key="cells_stretch").set_value(True).run()
+    assert not at.exception and "f unit 1" in at.get("html")[0].proto.body
+
+
+def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.button(key="cells_preset_comment").click().run()
+    assert not at.exception
+    found = at.session_state["cells_found"]
+    assert found["signal"] == "comment" and len(found["scores"]) == 20
+    best = found["scores"][0]
+    assert best.metric == "auc" and 0.5 <= best.score <= 1
+    assert (at.session_state["cells_kind"], at.session_state["cells_layer"], at.session_state["cells_unit"]) == \
+        (best.kind, best.layer, best.unit)
+    assert len(at.dataframe) >= 1
+    # pick the second cell from the list
+    at.selectbox(key="cells_pick").set_value(1).run()
+    at.button(key="cells_pick_go").click().run()
+    assert at.session_state["cells_unit"] == found["scores"][1].unit and not at.exception
+    # graded signal and a bad regex
+    at.selectbox(key="cells_signal").set_value("indentation").run()
+    at.button(key="cells_find").click().run()
+    assert at.session_state["cells_found"]["scores"][0].metric == "r"
+    at.selectbox(key="cells_signal").set_value("regex").run()
+    at.text_input(key="cells_regex").set_value("(oops").run()
+    at.button(key="cells_find").click().run()
+    assert not at.exception and any("invalid regular expression" in e.value for e in at.error)
+
+
+def test_pasted_text_with_unknown_chars_and_paging(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.radio(key="cells_source").set_value("paste").run()
+    at.text_area(key="cells_paste").set_value("int ☃ x;\n" * 700).run()
+    assert not at.exception
+    assert any("not in the model's vocabulary" in w.value for w in at.warning)
+    assert "dashed" in at.get("html")[0].proto.body
+    at.number_input(key="cells_page").set_value(2).run()  # 6,300 characters: two pages
+    assert not at.exception
+    # the pattern search and the saturation plot render for the chosen span
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_last_sample_source(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.session_state["sample_text"] = "if (a) {\n\treturn 1;\n}\n"
+    at.radio(key="cells_source").set_value("sample").run()
+    assert not at.exception and "if (a) {\n\treturn 1;" in shown_text(at)
+    assert np.isfinite(at.session_state["cells_span"][1])

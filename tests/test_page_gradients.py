@@ -1,0 +1,70 @@
+"""The Gradients page under AppTest: renders, sliders change the figures, linux-* comparison present or not."""
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoint import save_checkpoint
+from core.model import CharRNN, CharRNNConfig
+from core.vocab import Vocab
+from tests.tiny_checkpoint import TEXT, make_checkpoint
+
+
+def _open(monkeypatch, root) -> AppTest:
+    monkeypatch.setenv("RNNLENS_CHECKPOINTS", str(root))
+    monkeypatch.setenv("RNNLENS_RUNS", str(root / "runs"))
+    at = AppTest.from_file("../dashboard/app.py", default_timeout=300)
+    at.run()
+    at.switch_page("../pages/gradients.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _spec(at: AppTest, key_part: str) -> dict:
+    charts = [e for e in at.get("plotly_chart") if key_part in e.proto.id]
+    assert len(charts) == 1
+    return json.loads(charts[0].proto.spec)
+
+
+def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
+    at = _open(monkeypatch, tmp_path)
+    assert sum("is not there yet" in i.value for i in at.info) == 3  # one per missing linux-* model
+    assert [s.label for s in at.slider][:3] == ["Largest singular value σ of W_hh",
+                                                "Forget-gate bias (LSTM f, GRU z)", "Sequence length T"]
+    flow = _spec(at, "gradients_flow")
+    assert {t["name"] for t in flow["data"]} >= {"rnn", "gru", "lstm", "lstm c", "σ^k (σ=1)"}
+    assert flow["layout"]["yaxis"]["type"] == "log"
+    at.slider(key="gradients_sigma").set_value(1.5).run()
+    assert not at.exception
+    moved = _spec(at, "gradients_flow")
+    assert moved["data"] != flow["data"] and any(t["name"] == "σ^k (σ=1.5)" for t in moved["data"])
+    clip = _spec(at, "gradients_clip")
+    at.select_slider(key="gradients_tau").set_value(0.3).run()
+    assert not at.exception
+    assert _spec(at, "gradients_clip")["data"] != clip["data"]
+    assert any("clipped 0.0" in c.value for c in at.caption)  # the clipped run learned the task
+
+
+def test_comparison_panel_with_tiny_checkpoints(monkeypatch, tmp_path):
+    for cell in ("rnn", "lstm"):  # linux-gru missing
+        make_checkpoint(tmp_path / f"linux-{cell}", cell)
+    at = _open(monkeypatch, tmp_path)
+    assert [i.value for i in at.info if "linux-gru" in i.value]
+    assert {m.label for m in at.metric} == {"val loss (nats/char)"} and len(at.metric) == 2
+    assert any("sample at 500" in c.value for c in at.code)
+    text_flow = _spec(at, "gradients_text_flow")
+    assert {t["name"] for t in text_flow["data"]} >= {"linux-rnn", "linux-lstm"}
+    at.slider(key="gradients_text_length").set_value(20).run()
+    assert not at.exception
+    assert _spec(at, "gradients_text_flow")["data"] != text_flow["data"]
+
+
+def test_too_short_text_is_an_error_not_a_traceback(monkeypatch, tmp_path):
+    vocab = Vocab.from_text(TEXT)
+    model = CharRNN(CharRNNConfig(vocab_size=len(vocab), cell="lstm", n_layer=1, hidden_size=8))
+    save_checkpoint(tmp_path / "linux-lstm", model, vocab, {}, {})
+    at = _open(monkeypatch, tmp_path)
+    assert any("n/a" == m.value for m in at.metric)  # an empty card still renders
+    at.text_area[0].set_value("x").run()
+    assert not at.exception
+    assert any("at least two characters" in e.value for e in at.error)

@@ -1,0 +1,197 @@
+"""AppTest of the dashboard shell and its Home, Sample, Train more and Train pages on tiny checkpoints made here."""
+import html
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.sample import sample_batch, stream_sample
+from core.train import TrainConfig
+from dashboard import training
+from dashboard.models import get_checkpoint
+from tests.tiny_checkpoint import TEXT, TIMELINE, make_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard" / "app.py")
+SONNETS = ROOT / "tests" / "data" / "sonnets.txt"
+
+
+@pytest.fixture
+def roots(monkeypatch, tmp_path) -> Path:
+    monkeypatch.setenv("RNNLENS_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("RNNLENS_RUNS", str(tmp_path / "runs"))
+    make_checkpoint(tmp_path / "checkpoints" / "tiny-lstm")
+    return tmp_path
+
+
+def shown_texts(at: AppTest) -> list[str]:
+    """The generated texts on the page (written as escaped <pre> blocks)."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", h.value)) for h in at.get("html")]
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}.py")
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_shell_picks_a_model_and_shows_its_card(roots):
+    at = open_page()
+    assert at.session_state["model_dir"] == str(roots / "checkpoints" / "tiny-lstm")
+    card = " ".join(m.value for m in at.sidebar.markdown)
+    assert "corpus: **shakespeare**" in card and "layers x hidden: **1 x 16**" in card and "val bpc: **2.741**" in card
+    assert at.title[0].value.startswith("rnnlens")
+    assert len(at.get("plotly_chart")) == 1  # the sequence-types picture
+
+
+def test_pages_say_what_to_do_without_any_checkpoint(monkeypatch, tmp_path):
+    monkeypatch.setenv("RNNLENS_CHECKPOINTS", str(tmp_path / "none"))
+    monkeypatch.setenv("RNNLENS_RUNS", str(tmp_path / "runs"))
+    for page in ("sample", "train_more"):
+        at = open_page(page)
+        assert at.session_state["model_dir"] is None
+        assert any("No model yet" in i.value for i in at.main.info)
+
+
+def test_sample_streams_the_requested_length_and_temperature_changes_it(roots):
+    at = open_page("sample")
+    at.text_area(key="sample_prime").set_value("First")
+    at.number_input(key="sample_length").set_value(120)
+    at.number_input(key="sample_seed").set_value(3)
+    at.button(key="sample_generate").click().run()
+    assert not at.exception
+    first = at.session_state["sample_text"]
+    ckpt_dir = at.session_state["model_dir"]
+    assert first.startswith("First") and len(first) == len("First") + 120
+    at.button(key="sample_generate").click().run()
+    assert at.session_state["sample_text"] == first  # same seed, same text
+    at.slider(key="sample_temperature").set_value(0.3).run()
+    at.button(key="sample_generate").click().run()
+    assert at.session_state["sample_text"] != first
+    assert shown_texts(at) == [at.session_state["sample_text"]]
+    ckpt = get_checkpoint(ckpt_dir)
+    expected = "".join(stream_sample(ckpt.model, ckpt.vocab, "First", 120, 0.3, seed=3))
+    assert at.session_state["sample_text"] == "First" + expected
+
+
+def test_sample_greedy_beam_inspect_and_batch(roots):
+    at = open_page("sample")
+    at.number_input(key="sample_length").set_value(40)
+    at.button_group(key="sample_mode").set_value("greedy").run()
+    at.button(key="sample_generate").click().run()
+    greedy = at.session_state["sample_text"]
+    assert len(greedy) == len(at.text_area(key="sample_prime").value) + 40
+    at.button_group(key="sample_mode").set_value("beam").run()
+    at.button(key="sample_generate").click().run()
+    assert not at.exception and len(at.session_state["sample_text"]) == len(greedy)
+
+    at.toggle(key="sample_main_inspect").set_value(True).run()
+    assert not at.exception
+    at.slider(key="sample_main_pos").set_value(7).run()
+    charts = [c for c in at.get("plotly_chart") if "sample_main" in c.proto.id]
+    assert len(charts) == 2  # confidence band and top-5
+    top = json.loads(next(c for c in charts if "sample_main_top" in c.proto.id).proto.spec)["data"][0]
+    assert len(top["y"]) == 5 and abs(sum(top["x"])) <= 1.0 + 1e-6
+
+    at.button_group(key="sample_mode").set_value("sample").run()
+    at.button(key="sample_batch_go").click().run()
+    assert not at.exception
+    texts = at.session_state["sample_batch"]["texts"]
+    ckpt = get_checkpoint(at.session_state["model_dir"])
+    prime = at.session_state["sample_batch"]["prime"]
+    assert texts == sample_batch(ckpt.model, ckpt.vocab, prime, 40, [0.2, 0.5, 1.0, 1.5], seed=0)
+    assert shown_texts(at)[1:] == [prime + t for t in texts]
+    assert at.get("download_button")
+
+
+def test_train_more_lists_the_stored_steps_beside_the_curve(roots):
+    at = open_page("train_more")
+    heads = [m.value for m in at.markdown if "· val loss" in m.value]
+    assert [h.split("**")[1] for h in heads] == ["step 100", "step 200", "step 500"]
+    assert [c.value for c in at.code] == [e["text"] for e in TIMELINE]
+    curve = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in curve["data"]] == ["train (raw)", "train"]
+    at.select_slider(key="train_more_step").set_value(200).run()
+    assert not at.exception
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", "the file is empty"),
+    ("é".encode("latin-1") * 2000, "not UTF-8"),
+    (b"too short", "at least 1000"),
+    (b"x" * 1_200_000, "the limit here is 1 MB"),
+])
+def test_bad_uploads_get_a_clear_message(roots, monkeypatch, raw, message):
+    monkeypatch.setattr(training, "MAX_UPLOAD_MB", 1)
+    at = open_page("train")
+    at.button_group(key="train_source").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(("bad.txt", raw, "text/plain")).run()
+    assert not at.exception
+    assert message in at.error[0].value
+    assert at.button(key="train_start").disabled
+
+
+def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
+    at = open_page("train")
+    text = (TEXT * 30).encode()
+    at.button_group(key="train_source").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(("citizens.txt", text, "text/plain")).run()
+    assert "characters" in at.success[0].value
+    at.button_group(key="train_layers").set_value(1)
+    at.select_slider(key="train_hidden").set_value(32)
+    at.number_input(key="train_max_steps").set_value(30)
+    at.number_input(key="train_batch").set_value(4)
+    at.number_input(key="train_seq_len").set_value(16)
+    at.number_input(key="train_eval_every").set_value(10)
+    at.number_input(key="train_sample_every").set_value(10)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    name = at.session_state["train_job"]
+    deadline = time.monotonic() + 180
+    while training.registry().get(name).snapshot().active and time.monotonic() < deadline:
+        time.sleep(0.5)
+    snap = training.registry().get(name).snapshot()
+    assert snap.status == "done", snap.error
+    assert snap.step == 30 and len(snap.samples) >= 3 and any(p["val_loss"] for p in snap.curve)
+    out = roots / "runs" / name
+    assert (out / "model.safetensors").is_file() and json.loads((out / "card.json").read_text())["steps"] == 30
+    at.run()
+    assert not at.exception
+    assert f"{name} (trained here)" in at.sidebar.selectbox[0].options
+    at.button(key="train_use").click().run()
+    assert at.session_state["model_dir"] == str(out)
+    assert "citizens" in " ".join(m.value for m in at.sidebar.markdown)
+
+
+def wait_until_over(job: training.Job, seconds: float = 180) -> training.JobSnapshot:
+    deadline = time.monotonic() + seconds
+    while job.snapshot().active and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return job.snapshot()
+
+
+def test_a_job_stops_with_a_checkpoint_and_resumes_where_it_stopped(tmp_path):
+    jobs = training.JobRegistry()
+    cfg = TrainConfig(corpus=str(SONNETS), out=str(tmp_path / "sonnets"), n_layer=1, hidden_size=16, batch_size=4,
+                      seq_len=16, max_steps=None, max_minutes=10, eval_every=5, eval_chars=500, checkpoint_every=5)
+    job = jobs.start(cfg, sample_every=5)
+    deadline = time.monotonic() + 180
+    while job.snapshot().step < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    job.stop()
+    stopped = wait_until_over(job)
+    assert stopped.status == "stopped" and stopped.path == cfg.out
+    with pytest.raises(training.JobError, match="the limit is 0"):
+        training.JobRegistry(max_running=0).start(cfg)
+    resumed = wait_until_over(jobs.resume(job.name, minutes=0.02))
+    assert resumed.status == "done", resumed.error
+    assert resumed.step > stopped.step
+    assert resumed.curve[:len(stopped.curve)] == stopped.curve  # one curve across the two runs
+    assert json.loads((tmp_path / "sonnets" / "card.json").read_text())["steps"] == resumed.step

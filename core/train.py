@@ -54,6 +54,7 @@ class TrainConfig:
     eval_every: int = 250
     eval_chars: int = 60_000  # validation characters per interval check (the final check uses all)
     checkpoint_every: int = 500
+    sample_every: int = 0  # also report a fresh sample every N steps (0: only at the timeline steps)
     bf16: bool = True  # bfloat16 autocast: fast on CPUs with AMX / AVX-512-BF16
     resume: bool = False
 
@@ -234,6 +235,8 @@ class Trainer:
                 self.curve.append({"step": self.step, "train_loss": round(train_loss, 4),
                                    "val_loss": None if val_loss is None else round(val_loss, 4),
                                    "tokens_per_s": round(tokens_per_s)})
+            if cfg.sample_every and self.step % cfg.sample_every == 0 and self.step not in TIMELINE_STEPS:
+                on_event({"kind": "sample", "step": self.step, "text": self.sample()})
             if self.step in TIMELINE_STEPS:
                 text = self.sample()
                 self.timeline.append({"step": self.step, "val_loss": round(val_loss, 4),

@@ -6,7 +6,6 @@ cell's value on a diverging scale (red below zero, blue above; gates are centred
 import csv
 import html
 import io
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,10 +23,6 @@ WARMUP_CHARS = 1_000  # text before a page read first, so the page does not star
 NEG, POS = (214, 39, 40), (31, 119, 180)  # red for -1, blue for +1
 
 
-def _stamp(model_dir: str) -> float:
-    return (Path(model_dir) / "model.safetensors").stat().st_mtime
-
-
 @st.cache_data(max_entries=4, show_spinner="Reading the validation split…")
 def val_text(corpus: str) -> str:
     """The validation split of a corpus by name or path (raises CorpusError)."""
@@ -42,7 +37,7 @@ def _activations(model_dir: str, stamp: float, text: str, warmup: str) -> Activa
 
 def activations(model_dir: str, text: str, warmup: str = "") -> Activations:
     """Every layer's h (c, gates) for text, cached per process (shared: never mutate the arrays)."""
-    return _activations(str(model_dir), _stamp(model_dir), text, warmup)
+    return _activations(str(model_dir), models.stamp(model_dir), text, warmup)
 
 
 @st.cache_data(max_entries=32, show_spinner="Ranking every cell…")

@@ -39,7 +39,7 @@ def model_label(model_dir: str) -> str:
     return f"{name} (trained here)" if is_user_trained(model_dir) else name
 
 
-def _stamp(model_dir: str) -> float:
+def stamp(model_dir: str) -> float:
     """The directory's modification time: checkpoints are rewritten as a new directory, so a new stamp."""
     return Path(model_dir).stat().st_mtime
 
@@ -51,7 +51,7 @@ def _load(model_dir: str, stamp: float) -> Checkpoint:
 
 def get_checkpoint(model_dir: str) -> Checkpoint:
     """The checkpoint at model_dir, loaded once per process (shared by every session: never mutate it)."""
-    return _load(str(model_dir), _stamp(model_dir))
+    return _load(str(model_dir), stamp(model_dir))
 
 
 def selected_checkpoint() -> Checkpoint | None:
@@ -88,7 +88,7 @@ def char_probabilities(model_dir: str, prime: str, text: str) -> np.ndarray:
 
     Row i is the model's distribution given prime + text[:i] (an empty prime reads as the sampler's START).
     """
-    return _char_probabilities(str(model_dir), _stamp(model_dir), prime, text)
+    return _char_probabilities(str(model_dir), stamp(model_dir), prime, text)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

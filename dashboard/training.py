@@ -54,22 +54,14 @@ def run_name(corpus: str, cell: str, n_layer: int, hidden_size: int) -> str:
 
 
 def _worker(cfg: TrainConfig, sample_every: int, events: mp.Queue, stop: mp.Event) -> None:
-    """Child process: train, forwarding every event plus a fresh sample every sample_every steps."""
+    """Child process: train, forwarding every event (with a fresh sample every sample_every steps)."""
     import torch
 
-    from core.train import TIMELINE_STEPS, Trainer
+    from core.train import train
 
     torch.set_num_threads(1)
     try:
-        trainer = Trainer(cfg)
-
-        def on_event(event: dict) -> None:
-            events.put(event)
-            step = event["step"] if event["kind"] == "step" else 0
-            if step and step % sample_every == 0 and step not in TIMELINE_STEPS:  # timeline steps sample anyway
-                events.put({"kind": "sample", "step": step, "text": trainer.sample()})
-
-        trainer.run(on_event, stop.is_set)
+        train(dataclasses.replace(cfg, sample_every=sample_every), events.put, stop.is_set)
     except Exception as err:  # shown to the user on the Train page
         events.put({"kind": "error", "message": str(err) or type(err).__name__})
     events.put({"kind": "exit"})

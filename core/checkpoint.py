@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -35,30 +37,41 @@ class Checkpoint:
     samples: dict
 
 
-def save_checkpoint(path: str | Path, model: CharRNN, vocab: Vocab, card: dict, samples: dict,
-                    train_state: dict | None = None, half: bool = False) -> Path:
-    """Write a whole checkpoint directory; it replaces the old one in a single rename."""
+@contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty staging directory; on success it replaces `path` whole, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
     staging.chmod(0o755)
-    weights = {k: (v.half() if half else v) for k, v in model.state_dict().items()}
-    save_file({k: v.contiguous() for k, v in weights.items()}, staging / "model.safetensors")
-    (staging / "config.json").write_text(json.dumps(model.config.to_dict(), indent=1))
-    vocab.save(staging / "vocab.json")
-    (staging / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False))
-    (staging / "samples.json").write_text(json.dumps(samples, indent=1, ensure_ascii=False))
-    if train_state is not None:
-        save_file(train_state["tensors"], staging / "train_state.safetensors")
-        (staging / "train_state.json").write_text(json.dumps(train_state["meta"], indent=1))
-    if path.exists():  # swap: old -> trash, staging -> path, so a crash leaves one whole checkpoint
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if path.exists():  # swap: old -> trash, staging -> path, so a crash leaves one whole directory
         trash = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-old-"))
         os.replace(path, trash / "ckpt")
         os.replace(staging, path)
         shutil.rmtree(trash)
     else:
         os.replace(staging, path)
-    return path
+
+
+def save_checkpoint(path: str | Path, model: CharRNN, vocab: Vocab, card: dict, samples: dict,
+                    train_state: dict | None = None, half: bool = False) -> Path:
+    """Write a whole checkpoint directory; it replaces the old one in a single rename."""
+    with atomic_directory(path) as staging:
+        weights = {k: (v.half() if half else v) for k, v in model.state_dict().items()}
+        save_file({k: v.contiguous() for k, v in weights.items()}, staging / "model.safetensors")
+        (staging / "config.json").write_text(json.dumps(model.config.to_dict(), indent=1))
+        vocab.save(staging / "vocab.json")
+        (staging / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False))
+        (staging / "samples.json").write_text(json.dumps(samples, indent=1, ensure_ascii=False))
+        if train_state is not None:
+            save_file(train_state["tensors"], staging / "train_state.safetensors")
+            (staging / "train_state.json").write_text(json.dumps(train_state["meta"], indent=1))
+    return Path(path)
 
 
 def _read_json(path: Path, what: str):

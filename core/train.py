@@ -6,13 +6,18 @@ The training text is cut into `batch_size` contiguous streams; each step reads t
 characters of every stream and carries the hidden state across chunks (detached). Adam, gradient-norm
 clipping, cosine learning-rate decay; validation loss in nats and bits per character; atomic checkpoints
 that `--resume` continues exactly (model, optimizer, step, data position, RNG); a timeline of samples.
+
+`--init-from DIR` fine-tunes an existing checkpoint (char-rnn's -init_from): its architecture, vocabulary
+(characters it never saw read as unknown), weights, step count and timeline carry over, with a fresh
+optimizer and this call's dropout, learning rate and budget, e.g. to add dropout to an over-fitting model
+or to adapt a model to a user's own text.
 """
 import argparse
 import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -56,6 +61,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     sample_every: int = 0  # also report a fresh sample every N steps (0: only at the timeline steps)
     bf16: bool = True  # bfloat16 autocast: fast on CPUs with AMX / AVX-512-BF16
+    init_from: str = ""  # checkpoint directory to fine-tune (architecture and vocabulary come from it)
     resume: bool = False
 
     def __post_init__(self):
@@ -127,19 +133,28 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> No
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def _history(card: dict) -> list[str]:
+    """The commands that trained a checkpoint so far (cards before "commands" kept only the last)."""
+    return list(card.get("commands") or [card.get("command", "")])
+
+
 class Trainer:
     """One training run: holds the model, optimizer, data streams and the run's history."""
 
     def __init__(self, cfg: TrainConfig, command: str = ""):
-        self.cfg, self.command = cfg, command
+        self.cfg = cfg
+        self.commands = [command]  # every invocation that trained this model, oldest first
         self.out = Path(cfg.out)
         self.corpus: Corpus = load_corpus(cfg.corpus)
         self.step, self.pos, self.epoch, self.elapsed = 0, 0, 0, 0.0
         self.state = None
         self.timeline: list[dict] = []
         self.curve: list[dict] = []
+        self.base_step, self.base_elapsed = 0, 0.0  # where this run's budget starts (fine-tuning)
         if cfg.resume:
             self._resume()
+        elif cfg.init_from:
+            self._init_from(cfg.init_from)
         else:
             torch.manual_seed(cfg.seed)
             self.vocab = Vocab.from_text(self.corpus.train)
@@ -166,14 +181,30 @@ class Trainer:
         torch.set_rng_state(tensors["rng"])
         if "state.h" in tensors:
             self.state = (tensors["state.h"], tensors["state.c"]) if "state.c" in tensors else tensors["state.h"]
+        self.base_step, self.base_elapsed = meta.get("base_step", 0), meta.get("base_elapsed", 0.0)
+        self.commands = _history(ckpt.card) + self.commands
         self.timeline, self.curve = ckpt.samples.get("timeline", []), ckpt.samples.get("curve", [])
+
+    def _init_from(self, path: str) -> None:
+        parent = load_checkpoint(path)
+        m = parent.config
+        self.cfg = replace(self.cfg, cell=m.cell, n_layer=m.n_layer, hidden_size=m.hidden_size)
+        torch.manual_seed(self.cfg.seed)
+        self.vocab = parent.vocab
+        self.model = CharRNN(replace(m, dropout=self.cfg.dropout))
+        self.model.load_state_dict(parent.model.state_dict())
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        self.step = self.base_step = int(parent.card.get("steps", 0))
+        self.elapsed = self.base_elapsed = float(parent.card.get("train_seconds", 0.0))
+        self.timeline, self.curve = parent.samples.get("timeline", []), parent.samples.get("curve", [])
+        self.commands = _history(parent.card) + self.commands
 
     # ---- the loop --------------------------------------------------------------------------------
 
     def progress(self) -> float:
         cfg = self.cfg
-        by_steps = self.step / cfg.max_steps if cfg.max_steps else 0.0
-        by_time = self.elapsed / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0
+        by_steps = (self.step - self.base_step) / cfg.max_steps if cfg.max_steps else 0.0
+        by_time = (self.elapsed - self.base_elapsed) / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0
         return max(by_steps, by_time)
 
     def train_step(self) -> float:
@@ -273,7 +304,8 @@ class Trainer:
             "train_seconds": round(self.elapsed, 1),
             "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                         f"torch {torch.__version__}{', bf16 autocast' if cfg.bf16 else ''}",
-            "command": self.command, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": self.commands[-1], "commands": self.commands,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "train_config": asdict(cfg),
         }
 
@@ -286,7 +318,7 @@ class Trainer:
             if c is not None:
                 tensors["state.c"] = c
         meta.update({"step": self.step, "pos": self.pos, "epoch": self.epoch, "elapsed": self.elapsed,
-                     "config": asdict(self.cfg)})
+                     "base_step": self.base_step, "base_elapsed": self.base_elapsed, "config": asdict(self.cfg)})
         train_state = {"tensors": {k: v.contiguous() for k, v in tensors.items()}, "meta": meta}
         samples = {"timeline": self.timeline, "curve": self.curve}
         save_checkpoint(self.out, self.model, self.vocab, self.card(train_loss, val_loss), samples, train_state)

@@ -8,7 +8,7 @@ import streamlit as st
 from core.corpus import BUILDERS, CorpusError, data_root
 from core.train import TrainConfig
 from dashboard import plots, training
-from dashboard.models import runs_dir
+from dashboard.models import available_models, get_checkpoint, model_label, runs_dir
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 STATUS = {"running": ":blue-badge[running]", "stopping": ":orange-badge[stopping…]",
@@ -56,11 +56,20 @@ with st.container(border=True):
                     st.success(f"**{upload.name}**: {len(text):,} characters, {len(set(text))} distinct; "
                                "the last 10% of the lines are held out for validation.")
     with model_col:
-        a, b = st.columns(2)
-        cell = a.segmented_control("Cell", ["rnn", "gru", "lstm"], default="lstm", required=True, key="train_cell",
-                                   format_func=str.upper)
-        n_layer = b.segmented_control("Layers", [1, 2, 3], default=2, required=True, key="train_layers")
-        hidden_size = st.select_slider("Hidden size", [32, 64, 128, 256, 512], value=128, key="train_hidden")
+        init_from = st.selectbox("Start from", ["", *available_models()], key="train_init_from",
+                                 format_func=lambda m: f"fine-tune {model_label(m)}" if m else "random weights",
+                                 help="Fine-tuning keeps the checkpoint's architecture, vocabulary and timeline "
+                                      "and trains it further on the chosen text.")
+        if init_from:
+            parent = get_checkpoint(init_from).config
+            cell, n_layer, hidden_size = parent.cell, parent.n_layer, parent.hidden_size
+            st.caption(f"{cell.upper()} {n_layer} x {hidden_size}, from `{Path(init_from).name}`")
+        else:
+            a, b = st.columns(2)
+            cell = a.segmented_control("Cell", ["rnn", "gru", "lstm"], default="lstm", required=True,
+                                       key="train_cell", format_func=str.upper)
+            n_layer = b.segmented_control("Layers", [1, 2, 3], default=2, required=True, key="train_layers")
+            hidden_size = st.select_slider("Hidden size", [32, 64, 128, 256, 512], value=128, key="train_hidden")
         minutes = st.slider("Minutes", 0.5, 60.0, 5.0, 0.5, key="train_minutes",
                             help="Training stops after this long (or the step limit), saving a checkpoint.")
         with st.expander("More settings"):
@@ -73,6 +82,8 @@ with st.container(border=True):
                                         key="train_eval_every")
             sample_every = e.number_input("Sample every N steps", 1, 10**6, 100, key="train_sample_every")
             seed = c.number_input("Seed", 0, 2**31 - 1, DEFAULTS["seed"], key="train_seed")
+            dropout = d.number_input("Dropout between layers", 0.0, 0.9, DEFAULTS["dropout"], 0.05,
+                                     key="train_dropout", help="Fights over-fitting on small texts (2+ layers).")
     start = st.button("Start training", type="primary", disabled=corpus is None, key="train_start",
                       icon=":material/play_arrow:")
 
@@ -81,7 +92,7 @@ if start:
         cfg = TrainConfig(corpus=corpus, out=str(runs_dir() / training.run_name(corpus, cell, n_layer, hidden_size)),
                           cell=cell, n_layer=n_layer, hidden_size=hidden_size, max_minutes=minutes,
                           max_steps=max_steps or None, batch_size=batch_size, seq_len=seq_len, lr=lr,
-                          eval_every=eval_every, seed=seed)
+                          eval_every=eval_every, seed=seed, dropout=dropout, init_from=init_from)
         st.session_state["train_job"] = jobs.start(cfg, sample_every).name
     except (ValueError, training.JobError) as err:
         st.error(f"Cannot start: {err}")

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from core.checkpoint import CheckpointError, export_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from core.checkpoint import CheckpointError, atomic_directory, export_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from core.model import CharRNN, CharRNNConfig
 from core.vocab import Vocab
 
@@ -73,3 +73,14 @@ def test_garbage_config_and_not_a_directory(saved, tmp_path):
     shutil.rmtree(path)
     with pytest.raises(CheckpointError, match="not a checkpoint directory"):
         load_checkpoint(path)
+
+
+def test_a_write_that_fails_halfway_leaves_the_old_checkpoint_whole(saved):
+    saved, _ = saved
+    before = sorted(p.name for p in saved.parent.iterdir())
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_directory(saved) as staging:
+            (staging / "model.safetensors").write_bytes(b"partial")
+            raise RuntimeError("disk full")
+    assert sorted(p.name for p in saved.parent.iterdir()) == before  # no staging directory is left behind
+    load_checkpoint(saved)

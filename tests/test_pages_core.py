@@ -170,6 +170,27 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     assert "citizens" in " ".join(m.value for m in at.sidebar.markdown)
 
 
+def test_fine_tuning_from_the_train_page_keeps_the_parent_architecture(roots):
+    parent = get_checkpoint(str(roots / "checkpoints" / "tiny-lstm"))
+    at = open_page("train")
+    at.button_group(key="train_source").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(("citizens.txt", (TEXT * 30).encode(), "text/plain")).run()
+    at.selectbox(key="train_init_from").set_value(str(parent.path)).run()
+    assert "train_layers" not in [w.key for w in at.button_group]  # the architecture is the parent's
+    assert any("from `tiny-lstm`" in c.value for c in at.caption)
+    at.number_input(key="train_max_steps").set_value(5)
+    at.number_input(key="train_batch").set_value(4)
+    at.number_input(key="train_seq_len").set_value(16)
+    at.number_input(key="train_dropout").set_value(0.2)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    snap = wait_until_over(training.registry().get(at.session_state["train_job"]))
+    assert snap.status == "done", snap.error
+    child = get_checkpoint(snap.path)
+    assert child.config.hidden_size == parent.config.hidden_size and child.config.dropout == 0.2
+    assert child.card["steps"] == parent.card["steps"] + 5
+
+
 def wait_until_over(job: training.Job, seconds: float = 180) -> training.JobSnapshot:
     deadline = time.monotonic() + seconds
     while job.snapshot().active and time.monotonic() < deadline:

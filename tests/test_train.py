@@ -49,3 +49,23 @@ def test_bad_settings_are_refused(tmp_path):
         tiny_config(tmp_path, max_steps=None)
     with pytest.raises(ValueError, match="cell"):
         tiny_config(tmp_path, cell="tcn")
+
+
+def test_fine_tuning_starts_from_the_parent_and_continues_its_history(tmp_path, tiny_checkpoint):
+    parent = load_checkpoint(tiny_checkpoint)
+    text = tmp_path / "limerick.txt"
+    text.write_text("There was an old man with a beard, who said: it is just as I feared! ~\n" * 40)
+    trainer = Trainer(tiny_config(tmp_path / "ft", corpus=str(text), init_from=str(tiny_checkpoint),
+                                  hidden_size=99, dropout=0.3, max_steps=4))
+    assert trainer.model.config == parent.model.config.__class__(**{**vars(parent.model.config), "dropout": 0.3})
+    for name, value in parent.model.state_dict().items():
+        torch.testing.assert_close(trainer.model.state_dict()[name], value, atol=0, rtol=0)
+    assert trainer.vocab.encode("~")[0] == 0  # a character the parent never saw reads as unknown
+    trainer.commands[-1] = "python -m core.train --init-from ..."
+    out = trainer.run(lambda e: None, lambda: False)
+    child = load_checkpoint(out)
+    assert child.card["steps"] == parent.card["steps"] + 4  # the budget counts this run's steps only
+    assert child.samples["timeline"][:len(parent.samples["timeline"])] == parent.samples["timeline"]
+    assert child.card["commands"] == [parent.card["command"], "python -m core.train --init-from ..."]
+    resumed = Trainer(tiny_config(tmp_path / "ft", corpus=str(text), max_steps=6, resume=True))
+    assert (resumed.step, resumed.base_step) == (parent.card["steps"] + 4, parent.card["steps"])

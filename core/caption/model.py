@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.checkpoint import atomic_directory
+
 from .data import WordVocab
 
 
@@ -91,15 +93,14 @@ def caption_loss(logits: torch.Tensor, alphas: torch.Tensor, targets: torch.Tens
 
 
 def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, card: dict) -> Path:
-    """Write model.safetensors (decoder only), config.json, vocab.json and card.json to out."""
+    """Write model.safetensors (decoder only), config.json, vocab.json and card.json; replaces out whole."""
     from safetensors.torch import save_file
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
-    (out / "config.json").write_text(json.dumps(asdict(model.cfg), indent=1))
-    (out / "vocab.json").write_text(json.dumps(vocab.itos))
-    (out / "card.json").write_text(json.dumps(card, indent=1))
-    return out
+    with atomic_directory(out) as staging:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(staging / "model.safetensors"))
+        (staging / "config.json").write_text(json.dumps(asdict(model.cfg), indent=1))
+        (staging / "vocab.json").write_text(json.dumps(vocab.itos))
+        (staging / "card.json").write_text(json.dumps(card, indent=1))
+    return Path(out)
 
 
 @dataclass

@@ -5,7 +5,7 @@
 Baseline: the model's own 2-layer nn.LSTM over the embedded text in one call (it returns only the top
 layer's h).  Extraction: core.activations.extract (every layer's h, c, i, f, g, o, plus next-char top-5).
 Discovery: core.discovery.rank_cells over every cell (h, c and the four gates of both layers) for a binary
-signal (comment: AUC) and a graded one (brace depth: r).  Medians over repeats.
+signal (comment: AUC) and a graded one (brace depth: r, and Spearman rho).  Medians over repeats.
 """
 import argparse
 import statistics
@@ -74,8 +74,10 @@ def main() -> None:
     y_bin, y_graded = comment(text), brace_depth(text)
     t_auc, c_auc, _ = timed(lambda: rank_cells(acts, y_bin, True), args.repeats)
     t_r, c_r, _ = timed(lambda: rank_cells(acts, y_graded, False), args.repeats)
+    t_rho, c_rho, _ = timed(lambda: rank_cells(acts, y_graded, False, monotone=True), args.repeats)
     print(f"discovery over {n_cells:,} cells (mean/std come with the extraction): AUC (binary signal) wall "
           f"{t_auc:.2f} s cpu {c_auc:.2f} s; Pearson r (graded) wall {t_r:.2f} s cpu {c_r:.2f} s (target < 1 s); "
+          f"Spearman rho (graded, --monotone) wall {t_rho:.2f} s cpu {c_rho:.2f} s; "
           f"AUC ranking = {t_auc / t_plain:.3f}x the plain forward")
 
 

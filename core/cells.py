@@ -5,7 +5,7 @@
 
 Without --text the checkpoint's own corpus validation split is used; the first --max-chars characters are
 analysed.  Prints the top cells per signal: layer, kind, unit, the score (AUC for binary signals, |r| for
-graded ones) and the sign.
+graded ones, |rho| with --monotone) and the sign.
 """
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-chars", type=int, default=100_000, help="analyse at most this many characters")
     parser.add_argument("--kinds", default="", help="comma-separated subset of h,c,i,f,g,o (GRU: h,r,z,n); "
                         "default all (long texts: h,c saves memory)")
+    parser.add_argument("--monotone", action="store_true",
+                        help="rank graded signals by Spearman's rho (monotone) instead of Pearson r")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
@@ -58,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.signal:
             y, binary = compute_signal(name, text, args.regex)
             t0 = time.perf_counter()
-            best = rank_cells(acts, y, binary, top=args.top)
+            best = rank_cells(acts, y, binary, top=args.top, monotone=args.monotone)
             dt = time.perf_counter() - t0
-            print(f"\n{name} ({'binary, AUC' if binary else 'graded, Pearson r'}; mean {y.mean():.3f}; "
+            measure = "binary, AUC" if binary else "graded, Spearman rho" if args.monotone else "graded, Pearson r"
+            print(f"\n{name} ({measure}; mean {y.mean():.3f}; "
                   f"ranked {sum(v.shape[0] * v.shape[1] for v in acts.states.values()):,} cells in {dt:.2f} s)")
             for s in best:
                 print(f"  layer {s.layer} {s.kind} unit {s.unit:4d}  {s.metric} {s.score:.3f}  "

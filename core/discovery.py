@@ -1,11 +1,13 @@
 """Finding interpretable cells: rank every cell against a hypothesis signal, LSTMVis pattern search, gate saturation.
 
 Ranking follows Karpathy, Johnson & Fei-Fei (2015): a cell is interesting when it tracks a signal of the
-text.  Graded signals (position in line, depth) are scored by Pearson r; binary ones (inside a quote) by
+text.  Graded signals (position in line, depth) are scored by Pearson r, or on request by Spearman's rank
+correlation rho, which credits a cell that rises or falls monotonically but not linearly with the signal (a
+saturating cell that jumps from top level to depth 1 and then moves little); binary ones (inside a quote) by
 the AUC of the cell's value as a detector.  r for every cell is one matrix-vector product per layer and
 kind (per-cell means and deviations come with the extraction); the AUC is then computed exactly, by
 sorting, for the `candidates` (default 64) cells with the largest |r|: a cell that separates the two classes
-well has a large point-biserial r too (raise `candidates` to score every cell exactly).  Timings: bench/cells_speed.py.
+well has a large point-biserial r too (raise `candidates` to score every cell exactly); rho likewise.  Timings: bench/cells_speed.py.
 
 Pattern search follows LSTMVis (Strobelt et al., 2017): the cells above a threshold over a selected span and
 below it just before and after, then the other spans of the text where that same set is on.
@@ -31,8 +33,8 @@ class CellScore:
     kind: str
     layer: int
     unit: int
-    metric: str   # "r" (Pearson) or "auc"
-    score: float  # |r|, or the AUC of the better direction (>= 0.5)
+    metric: str   # "r" (Pearson), "rho" (Spearman) or "auc"
+    score: float  # |r|, |rho|, or the AUC of the better direction (>= 0.5)
     sign: int     # +1: the cell rises with the signal, -1: it falls
     r: float      # Pearson r (point-biserial for binary signals)
 
@@ -74,9 +76,22 @@ def auc(x: np.ndarray, positive: np.ndarray) -> np.ndarray | float:
     return out if np.ndim(x) == 2 else float(out[0])
 
 
+def spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman rho of each row of x (K, T) with y (T,): Pearson r of their ranks, ties ranked by their mean."""
+    from scipy.stats import rankdata
+    rx = rankdata(x, axis=1)                                               # (K, T)
+    ry = rankdata(y)                                                       # (T,)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(rx @ ry / (np.linalg.norm(rx, axis=1) * np.linalg.norm(ry)))
+
+
 def rank_cells(acts: Activations, signal: np.ndarray, binary: bool | None = None,
-               kinds: tuple[str, ...] | None = None, top: int = 20, candidates: int = 64) -> list[CellScore]:
-    """The `top` cells of every layer and kind that best track signal (T,): |r| if graded, AUC if binary."""
+               kinds: tuple[str, ...] | None = None, top: int = 20, candidates: int = 64,
+               monotone: bool = False) -> list[CellScore]:
+    """The `top` cells of every layer and kind that best track signal (T,): |r| (|rho| if monotone) if graded,
+    AUC if binary."""
     y = np.asarray(signal, dtype=np.float64)
     if y.shape != (len(acts),):
         raise DiscoveryError(f"the signal has {y.size} values but the text has {len(acts)} characters")
@@ -90,14 +105,17 @@ def rank_cells(acts: Activations, signal: np.ndarray, binary: bool | None = None
     L, H = acts.n_layer, acts.hidden_size
     order = np.argsort(-np.abs(flat), kind="stable")
     cells = [(kinds[j // (L * H)], j % (L * H) // H, j % H) for j in order[:max(candidates, top)]]
-    if not binary:
+    if not binary and not monotone:
         return [CellScore(k, l, u, "r", abs(float(flat[j])), 1 if flat[j] >= 0 else -1, float(flat[j]))
                 for (k, l, u), j in zip(cells[:top], order)]
-    positive = y > 0.5
-    a = np.concatenate([auc(np.stack([acts.states[k][l, u] for k, l, u in cells[s:s + 32]]), positive)
+    if binary:
+        score, metric, centre = lambda x: auc(x, y > 0.5), "auc", 0.5
+    else:
+        score, metric, centre = lambda x: spearman(x, y), "rho", 0.0
+    v = np.concatenate([score(np.stack([acts.states[k][l, u] for k, l, u in cells[s:s + 32]]))
                         for s in range(0, len(cells), 32)])               # (candidates,) in batches of 32
-    scores = [CellScore(k, l, u, "auc", max(float(v), 1 - float(v)), 1 if v >= 0.5 else -1, float(flat[j]))
-              for (k, l, u), v, j in zip(cells, a, order)]
+    scores = [CellScore(k, l, u, metric, centre + abs(float(x) - centre), 1 if x >= centre else -1, float(flat[j]))
+              for (k, l, u), x, j in zip(cells, v, order)]
     return sorted(scores, key=lambda s: -s.score)[:top]
 
 

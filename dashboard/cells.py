@@ -42,10 +42,10 @@ def activations(model_dir: str, text: str, warmup: str = "") -> Activations:
 
 @st.cache_data(max_entries=32, show_spinner="Ranking every cell…")
 def find_cells(model_dir: str, text: str, warmup: str, signal: str, pattern: str | None,
-               top: int = 20) -> list[CellScore]:
+               monotone: bool = False, top: int = 20) -> list[CellScore]:
     """The cells best tracking a signal over text (raises SignalError / DiscoveryError)."""
     y, binary = compute_signal(signal, text, pattern)
-    return rank_cells(activations(model_dir, text, warmup), y, binary, top=top)
+    return rank_cells(activations(model_dir, text, warmup), y, binary, top=top, monotone=monotone)
 
 
 def cell_values(acts: Activations, kind: str, layer: int, unit: int) -> np.ndarray:

@@ -117,7 +117,8 @@ def run_find(model_dir: str, chunk: str, warmup: str, text_key: tuple) -> None:
     pattern = st.session_state.get("cells_regex") if signal == "regex" else None
     found = {"key": text_key, "signal": signal}
     try:
-        found["scores"] = dc.find_cells(model_dir, chunk, warmup, signal, pattern)
+        found["scores"] = dc.find_cells(model_dir, chunk, warmup, signal, pattern,
+                                        st.session_state.get("cells_monotone", False))
         best = found["scores"][0]
         highlight(best.kind, best.layer, best.unit)
     except (SignalError, DiscoveryError) as err:
@@ -132,7 +133,8 @@ def run_preset(signal: str, *args) -> None:
 
 with find_tab:
     st.caption("Rank every cell of every layer (h, c and each gate) against a hypothesis about the text: "
-               "AUC for yes/no signals, Pearson r for graded ones. The best cell is highlighted above.")
+               "AUC for yes/no signals, Pearson r (or Spearman's rho) for graded ones. The best cell is highlighted "
+               "above.")
     find_args = (model_dir, chunk, warmup, text_key)
     cols = st.columns(len(PRESETS))
     for col, (key, (name, signal, made_for)) in zip(cols, PRESETS.items()):
@@ -143,6 +145,9 @@ with find_tab:
     signal = left.selectbox("Signal", list(SIGNAL_LABELS), format_func=SIGNAL_LABELS.get, key="cells_signal")
     if signal == "regex":
         right.text_input("Regular expression (1 on every character of a match)", r"\d+", key="cells_regex")
+    st.toggle("Graded signals: rank by Spearman's rho (any monotone rise or fall) instead of Pearson r",
+              key="cells_monotone", help="Cells saturate: a depth cell may jump from top level to depth 1 and then "
+                                         "move little, which r undervalues and rho does not.")
     st.button("Find cells", key="cells_find", type="primary", on_click=run_find, args=find_args)
     found = st.session_state.get("cells_found")
     if found and found["key"] == text_key:

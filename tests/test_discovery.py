@@ -1,6 +1,7 @@
 """Ranking finds planted cells; exact AUC; LSTMVis pattern search; gate saturation."""
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from core.activations import Activations
 from core.discovery import DiscoveryError, auc, gate_saturation, pattern_search, rank_cells
@@ -20,6 +21,20 @@ def test_graded_signal_finds_planted_cell():
     best = rank_cells(acts, y, top=5)
     assert (best[0].kind, best[0].layer, best[0].unit, best[0].sign) == ("c", 1, 17, -1)
     assert best[0].metric == "r" and best[0].score > 0.9 and best[1].score < 0.2
+
+
+def test_monotone_ranking_prefers_a_saturating_cell_that_r_undervalues():
+    acts, rng = synthetic(2)
+    y = rng.integers(0, 6, size=len(acts)).astype(np.float32)                # a depth, 0..5
+    saturating = 3 * np.exp(-2 * y) + rng.normal(scale=1e-5, size=len(acts))  # falls steeply, then flattens
+    linear = y + rng.normal(scale=1.0, size=len(acts))
+    acts.states["c"][0, 5], acts.states["h"][1, 9] = saturating, linear
+    by_r = rank_cells(acts, y, top=2)
+    by_rho = rank_cells(acts, y, top=2, monotone=True)
+    assert [(s.kind, s.unit) for s in by_r] == [("h", 9), ("c", 5)]
+    assert [(s.kind, s.unit, s.sign) for s in by_rho][0] == ("c", 5, -1)
+    assert by_rho[0].metric == "rho" and by_rho[0].score > 0.95 > by_r[1].score
+    assert by_rho[0].score == pytest.approx(-spearmanr(saturating, y).statistic, abs=1e-6)
 
 
 def test_binary_signal_finds_planted_cell_by_auc():
@@ -105,6 +120,8 @@ def test_cli_prints_top_cells_and_rejects_bad_input(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "comment (binary, AUC" in out and "indentation (graded, Pearson r" in out
     assert out.count("layer 0 ") == 4
+    assert main([*args, "--signal", "indentation", "--monotone"]) == 0
+    assert "indentation (graded, Spearman rho" in capsys.readouterr().out
     assert main([*args, "--signal", "regex", "--regex", "(x"]) == 2
     assert "invalid regular expression" in capsys.readouterr().err
     assert main(["--checkpoint", str(tmp_path / "nope"), "--signal", "quote"]) == 2

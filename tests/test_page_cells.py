@@ -78,6 +78,9 @@ def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
     at.selectbox(key="cells_signal").set_value("indentation").run()
     at.button(key="cells_find").click().run()
     assert at.session_state["cells_found"]["scores"][0].metric == "r"
+    at.toggle(key="cells_monotone").set_value(True).run()
+    at.button(key="cells_find").click().run()
+    assert at.session_state["cells_found"]["scores"][0].metric == "rho" and "rho" in at.dataframe[0].value.columns
     at.selectbox(key="cells_signal").set_value("regex").run()
     at.text_input(key="cells_regex").set_value("(oops").run()
     at.button(key="cells_find").click().run()

@@ -133,6 +133,11 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> No
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def _rounded(loss: float) -> float | None:
+    """A loss for JSON: 4 decimals, or None when there is none (strict JSON has no NaN)."""
+    return round(loss, 4) if math.isfinite(loss) else None
+
+
 def _history(card: dict) -> list[str]:
     """The commands that trained a checkpoint so far (cards before "commands" kept only the last)."""
     return list(card.get("commands") or [card.get("command", "")])
@@ -151,6 +156,7 @@ class Trainer:
         self.timeline: list[dict] = []
         self.curve: list[dict] = []
         self.base_step, self.base_elapsed = 0, 0.0  # where this run's budget starts (fine-tuning)
+        self.last_train_loss = float("nan")
         if cfg.resume:
             self._resume()
         elif cfg.init_from:
@@ -184,6 +190,7 @@ class Trainer:
         self.base_step, self.base_elapsed = meta.get("base_step", 0), meta.get("base_elapsed", 0.0)
         self.commands = _history(ckpt.card) + self.commands
         self.timeline, self.curve = ckpt.samples.get("timeline", []), ckpt.samples.get("curve", [])
+        self.last_train_loss = ckpt.card.get("train_loss") or float("nan")
 
     def _init_from(self, path: str) -> None:
         parent = load_checkpoint(path)
@@ -246,7 +253,7 @@ class Trainer:
         cfg = self.cfg
         self.model.train()
         window_tokens, window_start = 0, time.perf_counter()
-        train_loss = float("nan")
+        train_loss = self.last_train_loss  # a run with no step left to take reports the checkpoint's
         while self.progress() < 1.0 and not should_stop():
             t0 = time.perf_counter()
             train_loss = self.train_step()
@@ -280,7 +287,7 @@ class Trainer:
         if not self.timeline or self.timeline[-1]["step"] != self.step:
             self.timeline.append({"step": self.step, "val_loss": round(val_loss, 4),
                                   "val_bpc": round(val_loss / LN2, 4), "text": self.sample()})
-        self.curve.append({"step": self.step, "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),
+        self.curve.append({"step": self.step, "train_loss": _rounded(train_loss), "val_loss": round(val_loss, 4),
                            "tokens_per_s": None})
         on_event({"kind": "val", "step": self.step, "val_loss": val_loss, "val_bpc": val_loss / LN2})
         path = self.save(train_loss, val_loss)
@@ -299,8 +306,8 @@ class Trainer:
             "n_params": self.model.n_params(), "steps": self.step,
             "tokens_seen": self.step * cfg.batch_size * cfg.seq_len, "epochs": round(
                 self.step * cfg.seq_len / self.x.size(1), 2),
-            "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),
-            "train_bpc": round(train_loss / LN2, 4), "val_bpc": round(val_loss / LN2, 4),
+            "train_loss": _rounded(train_loss), "val_loss": round(val_loss, 4),
+            "train_bpc": _rounded(train_loss / LN2), "val_bpc": round(val_loss / LN2, 4),
             "train_seconds": round(self.elapsed, 1),
             "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                         f"torch {torch.__version__}{', bf16 autocast' if cfg.bf16 else ''}",

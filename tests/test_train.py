@@ -69,3 +69,15 @@ def test_fine_tuning_starts_from_the_parent_and_continues_its_history(tmp_path, 
     assert child.card["commands"] == [parent.card["command"], "python -m core.train --init-from ..."]
     resumed = Trainer(tiny_config(tmp_path / "ft", corpus=str(text), max_steps=6, resume=True))
     assert (resumed.step, resumed.base_step) == (parent.card["steps"] + 4, parent.card["steps"])
+
+
+def test_a_resume_with_no_steps_left_finishes_the_run_with_a_full_validation(tmp_path):
+    import json
+    cut = tiny_config(tmp_path / "run", max_steps=6)
+    steps = []
+    train(cut, on_event=lambda e: steps.append(e) if e["kind"] == "step" else None,
+          should_stop=lambda: len(steps) >= 3)
+    before = load_checkpoint(tmp_path / "run").card
+    train(tiny_config(tmp_path / "run", max_steps=3, resume=True))  # the budget is already spent
+    card = json.loads((tmp_path / "run" / "card.json").read_text(), parse_constant=pytest.fail)  # no NaN
+    assert card["steps"] == 3 and card["train_loss"] == before["train_loss"]

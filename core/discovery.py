@@ -7,7 +7,8 @@ saturating cell that jumps from top level to depth 1 and then moves little); bin
 the AUC of the cell's value as a detector.  r for every cell is one matrix-vector product per layer and
 kind (per-cell means and deviations come with the extraction); the AUC is then computed exactly, by
 sorting, for the `candidates` (default 64) cells with the largest |r|: a cell that separates the two classes
-well has a large point-biserial r too (raise `candidates` to score every cell exactly); rho likewise.  Timings: bench/cells_speed.py.
+well has a large point-biserial r too (raise `candidates` to score every cell exactly); rho likewise.
+Timings: bench/cells_speed.py.
 
 Pattern search follows LSTMVis (Strobelt et al., 2017): the cells above a threshold over a selected span and
 below it just before and after, then the other spans of the text where that same set is on.

@@ -25,7 +25,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core.checkpoint import CheckpointError, load_checkpoint, load_train_state, save_checkpoint
+from core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_train_state, save_checkpoint
 from core.corpus import Corpus, CorpusError, load_corpus
 from core.model import CharRNN, CharRNNConfig
 from core.sample import sample_batch
@@ -138,11 +138,6 @@ def _rounded(loss: float) -> float | None:
     return round(loss, 4) if math.isfinite(loss) else None
 
 
-def _history(card: dict) -> list[str]:
-    """The commands that trained a checkpoint so far (cards before "commands" kept only the last)."""
-    return list(card.get("commands") or [card.get("command", "")])
-
-
 class Trainer:
     """One training run: holds the model, optimizer, data streams and the run's history."""
 
@@ -188,9 +183,7 @@ class Trainer:
         if "state.h" in tensors:
             self.state = (tensors["state.h"], tensors["state.c"]) if "state.c" in tensors else tensors["state.h"]
         self.base_step, self.base_elapsed = meta.get("base_step", 0), meta.get("base_elapsed", 0.0)
-        self.commands = _history(ckpt.card) + self.commands
-        self.timeline, self.curve = ckpt.samples.get("timeline", []), ckpt.samples.get("curve", [])
-        self.last_train_loss = ckpt.card.get("train_loss") or float("nan")
+        self._continue_history(ckpt)
 
     def _init_from(self, path: str) -> None:
         parent = load_checkpoint(path)
@@ -203,8 +196,13 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
         self.step = self.base_step = int(parent.card.get("steps", 0))
         self.elapsed = self.base_elapsed = float(parent.card.get("train_seconds", 0.0))
-        self.timeline, self.curve = parent.samples.get("timeline", []), parent.samples.get("curve", [])
-        self.commands = _history(parent.card) + self.commands
+        self._continue_history(parent)
+
+    def _continue_history(self, ckpt: Checkpoint) -> None:
+        """Carry a checkpoint's timeline, curve, commands and last train loss into this run."""
+        self.timeline, self.curve = ckpt.samples.get("timeline", []), ckpt.samples.get("curve", [])
+        self.commands = list(ckpt.card.get("commands") or [ckpt.card.get("command", "")]) + self.commands
+        self.last_train_loss = ckpt.card.get("train_loss") or float("nan")
 
     # ---- the loop --------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ import shutil
 import pytest
 import torch
 
-from core.checkpoint import CheckpointError, atomic_directory, export_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from core.checkpoint import (CheckpointError, atomic_directory, export_checkpoint, list_checkpoints, load_checkpoint,
+                             save_checkpoint)
 from core.model import CharRNN, CharRNNConfig
 from core.vocab import Vocab
 

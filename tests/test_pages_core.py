@@ -138,26 +138,32 @@ def test_bad_uploads_get_a_clear_message(roots, monkeypatch, raw, message):
     assert at.button(key="train_start").disabled
 
 
+def upload_citizens(at: AppTest) -> None:
+    """Pick an uploaded text as the Train page's data."""
+    at.button_group(key="train_source").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(("citizens.txt", (TEXT * 30).encode(), "text/plain")).run()
+
+
+def start_small_run(at: AppTest, steps: int) -> training.JobSnapshot:
+    """Start a run of `steps` tiny batches from the Train page and wait until it is over."""
+    at.number_input(key="train_max_steps").set_value(steps)
+    at.number_input(key="train_batch").set_value(4)
+    at.number_input(key="train_seq_len").set_value(16)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    return wait_until_over(training.registry().get(at.session_state["train_job"]))
+
+
 def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     at = open_page("train")
-    text = (TEXT * 30).encode()
-    at.button_group(key="train_source").set_value("upload").run()
-    at.file_uploader(key="train_upload").set_value(("citizens.txt", text, "text/plain")).run()
+    upload_citizens(at)
     assert "characters" in at.success[0].value
     at.button_group(key="train_layers").set_value(1)
     at.select_slider(key="train_hidden").set_value(32)
-    at.number_input(key="train_max_steps").set_value(30)
-    at.number_input(key="train_batch").set_value(4)
-    at.number_input(key="train_seq_len").set_value(16)
     at.number_input(key="train_eval_every").set_value(10)
     at.number_input(key="train_sample_every").set_value(10)
-    at.button(key="train_start").click().run()
-    assert not at.exception
-    name = at.session_state["train_job"]
-    deadline = time.monotonic() + 180
-    while training.registry().get(name).snapshot().active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    snap = training.registry().get(name).snapshot()
+    snap = start_small_run(at, 30)
+    name = snap.name
     assert snap.status == "done", snap.error
     assert snap.step == 30 and len(snap.samples) >= 3 and any(p["val_loss"] for p in snap.curve)
     out = roots / "runs" / name
@@ -173,18 +179,12 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
 def test_fine_tuning_from_the_train_page_keeps_the_parent_architecture(roots):
     parent = get_checkpoint(str(roots / "checkpoints" / "tiny-lstm"))
     at = open_page("train")
-    at.button_group(key="train_source").set_value("upload").run()
-    at.file_uploader(key="train_upload").set_value(("citizens.txt", (TEXT * 30).encode(), "text/plain")).run()
+    upload_citizens(at)
     at.selectbox(key="train_init_from").set_value(str(parent.path)).run()
     assert "train_layers" not in [w.key for w in at.button_group]  # the architecture is the parent's
     assert any("from `tiny-lstm`" in c.value for c in at.caption)
-    at.number_input(key="train_max_steps").set_value(5)
-    at.number_input(key="train_batch").set_value(4)
-    at.number_input(key="train_seq_len").set_value(16)
     at.number_input(key="train_dropout").set_value(0.2)
-    at.button(key="train_start").click().run()
-    assert not at.exception
-    snap = wait_until_over(training.registry().get(at.session_state["train_job"]))
+    snap = start_small_run(at, 5)
     assert snap.status == "done", snap.error
     child = get_checkpoint(snap.path)
     assert child.config.hidden_size == parent.config.hidden_size and child.config.dropout == 0.2

@@ -96,7 +96,8 @@ def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, c
     """Write model.safetensors (decoder only), config.json, vocab.json and card.json; replaces out whole."""
     from safetensors.torch import save_file
     with atomic_directory(out) as staging:
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(staging / "model.safetensors"))
+        weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(staging / "model.safetensors"))
         (staging / "config.json").write_text(json.dumps(asdict(model.cfg), indent=1))
         (staging / "vocab.json").write_text(json.dumps(vocab.itos))
         (staging / "card.json").write_text(json.dumps(card, indent=1))

@@ -14,6 +14,7 @@ class CharRNNConfig:
     n_layer: int = 2
     hidden_size: int = 256
     dropout: float = 0.0  # between stacked layers
+    forget_bias: float | None = None  # LSTM forget-gate bias at init (None: torch's default init)
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -29,6 +30,15 @@ class CharRNNConfig:
         return asdict(self)
 
 
+def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
+    """Start every layer's forget gate at sigmoid(value) (char-rnn uses 1): bias_ih = value, bias_hh = 0."""
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            getattr(lstm, f"bias_ih_l{layer}")[H:2 * H].fill_(value)  # gate order i, f, g, o
+            getattr(lstm, f"bias_hh_l{layer}")[H:2 * H].zero_()
+
+
 class CharRNN(nn.Module):
     """Embedding -> stacked recurrent cell -> linear head over the vocabulary."""
 
@@ -40,6 +50,8 @@ class CharRNN(nn.Module):
         self.rnn = CELLS[config.cell](H, H, config.n_layer, batch_first=True,
                                       dropout=config.dropout if config.n_layer > 1 else 0.0)
         self.head = nn.Linear(H, config.vocab_size)
+        if config.forget_bias is not None and config.cell == "lstm":
+            set_forget_bias(self.rnn, config.forget_bias)
 
     def forward(self, idx: torch.Tensor, state=None):
         """idx (B, T) -> logits (B, T, V) and the final recurrent state."""

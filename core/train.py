@@ -48,6 +48,7 @@ class TrainConfig:
     n_layer: int = 2
     hidden_size: int = 256
     dropout: float = 0.0
+    forget_bias: float | None = None  # LSTM forget-gate bias at init (None: torch's default)
     batch_size: int = 64
     seq_len: int = 128
     lr: float = 4e-3
@@ -160,7 +161,7 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             self.vocab = Vocab.from_text(self.corpus.train)
             self.model = CharRNN(CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size,
-                                               cfg.dropout))
+                                               cfg.dropout, cfg.forget_bias))
             self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.x, self.y = streams(torch.tensor(self.vocab.encode(self.corpus.train)), cfg.batch_size)
         self.val_ids = torch.tensor(self.vocab.encode(self.corpus.val))
@@ -331,6 +332,14 @@ class Trainer:
         return self.out
 
 
+def resume_config(cfg: TrainConfig, more_minutes: float) -> TrainConfig:
+    """cfg set to resume its checkpoint for `more_minutes` more minutes of training (time already spent, and
+    time carried over from a fine-tuned parent, do not count against them)."""
+    _, meta = load_train_state(Path(cfg.out))
+    spent_minutes = (meta["elapsed"] - meta.get("base_elapsed", 0.0)) / 60  # what Trainer.progress counts
+    return replace(cfg, resume=True, max_steps=None, max_minutes=spent_minutes + more_minutes)
+
+
 def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None,
           should_stop: Callable[[], bool] | None = None, command: str = "") -> Path:
     """Train (or resume) a model as configured; returns the checkpoint directory."""
@@ -349,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         if f.name in ("corpus", "out") or f.type == "bool" or f.type is bool:
             continue
         kind = float if "float" in str(f.type) else int if "int" in str(f.type) else str
+        if f.name == "forget_bias":
+            kind = float
         p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name))
     p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in float32")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")

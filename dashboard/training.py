@@ -7,7 +7,6 @@ written to disk by the trainer itself.
 """
 import dataclasses
 import hashlib
-import json
 import multiprocessing as mp
 import os
 import queue
@@ -19,7 +18,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.corpus import CorpusError, check_user_text
-from core.train import TrainConfig
+from core.checkpoint import CheckpointError
+from core.train import TrainConfig, resume_config
 from dashboard.models import runs_dir
 
 MAX_RUNNING = int(os.environ.get("RNNLENS_MAX_JOBS", "2"))
@@ -199,10 +199,9 @@ class JobRegistry:
         """Continue a finished or stopped job from its checkpoint for `minutes` more."""
         job = self.get(name)
         try:
-            meta = json.loads((Path(job.cfg.out) / "train_state.json").read_text())
-        except (OSError, ValueError):
+            cfg = resume_config(job.cfg, minutes)
+        except CheckpointError:
             raise JobError(f"'{name}' has no training state to resume from.") from None
-        cfg = dataclasses.replace(job.cfg, resume=True, max_steps=None, max_minutes=meta["elapsed"] / 60 + minutes)
         return self.start(cfg, job.sample_every)
 
     def get(self, name: str | None) -> Job | None:

@@ -81,3 +81,20 @@ def test_a_resume_with_no_steps_left_finishes_the_run_with_a_full_validation(tmp
     train(tiny_config(tmp_path / "run", max_steps=3, resume=True))  # the budget is already spent
     card = json.loads((tmp_path / "run" / "card.json").read_text(), parse_constant=pytest.fail)  # no NaN
     assert card["steps"] == 3 and card["train_loss"] == before["train_loss"]
+
+
+def test_resuming_a_fine_tune_trains_only_the_minutes_asked_for(tmp_path, tiny_checkpoint):
+    import json
+    import shutil
+    from core.train import resume_config
+    parent = tmp_path / "parent"
+    shutil.copytree(tiny_checkpoint, parent)
+    card = json.loads((parent / "card.json").read_text())
+    (parent / "card.json").write_text(json.dumps({**card, "train_seconds": 9720.0}))  # like shakespeare-lstm
+    ft = tiny_config(tmp_path / "ft", init_from=str(parent), max_steps=2)
+    train(ft)
+    cfg = resume_config(ft, 5.0)
+    resumed = Trainer(cfg)
+    assert resumed.base_elapsed == 9720.0 and resumed.elapsed > 9720.0
+    seconds_left = (1 - resumed.progress()) * 60 * cfg.max_minutes
+    assert seconds_left == pytest.approx(300.0)

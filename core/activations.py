@@ -21,6 +21,21 @@ KIND_LABELS = {"h": "hidden h", "c": "cell c", "i": "input gate i", "f": "forget
                "o": "output gate o", "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
 
 
+def shown_values(values: np.ndarray, kind: str) -> np.ndarray:
+    """The values a page shows for a kind: tanh(c) for the LSTM cell state (as in the paper), else as they are."""
+    return np.tanh(values) if kind == "c" else values
+
+
+def shown_label(kind: str) -> str:
+    """The short name of what shown_values returns: "tanh(c)" for the cell state, else the kind."""
+    return "tanh(c)" if kind == "c" else kind
+
+
+def neutral_value(kind: str) -> float:
+    """The centre of a kind's range: 0.5 for sigmoid gates, 0 otherwise."""
+    return 0.5 if any(kind in gates for gates in SIGMOID_GATES.values()) else 0.0
+
+
 @dataclass
 class Activations:
     """States over one text: states[kind] is (L, H, T) float32 (one cell's series is contiguous); predictions."""

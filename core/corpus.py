@@ -229,6 +229,34 @@ def build(name: str) -> Path:
     return final
 
 
+@dataclass
+class CorpusInfo:
+    """What a built-in corpus built on this machine holds (from its manifest)."""
+    train_mb: float
+    val_mb: float
+    rule: str  # how the validation split was chosen
+    source: str  # "package version"
+
+
+def corpus_info(name: str) -> CorpusInfo | None:
+    """Sizes, split rule and source of a built-in corpus, or None when it is not built here yet."""
+    path = data_root() / name / "manifest.json"
+    if not path.exists():
+        return None
+    m = json.loads(path.read_text())
+    return CorpusInfo(m["files"]["train.txt"]["bytes"] / 1e6, m["files"]["val.txt"]["bytes"] / 1e6, m["rule"],
+                      f"{m['source']['package']} {m['source']['version']}")
+
+
+def val_head(name: str, n_chars: int) -> str | None:
+    """The first n_chars characters of a built-in corpus's validation split, or None when it is not built here."""
+    path = data_root() / name / "val.txt"
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read(n_chars)
+
+
 def check_user_text(raw: bytes) -> str:
     """Decode a user's file as UTF-8 text fit to train on, or raise CorpusError saying what is wrong."""
     if not raw.strip():

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.activations import KIND_LABELS, Activations, extract
+from core.activations import KIND_LABELS, Activations, extract, neutral_value, shown_values
 from core.corpus import load_corpus
 from core.discovery import CellScore, gate_saturation, rank_cells
 from core.signals import compute_signal
@@ -50,13 +50,7 @@ def find_cells(model_dir: str, text: str, warmup: str, signal: str, pattern: str
 
 def cell_values(acts: Activations, kind: str, layer: int, unit: int) -> np.ndarray:
     """One cell over the text (T,); the cell state is shown as tanh(c), as in the paper."""
-    v = acts.states[kind][layer, unit]
-    return np.tanh(v) if kind == "c" else v
-
-
-def centre(kind: str) -> float:
-    """The neutral value of a kind: 0.5 for sigmoid gates, 0 otherwise."""
-    return 0.5 if kind in ("i", "f", "o", "r", "z") else 0.0
+    return shown_values(acts.states[kind][layer, unit], kind)
 
 
 def _colour(v: float, mid: float, scale: float = 1.0) -> str:
@@ -110,7 +104,7 @@ def standalone_html(body: str, title: str) -> str:
 
 def heatmap_figure(acts: Activations, cells: list[tuple[str, int, int]], start: int, end: int) -> go.Figure:
     """Cells (rows) x characters (columns) of [start, end), tanh(c) for cell states, diverging scale."""
-    z = np.stack([cell_values(acts, k, l, u)[start:end] - centre(k) for k, l, u in cells])  # (N, S)
+    z = np.stack([cell_values(acts, k, l, u)[start:end] - neutral_value(k) for k, l, u in cells])  # (N, S)
     chars = [_shown(ch) if ch in "\n\t " else ch for ch in acts.text[start:end]]
     fig = go.Figure(go.Heatmap(
         z=z, x=list(range(start, end)), y=[f"L{l} {k} {u}" for k, l, u in cells], zmid=0, zmin=-1, zmax=1,

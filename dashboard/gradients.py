@@ -46,12 +46,8 @@ def flow_curves(length: int, sigma: float, forget_bias: float, input_scale: floa
 
 def real_text(length: int) -> str:
     """length+1 characters of the linux validation split if that corpus is built here, else a short C snippet."""
-    from core.corpus import data_root  # lazy: only this panel reads the corpus
-    val = data_root() / "linux" / "val.txt"
-    if val.is_file():
-        with open(val, encoding="utf-8") as f:
-            return f.read(length + 1)
-    return FALLBACK_TEXT
+    from core.corpus import val_head  # lazy: only this panel reads the corpus
+    return val_head("linux", length + 1) or FALLBACK_TEXT
 
 
 @st.cache_data(max_entries=16, show_spinner="Backpropagating through the trained models…")

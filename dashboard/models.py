@@ -4,10 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 
 from core.checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint
-from core.sample import START
+from core.next_char import next_char_probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "shakespeare-lstm"  # the lecture's model comes first in the picker
@@ -84,18 +83,11 @@ def card_rows(card: dict) -> dict[str, str]:
 
 
 def char_probabilities(model_dir: str, prime: str, text: str) -> np.ndarray:
-    """(len(text), V) next-character probabilities (temperature 1) before each character of text.
-
-    Row i is the model's distribution given prime + text[:i] (an empty prime reads as the sampler's START).
-    """
+    """core.next_char.next_char_probabilities for the checkpoint at model_dir, cached: (len(text), V)."""
     return _char_probabilities(str(model_dir), stamp(model_dir), prime, text)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _char_probabilities(model_dir: str, stamp: float, prime: str, text: str) -> np.ndarray:
     ckpt = _load(model_dir, stamp)
-    context = prime or START
-    ids = ckpt.vocab.encode(context + text)
-    with torch.inference_mode():
-        logits, _ = ckpt.model(torch.tensor([ids[:-1]]))  # (1, P + N - 1, V): row j predicts ids[j + 1]
-    return torch.softmax(logits[0, len(context) - 1:], dim=-1).numpy()  # (N, V)
+    return next_char_probabilities(ckpt.model, ckpt.vocab, prime, text)

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.activations import KIND_LABELS, KINDS
+from core.activations import KIND_LABELS, KINDS, neutral_value, shown_label, shown_values
 from core.corpus import CorpusError
 from core.discovery import DiscoveryError, pattern_search
+from core.io import decode_text
 from core.signals import SIGNALS, SignalError
 from dashboard import cells as dc
 from dashboard import models
@@ -44,9 +45,9 @@ elif source == "paste":
     upload = st.file_uploader("A UTF-8 text file", key="cells_upload")
     if upload is not None:
         try:
-            text = upload.getvalue().decode("utf-8")
-        except UnicodeDecodeError as err:
-            st.error(f"The file is not UTF-8 text (byte {err.start} cannot be decoded).")
+            text = decode_text(upload.getvalue())
+        except ValueError as err:
+            st.error(f"{err}.")
     else:
         text = st.text_area("Text", key="cells_paste", height=150, placeholder="Paste any text here")
 else:
@@ -95,8 +96,8 @@ layer = a.selectbox("Layer", range(L), key="cells_layer", format_func=lambda l: 
 kind = b.selectbox("Value", kinds, key="cells_kind",
                    format_func=lambda k: "cell state c (shown as tanh c)" if k == "c" else KIND_LABELS[k])
 unit = c.number_input(f"Unit (0 to {H - 1}; the arrows step through them)", 0, H - 1, key="cells_unit")
-label = f"layer {layer} {'tanh(c)' if kind == 'c' else kind} unit {unit}"
-values, mid = dc.cell_values(acts, kind, layer, unit), dc.centre(kind)
+label = f"layer {layer} {shown_label(kind)} unit {unit}"
+values, mid = dc.cell_values(acts, kind, layer, unit), neutral_value(kind)
 scale = 1.0
 if st.toggle("Stretch the colours to this cell's range on the page", key="cells_stretch"):
     scale = max(float(np.abs(values - mid).max()) / (1 - mid), 1e-6)
@@ -201,12 +202,12 @@ with sat_tab:
 with search_tab:
     st.caption(f"LSTMVis: the cells of layer {layer} ({KIND_LABELS[kind]}) above the threshold over the span "
                f"[{start}, {end}) and below it just before and after; then where else that same set is on.")
-    lo = 0.0 if dc.centre(kind) else -1.0
-    threshold = st.slider("Threshold", lo, 1.0, 0.5 if dc.centre(kind) else 0.3, 0.05, key=f"cells_threshold_{lo}")
+    lo = 0.0 if neutral_value(kind) else -1.0
+    threshold = st.slider("Threshold", lo, 1.0, 0.5 if neutral_value(kind) else 0.3, 0.05, key=f"cells_threshold_{lo}")
     min_fraction = st.slider("Share of the set that must be on at a match", 0.5, 1.0, 1.0, 0.05,
                              key="cells_min_fraction")
     x = acts.states[kind][layer]
-    units, matches = pattern_search(np.tanh(x) if kind == "c" else x, start, end, threshold, min_fraction)
+    units, matches = pattern_search(shown_values(x, kind), start, end, threshold, min_fraction)
     if len(units) == 0:
         st.info("No cell is on over the whole span and off around it: lower the threshold or change the span.")
     else:

@@ -1,11 +1,10 @@
 """Train: a character-level model on a built-in corpus or an uploaded text, in the background, watched live."""
-import json
 from dataclasses import fields
 from pathlib import Path
 
 import streamlit as st
 
-from core.corpus import BUILDERS, CorpusError, data_root
+from core.corpus import BUILDERS, CorpusError, corpus_info
 from core.train import TrainConfig
 from dashboard import plots, training
 from dashboard.models import available_models, get_checkpoint, model_label, runs_dir
@@ -34,12 +33,10 @@ with st.container(border=True):
         corpus = None
         if source == "builtin":
             corpus = st.selectbox("Corpus", list(BUILDERS), key="train_corpus")
-            manifest = data_root() / corpus / "manifest.json"
-            if manifest.exists():
-                info = json.loads(manifest.read_text())
-                sizes = {k: v["bytes"] / 1e6 for k, v in info["files"].items()}
-                st.caption(f"{sizes['train.txt']:.1f} MB to train on, {sizes['val.txt']:.2f} MB held out "
-                           f"({info['rule']}); from {info['source']['package']} {info['source']['version']}.")
+            info = corpus_info(corpus)
+            if info is not None:
+                st.caption(f"{info.train_mb:.1f} MB to train on, {info.val_mb:.2f} MB held out "
+                           f"({info.rule}); from {info.source}.")
             else:
                 st.caption("Not built on this machine yet: the first run downloads its source package and builds "
                            "it, which can take minutes.")

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-KINDS = {"lstm": ("h", "c", "i", "f", "g", "o"), "gru": ("h", "r", "z", "n"), "rnn": ("h",)}
+from core.recurrent import GATES, cell_type, layer_weights
+
+KINDS = {"lstm": ("h", "c", *GATES["lstm"]), "gru": ("h", *GATES["gru"]), "rnn": ("h",)}
 SIGMOID_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn": ()}
 KIND_LABELS = {"h": "hidden h", "c": "cell c", "i": "input gate i", "f": "forget gate f", "g": "candidate g",
                "o": "output gate o", "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
@@ -79,23 +81,13 @@ def _mean_std(total: np.ndarray, total_sq: np.ndarray, n: int) -> tuple[np.ndarr
     return mean, np.sqrt(np.maximum(total_sq / max(n, 1) - mean**2, 0.0))
 
 
-def cell_type(rnn: nn.Module) -> str:
-    """"lstm", "gru" or "rnn" for a torch recurrent module."""
-    for cls, name in ((nn.LSTM, "lstm"), (nn.GRU, "gru"), (nn.RNN, "rnn")):
-        if isinstance(rnn, cls):
-            return name
-    raise TypeError(f"unsupported recurrent module {type(rnn).__name__}")
-
-
 def _single_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
     """One-layer copies of each layer of a stacked torch RNN (same weights)."""
     layers = []
-    for l in range(rnn.num_layers):
-        kw = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
-        layer = type(rnn)(rnn.input_size if l == 0 else rnn.hidden_size, rnn.hidden_size, 1, bias=rnn.bias,
-                          batch_first=True, **kw)
-        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
-        layer.load_state_dict({f"{name}_l0": getattr(rnn, f"{name}_l{l}") for name in names})
+    for w in layer_weights(rnn):
+        layer = type(rnn)(w.input_size, w.hidden_size, 1, batch_first=True)
+        layer.load_state_dict({"weight_ih_l0": w.w_ih, "weight_hh_l0": w.w_hh, "bias_ih_l0": w.b_ih,
+                               "bias_hh_l0": w.b_hh})
         layers.append(layer.eval())
     return layers
 
@@ -106,9 +98,8 @@ def _gates(layer: nn.RNNBase, x: torch.Tensor, h_prev: torch.Tensor) -> tuple[to
     Both are (G*H, t): transposed, so that each gate's block is a contiguous (H, t) slice."""
     pre = layer.weight_ih_l0 @ x.T                                         # (G*H, t)
     hh = layer.weight_hh_l0 @ h_prev.T                                     # (G*H, t)
-    if layer.bias:
-        pre += layer.bias_ih_l0[:, None]
-        hh += layer.bias_hh_l0[:, None]
+    pre += layer.bias_ih_l0[:, None]
+    hh += layer.bias_hh_l0[:, None]
     return pre, hh
 
 

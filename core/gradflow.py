@@ -19,29 +19,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+from core.recurrent import CELLS, N_GATES, LayerWeights, check_cell, keep_gate, layer_weights, orthogonal
+
 CELL_MODULES = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
-N_GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # blocks stacked in W_hh, in PyTorch's order: gru r,z,n; lstm i,f,g,o
 MAX_LENGTH = 5000
-
-
-@dataclass
-class LayerWeights:
-    """One recurrent layer in PyTorch's layout: w_ih (G*H, I), w_hh (G*H, H), b_ih and b_hh (G*H,)."""
-
-    cell: str
-    w_ih: torch.Tensor
-    w_hh: torch.Tensor
-    b_ih: torch.Tensor
-    b_hh: torch.Tensor
-
-    @property
-    def hidden_size(self) -> int:
-        return self.w_hh.shape[1]
-
-    @property
-    def input_size(self) -> int:
-        return self.w_ih.shape[1]
 
 
 @dataclass
@@ -59,41 +40,21 @@ class GradFlow:
         return norms[layer, ::-1].copy()
 
 
-def _orthogonal(n: int, gen: torch.Generator) -> torch.Tensor:
-    q, r = torch.linalg.qr(torch.randn(n, n, generator=gen))
-    return q * torch.sign(torch.diagonal(r))  # (n, n), Haar-distributed
-
-
 def init_layer(cell: str, input_size: int, hidden_size: int, sigma: float = 1.0, forget_bias: float = 0.0,
                seed: int = 0) -> LayerWeights:
     """A layer whose every W_hh gate block is sigma times an orthogonal matrix (all singular values sigma).
 
     forget_bias sets the LSTM forget-gate bias, and the GRU update-gate bias (z keeps the old state).
     """
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
+    check_cell(cell)
     gen = torch.Generator().manual_seed(seed)
     G, H = N_GATES[cell], hidden_size
-    w_hh = torch.cat([sigma * _orthogonal(H, gen) for _ in range(G)])  # (G*H, H)
+    w_hh = torch.cat([sigma * orthogonal(H, gen) for _ in range(G)])  # (G*H, H)
     w_ih = torch.randn(G * H, input_size, generator=gen) / math.sqrt(input_size)  # (G*H, I)
     b_ih, b_hh = torch.zeros(G * H), torch.zeros(G * H)
     if cell != "rnn":
-        b_hh[H:2 * H] = forget_bias  # block 1: the lstm's forget gate f, the gru's update gate z
+        b_hh[keep_gate(H)] = forget_bias  # the lstm's forget gate f, the gru's update gate z
     return LayerWeights(cell, w_ih, w_hh, b_ih, b_hh)
-
-
-def layers_from_module(rnn: nn.RNNBase) -> list[LayerWeights]:
-    """The per-layer weights of a (stacked, unidirectional, tanh) nn.RNN / nn.GRU / nn.LSTM."""
-    cell = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}[type(rnn)]
-    if rnn.bidirectional or getattr(rnn, "proj_size", 0) or getattr(rnn, "nonlinearity", "tanh") != "tanh":
-        raise ValueError("only unidirectional tanh RNNs without projections are supported")
-
-    def param(name: str, k: int) -> torch.Tensor:
-        p = getattr(rnn, f"{name}_l{k}", None)  # no bias_* when bias=False
-        return torch.zeros(rnn.weight_hh_l0.shape[0]) if p is None else p.detach()
-
-    return [LayerWeights(cell, *(param(n, k) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-            for k in range(rnn.num_layers)]
 
 
 def _run_layer(w: LayerWeights, x: torch.Tensor) -> torch.Tensor:
@@ -239,7 +200,7 @@ def text_flow(model: nn.Module, idx: torch.Tensor) -> GradFlow:
     """Gradient flow in a CharRNN (embed, rnn, head) reading idx (T+1,): L_T = cross-entropy of the last char."""
     if idx.dim() != 1 or len(idx) < 2:
         raise ValueError("need at least two characters of text")
-    layers = layers_from_module(model.rnn)
+    layers = layer_weights(model.rnn)
     tapes, h_top = _forward(layers, model.embed(idx[:-1]))  # h_top (T, H)
     p = torch.softmax(model.head(h_top[-1].float()), -1)  # (V,)
     p[idx[-1]] -= 1  # dL/dlogits of the cross-entropy

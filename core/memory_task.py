@@ -18,8 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-
+from core.recurrent import CELLS, check_cell, detach, orthogonal, set_keep_gate_bias
 
 @dataclass
 class MemoryConfig:
@@ -41,8 +40,8 @@ class MemoryConfig:
     seed: int = 0
 
     def __post_init__(self):
+        check_cell(self.cell)
         checks = [
-            (self.cell in CELLS, f"cell must be one of {', '.join(CELLS)}, not {self.cell!r}"),
             (1 <= self.n_symbols <= self.gap <= 1000, "need 1 <= n_symbols <= gap <= 1000"),
             (2 <= self.alphabet <= 64, "alphabet must be between 2 and 64"),
             (1 <= self.hidden_size <= 512, "hidden_size must be between 1 and 512"),
@@ -103,20 +102,14 @@ class MemoryNet(nn.Module):
                 p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) / math.sqrt(H))
             if cfg.sigma is not None:
                 for k in range(G):
-                    q, r = torch.linalg.qr(torch.randn(H, H, generator=gen))
-                    self.rnn.weight_hh_l0[k * H:(k + 1) * H] = cfg.sigma * q * torch.sign(torch.diagonal(r))
-            if cfg.cell != "rnn":  # gate 1 is the lstm's f and the gru's z; the two biases add up
-                self.rnn.bias_ih_l0[H:2 * H] = cfg.forget_bias / 2
-                self.rnn.bias_hh_l0[H:2 * H] = cfg.forget_bias / 2
+                    self.rnn.weight_hh_l0[k * H:(k + 1) * H] = cfg.sigma * orthogonal(H, gen)
+        if cfg.cell != "rnn":
+            set_keep_gate_bias(self.rnn, cfg.forget_bias)
 
     def forward(self, x: torch.Tensor, state=None):
         """x (B, T, K+2) -> logits (B, T, K), state."""
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.head(out), state
-
-
-def _detach(state):
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
 def _flat(model: nn.Module) -> torch.Tensor:
@@ -137,7 +130,7 @@ def _loss_backward(model: MemoryNet, cfg: MemoryConfig, x: torch.Tensor, y: torc
                                        y[:, lo - cfg.gap:hi - cfg.gap].reshape(-1)) * (hi - lo) / n
                 loss.backward()
                 total += loss.item()
-        state = _detach(state)
+        state = detach(state)
     return total
 
 

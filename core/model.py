@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
-CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+from core.recurrent import CELLS, check_cell, set_keep_gate_bias
 
 
 @dataclass
@@ -17,8 +17,7 @@ class CharRNNConfig:
     forget_bias: float | None = None  # LSTM forget-gate bias at init (None: torch's default init)
 
     def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
+        check_cell(self.cell)
         if not 1 <= self.n_layer <= 3:
             raise ValueError(f"n_layer must be 1, 2 or 3, not {self.n_layer}")
         if not 1 <= self.hidden_size <= 4096:
@@ -28,15 +27,6 @@ class CharRNNConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
-    """Start every layer's forget gate at sigmoid(value) (char-rnn uses 1): bias_ih = value, bias_hh = 0."""
-    H = lstm.hidden_size
-    with torch.no_grad():
-        for layer in range(lstm.num_layers):
-            getattr(lstm, f"bias_ih_l{layer}")[H:2 * H].fill_(value)  # gate order i, f, g, o
-            getattr(lstm, f"bias_hh_l{layer}")[H:2 * H].zero_()
 
 
 class CharRNN(nn.Module):
@@ -51,7 +41,7 @@ class CharRNN(nn.Module):
                                       dropout=config.dropout if config.n_layer > 1 else 0.0)
         self.head = nn.Linear(H, config.vocab_size)
         if config.forget_bias is not None and config.cell == "lstm":
-            set_forget_bias(self.rnn, config.forget_bias)
+            set_keep_gate_bias(self.rnn, config.forget_bias)
 
     def forward(self, idx: torch.Tensor, state=None):
         """idx (B, T) -> logits (B, T, V) and the final recurrent state."""

@@ -7,22 +7,22 @@ the weights are laid out once, transposed and contiguous.
 import torch
 
 from core.model import CharRNN
+from core.recurrent import layer_weights
 
 
 class Stepper:
     """Advances a CharRNN over a batch of streams one character at a time (inference only)."""
 
     def __init__(self, model: CharRNN):
-        rnn, cfg = model.rnn, model.config
-        self.cell = cfg.cell
-        self.n_layer = cfg.n_layer
+        layers = layer_weights(model.rnn)
+        self.cell = model.config.cell
+        self.n_layer = len(layers)
         with torch.no_grad():
-            w_ih0, b_ih0 = rnn.weight_ih_l0, rnn.bias_ih_l0
-            self.table = torch.addmm(b_ih0, model.embed.weight, w_ih0.t())  # (V, G*H)
-            self.w_ih = [None] + [getattr(rnn, f"weight_ih_l{l}").t().contiguous() for l in range(1, cfg.n_layer)]
-            self.b_ih = [None] + [getattr(rnn, f"bias_ih_l{l}") for l in range(1, cfg.n_layer)]
-            self.w_hh = [getattr(rnn, f"weight_hh_l{l}").t().contiguous() for l in range(cfg.n_layer)]
-            self.b_hh = [getattr(rnn, f"bias_hh_l{l}") for l in range(cfg.n_layer)]
+            self.table = torch.addmm(layers[0].b_ih, model.embed.weight, layers[0].w_ih.t())  # (V, G*H)
+            self.w_ih = [None] + [w.w_ih.t().contiguous() for w in layers[1:]]  # (I, G*H) each
+            self.b_ih = [None] + [w.b_ih for w in layers[1:]]
+            self.w_hh = [w.w_hh.t().contiguous() for w in layers]  # (H, G*H) each
+            self.b_hh = [w.b_hh for w in layers]
             self.w_out = model.head.weight.t().contiguous()  # (H, V)
             self.b_out = model.head.bias
         self.model = model

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_train_state, save_checkpoint
 from core.corpus import Corpus, CorpusError, load_corpus
 from core.model import CharRNN, CharRNNConfig
+from core.recurrent import detach
 from core.sample import sample_batch
 from core.vocab import Vocab
 
@@ -84,13 +85,6 @@ def streams(ids: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Ten
     x = ids[:batch_size * L].view(batch_size, L)
     y = ids[1:batch_size * L + 1].view(batch_size, L)
     return x, y
-
-
-def detach(state):
-    """Cut the graph behind the carried hidden state (truncated BPTT)."""
-    if state is None:
-        return None
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
 @torch.no_grad()

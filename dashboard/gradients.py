@@ -5,8 +5,9 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core.gradflow import CELLS, random_flow, text_flow
+from core.gradflow import random_flow, text_flow
 from core.memory_task import MemoryConfig, MemoryResult, train_memory
+from core.recurrent import CELLS
 from dashboard import models, plots
 
 COLOURS = {"rnn": "#d62728", "gru": "#2ca02c", "lstm": "#1f77b4"}

@@ -5,6 +5,7 @@ import torch
 
 from core import gradflow as gf
 from core.model import CharRNN, CharRNNConfig
+from core.recurrent import layer_weights
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -36,7 +37,7 @@ def test_text_flow_matches_autograd_through_the_model(cell):
     out, _ = model.rnn(x.unsqueeze(0))  # (1, T, H)
     out.retain_grad()
     torch.nn.functional.cross_entropy(model.head(out[0, -1]), idx[-1]).backward()
-    ref = gf.autograd_flow(gf.layers_from_module(model.rnn), x, out.grad[0, -1])
+    ref = gf.autograd_flow(layer_weights(model.rnn), x, out.grad[0, -1])
     ours = gf.text_flow(model, idx)
     np.testing.assert_allclose(ours.h_norm, ref.h_norm, rtol=1e-4, atol=1e-8)
     assert ours.h_norm[-1, -1] == pytest.approx(out.grad[0, -1].norm().item(), rel=1e-5)

@@ -1,4 +1,4 @@
-"""Loss of a trained CharRNN on a text, in nats and bits per character.
+"""Loss of a trained CharRNN on a text, in nats and bits per character (training validates with it too).
 
 `python -m core.evaluate --checkpoint DIR --text FILE` prints `... nats=<float> bpc=<float>`.
 """
@@ -8,10 +8,41 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from core.checkpoint import CheckpointError, load_checkpoint
 from core.corpus import CorpusError, check_user_text
-from core.train import evaluate_loss
+from core.model import CharRNN
+
+
+def streams(ids: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a long id sequence into batch_size contiguous input/target streams, each (B, L)."""
+    L = (ids.numel() - 1) // batch_size
+    if L < 2:
+        raise CorpusError(f"the text is too short for batch size {batch_size}")
+    x = ids[:batch_size * L].view(batch_size, L)
+    y = ids[1:batch_size * L + 1].view(batch_size, L)
+    return x, y
+
+
+@torch.no_grad()
+def evaluate_loss(model: CharRNN, ids: torch.Tensor, batch_size: int = 32, seq_len: int = 256,
+                  bf16: bool = False) -> float:
+    """Mean next-character loss in nats over ids (1-D), read as carried-state streams."""
+    was_training = model.training
+    model.eval()
+    batch_size = max(1, min(batch_size, (ids.numel() - 1) // 2))
+    x, y = streams(ids, batch_size)
+    total, count, state = 0.0, 0, None
+    for pos in range(0, x.size(1), seq_len):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits, state = model(x[:, pos:pos + seq_len], state)  # (B, T, V)
+        target = y[:, pos:pos + seq_len]
+        total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), target.reshape(-1),
+                                 reduction="sum").item()
+        count += target.numel()
+    model.train(was_training)
+    return total / count
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_train_state, save_checkpoint
+from core.checkpoint import (Checkpoint, CheckpointError, TrainState, load_checkpoint, load_train_state,
+                             save_checkpoint)
 from core.corpus import Corpus, CorpusError, load_corpus
+from core.evaluate import evaluate_loss, streams
 from core.model import CharRNN, CharRNNConfig
 from core.recurrent import detach
 from core.sample import sample_batch
@@ -77,55 +79,10 @@ class TrainConfig:
         CharRNNConfig(2, self.cell, self.n_layer, self.hidden_size, self.dropout)  # validates the model knobs
 
 
-def streams(ids: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut a long id sequence into batch_size contiguous input/target streams, each (B, L)."""
-    L = (ids.numel() - 1) // batch_size
-    if L < 2:
-        raise CorpusError(f"the text is too short for batch size {batch_size}")
-    x = ids[:batch_size * L].view(batch_size, L)
-    y = ids[1:batch_size * L + 1].view(batch_size, L)
-    return x, y
-
-
-@torch.no_grad()
-def evaluate_loss(model: CharRNN, ids: torch.Tensor, batch_size: int = 32, seq_len: int = 256,
-                  bf16: bool = False) -> float:
-    """Mean next-character loss in nats over ids (1-D), read as carried-state streams."""
-    was_training = model.training
-    model.eval()
-    batch_size = max(1, min(batch_size, (ids.numel() - 1) // 2))
-    x, y = streams(ids, batch_size)
-    total, count, state = 0.0, 0, None
-    for pos in range(0, x.size(1), seq_len):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits, state = model(x[:, pos:pos + seq_len], state)  # (B, T, V)
-        target = y[:, pos:pos + seq_len]
-        total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), target.reshape(-1),
-                                 reduction="sum").item()
-        count += target.numel()
-    model.train(was_training)
-    return total / count
-
-
 def lr_at(cfg: TrainConfig, progress: float) -> float:
     """Cosine decay from lr to lr * lr_min_ratio as progress goes 0 -> 1."""
     low = cfg.lr * cfg.lr_min_ratio
     return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
-    sd = opt.state_dict()
-    tensors = {f"opt.{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
-    return tensors, {"param_groups": sd["param_groups"]}
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, i, name = key.split(".", 2)
-            state.setdefault(int(i), {})[name] = value
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
 def _rounded(loss: float) -> float | None:
@@ -165,19 +122,18 @@ class Trainer:
         if not (self.out / "config.json").exists():
             raise CheckpointError(f"--resume: {self.out} holds no checkpoint to resume")
         ckpt = load_checkpoint(self.out)
-        tensors, meta = load_train_state(self.out)
-        saved = TrainConfig(**{**meta["config"], "resume": True})
+        ts = load_train_state(self.out)
+        saved = TrainConfig(**{**ts.config, "resume": True})
         # the model and data knobs come from the checkpoint; the budget from this call
         self.cfg = TrainConfig(**{**asdict(saved), "max_steps": self.cfg.max_steps,
                                   "max_minutes": self.cfg.max_minutes})
         self.vocab, self.model = ckpt.vocab, ckpt.model.train()
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
-        _load_optimizer(self.opt, tensors, meta)
-        self.step, self.pos, self.epoch, self.elapsed = meta["step"], meta["pos"], meta["epoch"], meta["elapsed"]
-        torch.set_rng_state(tensors["rng"])
-        if "state.h" in tensors:
-            self.state = (tensors["state.h"], tensors["state.c"]) if "state.c" in tensors else tensors["state.h"]
-        self.base_step, self.base_elapsed = meta.get("base_step", 0), meta.get("base_elapsed", 0.0)
+        self.opt.load_state_dict(ts.optimizer)
+        self.step, self.pos, self.epoch, self.elapsed = ts.step, ts.pos, ts.epoch, ts.elapsed
+        torch.set_rng_state(ts.rng)
+        self.state = ts.hidden
+        self.base_step, self.base_elapsed = ts.base_step, ts.base_elapsed
         self._continue_history(ckpt)
 
     def _init_from(self, path: str) -> None:
@@ -310,16 +266,8 @@ class Trainer:
         }
 
     def save(self, train_loss: float, val_loss: float) -> Path:
-        tensors, meta = _optimizer_tensors(self.opt)
-        tensors["rng"] = torch.get_rng_state()
-        if self.state is not None:
-            h, c = self.state if isinstance(self.state, tuple) else (self.state, None)
-            tensors["state.h"] = h
-            if c is not None:
-                tensors["state.c"] = c
-        meta.update({"step": self.step, "pos": self.pos, "epoch": self.epoch, "elapsed": self.elapsed,
-                     "base_step": self.base_step, "base_elapsed": self.base_elapsed, "config": asdict(self.cfg)})
-        train_state = {"tensors": {k: v.contiguous() for k, v in tensors.items()}, "meta": meta}
+        train_state = TrainState(self.opt.state_dict(), torch.get_rng_state(), self.state, self.step, self.pos,
+                                 self.epoch, self.elapsed, self.base_step, self.base_elapsed, asdict(self.cfg))
         samples = {"timeline": self.timeline, "curve": self.curve}
         save_checkpoint(self.out, self.model, self.vocab, self.card(train_loss, val_loss), samples, train_state)
         self.last_saved_step = self.step
@@ -329,9 +277,8 @@ class Trainer:
 def resume_config(cfg: TrainConfig, more_minutes: float) -> TrainConfig:
     """cfg set to resume its checkpoint for `more_minutes` more minutes of training (time already spent, and
     time carried over from a fine-tuned parent, do not count against them)."""
-    _, meta = load_train_state(Path(cfg.out))
-    spent_minutes = (meta["elapsed"] - meta.get("base_elapsed", 0.0)) / 60  # what Trainer.progress counts
-    return replace(cfg, resume=True, max_steps=None, max_minutes=spent_minutes + more_minutes)
+    spent = load_train_state(Path(cfg.out)).spent_minutes  # what Trainer.progress counts
+    return replace(cfg, resume=True, max_steps=None, max_minutes=spent + more_minutes)
 
 
 def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None,

@@ -5,8 +5,9 @@ import shutil
 import pytest
 import torch
 
-from core.checkpoint import (CheckpointError, atomic_directory, export_checkpoint, list_checkpoints, load_checkpoint,
+from core.checkpoint import (CheckpointError, export_checkpoint, list_checkpoints, load_checkpoint,
                              save_checkpoint)
+from core.io import atomic_directory
 from core.model import CharRNN, CharRNNConfig
 from core.vocab import Vocab
 
@@ -85,3 +86,17 @@ def test_a_write_that_fails_halfway_leaves_the_old_checkpoint_whole(saved):
             raise RuntimeError("disk full")
     assert sorted(p.name for p in saved.parent.iterdir()) == before  # no staging directory is left behind
     load_checkpoint(saved)
+
+
+def test_config_kind_tells_the_formats_apart(saved):
+    path, _ = saved
+    config = json.loads((path / "config.json").read_text())
+    assert config["kind"] == "char-rnn"
+    older = shutil.copytree(path, path.parent / "older")  # written before configs carried a kind
+    (older / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "kind"}))
+    other = shutil.copytree(path, path.parent / "vqa")
+    (other / "config.json").write_text(json.dumps({**config, "kind": "vqa"}))
+    assert list_checkpoints(path.parent) == [path, older]
+    assert load_checkpoint(older).config == load_checkpoint(path).config
+    with pytest.raises(CheckpointError, match="'vqa' model"):
+        load_checkpoint(other)

@@ -105,7 +105,7 @@ def test_gate_saturation():
 def test_cli_prints_top_cells_and_rejects_bad_input(tmp_path, capsys):
     import torch
 
-    from core.cells import main
+    from core.rank_cells import main
     from core.checkpoint import save_checkpoint
     from core.model import CharRNN, CharRNNConfig
     from core.vocab import Vocab

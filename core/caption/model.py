@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.checkpoint import atomic_directory
+from core.io import atomic_directory
 
 from .data import WordVocab
 
@@ -98,7 +98,7 @@ def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, c
     with atomic_directory(out) as staging:
         weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(weights, str(staging / "model.safetensors"))
-        (staging / "config.json").write_text(json.dumps(asdict(model.cfg), indent=1))
+        (staging / "config.json").write_text(json.dumps({"kind": "captioner", **asdict(model.cfg)}, indent=1))
         (staging / "vocab.json").write_text(json.dumps(vocab.itos))
         (staging / "card.json").write_text(json.dumps(card, indent=1))
     return Path(out)
@@ -118,7 +118,8 @@ def load_captioner(path: str | Path) -> Captioner:
     from safetensors.torch import load_file
     path = Path(path)
     try:
-        cfg = DecoderConfig(**json.loads((path / "config.json").read_text()))
+        cfg = DecoderConfig(**{k: v for k, v in json.loads((path / "config.json").read_text()).items()
+                               if k != "kind"})
         vocab = WordVocab(json.loads((path / "vocab.json").read_text()))
         card = json.loads((path / "card.json").read_text()) if (path / "card.json").exists() else {}
         model = AttentionDecoder(cfg)

@@ -1,7 +1,7 @@
 """Find interpretable cells from the command line (Karpathy, Johnson & Fei-Fei 2015).
 
-    python -m core.cells --checkpoint checkpoints/linux-lstm --signal comment --signal brace_depth
-    python -m core.cells --checkpoint DIR --text FILE --signal regex --regex '\\d+'
+    python -m core.rank_cells --checkpoint checkpoints/linux-lstm --signal comment --signal brace_depth
+    python -m core.rank_cells --checkpoint DIR --text FILE --signal regex --regex '\\d+'
 
 Without --text the checkpoint's own corpus validation split is used; the first --max-chars characters are
 analysed.  Prints the top cells per signal: layer, kind, unit, the score (AUC for binary signals, |r| for
@@ -24,7 +24,7 @@ from core.signals import SIGNALS, SignalError, compute_signal
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.cells", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m core.rank_cells", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory")
     parser.add_argument("--text", help="UTF-8 text file (default: the checkpoint corpus's val split)")
     parser.add_argument("--signal", action="append", choices=[*SIGNALS, "regex"], required=True,

@@ -32,9 +32,10 @@ from core.evaluate import evaluate_loss, streams
 from core.model import CharRNN, CharRNNConfig
 from core.recurrent import detach
 from core.sample import sample_batch
+from core.train_events import (LN2, CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent,
+                               TrainEvent, ValEvent)
 from core.vocab import Vocab
 
-LN2 = math.log(2)
 TIMELINE_STEPS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000)
 SAMPLE_CHARS = 300
 
@@ -85,9 +86,29 @@ def lr_at(cfg: TrainConfig, progress: float) -> float:
     return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def _timeline_entry(step: int, val_loss: float, text: str) -> dict:
+    return {"step": step, "val_loss": round(val_loss, 4), "val_bpc": round(val_loss / LN2, 4), "text": text}
+
+
 def _rounded(loss: float) -> float | None:
     """A loss for JSON: 4 decimals, or None when there is none (strict JSON has no NaN)."""
     return round(loss, 4) if math.isfinite(loss) else None
+
+
+class Throughput:
+    """Tokens per second over a window that restarts every `window` seconds."""
+
+    def __init__(self, window: float = 5.0):
+        self.window, self.tokens, self.start = window, 0, time.perf_counter()
+
+    def add(self, tokens: int) -> float:
+        """Count tokens just processed; the rate since the window started."""
+        self.tokens += tokens
+        now = time.perf_counter()
+        rate = self.tokens / max(now - self.start, 1e-9)
+        if now - self.start > self.window:
+            self.tokens, self.start = 0, now
+        return rate
 
 
 class Trainer:
@@ -99,24 +120,29 @@ class Trainer:
         self.out = Path(cfg.out)
         self.corpus: Corpus = load_corpus(cfg.corpus)
         self.step, self.pos, self.epoch, self.elapsed = 0, 0, 0, 0.0
-        self.state = None
-        self.timeline: list[dict] = []
-        self.curve: list[dict] = []
+        self.state = None  # the hidden state carried across chunks
+        self.timeline: list[dict] = []  # samples.json "timeline": a sample at each of TIMELINE_STEPS
+        self.curve: list[dict] = []  # samples.json "curve": the one loss curve of this model
         self.base_step, self.base_elapsed = 0, 0.0  # where this run's budget starts (fine-tuning)
         self.last_train_loss = float("nan")
+        self.last_saved_step: int | None = None
+        # the model, vocabulary and optimizer come from one of three places
         if cfg.resume:
             self._resume()
         elif cfg.init_from:
             self._init_from(cfg.init_from)
         else:
-            torch.manual_seed(cfg.seed)
-            self.vocab = Vocab.from_text(self.corpus.train)
-            self.model = CharRNN(CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size,
-                                               cfg.dropout, cfg.forget_bias))
-            self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.x, self.y = streams(torch.tensor(self.vocab.encode(self.corpus.train)), cfg.batch_size)
+            self._fresh()
+        self.x, self.y = streams(torch.tensor(self.vocab.encode(self.corpus.train)), self.cfg.batch_size)
         self.val_ids = torch.tensor(self.vocab.encode(self.corpus.val))
-        self.last_saved_step: int | None = None
+
+    def _fresh(self) -> None:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        self.vocab = Vocab.from_text(self.corpus.train)
+        self.model = CharRNN(CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size, cfg.dropout,
+                                           cfg.forget_bias))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
 
     def _resume(self) -> None:
         if not (self.out / "config.json").exists():
@@ -139,7 +165,8 @@ class Trainer:
     def _init_from(self, path: str) -> None:
         parent = load_checkpoint(path)
         m = parent.config
-        self.cfg = replace(self.cfg, cell=m.cell, n_layer=m.n_layer, hidden_size=m.hidden_size)
+        self.cfg = replace(self.cfg, cell=m.cell, n_layer=m.n_layer, hidden_size=m.hidden_size,
+                           forget_bias=m.forget_bias)
         torch.manual_seed(self.cfg.seed)
         self.vocab = parent.vocab
         self.model = CharRNN(replace(m, dropout=self.cfg.dropout))
@@ -158,17 +185,19 @@ class Trainer:
     # ---- the loop --------------------------------------------------------------------------------
 
     def progress(self) -> float:
+        """How much of this run's budget (steps or minutes, whichever runs out first) is spent, 0..1+."""
         cfg = self.cfg
         by_steps = (self.step - self.base_step) / cfg.max_steps if cfg.max_steps else 0.0
         by_time = (self.elapsed - self.base_elapsed) / (60 * cfg.max_minutes) if cfg.max_minutes else 0.0
         return max(by_steps, by_time)
 
     def train_step(self) -> float:
+        """One optimizer step on the next seq_len characters of every stream; returns the loss in nats."""
         cfg = self.cfg
         if self.pos + cfg.seq_len > self.x.size(1):  # next epoch: restart the streams
             self.pos, self.epoch, self.state = 0, self.epoch + 1, None
-        x = self.x[:, self.pos:self.pos + cfg.seq_len]
-        y = self.y[:, self.pos:self.pos + cfg.seq_len]
+        x = self.x[:, self.pos:self.pos + cfg.seq_len]  # (B, T)
+        y = self.y[:, self.pos:self.pos + cfg.seq_len]  # (B, T)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(cfg, self.progress())
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -189,59 +218,68 @@ class Trainer:
         return loss.item()
 
     def validate(self, full: bool = False) -> float:
+        """Validation loss in nats: on the first eval_chars characters, or on all of them."""
         ids = self.val_ids if full else self.val_ids[:self.cfg.eval_chars]
         return evaluate_loss(self.model, ids, bf16=self.cfg.bf16)
 
     def sample(self) -> str:
+        """A seeded sample of SAMPLE_CHARS characters at temperature 0.8."""
         self.model.eval()
         text = sample_batch(self.model, self.vocab, "", SAMPLE_CHARS, [0.8], seed=self.cfg.seed)[0]
         self.model.train()
         return text
 
-    def run(self, on_event: Callable[[dict], None], should_stop: Callable[[], bool]) -> Path:
+    def run(self, on_event: Callable[[TrainEvent], None], should_stop: Callable[[], bool]) -> Path:
+        """Train until the budget is spent or should_stop(); validate on all of val, save, return the path."""
         cfg = self.cfg
         self.model.train()
-        window_tokens, window_start = 0, time.perf_counter()
+        speed = Throughput()
+        on_event(StartEvent(list(self.curve)))
         train_loss = self.last_train_loss  # a run with no step left to take reports the checkpoint's
         while self.progress() < 1.0 and not should_stop():
+            # step: one optimizer step, timed (only training time counts against the budget)
             t0 = time.perf_counter()
             train_loss = self.train_step()
             self.elapsed += time.perf_counter() - t0
-            window_tokens += cfg.batch_size * cfg.seq_len
-            now = time.perf_counter()
-            tokens_per_s = window_tokens / max(now - window_start, 1e-9)
-            if now - window_start > 5:
-                window_tokens, window_start = 0, now
-            on_event({"kind": "step", "step": self.step, "train_loss": train_loss, "tokens_per_s": tokens_per_s,
-                      "lr": self.opt.param_groups[0]["lr"], "progress": min(self.progress(), 1.0)})
+            tokens_per_s = speed.add(cfg.batch_size * cfg.seq_len)
+            on_event(StepEvent(self.step, train_loss, tokens_per_s, self.opt.param_groups[0]["lr"],
+                               min(self.progress(), 1.0)))
+            # validate: a slice of val every eval_every steps and at the timeline's steps
             val_loss = None
             if self.step % cfg.eval_every == 0 or self.step in TIMELINE_STEPS:
                 val_loss = self.validate()
-                on_event({"kind": "val", "step": self.step, "val_loss": val_loss, "val_bpc": val_loss / LN2})
+                on_event(ValEvent(self.step, val_loss))
+            # curve: a point every 10 steps and at each validation
             if self.step % 10 == 0 or val_loss is not None:
-                self.curve.append({"step": self.step, "train_loss": round(train_loss, 4),
-                                   "val_loss": None if val_loss is None else round(val_loss, 4),
-                                   "tokens_per_s": round(tokens_per_s)})
-            if cfg.sample_every and self.step % cfg.sample_every == 0 and self.step not in TIMELINE_STEPS:
-                on_event({"kind": "sample", "step": self.step, "text": self.sample()})
+                self._add_to_curve(train_loss, val_loss, tokens_per_s, on_event)
+            # samples: kept in the timeline at its steps; only shown every sample_every steps
             if self.step in TIMELINE_STEPS:
                 text = self.sample()
-                self.timeline.append({"step": self.step, "val_loss": round(val_loss, 4),
-                                      "val_bpc": round(val_loss / LN2, 4), "text": text})
-                on_event({"kind": "sample", "step": self.step, "text": text})
+                self.timeline.append(_timeline_entry(self.step, val_loss, text))
+                on_event(SampleEvent(self.step, text))
+            elif cfg.sample_every and self.step % cfg.sample_every == 0:
+                on_event(SampleEvent(self.step, self.sample()))
+            # checkpoint: every checkpoint_every steps, so a killed run resumes from there
             if self.step % cfg.checkpoint_every == 0:
                 self.save(train_loss, val_loss if val_loss is not None else self.validate())
-                on_event({"kind": "checkpoint", "path": str(self.out)})
+                on_event(CheckpointEvent(str(self.out)))
+        # finish: the whole validation split, the last timeline entry and curve point, the final checkpoint
         val_loss = self.validate(full=True)
         if not self.timeline or self.timeline[-1]["step"] != self.step:
-            self.timeline.append({"step": self.step, "val_loss": round(val_loss, 4),
-                                  "val_bpc": round(val_loss / LN2, 4), "text": self.sample()})
-        self.curve.append({"step": self.step, "train_loss": _rounded(train_loss), "val_loss": round(val_loss, 4),
-                           "tokens_per_s": None})
-        on_event({"kind": "val", "step": self.step, "val_loss": val_loss, "val_bpc": val_loss / LN2})
+            self.timeline.append(_timeline_entry(self.step, val_loss, self.sample()))
+        self._add_to_curve(train_loss, val_loss, None, on_event)
+        on_event(ValEvent(self.step, val_loss))
         path = self.save(train_loss, val_loss)
-        on_event({"kind": "done", "path": str(path), "val_loss": val_loss, "val_bpc": val_loss / LN2})
+        on_event(DoneEvent(str(path), val_loss))
         return path
+
+    def _add_to_curve(self, train_loss: float, val_loss: float | None, tokens_per_s: float | None,
+                      on_event: Callable[[TrainEvent], None]) -> None:
+        point = {"step": self.step, "train_loss": _rounded(train_loss),
+                 "val_loss": None if val_loss is None else round(val_loss, 4),
+                 "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s)}
+        self.curve.append(point)
+        on_event(CurveEvent(dict(point)))
 
     # ---- checkpoints -----------------------------------------------------------------------------
 
@@ -281,7 +319,7 @@ def resume_config(cfg: TrainConfig, more_minutes: float) -> TrainConfig:
     return replace(cfg, resume=True, max_steps=None, max_minutes=spent + more_minutes)
 
 
-def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None,
+def train(cfg: TrainConfig, on_event: Callable[[TrainEvent], None] | None = None,
           should_stop: Callable[[], bool] | None = None, command: str = "") -> Path:
     """Train (or resume) a model as configured; returns the checkpoint directory."""
     trainer = Trainer(cfg, command)
@@ -315,17 +353,17 @@ def main(argv: list[str] | None = None) -> int:
         args["max_minutes"] = None
     bar = tqdm(total=1000, unit="‰", dynamic_ncols=True)
 
-    def show(event: dict) -> None:
-        if event["kind"] == "step":
-            bar.n = int(1000 * event["progress"])
-            bar.set_postfix(step=event["step"], loss=f"{event['train_loss']:.3f}",
-                            tok_s=f"{event['tokens_per_s']:.0f}", refresh=False)
+    def show(event: TrainEvent) -> None:
+        if isinstance(event, StepEvent):
+            bar.n = int(1000 * event.progress)
+            bar.set_postfix(step=event.step, loss=f"{event.train_loss:.3f}", tok_s=f"{event.tokens_per_s:.0f}",
+                            refresh=False)
             bar.refresh()
-        elif event["kind"] == "val":
-            bar.write(f"step {event['step']}: val {event['val_loss']:.4f} nats = {event['val_bpc']:.4f} bpc")
-        elif event["kind"] == "done":
+        elif isinstance(event, ValEvent):
+            bar.write(f"step {event.step}: val {event.val_loss:.4f} nats = {event.val_bpc:.4f} bpc")
+        elif isinstance(event, DoneEvent):
             bar.close()
-            print(f"saved {event['path']}: val nats={event['val_loss']:.4f} bpc={event['val_bpc']:.4f}")
+            print(f"saved {event.path}: val nats={event.val_loss:.4f} bpc={event.val_bpc:.4f}")
 
     try:
         train(TrainConfig(**args), show, command="python -m core.train " + " ".join(argv or sys.argv[1:]))

@@ -20,6 +20,7 @@ import streamlit as st
 from core.corpus import CorpusError, check_user_text
 from core.checkpoint import CheckpointError
 from core.train import TrainConfig, resume_config
+from core.train_events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent, ValEvent
 from dashboard.models import runs_dir
 
 MAX_RUNNING = int(os.environ.get("RNNLENS_MAX_JOBS", "2"))
@@ -53,18 +54,29 @@ def run_name(corpus: str, cell: str, n_layer: int, hidden_size: int) -> str:
     return f"{Path(corpus).stem}-{cell}-{n_layer}x{hidden_size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _worker(cfg: TrainConfig, sample_every: int, events: mp.Queue, stop: mp.Event) -> None:
-    """Child process: train, forwarding every event (with a fresh sample every sample_every steps)."""
+@dataclasses.dataclass
+class JobFailed:
+    """The child process's training raised: the message is shown on the Train page."""
+    message: str
+
+
+@dataclasses.dataclass
+class JobExited:
+    """The child process is over (or was killed without a word)."""
+
+
+def _worker(cfg: TrainConfig, events: mp.Queue, stop: mp.Event) -> None:
+    """Child process: train, forwarding every event."""
     import torch
 
     from core.train import train
 
     torch.set_num_threads(1)
     try:
-        train(dataclasses.replace(cfg, sample_every=sample_every), events.put, stop.is_set)
+        train(cfg, events.put, stop.is_set)
     except Exception as err:  # shown to the user on the Train page
-        events.put({"kind": "error", "message": str(err) or type(err).__name__})
-    events.put({"kind": "exit"})
+        events.put(JobFailed(str(err) or type(err).__name__))
+    events.put(JobExited())
 
 
 @dataclasses.dataclass
@@ -76,7 +88,7 @@ class JobSnapshot:
     step: int
     progress: float
     tokens_per_s: float | None
-    curve: list[dict]  # samples.json "curve" format: step, train_loss, val_loss (or None), tokens_per_s
+    curve: list[dict]  # the trainer's loss curve (samples.json "curve"): step, train_loss, val_loss, tokens_per_s
     samples: list[dict]  # step, text
     val_bpc: float | None
     path: str | None
@@ -89,21 +101,21 @@ class JobSnapshot:
 
 
 class Job:
-    """One training run in a child process; resumed runs continue the same curve."""
+    """One training run in a child process; the trainer's events are folded into what the page shows."""
 
-    def __init__(self, cfg: TrainConfig, sample_every: int, previous: "Job | None" = None):
-        self.cfg, self.sample_every = cfg, sample_every
+    def __init__(self, cfg: TrainConfig, previous: "Job | None" = None):
+        self.cfg = cfg
         self._lock = threading.Lock()
         self._status, self._error, self._path = "running", None, None
         self._step, self._progress, self._tps, self._val_bpc = 0, 0.0, None, None
-        self._curve: list[dict] = list(previous._curve) if previous else []
+        self._curve: list[dict] = []  # the trainer's own curve: carried over (StartEvent), then each new point
         self._samples: list[dict] = list(previous._samples) if previous else []
         self._elapsed_before = previous.snapshot().elapsed_s if previous else 0.0
         self._started = time.monotonic()
         self._ended: float | None = None
         ctx = mp.get_context("spawn")
         self._events, self._stop = ctx.Queue(), ctx.Event()
-        self._proc = ctx.Process(target=_worker, args=(cfg, sample_every, self._events, self._stop), daemon=True)
+        self._proc = ctx.Process(target=_worker, args=(cfg, self._events, self._stop), daemon=True)
         self._proc.start()
         threading.Thread(target=self._read, daemon=True, name=f"rnnlens-job-{self.name}").start()
 
@@ -125,34 +137,30 @@ class Job:
             except queue.Empty:
                 if self._proc.is_alive():
                     continue
-                event = {"kind": "exit"}  # killed without a word
+                event = JobExited()  # killed without a word
             with self._lock:
                 over = self._apply(event)
             if over:
                 self._proc.join(timeout=5)
                 return
 
-    def _apply(self, e: dict) -> bool:
+    def _apply(self, e) -> bool:
         """Fold one event into the state; True when the job is over."""
-        kind = e["kind"]
-        if kind == "step":
-            self._step, self._progress, self._tps = e["step"], e.get("progress", self._progress), e.get("tokens_per_s")
-            self._curve.append({"step": e["step"], "train_loss": e["train_loss"], "val_loss": None,
-                                "tokens_per_s": e.get("tokens_per_s")})
-        elif kind == "val":
-            self._val_bpc = e.get("val_bpc")
-            if self._curve and self._curve[-1]["step"] == e["step"]:
-                self._curve[-1]["val_loss"] = e["val_loss"]
-            else:
-                self._curve.append({"step": e["step"], "train_loss": None, "val_loss": e["val_loss"],
-                                    "tokens_per_s": None})
-        elif kind == "sample":
-            self._samples.append({"step": e["step"], "text": e["text"]})
-        elif kind in ("checkpoint", "done"):
-            self._path = str(e["path"])
-        elif kind == "error":
-            self._status, self._error = "error", e["message"]
-        elif kind == "exit":
+        if isinstance(e, StartEvent):
+            self._curve = list(e.curve)
+        elif isinstance(e, StepEvent):
+            self._step, self._progress, self._tps = e.step, e.progress, e.tokens_per_s
+        elif isinstance(e, ValEvent):
+            self._val_bpc = e.val_bpc
+        elif isinstance(e, CurveEvent):
+            self._curve.append(e.point)
+        elif isinstance(e, SampleEvent):
+            self._samples.append({"step": e.step, "text": e.text})
+        elif isinstance(e, (CheckpointEvent, DoneEvent)):
+            self._path = e.path
+        elif isinstance(e, JobFailed):
+            self._status, self._error = "error", e.message
+        elif isinstance(e, JobExited):
             if self._status != "error":
                 if self._path is None:
                     self._status, self._error = "error", "the training process ended without a checkpoint"
@@ -180,7 +188,7 @@ class JobRegistry:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, cfg: TrainConfig, sample_every: int = 100) -> Job:
+    def start(self, cfg: TrainConfig) -> Job:
         """Start cfg as a new job (or resume it when cfg.resume) unless too many are running."""
         name = os.path.basename(os.path.normpath(cfg.out))
         with self._lock:
@@ -191,7 +199,7 @@ class JobRegistry:
             if running >= self.max_running:
                 raise JobError(f"{running} training jobs are already running on this server (the limit is "
                                f"{self.max_running}); stop one or wait until one finishes.")
-            job = Job(cfg, sample_every, previous if cfg.resume else None)
+            job = Job(cfg, previous if cfg.resume else None)
             self._jobs[name] = job
             return job
 
@@ -202,7 +210,7 @@ class JobRegistry:
             cfg = resume_config(job.cfg, minutes)
         except CheckpointError:
             raise JobError(f"'{name}' has no training state to resume from.") from None
-        return self.start(cfg, job.sample_every)
+        return self.start(cfg)
 
     def get(self, name: str | None) -> Job | None:
         with self._lock:

@@ -89,8 +89,9 @@ if start:
         cfg = TrainConfig(corpus=corpus, out=str(runs_dir() / training.run_name(corpus, cell, n_layer, hidden_size)),
                           cell=cell, n_layer=n_layer, hidden_size=hidden_size, max_minutes=minutes,
                           max_steps=max_steps or None, batch_size=batch_size, seq_len=seq_len, lr=lr,
-                          eval_every=eval_every, seed=seed, dropout=dropout, init_from=init_from)
-        st.session_state["train_job"] = jobs.start(cfg, sample_every).name
+                          eval_every=eval_every, sample_every=sample_every, seed=seed, dropout=dropout,
+                          init_from=init_from)
+        st.session_state["train_job"] = jobs.start(cfg).name
     except (ValueError, training.JobError) as err:
         st.error(f"Cannot start: {err}")
 

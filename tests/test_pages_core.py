@@ -201,8 +201,9 @@ def wait_until_over(job: training.Job, seconds: float = 180) -> training.JobSnap
 def test_a_job_stops_with_a_checkpoint_and_resumes_where_it_stopped(tmp_path):
     jobs = training.JobRegistry()
     cfg = TrainConfig(corpus=str(SONNETS), out=str(tmp_path / "sonnets"), n_layer=1, hidden_size=16, batch_size=4,
-                      seq_len=16, max_steps=None, max_minutes=10, eval_every=5, eval_chars=500, checkpoint_every=5)
-    job = jobs.start(cfg, sample_every=5)
+                      seq_len=16, max_steps=None, max_minutes=10, eval_every=5, eval_chars=500, checkpoint_every=5,
+                      sample_every=5)
+    job = jobs.start(cfg)
     deadline = time.monotonic() + 180
     while job.snapshot().step < 3 and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -4,6 +4,7 @@ import torch
 
 from core.checkpoint import load_checkpoint
 from core.train import Trainer, TrainingError, train
+from core.train_events import StepEvent
 from tests.conftest import tiny_config
 
 
@@ -12,7 +13,7 @@ def test_a_killed_run_resumes_exactly(tmp_path, cell):
     whole = train(tiny_config(tmp_path / "whole", cell=cell, dropout=0.2))
     steps = []
     cut = tiny_config(tmp_path / "cut", cell=cell, dropout=0.2)
-    train(cut, on_event=lambda e: steps.append(e["step"]) if e["kind"] == "step" else None,
+    train(cut, on_event=lambda e: steps.append(e.step) if isinstance(e, StepEvent) else None,
           should_stop=lambda: len(steps) >= 3)  # "killed" after step 3, the checkpoint at step 3 remains
     assert load_checkpoint(tmp_path / "cut").card["steps"] == 3
     resumed = train(tiny_config(tmp_path / "cut", cell=cell, dropout=0.2, resume=True))
@@ -75,7 +76,7 @@ def test_a_resume_with_no_steps_left_finishes_the_run_with_a_full_validation(tmp
     import json
     cut = tiny_config(tmp_path / "run", max_steps=6)
     steps = []
-    train(cut, on_event=lambda e: steps.append(e) if e["kind"] == "step" else None,
+    train(cut, on_event=lambda e: steps.append(e) if isinstance(e, StepEvent) else None,
           should_stop=lambda: len(steps) >= 3)
     before = load_checkpoint(tmp_path / "run").card
     train(tiny_config(tmp_path / "run", max_steps=3, resume=True))  # the budget is already spent

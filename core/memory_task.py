@@ -11,13 +11,14 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.cli import add_config_args, config_from_args
 from core.recurrent import CELLS, check_cell, detach, orthogonal, set_keep_gate_bias
 
 @dataclass
@@ -166,14 +167,12 @@ def train_memory(cfg: MemoryConfig) -> MemoryResult:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.memory_task", description=__doc__.splitlines()[0])
-    kinds = {"cell": str, "optimizer": str, "lr": float, "clip": float, "sigma": float, "forget_bias": float}
-    for name, value in asdict(MemoryConfig()).items():
-        p.add_argument("--" + name.replace("_", "-"), type=kinds.get(name, int), default=value)
+    add_config_args(p, MemoryConfig)
     p.add_argument("--cells", help="comma-separated cells to train one after another (overrides --cell)")
     a = vars(p.parse_args(argv))
     cells = a.pop("cells")
     try:
-        cfgs = [MemoryConfig(**{**a, "cell": c}) for c in (cells.split(",") if cells else [a["cell"]])]
+        cfgs = [config_from_args(MemoryConfig, {**a, "cell": c}) for c in (cells.split(",") if cells else [a["cell"]])]
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

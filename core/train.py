@@ -17,7 +17,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from core.checkpoint import (Checkpoint, CheckpointError, TrainState, load_checkpoint, load_train_state,
                              save_checkpoint)
+from core.cli import add_config_args, config_from_args
 from core.corpus import Corpus, CorpusError, load_corpus
 from core.evaluate import evaluate_loss, streams
 from core.model import CharRNN, CharRNNConfig
@@ -38,6 +39,10 @@ from core.vocab import Vocab
 
 TIMELINE_STEPS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000)
 SAMPLE_CHARS = 300
+CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text file",
+            "out": "checkpoint directory to write", "bf16": "train in float32",
+            "resume": "continue the checkpoint in --out", "max_steps": "0 or none: no step limit",
+            "max_minutes": "0 or none: no time limit"}
 
 
 class TrainingError(RuntimeError):
@@ -329,19 +334,8 @@ def train(cfg: TrainConfig, on_event: Callable[[TrainEvent], None] | None = None
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    defaults = TrainConfig(corpus="", out="")
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0])
-    p.add_argument("--corpus", required=True, help="shakespeare | austen | linux | latex, or a UTF-8 text file")
-    p.add_argument("--out", required=True, help="checkpoint directory to write")
-    for f in fields(TrainConfig):
-        if f.name in ("corpus", "out") or f.type == "bool" or f.type is bool:
-            continue
-        kind = float if "float" in str(f.type) else int if "int" in str(f.type) else str
-        if f.name == "forget_bias":
-            kind = float
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name))
-    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in float32")
-    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    add_config_args(p, TrainConfig, help=CLI_HELP)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = vars(p.parse_args(argv))
     threads = args.pop("threads")
@@ -366,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"saved {event.path}: val nats={event.val_loss:.4f} bpc={event.val_bpc:.4f}")
 
     try:
-        train(TrainConfig(**args), show, command="python -m core.train " + " ".join(argv or sys.argv[1:]))
+        train(config_from_args(TrainConfig, args), show, command="python -m core.train " + " ".join(argv or sys.argv[1:]))
     except (ValueError, CorpusError, CheckpointError, TrainingError) as e:
         bar.close()
         print(f"error: {e}", file=sys.stderr)

@@ -331,13 +331,18 @@ def train(cfg: TrainConfig, on_event: Callable[[TrainEvent], None] | None = None
     return trainer.run(on_event or (lambda event: None), should_stop or (lambda: False))
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tqdm import tqdm
-
+def cli_parser() -> argparse.ArgumentParser:
+    """The command line of `python -m core.train`: every TrainConfig field, and --threads."""
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.splitlines()[0])
     add_config_args(p, TrainConfig, help=CLI_HELP)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    args = vars(p.parse_args(argv))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    args = vars(cli_parser().parse_args(argv))
     threads = args.pop("threads")
     if threads:
         torch.set_num_threads(threads)

@@ -1,0 +1,8 @@
+#!/bin/sh
+# linux-rnn: Linux mm/ and block/ C source, a 2 x 768 vanilla RNN, 25 minutes on one thread.
+# Rebuild: sh recipes/linux-rnn.sh (from the repository root; corpora are built on first use).
+# The training lines end with the commands in checkpoints/linux-rnn/card.json, in order (tests/test_recipes.py).
+set -e
+python -m core.train --corpus linux --out runs/linux-rnn --cell rnn --n-layer 2 --hidden-size 768 --lr 1e-3 --max-minutes 25 --checkpoint-every 250 --threads 1
+# shipping copy: fp16 weights, no optimizer state
+python -m core.checkpoint export runs/linux-rnn checkpoints/linux-rnn

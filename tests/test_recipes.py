@@ -1,0 +1,39 @@
+"""recipes/: one rebuild script per shipped checkpoint, whose training commands end with the card's commands."""
+import json
+import shlex
+
+import pytest
+
+from tests.conftest import ROOT
+
+SHIPPED = sorted(p.parent.name for p in (ROOT / "checkpoints").glob("*/card.json"))
+
+
+def training_lines(recipe: str) -> list[str]:
+    """The recipe's python commands, without the shipping export."""
+    return [line for line in recipe.splitlines()
+            if line.startswith("python -m ") and not line.startswith("python -m core.checkpoint export")]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_checkpoint_has_a_recipe_ending_with_its_card_commands(name):
+    card = json.loads((ROOT / "checkpoints" / name / "card.json").read_text())
+    recorded = card.get("commands") or [card["command"]]
+    recipe = (ROOT / "recipes" / f"{name}.sh").read_text()
+    lines = training_lines(recipe)
+    assert lines[-len(recorded):] == recorded
+    out = shlex.split(lines[-1])[shlex.split(lines[-1]).index("--out") + 1]
+    assert out == f"checkpoints/{name}" or f"python -m core.checkpoint export {out} checkpoints/{name}" in recipe
+
+
+def test_every_recipe_belongs_to_a_shipped_checkpoint():
+    assert sorted(p.stem for p in (ROOT / "recipes").glob("*.sh")) == SHIPPED
+
+
+def test_training_commands_parse_with_the_trainer_cli():
+    from core.train import cli_parser
+    parser = cli_parser()
+    for name in SHIPPED:
+        for line in training_lines((ROOT / "recipes" / f"{name}.sh").read_text()):
+            if line.startswith("python -m core.train "):
+                parser.parse_args(shlex.split(line)[3:])  # exits on an unknown or malformed flag

@@ -57,7 +57,9 @@ class TrainConfig:
     n_layer: int = 2
     hidden_size: int = 256
     dropout: float = 0.0
-    forget_bias: float | None = None  # LSTM forget-gate bias at init (None: torch's default)
+    # LSTM forget-gate bias at init; None keeps torch's init. Measured (5-min shakespeare runs, seed 1337):
+    # 1.0 did not help (val at step 250: 2.091 vs 2.080 nats), so the default stays None.
+    forget_bias: float | None = None
     batch_size: int = 64
     seq_len: int = 128
     lr: float = 4e-3

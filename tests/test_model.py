@@ -55,3 +55,16 @@ def test_stepper_matches_the_full_forward(cell, n_layer):
     for t in range(3, 10):
         logits.append(stepper.step(ids[:, t]))
     torch.testing.assert_close(torch.stack(logits[:-1], 1), full[:, 2:9], atol=1e-5, rtol=1e-5)
+
+
+def test_forget_bias_starts_the_lstm_forget_gates_open_and_is_off_by_default():
+    torch.manual_seed(0)
+    plain = CharRNN(CharRNNConfig(10, "lstm", 2, 8))
+    torch.manual_seed(0)
+    biased = CharRNN(CharRNNConfig(10, "lstm", 2, 8, forget_bias=1.0))
+    assert CharRNNConfig(10).forget_bias is None  # a config.json without the key builds the old model
+    def bias(model, k):  # (4H,): blocks i, f, g, o
+        return getattr(model.rnn, f"bias_ih_l{k}") + getattr(model.rnn, f"bias_hh_l{k}")
+    for k in range(2):
+        assert torch.allclose(bias(biased, k)[8:16], torch.ones(8))
+        torch.testing.assert_close(bias(biased, k)[:8], bias(plain, k)[:8])

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, SONNETS
+from tests.conftest import ROOT
+from tests.tiny_checkpoint import SONNETS
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

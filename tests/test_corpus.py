@@ -3,7 +3,7 @@ import pytest
 
 from core import corpus
 from core.corpus import CorpusError, check_user_text, held_out_by_path, load_corpus, split_lines
-from tests.conftest import SONNETS
+from tests.tiny_checkpoint import SONNETS
 
 
 def test_a_user_file_splits_off_its_last_tenth_of_lines():

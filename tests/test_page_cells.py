@@ -5,12 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoint import save_checkpoint
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from tests.tiny_checkpoint import make_checkpoint
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 CODE = ('static int f(int a)\n{\n\t/* add one */\n\tif (a > 0) {\n\t\tprintk("a=%d\\n", a);\n'
@@ -22,10 +19,7 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("cells")
     corpus = root / "tiny.c"
     corpus.write_text(CODE * 40)
-    vocab = Vocab.from_text(CODE)
-    torch.manual_seed(0)
-    model = CharRNN(CharRNNConfig(len(vocab), "lstm", 2, 16)).eval()
-    return str(save_checkpoint(root / "tiny-lstm", model, vocab, {"corpus": str(corpus), "cell": "lstm"}, {}))
+    return str(make_checkpoint(root / "tiny-lstm", "lstm", n_layer=2, text=CODE, corpus=str(corpus)))
 
 
 def shown_text(at: AppTest) -> str:

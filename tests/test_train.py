@@ -5,7 +5,7 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.train import Trainer, TrainingError, train
 from core.train_events import StepEvent
-from tests.conftest import tiny_config
+from tests.tiny_checkpoint import tiny_config
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])

@@ -122,14 +122,19 @@ def beam_search(model: CharRNN, vocab: Vocab, prime: str = "", length: int = 200
 
 
 def read_prime_file(path: str) -> str:
-    """A prime from a UTF-8 text file, refused before reading when it cannot fit MAX_PRIME characters."""
-    size = Path(path).stat().st_size
-    if size > 4 * MAX_PRIME:  # UTF-8 takes at most 4 bytes a character
-        raise ValueError(f"{path} has {size:,} bytes; a prime is at most {MAX_PRIME:,} characters (keep its end)")
+    """A prime from a regular UTF-8 text file, refused unread beyond what MAX_PRIME characters can take."""
+    limit = 4 * MAX_PRIME  # UTF-8 takes at most 4 bytes a character
+    if not Path(path).is_file():
+        raise ValueError(f"--prime-file {path}: not a regular file")
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"--prime-file {path} has over {limit:,} bytes; a prime is at most {MAX_PRIME:,} "
+                         "characters (keep its end)")
     try:
-        return Path(path).read_bytes().decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text (byte {e.start} cannot be decoded)") from None
+        raise ValueError(f"--prime-file {path} is not UTF-8 text (byte {e.start} cannot be decoded)") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,8 @@ def test_a_prime_file_within_the_limit_is_continued(tiny, tmp_path, capsys):
     (["--seed", "-1"], "seed must be between 0"),
     (["--beam", "64", "--length", "100000"], "beam x length must be at most 80,000"),
     (["--beam", "17", "--length", "5000"], "not 17 x 5,000"),
-    (["--prime-file", "/nonexistent/prime.txt"], "No such file"),
+    (["--prime-file", "/nonexistent/prime.txt"], "not a regular file"),
+    (["--prime-file", "/dev/zero"], "not a regular file"),
 ])
 def test_bad_sampling_arguments_get_a_clear_message(tiny, capsys, args, phrase):
     assert main(["--checkpoint", str(tiny), *args]) == 2

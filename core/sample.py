@@ -91,7 +91,8 @@ def _stream(model, vocab, prime, length, temperatures, top_k, greedy, seed) -> I
     generator = torch.Generator().manual_seed(seed)
     B = len(temperatures)
     stepper = Stepper(model)
-    logits = stepper.prime(torch.tensor(_prime_ids(vocab, prime)).repeat(B, 1))  # (B, V)
+    logits = stepper.prime(torch.tensor(_prime_ids(vocab, prime)).unsqueeze(0)).repeat(B, 1)  # (B, V)
+    stepper.reorder(torch.zeros(B, dtype=torch.long))  # every stream starts from the one primed state
     temps = torch.tensor(temperatures, dtype=torch.float32).unsqueeze(1)  # (B, 1)
     logits[:, 0] = float("-inf")  # never emit the unknown symbol
     for _ in range(length):

@@ -16,7 +16,7 @@ DECODE = ("import sys; from core.caption.images import open_image; "
 
 def png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
-    image.save(buf, "PNG")
+    image.save(buf, "PNG", compress_level=1)
     return buf.getvalue()
 
 

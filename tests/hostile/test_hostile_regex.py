@@ -9,14 +9,20 @@ from hostile_helpers import ROOT, run_capped
 
 from core.signals import SignalError, regex
 from core.user_regex import UserRegexError, compile_user_regex, match_spans
+from tests.tiny_checkpoint import make_checkpoint
 
 SONNETS = ROOT / "tests" / "data" / "sonnets.txt"
-CELLS = ["-m", "core.cells", "--checkpoint", "checkpoints/shakespeare-lstm", "--signal", "regex", "--kinds", "h"]
 
 
-def test_the_issue_pattern_on_real_text_finishes(tmp_path):
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("regex") / "tiny-lstm")
+
+
+def test_the_issue_pattern_on_real_text_finishes(tiny):
     """`(\\w+\\s?)+$` over 5,000 characters of Shakespeare: Python's re backtracks for hours; RE2 is linear."""
-    proc = run_capped([*CELLS, "--text", str(SONNETS), "--regex", r"(\w+\s?)+$", "--max-chars", "5000"], timeout=90)
+    proc = run_capped(["-m", "core.cells", "--checkpoint", str(tiny), "--text", str(SONNETS), "--signal", "regex",
+                       "--regex", r"(\w+\s?)+$", "--max-chars", "5000"], timeout=90)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "regex (binary, AUC" in proc.stdout and "layer" in proc.stdout
 

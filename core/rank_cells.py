@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text", help="UTF-8 text file (default: the checkpoint corpus's val split)")
     parser.add_argument("--signal", action="append", choices=[*SIGNALS, "regex"], required=True,
                         help="signal to rank cells against (repeatable)")
-    parser.add_argument("--regex", help="pattern for --signal regex")
+    parser.add_argument("--regex", help="pattern for --signal regex (RE2 syntax: linear time, no backreferences)")
     parser.add_argument("--top", type=int, default=5, help="cells to print per signal")
     parser.add_argument("--max-chars", type=int, default=100_000, help="analyse at most this many characters")
     parser.add_argument("--kinds", default="", help="comma-separated subset of h,c,i,f,g,o (GRU: h,r,z,n); "

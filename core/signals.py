@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from core.user_regex import UserRegexError, compile_user_regex, match_spans
+
 CODE, LINE_COMMENT, BLOCK_COMMENT, STRING, CHAR = range(5)
 TAB_WIDTH = 8
 
@@ -189,14 +191,14 @@ def _match(text: str, is_code: np.ndarray, t: int, opening: str, closing: str) -
 
 
 def regex(text: str, pattern: str) -> np.ndarray:
-    """1 on every character inside a match of the regular expression (re.MULTILINE), else 0."""
+    """1 on every character inside a match of a user's regular expression (RE2, multiline), else 0."""
     try:
-        rx = re.compile(pattern, re.MULTILINE)
-    except re.error as e:
-        raise SignalError(f"invalid regular expression {pattern!r}: {e}") from None
+        spans = match_spans(compile_user_regex(pattern), text)
+    except UserRegexError as e:
+        raise SignalError(str(e)) from None
     out = np.zeros(len(text), dtype=np.float32)
-    for m in rx.finditer(text):
-        out[m.start():m.end()] = 1
+    for start, end in spans:
+        out[start:end] = 1
     return out
 
 

@@ -9,6 +9,8 @@ import torch
 from core.model import CharRNN
 from core.recurrent import layer_weights
 
+PRIME_CHUNK = 1024  # characters of a prompt read per forward pass: memory stays (B, PRIME_CHUNK, G*H)
+
 
 class Stepper:
     """Advances a CharRNN over a batch of streams one character at a time (inference only)."""
@@ -31,8 +33,10 @@ class Stepper:
 
     @torch.inference_mode()
     def prime(self, idx: torch.Tensor) -> torch.Tensor:
-        """Run the whole prompt idx (B, T) at once; returns the next-character logits (B, V)."""
-        logits, state = self.model(idx)
+        """Read the prompt idx (B, T) in chunks of PRIME_CHUNK; returns the next-character logits (B, V)."""
+        state = None
+        for start in range(0, idx.size(1), PRIME_CHUNK):
+            logits, state = self.model(idx[:, start:start + PRIME_CHUNK], state)  # (B, chunk, V)
         h, c = state if self.cell == "lstm" else (state, None)
         self.h = [t.clone() for t in h.unbind(0)]  # n_layer x (B, H)
         self.c = [t.clone() for t in c.unbind(0)] if c is not None else []

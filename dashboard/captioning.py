@@ -67,10 +67,16 @@ def caption_image(_image: Image.Image, key: str, beam: int, box: tuple[float, fl
     return c.words, c.alphas, c.logprob, image
 
 
+def for_display(image: Image.Image, width: int = 320) -> Image.Image:
+    """The image `width` px wide and at most 4 times as tall or as wide (squashed beyond, as the encoder does)."""
+    h = min(max(round(image.height * width / image.width), max(1, width // 4)), 4 * width)
+    return image.resize((width, h), Image.BILINEAR)
+
+
 def overlay(image: Image.Image, alpha: np.ndarray, width: int = 320) -> Image.Image:
     """The paper's look: the image lit where the smoothly upsampled attention is high, dark elsewhere."""
-    h = max(1, round(image.height * width / image.width))
-    img = np.asarray(image.resize((width, h), Image.BILINEAR), dtype=np.float32)
+    img = np.asarray(for_display(image, width), dtype=np.float32)  # (h, width, 3)
+    h = img.shape[0]
     up = upsample_map(alpha, h, width)
     up = up / max(float(up.max()), 1e-12)
     tint = np.array([255.0, 230.0, 120.0])

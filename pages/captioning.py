@@ -4,6 +4,7 @@ import time
 import streamlit as st
 
 from core.caption.attention import entropy, max_entropy
+from core.caption.images import MAX_PIXELS
 from core.caption.model import CaptionCheckpointError
 from dashboard import captioning as cap
 
@@ -32,7 +33,8 @@ elif source == "Sample photo":
     name = st.selectbox("Photo (scikit-image)", list(cap.SAMPLES), key="cap_sample")
     image, key = cap.sample_photo(cap.SAMPLES[name]), f"sample:{name}"
 else:
-    up = st.file_uploader("JPEG, PNG, WebP, BMP or GIF (first frame)", key="cap_upload")
+    up = st.file_uploader(f"JPEG, PNG, WebP, BMP or GIF (first frame), at most {MAX_PIXELS / 1e6:.0f} megapixels",
+                          key="cap_upload")
     if up is not None:
         image, error = cap.decode_upload(up.getvalue())
         if error:
@@ -55,7 +57,7 @@ if not words:
 def word_view() -> None:
     """One word at a time: the image lit where the model looked before writing it."""
     left, right = st.columns(2)
-    left.image(image, caption="input", width=320)
+    left.image(cap.for_display(image), caption="input", width=320)
     slot = right.empty()
     i = st.slider("Word", 1, len(words), 1, key="cap_word", format="%d") - 1 if len(words) > 1 else 0
 
@@ -96,6 +98,6 @@ with st.expander("What if part of the image were hidden?", icon=":material/visib
         st.markdown(f"Before: **{' '.join(words)}**  \nAfter: **{' '.join(w2) if w2 else '(empty)'}** "
                     f"(log-prob {lp2:.2f})")
         cols2 = st.columns(per_row)
-        cols2[0].image(masked, caption="masked input", width=200)
+        cols2[0].image(cap.for_display(masked, 200), caption="masked input", width=200)
         for k in range(min(len(w2), 2 * per_row - 1)):
             cols2[(k + 1) % per_row].image(cap.overlay(masked, a2[k], width=200), caption=f"masked: {k + 1}. {w2[k]}")

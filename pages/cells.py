@@ -145,7 +145,8 @@ with find_tab:
     left, right = st.columns([2, 3])
     signal = left.selectbox("Signal", list(SIGNAL_LABELS), format_func=SIGNAL_LABELS.get, key="cells_signal")
     if signal == "regex":
-        right.text_input("Regular expression (1 on every character of a match)", r"\d+", key="cells_regex")
+        right.text_input("Regular expression (1 on every character of a match)", r"\d+", key="cells_regex",
+                         help="RE2 syntax, matched in linear time: no backreferences or lookaround.")
     st.toggle("Graded signals: rank by Spearman's rho (any monotone rise or fall) instead of Pearson r",
               key="cells_monotone", help="Cells saturate: a depth cell may jump from top level to depth 1 and then "
                                          "move little, which r undervalues and rho does not.")

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from core.sample import beam_search, sample_batch, stream_sample, validate_sampling
+from core.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from dashboard import models, plots
 from dashboard.streaming import show_text, stream_into
 
@@ -46,7 +46,8 @@ with st.container(border=True):
     left, right = st.columns([2, 3], gap="large")
     with left:
         prime = st.text_area("Prime text", DEFAULT_PRIMES.get(ckpt.card.get("corpus"), ""), height=110,
-                             key="sample_prime", help="The model reads this first, then continues it.")
+                             key="sample_prime",
+                             help=f"The model reads this first, then continues it (at most {MAX_PRIME:,} characters).")
         mode = st.segmented_control("Mode", list(MODES), format_func=MODES.get, default="sample",
                                     required=True, key="sample_mode")
     with right:
@@ -68,7 +69,7 @@ if unknown:
 output = st.container(key="sample_output")
 if generate:
     try:
-        validate_sampling(temperature, length, top_k, beam if mode == "beam" else 1)
+        validate_sampling(temperature, length, top_k, beam if mode == "beam" else 1, seed, prime)
     except ValueError as err:
         st.error(str(err))
         st.stop()
@@ -99,7 +100,7 @@ st.caption("One batch, one seed: low temperature repeats the likeliest character
 if st.button(f"Generate at {' / '.join(map(str, BATCH_TEMPERATURES))}", key="sample_batch_go",
              icon=":material/view_column:"):
     try:
-        validate_sampling(1.0, length, top_k, 1)
+        validate_sampling(1.0, length, top_k, 1, seed, prime)
     except ValueError as err:
         st.error(str(err))
         st.stop()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.corpus import BUILDERS, CorpusError, corpus_info
+from core.corpus import BUILDERS, CorpusError, corpus_info, upload_file_name
 from core.train import TrainConfig
 from dashboard import plots, training
 from dashboard.models import available_models, get_checkpoint, model_label, runs_dir
@@ -49,7 +49,7 @@ with st.container(border=True):
                 except CorpusError as err:
                     st.error(f"Cannot train on **{upload.name}**: {err}.")
                 else:
-                    corpus = str(training.save_upload(upload.name, text))
+                    corpus = str(training.save_upload(upload_file_name(upload.name), text))
                     st.success(f"**{upload.name}**: {len(text):,} characters, {len(set(text))} distinct; "
                                "the last 10% of the lines are held out for validation.")
     with model_col:

@@ -5,7 +5,7 @@ import torch
 from core.checkpoint import load_checkpoint
 from core.train import Trainer, TrainingError, train
 from core.train_events import StepEvent
-from tests.tiny_checkpoint import tiny_config
+from tests.tiny_checkpoint import SONNETS, tiny_config
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -39,7 +39,7 @@ def test_the_checkpoint_records_card_curve_and_timeline(tiny_checkpoint):
     card = ckpt.card
     assert card["steps"] == 20 and card["n_params"] == ckpt.model.n_params()
     assert card["val_bpc"] == pytest.approx(card["val_loss"] / 0.693147, rel=1e-3)
-    assert card["corpus"] == "sonnets" and card["cell"] == "lstm"
+    assert card["corpus"] == str(SONNETS.resolve()) and card["cell"] == "lstm"
     last = ckpt.samples["timeline"][-1]
     assert last["step"] == 20 and len(last["text"]) == 300
     assert [c["step"] for c in ckpt.samples["curve"] if c["val_loss"] is not None][-1] == 20

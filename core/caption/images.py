@@ -1,9 +1,10 @@
 """Safe image decoding for the captioner's uploads: any format Pillow reads, any colour mode, EXIF rotation.
 
 Untrusted bytes are refused with a clear `ImageError` message when empty, not an image, truncated, a
-decompression bomb (more than MAX_PIXELS pixels) or of enormous dimensions. JPEGs are decoded with
-`Image.draft()`, so libjpeg does the downscale (1/2 .. 1/8) and a 12-megapixel photo costs a fraction
-of a full decode.
+decompression bomb (more than MAX_PIXELS pixels), of enormous dimensions, or with non-finite pixels (a float
+TIFF holding NaN). JPEGs are decoded with `Image.draft()`, so libjpeg does the downscale (1/2 .. 1/8) and a
+12-megapixel photo costs a fraction of a full decode; other formats are shrunk right after decoding, before
+any colour conversion, so memory stays about one decoded copy (at most 4 bytes x MAX_PIXELS).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 40_000_000        # decompression-bomb guard (a 12 MP photo passes)
+MAX_PIXELS = 25_000_000        # decompression-bomb guard (a 24 MP, 6000 x 4000 photo passes)
 MAX_SIDE = 12_000              # enormous dimensions
 DISPLAY_SIDE = 448             # decoded size for captioning and display (long side, at most)
 
@@ -44,6 +45,9 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     """Any Pillow mode -> RGB (alpha composited on white, 16-bit and float scaled to 8 bit)."""
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         a = np.asarray(im, dtype=np.float32)
+        if not np.isfinite(a).all():
+            raise ImageError("The image has non-finite pixel values (NaN or infinity); it cannot be shown or "
+                             "captioned.")
         lo, hi = float(a.min()), float(a.max())
         a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
         return Image.fromarray(a.astype(np.uint8)).convert("RGB")
@@ -84,9 +88,13 @@ def open_image(data: bytes, max_side: int = DISPLAY_SIDE) -> LoadedImage:
             im.draft("RGB", (max_side, max_side))           # libjpeg downscales by 1/2 .. 1/8 while decoding
         im.seek(0)                                          # first frame of a GIF / animated WebP
         im.load()
+        if im.mode in ("1", "P", "PA"):                     # resizing a palette image would pick nearest pixels
+            im = _to_rgb(im)
+        im.thumbnail((max_side, max_side), Image.BILINEAR)  # shrink first: conversions then cost little
         im = ImageOps.exif_transpose(im)
         im = _to_rgb(im)
+    except ImageError:
+        raise
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"The image data is truncated or corrupt: {e}") from e
-    im.thumbnail((max_side, max_side), Image.BILINEAR)
     return LoadedImage(im, (w, h), fmt)

@@ -1,0 +1,102 @@
+"""Hostile inputs (issue 10): time and peak memory of the bounded paths beside the unbounded ones they replace.
+
+Each case runs in a fresh child process (peak RSS is the child's own high-water mark, minus what it held
+before the measured call):
+  regex:  Python's backtracking `re` (killed after --timeout s) vs RE2 (core.user_regex), the issue's patterns
+  prime:  a --prime-chars prompt through shakespeare-lstm in one forward pass vs chunked (core.stepper.Stepper)
+  image:  a 24 MP RGBA PNG converted at full size then shrunk vs shrunk first (core.caption.images.open_image)
+Medians over --repeats runs.
+
+    python bench/hostile_limits.py [--repeats 3] [--timeout 30] [--prime-chars 10000]
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MEASURE = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+{setup}
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+{call}
+print(json.dumps([time.perf_counter() - t0, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024]))
+"""
+TEXTS = "a_run = 'a' * 3000 + 'b'; sonnets = open({sonnets!r}).read()[:5000]"
+REGEX = {
+    "(a+)+$, 3,000 a + b": ("a_run", "(a+)+$"),
+    "(\\w+\\s?)+$, 5,000 chars of sonnets": ("sonnets", "(\\w+\\s?)+$"),
+}
+PRIME = """import torch
+torch.set_num_threads(1)
+from core.checkpoint import load_checkpoint
+from core.stepper import Stepper
+ck = load_checkpoint({ckpt!r})
+text = (open({sonnets!r}).read() * 20)[:{n}]
+idx = torch.tensor([ck.vocab.encode(text)])"""
+IMAGE = """import io
+from PIL import Image, ImageOps
+from core.caption.images import _to_rgb, open_image
+buf = io.BytesIO()
+Image.new("RGBA", (6000, 4000), (10, 200, 30, 128)).save(buf, "PNG")
+data = buf.getvalue()"""
+IMAGE_FULL_SIZE = ("im = Image.open(io.BytesIO(data)); im.load(); im = _to_rgb(ImageOps.exif_transpose(im)); "
+                   "im.thumbnail((448, 448), Image.BILINEAR)")
+
+
+def child(setup: str, call: str, timeout: float) -> tuple[float, float] | None:
+    """(seconds, MB above the pre-call peak) of one call in a fresh process; None when it ran past timeout."""
+    code = MEASURE.format(root=str(ROOT), setup=setup, call=call)
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                             check=True).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    return tuple(json.loads(out.strip().splitlines()[-1]))
+
+
+def median(runs: list[tuple[float, float] | None], timeout: float) -> str:
+    if any(r is None for r in runs):
+        return f"> {timeout:g} s (killed)"
+    return (f"{statistics.median(r[0] for r in runs):8.3f} s  "
+            f"{statistics.median(r[1] for r in runs):6.0f} MB")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds before a baseline run is killed")
+    p.add_argument("--prime-chars", type=int, default=10_000)
+    args = p.parse_args()
+    sonnets = str(ROOT / "tests" / "data" / "sonnets.txt")
+    texts = TEXTS.format(sonnets=sonnets)
+    rows = []
+    for name, (text, pattern) in REGEX.items():
+        backtracking = f"import re; n = sum(1 for _ in re.finditer({pattern!r}, {text}, re.MULTILINE))"
+        linear = f"from core.user_regex import compile_user_regex, match_spans; " \
+                 f"n = len(match_spans(compile_user_regex({pattern!r}), {text}))"
+        rows.append((f"regex {name}", "re", [child(texts, backtracking, args.timeout)],
+                     "RE2", [child(texts, linear, args.timeout) for _ in range(args.repeats)]))
+    prime = PRIME.format(ckpt=str(ROOT / "checkpoints" / "shakespeare-lstm"), sonnets=sonnets, n=args.prime_chars)
+    rows.append((f"prime {args.prime_chars:,} chars, shakespeare-lstm", "one pass",
+                 [child(prime, "with torch.inference_mode(): ck.model(idx)", 600) for _ in range(args.repeats)],
+                 "chunked", [child(prime, "Stepper(ck.model).prime(idx)", 600) for _ in range(args.repeats)]))
+    rows.append(("image 24 MP RGBA PNG", "full size",
+                 [child(IMAGE, IMAGE_FULL_SIZE, 120) for _ in range(args.repeats)],
+                 "shrunk first", [child(IMAGE, "open_image(data)", 120) for _ in range(args.repeats)]))
+    for name, base_name, base, new_name, new in rows:
+        ratio = ""
+        if None not in base and None not in new:
+            speed = statistics.median(b[0] for b in base) / statistics.median(n[0] for n in new)
+            memory = statistics.median(b[1] for b in base) / max(statistics.median(n[1] for n in new), 1)
+            ratio = f"   time x{speed:.1f}, memory x{memory:.1f}"
+        print(f"{name:45s} {base_name:>10s} {median(base, args.timeout):>22s}   "
+              f"{new_name:>12s} {median(new, args.timeout):>22s}{ratio}")
+
+if __name__ == "__main__":
+    main()

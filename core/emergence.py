@@ -1,0 +1,71 @@
+"""Cells emerging during training: the best cell's score for a few named signals on a fixed probe text.
+
+Karpathy, Johnson & Fei-Fei (2015) observe that some interpretable cells (quotes, line length) appear early
+in training and others late.  Scoring one checkpoint against a fixed probe text gives one point of that
+curve; the trainer records it at each timeline step (`probe_record(probe_scores(...))` into the timeline
+entry) and the Train page draws score against step.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from core.discovery import CellScore, rank_cells
+from core.model import CharRNN
+from core.vocab import Vocab
+
+PROBE_SIGNALS = ("quote", "comment", "line_position", "brace_depth")
+
+
+def probe_scores(model: CharRNN, vocab: Vocab, probe_text: str,
+                 signals: tuple[str, ...] = PROBE_SIGNALS) -> dict[str, CellScore | None]:
+    """The best cell (h or c, any layer) for each named signal on probe_text; None where the signal is constant."""
+    from core.activations import extract
+    from core.signals import compute_signal
+
+    acts = extract(model, vocab, probe_text, kinds=("h", "c"))
+    out: dict[str, CellScore | None] = {}
+    for name in signals:
+        y, binary = compute_signal(name, probe_text)
+        out[name] = None if np.ptp(y) == 0 else rank_cells(acts, y, binary, top=1)[0]
+    return out
+
+
+def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
+    """JSON-ready form for a timeline entry: signal -> {layer, kind, unit, metric, score} or None."""
+    return {name: None if s is None else {"layer": int(s.layer), "kind": s.kind, "unit": int(s.unit), "metric": s.metric,
+                                          "score": round(s.score, 4)} for name, s in scores.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from core.checkpoint import CheckpointError, load_checkpoint
+    from core.corpus import CorpusError, load_corpus
+    from core.signals import SignalError
+
+    p = argparse.ArgumentParser(prog="python -m core.emergence", description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", action="append", required=True, help="checkpoint directory (repeatable: "
+                   "the checkpoints of one run in training order)")
+    p.add_argument("--chars", type=int, default=20_000, help="probe: the first N characters of the val split")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        for path in args.checkpoint:
+            ckpt = load_checkpoint(path)
+            probe = load_corpus(ckpt.card.get("corpus", "")).val[:args.chars]
+            scores = probe_scores(ckpt.model, ckpt.vocab, probe)
+            cells = "  ".join(f"{n} -" if s is None else f"{n} {s.metric} {s.score:.3f} ({s.layer}:{s.kind}:{s.unit})"
+                              for n, s in scores.items())
+            print(f"{ckpt.path.name} step {ckpt.card.get('steps', '?')}: {cells}")
+    except (CheckpointError, CorpusError, SignalError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             top = np.argsort(-np.abs(a.scores))[:8]
             print(f"position {pos}: target {a.target!r} logit {a.logit:.3f} (baseline {a.baseline_logit:.3f}), "
                   f"sum {a.scores.sum():.3f}; 90% of |attribution| within {reach(a.scores)} characters")
-            print("  strongest: " + ", ".join(f"{a.chars[j]!r}@-{len(a.chars) - 1 - j} {a.scores[j]:+.3f}" for j in top))
+            print("  strongest: " + ", ".join(f"{a.chars[j]!r}@-{len(a.chars) - 1 - j} {a.scores[j]:+.3f}"
+                                              for j in top))
         if args.random:
             rng = np.random.default_rng(args.seed)
             e = np.array([attribute(ckpt.model, ckpt.vocab, text, int(pos), "ig", args.window, steps=args.steps)

@@ -112,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"of {args.block_lines} lines) = {checks[0].null_p99:.3f}")
             for c in checks:
                 s = c.cell
+                verdict = "real" if c.real else "FAILS " + ("null" if not c.beats_null else "held-out")
                 print(f"  layer {s.layer} {s.kind} unit {s.unit:4d}  {s.metric} {s.score:.3f}  held-out "
-                      f"{c.heldout:.3f}  {'real' if c.real else 'FAILS ' + ('null' if not c.beats_null else 'held-out')}")
+                      f"{c.heldout:.3f}  {verdict}")
     except (CheckpointError, CorpusError, SignalError, DiscoveryError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -35,8 +35,9 @@ def probe_scores(model: CharRNN, vocab: Vocab, probe_text: str,
 
 def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
     """JSON-ready form for a timeline entry: signal -> {layer, kind, unit, metric, score} or None."""
-    return {name: None if s is None else {"layer": int(s.layer), "kind": s.kind, "unit": int(s.unit), "metric": s.metric,
-                                          "score": round(s.score, 4)} for name, s in scores.items()}
+    return {name: None if s is None else {"layer": int(s.layer), "kind": s.kind, "unit": int(s.unit),
+                                          "metric": s.metric, "score": round(s.score, 4)}
+            for name, s in scores.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

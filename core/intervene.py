@@ -109,12 +109,17 @@ class ClampedStepper:
         self.model, self.cell, self.n_layer = model, cfg.cell, cfg.n_layer
         B, H = len(clamps_per_stream), cfg.hidden_size
         rnn = model.rnn
-        with torch.no_grad():  # one (I + H, G*H) matrix per layer: the gates are one addmm of [x, h]
-            self.w = [torch.cat([getattr(rnn, f"weight_ih_l{l}"), getattr(rnn, f"weight_hh_l{l}")], 1).t()
-                      .contiguous() for l in range(self.n_layer)]
+        with torch.no_grad():
+            self.w_ih = [getattr(rnn, f"weight_ih_l{l}").detach() for l in range(self.n_layer)]  # (G*H, I)
+            self.w_hh = [getattr(rnn, f"weight_hh_l{l}").detach() for l in range(self.n_layer)]  # (G*H, H)
             self.b_ih = [getattr(rnn, f"bias_ih_l{l}").detach() for l in range(self.n_layer)]
             self.b_hh = [getattr(rnn, f"bias_hh_l{l}").detach() for l in range(self.n_layer)]
-            self.b = [bi + bh for bi, bh in zip(self.b_ih, self.b_hh)]
+            if self.cell == "lstm":  # transposed for addmm; layer 0's input part looked up per character
+                self.w_ih_t = [w.t().contiguous() for w in self.w_ih]
+                self.w_hh_t = [w.t().contiguous() for w in self.w_hh]
+                self.bias = [bi + bh for bi, bh in zip(self.b_ih, self.b_hh)]  # (G*H,)
+                self.table = torch.addmm(self.bias[0], model.embed.weight, self.w_ih_t[0])  # (V, G*H)
+            self.w_out, self.b_out = model.head.weight.detach(), model.head.bias.detach()
         # (layer, kind) -> (mask (B, H) bool, value (B, H)); only pairs that some stream clamps
         self.clamps: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         for b, clamps in enumerate(clamps_per_stream):
@@ -142,19 +147,18 @@ class ClampedStepper:
     @torch.inference_mode()
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         """Feed one character per stream, ids (B,) -> next-character logits (B, V)."""
-        x = self.model.embed(ids)  # (B, H)
+        x = self.model.embed(ids) if self.cell != "lstm" else None  # (B, H)
         for l in range(self.n_layer):
             if self.cell == "lstm":
-                i, f, g, o = torch.addmm(self.b[l], torch.cat([x, self.h[l]], 1), self.w[l]).chunk(4, 1)
+                pre = self.table[ids] if l == 0 else torch.addmm(self.bias[l], x, self.w_ih_t[l])  # (B, G*H)
+                i, f, g, o = torch.addmm(pre, self.h[l], self.w_hh_t[l]).chunk(4, 1)
                 self.c[l] = self._fix(l, "c", torch.sigmoid(f) * self.c[l] + torch.sigmoid(i) * torch.tanh(g))
                 x = torch.sigmoid(o) * torch.tanh(self.c[l])  # (B, H)
             else:
-                H = x.shape[1]
-                w_ih, w_hh = self.w[l][:-H].t(), self.w[l][-H:].t()
                 cell_fn = torch.gru_cell if self.cell == "gru" else torch.rnn_tanh_cell
-                x = cell_fn(x, self.h[l], w_ih, w_hh, self.b_ih[l], self.b_hh[l])  # (B, H)
+                x = cell_fn(x, self.h[l], self.w_ih[l], self.w_hh[l], self.b_ih[l], self.b_hh[l])  # (B, H)
             x = self.h[l] = self._fix(l, "h", x)
-        return self.model.head(x)  # (B, V)
+        return torch.addmm(self.b_out, x, self.w_out.t())  # (B, V)
 
     def run(self, ids: torch.Tensor) -> torch.Tensor:
         """Teacher-force ids (B, T) through every stream -> logits (B, T, V)."""
@@ -205,7 +209,8 @@ def char_diff(a: str, b: str) -> list[tuple[str, str, str]]:
 
 def first_divergence(a: str, b: str) -> int | None:
     """Index of the first character where a and b differ (None if equal)."""
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None if len(a) == len(b) else min(len(a), len(b)))
+    tail = None if len(a) == len(b) else min(len(a), len(b))
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), tail)
 
 
 # ---- causal score -------------------------------------------------------------------------------------------
@@ -299,11 +304,51 @@ def causal_score(model: CharRNN, acts, signal: np.ndarray, layer: int, kind: str
                        float(lp[0].mean()))
 
 
+def _cli_sample(args, ckpt) -> None:
+    from core.corpus import load_corpus
+
+    clamps = [parse_clamp(x) for x in args.clamp] + [parse_clamp(x.split("=")[0]) for x in args.ablate]
+    if not clamps:
+        raise InterventionError("give at least one --clamp or --ablate")
+    for c in clamps:
+        check_clamp(ckpt.model, c)
+    if any(not c.resolved for c in clamps):
+        reference = load_corpus(ckpt.card.get("corpus", "")).val[:20_000]
+        clamps = resolve(clamps, reference_means(ckpt.model, ckpt.vocab, reference))
+    free, clamped = side_by_side(ckpt.model, ckpt.vocab, clamps, args.prime, args.length, args.temperature,
+                                 args.seed)
+    print("clamps:", "; ".join(f"{c.layer}:{c.kind}:{u}={v:.3f}" for c in clamps for u, v in zip(c.units, c.values)))
+    print("---- free ----\n" + free + "\n---- clamped ----\n" + clamped)
+    changed = sum(len(b) for op, _, b in char_diff(free, clamped) if op != "equal")
+    print(f"---- diff: first divergence at {first_divergence(free, clamped)}, {changed} characters changed")
+
+
+def _cli_score(args, ckpt) -> None:
+    from core.activations import extract
+    from core.corpus import load_corpus
+    from core.signals import compute_signal
+
+    cell = parse_clamp(args.cell + "=0")
+    check_clamp(ckpt.model, cell)
+    text = load_corpus(ckpt.card.get("corpus", "")).val[args.skip:args.skip + args.max_chars]
+    y, _ = compute_signal(args.signal, text)
+    acts = extract(ckpt.model, ckpt.vocab, text, kinds=("h", "c"))
+    sc = causal_score(ckpt.model, acts, y, cell.layer, cell.kind, cell.units[0], args.controls, args.horizon,
+                      args.events)
+    ctrl = np.array(sc.control_effects)
+    print(f"{ckpt.path.name} {args.signal} cell {args.cell}: {sc.n_events} events, free log P(close within "
+          f"{args.horizon}) {sc.free_logp:.3f}; clamp effect {sc.effect:+.4f} nats; controls mean {ctrl.mean():+.4f} "
+          f"sd {ctrl.std(ddof=1):.4f} (min {ctrl.min():+.4f}, max {ctrl.max():+.4f}); z = {sc.z:+.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.checkpoint import CheckpointError, load_checkpoint
+    from core.corpus import CorpusError
+    from core.signals import SignalError
 
     p = argparse.ArgumentParser(prog="python -m core.intervene", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True)
+    p.add_argument("--threads", type=int, default=1)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sample", help="free and clamped samples side by side, same seed, with a diff")
     s.add_argument("--clamp", action="append", default=[], help="L:KIND:UNIT[,UNIT]=VALUE (VALUE or 'mean')")
@@ -321,42 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--skip", type=int, default=50_000, help="start this far into the val split "
                    "(past the text the cell was found on)")
     c.add_argument("--max-chars", type=int, default=30_000)
-    p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    from core.corpus import CorpusError, load_corpus
-    from core.signals import SignalError, compute_signal
     try:
         ckpt = load_checkpoint(args.checkpoint)
-        model, vocab = ckpt.model, ckpt.vocab
-        if args.command == "sample":
-            clamps = [parse_clamp(x) for x in args.clamp] + [parse_clamp(x.split("=")[0]) for x in args.ablate]
-            if not clamps:
-                raise InterventionError("give at least one --clamp or --ablate")
-            for cl in clamps:
-                check_clamp(model, cl)
-            if any(not cl.resolved for cl in clamps):
-                clamps = resolve(clamps, reference_means(model, vocab, load_corpus(ckpt.card.get("corpus", "")).val[:20_000]))
-            free, clamped = side_by_side(model, vocab, clamps, args.prime, args.length, args.temperature, args.seed)
-            print("clamps:", "; ".join(f"{c.layer}:{c.kind}:{u}={v:.3f}" for c in clamps for u, v in zip(c.units, c.values)))
-            print("---- free ----\n" + free + "\n---- clamped ----\n" + clamped)
-            changed = sum(len(b) for op, _, b in char_diff(free, clamped) if op != "equal")
-            print(f"---- diff: first divergence at {first_divergence(free, clamped)}, {changed} characters changed")
-            return 0
-        from core.activations import extract
-        cell = parse_clamp(args.cell + "=0")
-        check_clamp(model, cell)
-        layer, kind, unit = cell.layer, cell.kind, cell.units[0]
-        text = load_corpus(ckpt.card.get("corpus", "")).val[args.skip:args.skip + args.max_chars]
-        y, _ = compute_signal(args.signal, text)
-        acts = extract(model, vocab, text, kinds=("h", "c"))
-        sc = causal_score(model, acts, y, layer, kind, unit, args.controls, args.horizon, args.events)
-        ctrl = np.array(sc.control_effects)
-        print(f"{ckpt.path.name} {args.signal} cell {layer}:{kind}:{unit}: {sc.n_events} events, "
-              f"free log P(close within {args.horizon}) {sc.free_logp:.3f}; clamp effect {sc.effect:+.4f} nats; "
-              f"controls mean {ctrl.mean():+.4f} sd {ctrl.std(ddof=1):.4f} (min {ctrl.min():+.4f}, max "
-              f"{ctrl.max():+.4f}); z = {sc.z:+.2f}")
-    except (InterventionError, CheckpointError, CorpusError, SignalError, ValueError, IndexError) as e:
+        (_cli_sample if args.command == "sample" else _cli_score)(args, ckpt)
+    except (InterventionError, CheckpointError, CorpusError, SignalError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

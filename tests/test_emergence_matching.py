@@ -37,7 +37,7 @@ def permuted_copy(model: CharRNN, perms: list[torch.Tensor]) -> CharRNN:
             rows = torch.cat([g * H + p for g in range(4)])  # the unit's row in each gate block
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 getattr(rnn, f"{name}_l{l}").copy_(getattr(rnn, f"{name}_l{l}")[rows])
-            rnn.__getattr__(f"weight_hh_l{l}").copy_(getattr(rnn, f"weight_hh_l{l}")[:, p])
+            getattr(rnn, f"weight_hh_l{l}").copy_(getattr(rnn, f"weight_hh_l{l}")[:, p])
             if l + 1 < len(perms):
                 getattr(rnn, f"weight_ih_l{l + 1}").copy_(getattr(rnn, f"weight_ih_l{l + 1}")[:, p])
         out.head.weight.copy_(out.head.weight[:, perms[-1]])

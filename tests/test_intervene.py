@@ -7,7 +7,7 @@ from core.activations import extract
 from core.intervene import (Clamp, ClampedStepper, InterventionError, causal_score, char_diff, check_clamp,
                             closing_events, first_divergence, main, parse_clamp, resolve, side_by_side)
 from core.model import CharRNN, CharRNNConfig
-from tests.planted import CLOSE, PAREN_VOCAB, paren_lstm, paren_text
+from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

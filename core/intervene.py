@@ -115,8 +115,11 @@ class ClampedStepper:
             self.b_ih = [getattr(rnn, f"bias_ih_l{l}").detach() for l in range(self.n_layer)]
             self.b_hh = [getattr(rnn, f"bias_hh_l{l}").detach() for l in range(self.n_layer)]
             if self.cell == "lstm":  # transposed for addmm; layer 0's input part looked up per character
-                self.w_ih_t = [w.t().contiguous() for w in self.w_ih]
-                self.w_hh_t = [w.t().contiguous() for w in self.w_hh]
+                # a contiguous transposed copy makes B = 1 a fast matrix-vector product; for a few streams
+                # the plain layout avoids a packing copy per call (1.1 vs 1.6 ms a step at B = 2, 2 x 384)
+                layout = (lambda w: w.t()) if 2 <= B <= 8 else (lambda w: w.t().contiguous())
+                self.w_ih_t = [layout(w) for w in self.w_ih]
+                self.w_hh_t = [layout(w) for w in self.w_hh]
                 self.bias = [bi + bh for bi, bh in zip(self.b_ih, self.b_hh)]  # (G*H,)
                 self.table = torch.addmm(self.bias[0], model.embed.weight, self.w_ih_t[0])  # (V, G*H)
             self.w_out, self.b_out = model.head.weight.detach(), model.head.bias.detach()

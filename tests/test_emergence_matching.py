@@ -72,3 +72,13 @@ def test_matching_rejects_different_texts_and_respects_min_r():
         correlation(a, b)
     m = match_cells(a, extract(models[1], vocab, "abba" * 20))
     assert len(m.pairs) == 4 and counterpart(m, ("h", 0, 0), min_r=1.01)[0] is None
+
+
+@pytest.mark.parametrize("module", ["core.emergence", "core.matching", "core.error_analysis"])
+def test_clis_explain_a_missing_checkpoint(module, tmp_path, capsys):
+    import importlib
+
+    missing = str(tmp_path / "none")
+    argv = {"core.matching": ["--a", missing, "--b", missing]}.get(module, ["--checkpoint", missing])
+    assert importlib.import_module(module).main(argv) == 2
+    assert "is not a checkpoint directory" in capsys.readouterr().err

@@ -110,6 +110,14 @@ def true_char_probs(model, vocab, ngram, text: str) -> tuple[np.ndarray, np.ndar
     return acts.p_next[:-1].astype(np.float64), p_ngram
 
 
+def compare_with_ngram(model, vocab, ngram, train_words: Counter, text: str, code: bool, rare: int = 5,
+                       long_range: int = 20) -> tuple[list[ErrorRow], np.ndarray, np.ndarray]:
+    """The error table over text[1:] and each model's probability of every true character there (T-1,)."""
+    p_rnn, p_ngram = true_char_probs(model, vocab, ngram, text)
+    kinds = character_kinds(text, train_words, code, rare, long_range)
+    return error_table(p_rnn, p_ngram, {k: v[1:] for k, v in kinds.items()}), p_rnn, p_ngram
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -132,10 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         corpus = load_corpus(ckpt.card.get("corpus", ""))
         text = corpus.val[:args.chars]
         ngram = NGram(corpus.train, args.order)
-        p_rnn, p_ngram = true_char_probs(ckpt.model, ckpt.vocab, ngram, text)
-        kinds = character_kinds(text, Counter(re.findall(r"\w+", corpus.train)), args.code, args.rare,
-                                args.long_range)
-        rows = error_table(p_rnn, p_ngram, {k: v[1:] for k, v in kinds.items()})
+        words = Counter(re.findall(r"\w+", corpus.train))
+        rows, p_rnn, p_ngram = compare_with_ngram(ckpt.model, ckpt.vocab, ngram, words, text, args.code, args.rare,
+                                                  args.long_range)
     except (CheckpointError, CorpusError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

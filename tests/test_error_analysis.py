@@ -3,7 +3,8 @@ from collections import Counter
 
 import numpy as np
 
-from core.error_analysis import character_kinds, error_table, long_range_closings, true_char_probs, word_mask
+from core.error_analysis import (character_kinds, compare_with_ngram, error_table, long_range_closings,
+                                 true_char_probs, word_mask)
 from core.model import CharRNN, CharRNNConfig
 from core.ngram import NGram
 from core.vocab import Vocab
@@ -45,3 +46,12 @@ def test_true_char_probs_are_probabilities_of_the_next_character():
     assert p_rnn.shape == p_ngram.shape == (len(text) - 1,)
     assert np.all((p_rnn > 0) & (p_rnn < 1))
     assert p_ngram[-1] == NGram(text, 3).prob(text[-3:-1], text[-1])
+
+
+def test_compare_with_ngram_drops_the_first_character():
+    text = 'ab "ab ba" ab\n' * 5
+    vocab = Vocab.from_text(text)
+    model = CharRNN(CharRNNConfig(len(vocab), "lstm", 1, 8)).eval()
+    rows, p_rnn, p_ngram = compare_with_ngram(model, vocab, NGram(text, 2), Counter({"ab": 10}), text, code=False)
+    assert rows[0].kind == "all" and rows[0].n == len(text) - 1 == len(p_rnn) == len(p_ngram)
+    assert rows[0].ngram_errors == int((p_ngram < 0.5).sum())

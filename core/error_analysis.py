@@ -30,6 +30,8 @@ class ErrorRow:
     rnn_errors: int
     removed: int      # n-gram errors the RNN gets right
     added: int        # RNN errors the n-gram gets right
+    ngram_logp: float  # mean log-probability of the true characters (nats)
+    rnn_logp: float
 
     @property
     def removed_fraction(self) -> float:
@@ -95,8 +97,10 @@ def error_table(p_rnn: np.ndarray, p_ngram: np.ndarray, kinds: dict[str, np.ndar
     e_rnn, e_ngram = p_rnn < ERROR_P, p_ngram < ERROR_P
     rows = []
     for kind, mask in kinds.items():
+        mean_logp = (lambda p: float(np.log(p[mask]).mean()) if mask.any() else float("nan"))
         rows.append(ErrorRow(kind, int(mask.sum()), int((e_ngram & mask).sum()), int((e_rnn & mask).sum()),
-                             int((e_ngram & ~e_rnn & mask).sum()), int((e_rnn & ~e_ngram & mask).sum())))
+                             int((e_ngram & ~e_rnn & mask).sum()), int((e_rnn & ~e_ngram & mask).sum()),
+                             mean_logp(p_ngram), mean_logp(p_rnn)))
     return rows
 
 
@@ -149,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{ckpt.path.name} vs {args.order}-gram on {len(text) - 1:,} characters of {corpus.name} val "
           f"(error: p(true char) < {ERROR_P}); mean log p: rnn {np.log(p_rnn).mean():.3f}, "
           f"n-gram {np.log(p_ngram).mean():.3f}")
-    print(f"{'kind':34s} {'chars':>7s} {'n-gram err':>10s} {'rnn err':>8s} {'removed':>8s} {'added':>6s}")
+    print(f"{'kind':34s} {'chars':>7s} {'n-gram err':>10s} {'rnn err':>8s} {'removed':>8s} {'added':>6s} "
+          f"{'log p n-gram':>12s} {'log p rnn':>9s}")
     for r in rows:
-        print(f"{r.kind:34s} {r.n:7d} {r.ngram_errors:10d} {r.rnn_errors:8d} {r.removed_fraction:8.1%} {r.added:6d}")
+        print(f"{r.kind:34s} {r.n:7d} {r.ngram_errors:10d} {r.rnn_errors:8d} {r.removed_fraction:8.1%} {r.added:6d} "
+              f"{r.ngram_logp:12.3f} {r.rnn_logp:9.3f}")
     return 0
 
 

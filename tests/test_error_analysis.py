@@ -2,6 +2,7 @@
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from core.error_analysis import (character_kinds, compare_with_ngram, error_table, long_range_closings,
                                  true_char_probs, word_mask)
@@ -36,6 +37,7 @@ def test_error_table_counts_removed_and_added_errors():
     rows = {r.kind: r for r in error_table(p_rnn, p_ngram, kinds)}
     assert (rows["all"].ngram_errors, rows["all"].rnn_errors, rows["all"].removed, rows["all"].added) == (3, 2, 2, 1)
     assert rows["all"].removed_fraction == 2 / 3 and rows["odd"].removed_fraction == 0.5
+    assert rows["odd"].rnn_logp == pytest.approx(np.log([0.1, 0.6]).mean())
 
 
 def test_true_char_probs_are_probabilities_of_the_next_character():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +41,27 @@ def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
             for name, s in scores.items()}
 
 
+def retrain_timeline(train_config, probe_chars: int = 5000) -> list[dict]:
+    """Train a model from scratch (a core.train.TrainConfig) and probe each checkpoint it writes: one entry a step."""
+    from core.checkpoint import load_checkpoint
+    from core.corpus import load_corpus
+    from core.train import train
+
+    probe = load_corpus(train_config.corpus).val[:probe_chars]
+    timeline: list[dict] = []
+
+    def on_event(event: dict) -> None:
+        if event["kind"] in ("checkpoint", "done"):
+            ckpt = load_checkpoint(event["path"])
+            if timeline and timeline[-1]["step"] == ckpt.card.get("steps"):
+                return
+            timeline.append({"step": ckpt.card.get("steps"), "val_loss": ckpt.card.get("val_loss"),
+                             "probe": probe_record(probe_scores(ckpt.model, ckpt.vocab, probe))})
+
+    train(train_config, on_event)
+    return timeline
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -51,10 +73,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", action="append", required=True, help="checkpoint directory (repeatable: "
                    "the checkpoints of one run in training order)")
     p.add_argument("--chars", type=int, default=20_000, help="probe: the first N characters of the val split")
+    p.add_argument("--retrain", type=int, default=0, metavar="STEPS", help="instead: retrain the (one) "
+                   "checkpoint's configuration from scratch for STEPS steps, probing every --every steps")
+    p.add_argument("--every", type=int, default=50)
+    p.add_argument("--out", default="runs/emergence", help="with --retrain: where the run is written")
+    p.add_argument("--json", help="with --retrain: write the timeline here")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     try:
+        if args.retrain:
+            import json
+            from dataclasses import fields
+
+            from core.train import TrainConfig
+
+            known = {f.name for f in fields(TrainConfig)}
+            base = {k: v for k, v in load_checkpoint(args.checkpoint[0]).card.get("train_config", {}).items()
+                    if k in known}
+            cfg = TrainConfig(**{**base, "out": args.out, "max_steps": args.retrain, "max_minutes": None,
+                                 "checkpoint_every": args.every, "eval_every": args.every, "eval_chars": 10_000,
+                                 "resume": False, "init_from": ""})
+            timeline = retrain_timeline(cfg, args.chars)
+            for entry in timeline:
+                print(entry["step"], entry["val_loss"], {n: s and s["score"] for n, s in entry["probe"].items()})
+            if args.json:
+                Path(args.json).write_text(json.dumps({"config": base, "timeline": timeline}, indent=1))
+            return 0
         for path in args.checkpoint:
             ckpt = load_checkpoint(path)
             probe = load_corpus(ckpt.card.get("corpus", "")).val[:args.chars]
@@ -62,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             cells = "  ".join(f"{n} -" if s is None else f"{n} {s.metric} {s.score:.3f} ({s.layer}:{s.kind}:{s.unit})"
                               for n, s in scores.items())
             print(f"{ckpt.path.name} step {ckpt.card.get('steps', '?')}: {cells}")
-    except (CheckpointError, CorpusError, SignalError, ValueError) as e:
+    except (CheckpointError, CorpusError, SignalError, ValueError, RuntimeError) as e:  # RuntimeError: training
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

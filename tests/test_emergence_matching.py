@@ -82,3 +82,13 @@ def test_clis_explain_a_missing_checkpoint(module, tmp_path, capsys):
     argv = {"core.matching": ["--a", missing, "--b", missing]}.get(module, ["--checkpoint", missing])
     assert importlib.import_module(module).main(argv) == 2
     assert "is not a checkpoint directory" in capsys.readouterr().err
+
+
+def test_retrain_timeline_probes_every_checkpoint(tmp_path):
+    from core.emergence import retrain_timeline
+    from tests.conftest import tiny_config
+
+    timeline = retrain_timeline(tiny_config(tmp_path / "run", max_steps=6, checkpoint_every=3), probe_chars=800)
+    assert [e["step"] for e in timeline] == [3, 6]
+    line = timeline[-1]["probe"]["line_position"]
+    assert line["metric"] == "r" and 0 < line["score"] <= 1

@@ -7,7 +7,7 @@
 - attribution of one position over 200 earlier characters: gradient x input and integrated gradients vs
   one forward pass over the same 200 characters without gradients.  Target < 0.5 s.
 - matching two 2 x 512 LSTMs (random weights) on 20k characters: core.matching.match_cells on extracted
-  h and c (2048 cells each) vs extracting them.  Target < 5 s for the matching.
+  h and c (1024 units each, 2048 sequences) vs extracting them.  Target < 5 s for the matching.
 """
 import argparse
 import sys
@@ -74,7 +74,7 @@ def main() -> None:
     bw, bc, acts = timed(lambda: [extract(m, code_vocab, long_text, kinds=("h", "c")) for m in models], 1)
     print(f"  {'baseline: extracting h, c of both (once)':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
     w, c, m = timed(lambda: match_cells(*acts), R)
-    row(f"match_cells ({len(m.cells_a)} x {len(m.cells_b)} cells)", w, c, bw, bc)
+    row(f"match_cells ({len(m.units_a)} x {len(m.units_b)} units, h and c)", w, c, bw, bc)
 
 
 if __name__ == "__main__":

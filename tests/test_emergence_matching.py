@@ -58,9 +58,8 @@ def test_matching_recovers_a_unit_permutation():
     m = match_cells(a, b)
     for l, p in enumerate(perms):
         for new, old in enumerate(p.tolist()):  # unit `new` of the twin is unit `old` of the model
-            for kind in ("h", "c"):
-                assert m.pairs[(kind, l, old)] == ((kind, l, new), pytest.approx(1.0, abs=1e-4))
-    assert counterpart(m, ("h", 1, 3))[0] is not None
+            assert m.pairs[(l, old)] == ((l, new), pytest.approx(1.0, abs=1e-4))
+    assert counterpart(m, (1, 3))[0] is not None
 
 
 def test_matching_rejects_different_texts_and_respects_min_r():
@@ -71,7 +70,7 @@ def test_matching_rejects_different_texts_and_respects_min_r():
     with pytest.raises(ValueError):
         correlation(a, b)
     m = match_cells(a, extract(models[1], vocab, "abba" * 20))
-    assert len(m.pairs) == 4 and counterpart(m, ("h", 0, 0), min_r=1.01)[0] is None
+    assert len(m.pairs) == 4 and counterpart(m, (0, 0), min_r=1.01)[0] is None
 
 
 @pytest.mark.parametrize("module", ["core.emergence", "core.matching", "core.error_analysis"])

@@ -29,8 +29,7 @@ import torch
 from core.model import CharRNN
 from core.vocab import Vocab
 
-MEAN = "mean"        # clamp value: the cell's mean over a reference text (mean ablation)
-OUTSIDE = "outside"  # clamp value: the cell's mean where the signal is off (for causal scores)
+MEAN = "mean"  # clamp value: the cell's mean over a reference text (mean ablation), until resolved
 
 
 class InterventionError(ValueError):
@@ -43,7 +42,7 @@ class Clamp:
     layer: int
     kind: str
     units: tuple[int, ...]
-    values: tuple[float, ...] | str  # floats, or MEAN / OUTSIDE until resolved
+    values: tuple[float, ...] | str  # floats, or MEAN until resolved
 
     @property
     def resolved(self) -> bool:
@@ -129,7 +128,7 @@ class ClampedStepper:
             for c in clamps:
                 check_clamp(model, c)
                 if not c.resolved:
-                    raise InterventionError("resolve MEAN / OUTSIDE clamp values before stepping")
+                    raise InterventionError("resolve 'mean' clamp values (resolve()) before stepping")
                 mask, value = self.clamps.setdefault((c.layer, c.kind), (torch.zeros(B, H, dtype=torch.bool),
                                                                          torch.zeros(B, H)))
                 mask[b, list(c.units)] = True
@@ -168,8 +167,11 @@ class ClampedStepper:
         return torch.stack([self.step(ids[:, t]) for t in range(ids.shape[1])], 1)
 
 
-def coupled_pick(logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+def coupled_pick(logits: torch.Tensor, temperature: float, generator: torch.Generator, top_k: int = 0
+                 ) -> torch.Tensor:
     """Sample one id per stream from logits (B, V) with one shared uniform draw (inverse CDF) -> ids (B,)."""
+    if 0 < top_k < logits.shape[1]:
+        logits = logits.masked_fill(logits < logits.topk(top_k, dim=-1).values[:, -1:], float("-inf"))
     probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
     cdf = probs.cumsum(-1)
     u = torch.rand(1, generator=generator) * cdf[:, -1:]  # (B, 1) scaled to each row's total
@@ -178,10 +180,11 @@ def coupled_pick(logits: torch.Tensor, temperature: float, generator: torch.Gene
 
 @torch.inference_mode()
 def sample_streams(model: CharRNN, vocab: Vocab, clamps_per_stream: list[list[Clamp]], prime: str = "\n",
-                   length: int = 500, temperature: float = 0.8, seed: int = 0) -> list[str]:
+                   length: int = 500, temperature: float = 0.8, seed: int = 0, top_k: int = 0) -> list[str]:
     """One sampled continuation of prime per stream (each with its own clamps), all sharing the random draws."""
-    if not 0 < temperature <= 10 or not 1 <= length <= 100_000:
-        raise InterventionError("temperature must be in (0, 10] and length in 1..100000")
+    from core.sample import validate_sampling
+
+    validate_sampling(temperature, length, top_k)
     generator = torch.Generator().manual_seed(seed)
     stepper = ClampedStepper(model, clamps_per_stream)
     B = len(clamps_per_stream)
@@ -192,15 +195,15 @@ def sample_streams(model: CharRNN, vocab: Vocab, clamps_per_stream: list[list[Cl
     for _ in range(length):
         logits = stepper.step(ids)  # (B, V)
         logits[:, 0] = float("-inf")  # never emit the unknown symbol
-        ids = coupled_pick(logits, temperature, generator)
+        ids = coupled_pick(logits, temperature, generator, top_k)
         out.append(ids)
     return [vocab.decode(row) for row in torch.stack(out, 1).tolist()]
 
 
 def side_by_side(model: CharRNN, vocab: Vocab, clamps: list[Clamp], prime: str = "\n", length: int = 500,
-                 temperature: float = 0.8, seed: int = 0) -> tuple[str, str]:
+                 temperature: float = 0.8, seed: int = 0, top_k: int = 0) -> tuple[str, str]:
     """(free text, clamped text) from the same seed and the same random draws."""
-    free, clamped = sample_streams(model, vocab, [[], clamps], prime, length, temperature, seed)
+    free, clamped = sample_streams(model, vocab, [[], clamps], prime, length, temperature, seed, top_k)
     return free, clamped
 
 
@@ -319,7 +322,7 @@ def _cli_sample(args, ckpt) -> None:
         reference = load_corpus(ckpt.card.get("corpus", "")).val[:20_000]
         clamps = resolve(clamps, reference_means(ckpt.model, ckpt.vocab, reference))
     free, clamped = side_by_side(ckpt.model, ckpt.vocab, clamps, args.prime, args.length, args.temperature,
-                                 args.seed)
+                                 args.seed, args.top_k)
     print("clamps:", "; ".join(f"{c.layer}:{c.kind}:{u}={v:.3f}" for c in clamps for u, v in zip(c.units, c.values)))
     print("---- free ----\n" + free + "\n---- clamped ----\n" + clamped)
     changed = sum(len(b) for op, _, b in char_diff(free, clamped) if op != "equal")
@@ -360,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--length", type=int, default=500)
     s.add_argument("--temperature", type=float, default=0.8)
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0: all)")
     c = sub.add_parser("score", help="causal z-score of a cell for the spans of a signal")
     c.add_argument("--signal", required=True, help="quote, comment, brace_depth, ... (core.signals)")
     c.add_argument("--cell", required=True, help="L:KIND:UNIT, e.g. 1:c:317")

@@ -5,7 +5,8 @@ import torch
 
 from core.activations import extract
 from core.intervene import (Clamp, ClampedStepper, InterventionError, causal_score, char_diff, check_clamp,
-                            closing_events, first_divergence, main, parse_clamp, resolve, side_by_side)
+                            closing_events, first_divergence, main, parse_clamp, resolve, sample_streams,
+                            side_by_side)
 from core.model import CharRNN, CharRNNConfig
 from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
@@ -78,6 +79,15 @@ def test_causal_score_finds_the_planted_cell_and_not_a_random_one():
     assert len(planted.control_effects) == 12
     random_cell = causal_score(model, acts, signal, 0, "c", 9, n_control=12, seed=1)
     assert abs(random_cell.z) < abs(planted.z) / 5
+
+
+def test_top_k_one_is_greedy_and_bad_settings_are_refused():
+    model = paren_lstm()
+    (greedy,) = sample_streams(model, PAREN_VOCAB, [[]], "x", 30, temperature=1.0, seed=0, top_k=1)
+    assert len(set(sample_streams(model, PAREN_VOCAB, [[]], "x", 30, 1.0, seed=s, top_k=1)[0] for s in range(3))) == 1
+    assert greedy == sample_streams(model, PAREN_VOCAB, [[]], "x", 30, 0.5, seed=9, top_k=1)[0]
+    with pytest.raises(ValueError):
+        sample_streams(model, PAREN_VOCAB, [[]], "x", 30, temperature=0.0)
 
 
 def test_char_diff_round_trips():

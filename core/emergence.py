@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,11 @@ def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
             for name, s in scores.items()}
 
 
-def retrain_timeline(train_config, probe_chars: int = 5000) -> list[dict]:
-    """Train a model from scratch (a core.train.TrainConfig) and probe each checkpoint it writes: one entry a step."""
+def retrain_timeline(train_config, probe_chars: int = 5000,
+                     on_entry: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    """Train a model from scratch (a core.train.TrainConfig) and probe each checkpoint it writes: one entry a step.
+
+    on_entry(timeline) is called after each new entry (to print or save progress)."""
     from core.checkpoint import load_checkpoint
     from core.corpus import load_corpus
     from core.train import train
@@ -57,6 +61,8 @@ def retrain_timeline(train_config, probe_chars: int = 5000) -> list[dict]:
                 return
             timeline.append({"step": ckpt.card.get("steps"), "val_loss": ckpt.card.get("val_loss"),
                              "probe": probe_record(probe_scores(ckpt.model, ckpt.vocab, probe))})
+            if on_entry:
+                on_entry(timeline)
 
     train(train_config, on_event)
     return timeline
@@ -94,11 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             cfg = TrainConfig(**{**base, "out": args.out, "max_steps": args.retrain, "max_minutes": None,
                                  "checkpoint_every": args.every, "eval_every": args.every, "eval_chars": 10_000,
                                  "resume": False, "init_from": ""})
-            timeline = retrain_timeline(cfg, args.chars)
-            for entry in timeline:
-                print(entry["step"], entry["val_loss"], {n: s and s["score"] for n, s in entry["probe"].items()})
-            if args.json:
-                Path(args.json).write_text(json.dumps({"config": base, "timeline": timeline}, indent=1))
+            def report(timeline: list[dict]) -> None:
+                e = timeline[-1]
+                print(f"step {e['step']} val_loss {e['val_loss']}: " + "  ".join(
+                    f"{n} {s['score'] if s else '-'}" for n, s in e["probe"].items()), flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps({"config": base, "timeline": timeline}, indent=1))
+
+            retrain_timeline(cfg, args.chars, report)
             return 0
         for path in args.checkpoint:
             ckpt = load_checkpoint(path)

@@ -228,6 +228,7 @@ class CausalScore:
     kind: str
     unit: int
     effect: float              # mean over events of delta log P(close within horizon), clamped - free
+    control_units: tuple[int, ...]
     control_effects: tuple[float, ...]
     z: float                   # (effect - mean(control)) / std(control)
     n_events: int
@@ -306,8 +307,8 @@ def causal_score(model: CharRNN, acts, signal: np.ndarray, layer: int, kind: str
     deltas = (lp[1:] - lp[0]).mean(axis=1)  # (1 + n_control,)
     ctrl = deltas[1:]
     z = float((deltas[0] - ctrl.mean()) / max(ctrl.std(ddof=1), 1e-12))
-    return CausalScore(layer, kind, unit, float(deltas[0]), tuple(map(float, ctrl)), z, len(events),
-                       float(lp[0].mean()))
+    return CausalScore(layer, kind, unit, float(deltas[0]), tuple(units[1:]), tuple(map(float, ctrl)), z,
+                       len(events), float(lp[0].mean()))
 
 
 def _cli_sample(args, ckpt) -> None:
@@ -342,9 +343,11 @@ def _cli_score(args, ckpt) -> None:
     sc = causal_score(ckpt.model, acts, y, cell.layer, cell.kind, cell.units[0], args.controls, args.horizon,
                       args.events)
     ctrl = np.array(sc.control_effects)
+    strongest = int(np.abs(ctrl).argmax())
     print(f"{ckpt.path.name} {args.signal} cell {args.cell}: {sc.n_events} events, free log P(close within "
           f"{args.horizon}) {sc.free_logp:.3f}; clamp effect {sc.effect:+.4f} nats; controls mean {ctrl.mean():+.4f} "
-          f"sd {ctrl.std(ddof=1):.4f} (min {ctrl.min():+.4f}, max {ctrl.max():+.4f}); z = {sc.z:+.2f}")
+          f"sd {ctrl.std(ddof=1):.4f} (strongest: unit {sc.control_units[strongest]} {ctrl[strongest]:+.4f}); "
+          f"z = {sc.z:+.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,7 +76,7 @@ def test_causal_score_finds_the_planted_cell_and_not_a_random_one():
     assert events and all(text[s] == "(" and text[e] == ")" for s, e in events)
     planted = causal_score(model, acts, signal, 0, "c", 0, n_control=12, seed=1)
     assert planted.effect < -1.0 and planted.z < -3.0  # clamped "outside": the ')' becomes unlikely
-    assert len(planted.control_effects) == 12
+    assert len(planted.control_effects) == len(set(planted.control_units)) == 12 and 0 not in planted.control_units
     random_cell = causal_score(model, acts, signal, 0, "c", 9, n_control=12, seed=1)
     assert abs(random_cell.z) < abs(planted.z) / 5
 

@@ -7,6 +7,11 @@ a_j = <e_j - b_j, integral_0^1 dF/de_j(b + alpha (e - b)) dalpha>, so the attrib
 F(e) - F(b) (completeness); the integral is taken by Gauss-Legendre quadrature, all nodes as one batch.
 F is the logit of the target character after reading the `window` characters up to the position, started
 from a zero state.
+
+Completeness is exact only as far as the quadrature is: on small models 16 nodes reach 1e-3, but on the
+shipped 2 x 384 LSTMs over 200 characters the straight path from zero embeddings passes through rough
+regions of the recurrent dynamics and 24 or 64 nodes leave a median gap of about 25% (measured with
+`python -m core.attribution --random 20`); each Attribution carries its completeness_error for display.
 """
 from __future__ import annotations
 

@@ -11,12 +11,16 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.discovery import CellScore, rank_cells
 from core.model import CharRNN
 from core.vocab import Vocab
+
+if TYPE_CHECKING:
+    from core.train import TrainConfig
 
 PROBE_SIGNALS = ("quote", "comment", "line_position", "brace_depth")
 
@@ -42,7 +46,7 @@ def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
             for name, s in scores.items()}
 
 
-def retrain_timeline(train_config, probe_chars: int = 5000,
+def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
                      on_entry: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Train a model from scratch (a core.train.TrainConfig) and probe each checkpoint it writes: one entry a step.
 

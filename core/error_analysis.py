@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.model import CharRNN
+from core.ngram import NGram
+from core.vocab import Vocab
+
 ERROR_P = 0.5
 CLOSERS = {")": "(", "]": "[", "}": "{"}
 
@@ -104,7 +108,7 @@ def error_table(p_rnn: np.ndarray, p_ngram: np.ndarray, kinds: dict[str, np.ndar
     return rows
 
 
-def true_char_probs(model, vocab, ngram, text: str) -> tuple[np.ndarray, np.ndarray]:
+def true_char_probs(model: CharRNN, vocab: Vocab, ngram: NGram, text: str) -> tuple[np.ndarray, np.ndarray]:
     """Probability each model gave each character text[1:] from the characters before it: two (T-1,)."""
     from core.activations import extract
 
@@ -114,8 +118,8 @@ def true_char_probs(model, vocab, ngram, text: str) -> tuple[np.ndarray, np.ndar
     return acts.p_next[:-1].astype(np.float64), p_ngram
 
 
-def compare_with_ngram(model, vocab, ngram, train_words: Counter, text: str, code: bool, rare: int = 5,
-                       long_range: int = 20) -> tuple[list[ErrorRow], np.ndarray, np.ndarray]:
+def compare_with_ngram(model: CharRNN, vocab: Vocab, ngram: NGram, train_words: Counter, text: str, code: bool,
+                       rare: int = 5, long_range: int = 20) -> tuple[list[ErrorRow], np.ndarray, np.ndarray]:
     """The error table over text[1:] and each model's probability of every true character there (T-1,)."""
     p_rnn, p_ngram = true_char_probs(model, vocab, ngram, text)
     kinds = character_kinds(text, train_words, code, rare, long_range)

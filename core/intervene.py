@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from core.activations import Activations
 from core.model import CharRNN
 from core.vocab import Vocab
 
@@ -262,7 +263,7 @@ def _log_close(logp: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor)
 
 
 @torch.inference_mode()
-def event_logp(model: CharRNN, acts, events: list[tuple[int, int]], clamp_sets: list[list[Clamp]],
+def event_logp(model: CharRNN, acts: Activations, events: list[tuple[int, int]], clamp_sets: list[list[Clamp]],
                horizon: int = 50) -> np.ndarray:
     """log P(close within horizon) for each clamp set (S) and event (E) -> (S, E), following the real text.
 
@@ -285,13 +286,13 @@ def event_logp(model: CharRNN, acts, events: list[tuple[int, int]], clamp_sets: 
     return _log_close(logp, targets, lengths).view(S, E).numpy()
 
 
-def outside_values(acts, signal: np.ndarray) -> dict[str, np.ndarray]:
+def outside_values(acts: Activations, signal: np.ndarray) -> dict[str, np.ndarray]:
     """Each cell's mean where the signal is at its lowest (outside spans): kind -> (L, H)."""
     off = np.asarray(signal) <= np.min(signal)
     return {k: acts.states[k][:, :, off].mean(axis=2) for k in ("h", "c") if k in acts.states}
 
 
-def causal_score(model: CharRNN, acts, signal: np.ndarray, layer: int, kind: str, unit: int,
+def causal_score(model: CharRNN, acts: Activations, signal: np.ndarray, layer: int, kind: str, unit: int,
                  n_control: int = 20, horizon: int = 50, max_events: int = 40, seed: int = 0) -> CausalScore:
     """Clamp (layer, kind, unit) to its outside-span value over each span's first `horizon` steps; z vs controls."""
     events = closing_events(acts.text, signal, horizon, max_events)

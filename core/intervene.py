@@ -21,6 +21,7 @@ import argparse
 import difflib
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -99,6 +100,18 @@ def reference_means(model: CharRNN, vocab: Vocab, text: str) -> dict[str, np.nda
 
     acts = extract(model, vocab, text, kinds=("h", "c"))
     return {k: acts.column_stats(k)[0] for k in acts.states if k in ("h", "c")}
+
+
+def build_clamps(model: CharRNN, vocab: Vocab, specs: list[str], reference: Callable[[], str]) -> list[Clamp]:
+    """Parse, check and resolve clamp specs (`L:KIND:UNITS=VALUE`, `=mean` or none for ablation) for a model.
+
+    reference() gives the text whose means resolve `mean` values; it is only called when one is needed."""
+    clamps = [parse_clamp(spec) for spec in specs]
+    for c in clamps:
+        check_clamp(model, c)
+    if any(not c.resolved for c in clamps):
+        clamps = resolve(clamps, reference_means(model, vocab, reference()))
+    return clamps
 
 
 class ClampedStepper:
@@ -315,14 +328,10 @@ def causal_score(model: CharRNN, acts: Activations, signal: np.ndarray, layer: i
 def _cli_sample(args, ckpt) -> None:
     from core.corpus import load_corpus
 
-    clamps = [parse_clamp(x) for x in args.clamp] + [parse_clamp(x.split("=")[0]) for x in args.ablate]
-    if not clamps:
+    if not args.clamp and not args.ablate:
         raise InterventionError("give at least one --clamp or --ablate")
-    for c in clamps:
-        check_clamp(ckpt.model, c)
-    if any(not c.resolved for c in clamps):
-        reference = load_corpus(ckpt.card.get("corpus", "")).val[:20_000]
-        clamps = resolve(clamps, reference_means(ckpt.model, ckpt.vocab, reference))
+    clamps = build_clamps(ckpt.model, ckpt.vocab, args.clamp + [x.split("=")[0] for x in args.ablate],
+                          lambda: load_corpus(ckpt.card.get("corpus", "")).val[:20_000])
     free, clamped = side_by_side(ckpt.model, ckpt.vocab, clamps, args.prime, args.length, args.temperature,
                                  args.seed, args.top_k)
     print("clamps:", "; ".join(f"{c.layer}:{c.kind}:{u}={v:.3f}" for c in clamps for u, v in zip(c.units, c.values)))

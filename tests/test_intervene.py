@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from core.activations import extract
-from core.intervene import (Clamp, ClampedStepper, InterventionError, causal_score, char_diff, check_clamp,
+from core.intervene import (Clamp, ClampedStepper, build_clamps, InterventionError, causal_score, char_diff, check_clamp,
                             closing_events, first_divergence, main, parse_clamp, resolve, sample_streams,
                             side_by_side)
 from core.model import CharRNN, CharRNNConfig
@@ -35,6 +35,24 @@ def test_check_clamp_rejects_what_the_model_lacks():
     for bad in (Clamp(0, "c", (1,), (0.0,)), Clamp(1, "h", (1,), (0.0,)), Clamp(0, "h", (8,), (0.0,))):
         with pytest.raises(InterventionError):
             check_clamp(gru, bad)
+
+
+def test_build_clamps_reads_the_reference_only_for_means():
+    model = paren_lstm()
+    text, _ = paren_text(300)
+    calls = []
+
+    def reference() -> str:
+        calls.append(1)
+        return text
+
+    assert build_clamps(model, PAREN_VOCAB, ["0:c:0=1"], reference) == [Clamp(0, "c", (0,), (1.0,))]
+    assert not calls
+    (mean,) = build_clamps(model, PAREN_VOCAB, ["0:c:0"], reference)
+    expected = extract(model, PAREN_VOCAB, text, kinds=("h", "c")).states["c"][0, 0].mean()
+    assert calls and mean.values[0] == pytest.approx(float(expected), abs=1e-5)
+    with pytest.raises(InterventionError):
+        build_clamps(model, PAREN_VOCAB, ["0:c:99"], reference)
 
 
 def test_resolve_fills_means():

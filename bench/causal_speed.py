@@ -1,0 +1,81 @@
+"""Speed of the causal tools, each beside a baseline measured in the same run (medians over repeats).
+
+    python bench/causal_speed.py [--checkpoint checkpoints/austen-lstm] [--repeats 5] [--threads 1]
+
+- clamp and resample: core.intervene.side_by_side (free + clamped stream, 500 characters) vs plain
+  core.sample.stream_sample of 500 characters (no clamp).  Target < 1 s.
+- attribution of one position over 200 earlier characters: gradient x input and integrated gradients vs
+  one forward pass over the same 200 characters without gradients.  Target < 0.5 s.
+- matching two 2 x 512 LSTMs (random weights) on 20k characters: core.matching.match_cells on extracted
+  h and c (1024 units each, 2048 sequences) vs extracting them.  Target < 5 s for the matching.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cells_speed import SNIPPET, timed  # noqa: E402
+from core.activations import extract  # noqa: E402
+from core.attribution import attribute, last_logits  # noqa: E402
+from core.checkpoint import load_checkpoint  # noqa: E402
+from core.intervene import Clamp, side_by_side  # noqa: E402
+from core.matching import match_cells  # noqa: E402
+from core.model import CharRNN, CharRNNConfig  # noqa: E402
+from core.sample import stream_sample  # noqa: E402
+from core.vocab import Vocab  # noqa: E402
+
+
+def row(name: str, wall: float, cpu: float, base_wall: float, base_cpu: float) -> None:
+    print(f"  {name:44s} wall {wall:7.3f} s  cpu {cpu:7.3f} s   x{wall / base_wall:5.2f} wall, "
+          f"x{cpu / base_cpu:5.2f} cpu of the baseline")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default="checkpoints/austen-lstm")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--match-chars", type=int, default=20_000)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    ckpt = load_checkpoint(args.checkpoint)
+    model, vocab, R = ckpt.model, ckpt.vocab, args.repeats
+    print(f"{ckpt.path.name} ({ckpt.config.n_layer} x {ckpt.config.hidden_size} {ckpt.config.cell}), "
+          f"{args.threads} thread(s), medians of {R}")
+
+    print("clamp and resample, 500 characters")
+    bw, bc, _ = timed(lambda: "".join(stream_sample(model, vocab, "\n", 500, 0.8, seed=1)), R)
+    print(f"  {'baseline: plain sampling (core.sample)':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
+    clamp = [Clamp(ckpt.config.n_layer - 1, "h", (0, 1), (0.5, -0.5))]
+    w, c, _ = timed(lambda: side_by_side(model, vocab, clamp, "\n", 500, 0.8, seed=1), R)
+    row("free + clamped streams (core.intervene)", w, c, bw, bc)
+
+    print("attribution of one position over 200 earlier characters")
+    prose = "\"I am sure,\" said she, \"that you will like him.\" "
+    text = ((SNIPPET if "linux" in ckpt.path.name else prose) * 10)[:201]
+    emb = model.embed(torch.tensor(vocab.encode(text[:200])))[None].detach()  # (1, 200, H)
+    fn = last_logits(model)
+    bw, bc, _ = timed(lambda: torch.no_grad()(fn)(emb), R)
+    print(f"  {'baseline: one forward pass, no gradient':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
+    for method, steps in (("grad_x_input", 1), ("ig", 16), ("ig", 24)):
+        w, c, _ = timed(lambda: attribute(model, vocab, text, 199, method, 200, steps=steps), R)
+        row(f"{method}" + (f" ({steps} nodes)" if method == "ig" else ""), w, c, bw, bc)
+
+    print(f"matching two 2 x 512 LSTMs on {args.match_chars:,} characters")
+    code_vocab = Vocab.from_text(SNIPPET)
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models.append(CharRNN(CharRNNConfig(len(code_vocab), "lstm", 2, 512)).eval())
+    long_text = (SNIPPET * (args.match_chars // len(SNIPPET) + 1))[:args.match_chars]
+    bw, bc, acts = timed(lambda: [extract(m, code_vocab, long_text, kinds=("h", "c")) for m in models], 1)
+    print(f"  {'baseline: extracting h, c of both (once)':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
+    w, c, m = timed(lambda: match_cells(*acts), R)
+    row(f"match_cells ({len(m.units_a)} x {len(m.units_b)} units, h and c)", w, c, bw, bc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Attribution: analytic answers on a linear model, completeness of integrated gradients on a tiny LSTM."""
+import numpy as np
+import pytest
+import torch
+
+from core.attribution import (AttributionError, attribute, gradient_x_input, integrated_gradients, main, reach)
+from core.model import CharRNN, CharRNNConfig
+from core.vocab import Vocab
+
+
+def linear_fn(weights: torch.Tensor, bias: torch.Tensor):
+    """F(e) = sum_t W_t e_t + bias: logits (B, V) from embeddings (B, T, E); weights (T, V, E)."""
+    return lambda emb: torch.einsum("tve,bte->bv", weights, emb) + bias
+
+
+def test_linear_model_attributions_are_the_analytic_ones():
+    g = torch.Generator().manual_seed(0)
+    W, b, emb = torch.randn(6, 4, 5, generator=g), torch.randn(4, generator=g), torch.randn(6, 5, generator=g)
+    analytic = (W[:, 2] * emb).sum(-1)  # contribution of position t to logit 2: W_t[2] . e_t
+    assert torch.allclose(gradient_x_input(linear_fn(W, b), emb, 2), analytic, atol=1e-5)
+    ig, f_x, f_b = integrated_gradients(linear_fn(W, b), emb, 2, steps=3)
+    assert torch.allclose(ig, analytic, atol=1e-5)
+    assert f_b == pytest.approx(float(b[2]), abs=1e-5) and ig.sum().item() == pytest.approx(f_x - f_b, abs=1e-4)
+    base = torch.randn(6, 5, generator=g)  # another baseline: contributions of the difference
+    ig_b, _, _ = integrated_gradients(linear_fn(W, b), emb, 2, baseline=base, steps=2)
+    assert torch.allclose(ig_b, (W[:, 2] * (emb - base)).sum(-1), atol=1e-5)
+
+
+def test_quadratic_model_needs_the_path_not_the_gradient():
+    emb = torch.tensor([[2.0], [1.0]])
+    fn = lambda e: (e[:, :, 0] ** 2).sum(1, keepdim=True)  # noqa: E731  F = e0^2 + e1^2
+    ig, f_x, f_b = integrated_gradients(fn, emb, 0, steps=2)
+    assert ig.tolist() == pytest.approx([4.0, 1.0])  # integral of 2 alpha e^2: e^2
+    assert gradient_x_input(fn, emb, 0).tolist() == pytest.approx([8.0, 2.0])  # 2 e^2
+
+
+def test_integrated_gradients_are_complete_on_100_random_positions():
+    torch.manual_seed(0)
+    text = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
+            "must be in want of a wife.\n\"My dear Mr. Bennet,\" said his lady to him one day, \"have you heard "
+            "that Netherfield Park is let at last?\"\n") * 2
+    vocab = Vocab.from_text(text)
+    model = CharRNN(CharRNNConfig(len(vocab), "lstm", 2, 16)).eval()
+    rng = np.random.default_rng(0)
+    errors = [attribute(model, vocab, text, int(p), "ig", window=40, steps=16).completeness_error
+              for p in rng.integers(0, len(text) - 1, 100)]
+    assert max(errors) < 0.01
+
+
+def test_attribute_windows_targets_and_bad_input():
+    torch.manual_seed(1)
+    vocab = Vocab.from_text("abc ")
+    model = CharRNN(CharRNNConfig(len(vocab), "gru", 1, 8)).eval()
+    text = "abc abc cab"
+    a = attribute(model, vocab, text, 6, "grad_x_input", window=4)
+    assert (a.start, a.chars, a.target, a.scores.shape) == (3, " abc", " ", (4,))
+    assert attribute(model, vocab, text, len(text) - 1, "ig").target in vocab.itos  # argmax at the end
+    with pytest.raises(AttributionError):
+        attribute(model, vocab, text, len(text), "ig")
+    with pytest.raises(AttributionError):
+        attribute(model, vocab, text, 2, "saliency")
+
+
+def test_reach_counts_back_from_the_last_character():
+    assert reach(np.array([0.0, 0.0, 5.0, 0.1, 0.1])) == 3
+    assert reach(np.array([0.0, 0.0, 0.0, 0.0, 1.0])) == 1
+
+
+def test_cli_rejects_a_missing_checkpoint(capsys, tmp_path):
+    assert main(["--checkpoint", str(tmp_path / "none"), "--position", "3"]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -54,7 +54,8 @@ word, prob = ans.best
 truth = dict(zip(suggested, truths)).get(question.strip().lower()) if truths else None
 st.subheader(f"{word}  ({prob:.1%})")
 qo_word = ckpt.answers[int(ans.question_only_probs.argmax())]
-st.caption(f"Question as read: “{' '.join(ans.question.words)}”" + (f"  ·  true answer: **{truth}**" if truth else "")
+st.caption(f"Question as read: “{' '.join(ans.question.words)}”"
+           + (f"  ·  true answer: **{truth}**" if truth else "")
            + f"  ·  the question-only baseline says **{qo_word}** ({ans.question_only_probs.max():.1%})")
 
 left, right = st.columns([1, 1])

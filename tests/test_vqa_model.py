@@ -95,7 +95,6 @@ def test_tiny_trained_model_beats_the_question_only_baseline(tmp_path):
                     "--lr", "1e-2", "--seed", "0"])
     out, metrics = train(a, {"train": train_split, "test": test_split}, log=lambda m: None)
     full_acc, blind_acc = metrics["accuracy"], metrics["question_only"]
-    print({t: (full_acc[t]["accuracy"], blind_acc[t]["accuracy"]) for t in full_acc})
     assert full_acc["what colour"]["accuracy"] > blind_acc["what colour"]["accuracy"] + 0.3
     assert full_acc["all"]["accuracy"] > blind_acc["all"]["accuracy"]
     card = load_vqa(out).card

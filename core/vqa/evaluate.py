@@ -60,7 +60,8 @@ def grounding(last: np.ndarray, split: VQASplit, types: list[str], grid: int) ->
         mass[q], uniform[q] = up[mask].sum() / up.sum(), mask.mean()
     types_arr = np.array(types)
     out = {}
-    for name, sel in [(t, types_arr == t) for t in QUESTION_TYPES] + [("colour/shape", np.isin(types_arr, GROUNDED_TYPES))]:
+    groups = [(t, types_arr == t) for t in QUESTION_TYPES] + [("colour/shape", np.isin(types_arr, GROUNDED_TYPES))]
+    for name, sel in groups:
         if sel.any():
             out[name] = {"mass": float(mass[sel].mean()), "uniform": float(uniform[sel].mean()),
                          "ratio": float(mass[sel].mean() / uniform[sel].mean())}

@@ -101,7 +101,8 @@ def train(a: argparse.Namespace, splits: dict[str, VQASplit] | None = None, log:
     """Train the model and the question-only baseline, score both on the test split, write the checkpoint."""
     torch.set_num_threads(a.threads)
     if splits is None:
-        progress = lambda n: (lambda i, total: log(f"encoding {n}: {i}/{total}") if i == total or i % 500 == 0 else None)  # noqa: E731
+        def progress(name: str) -> Callable[[int, int], None]:
+            return lambda i, total: log(f"encoding {name}: {i}/{total}") if i == total or i % 500 == 0 else None
         splits = {n: with_features(load_split(n), a.cache_dir, progress=progress(n)) for n in ("train", "test")}
     train_split, val_split = split_train_val(splits["train"])
     answers = answer_list()

@@ -5,7 +5,7 @@ Both paths decode with core.caption.images.open_image (libjpeg draft) and run th
 they differ in what follows it (stacked attention + one backward pass for word saliency, against a beam
 search of the caption). Medians over interleaved repeats, same process, same image.
 
-    python bench/vqa_latency.py [--repeats 7] [--threads 2] [--model checkpoints/vqa-easy]
+    python bench/vqa_latency.py [--repeats 9] [--threads 1] [--model checkpoints/vqa-easy]
 """
 import argparse
 import os
@@ -52,8 +52,8 @@ def timed(fn, *args) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--threads", type=int, default=2, help="torch threads (2 cores)")
+    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the dashboard uses 1)")
     p.add_argument("--model", default="checkpoints/vqa-easy")
     p.add_argument("--captioner", default="checkpoints/captioner-scenes")
     a = p.parse_args()

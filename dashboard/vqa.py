@@ -88,7 +88,7 @@ def model_note(ckpt: VQACheckpoint) -> str:
     test = ckpt.card.get("test", {})
     acc = test.get("accuracy", {}).get("all", {}).get("accuracy")
     qo = test.get("question_only", {}).get("all", {}).get("accuracy")
-    scores = (f" Test accuracy {acc:.1%} (question-only baseline {qo:.1%}); attention mass in the shape "
+    scores = (f" Test accuracy {acc:.2%} (question-only baseline {qo:.2%}); attention mass in the shape "
               f"{test.get('mass_ratio', 0):.1f}x uniform." if acc is not None and qo is not None else "")
     return ("This model was trained only on **easy-VQA** (64 x 64 images of one coloured shape: circle, "
             "rectangle or triangle in 8 colours; 13 possible answers). On a photo it can only answer in those "

@@ -27,6 +27,7 @@ PAGES = [  # (file relative to this entrypoint, title, icon)
     ("../pages/cells.py", "Cells", ":material/grid_on:"),
     ("../pages/gradients.py", "Gradients", ":material/trending_down:"),
     ("../pages/captioning.py", "Captioning", ":material/image:"),
+    ("../pages/vqa.py", "VQA", ":material/quiz:"),
 ]
 
 

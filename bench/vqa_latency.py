@@ -1,0 +1,82 @@
+"""Upload-to-answer latency for a 12-megapixel JPEG: answer, top 5, per-hop maps and word saliency, beside the
+captioner's upload-to-caption-and-maps latency on the same image (the page the VQA page sits next to).
+
+Both paths decode with core.caption.images.open_image (libjpeg draft) and run the same frozen encoder;
+they differ in what follows it (stacked attention + one backward pass for word saliency, against a beam
+search of the caption). Medians over interleaved repeats, same process, same image.
+
+    python bench/vqa_latency.py [--repeats 9] [--threads 1] [--model checkpoints/vqa-easy]
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from caption_latency import twelve_megapixel_jpeg  # noqa: E402
+
+from core.caption.attention import upsample_map  # noqa: E402
+from core.caption.encoder import Encoder  # noqa: E402
+from core.caption.images import open_image  # noqa: E402
+from core.caption.model import load_captioner  # noqa: E402
+from core.caption.pipeline import describe  # noqa: E402
+from core.vqa.checkpoint import load_vqa  # noqa: E402
+from core.vqa.pipeline import answer_question, encode_image  # noqa: E402
+
+QUESTION = "what color is the shape?"
+
+
+def vqa_path(data: bytes, encoder: Encoder, ckpt) -> None:
+    image = open_image(data).image
+    ans = answer_question(ckpt, encode_image(image, encoder), QUESTION)
+    _ = ans.top(5), [upsample_map(a, image.height, image.width) for a in ans.alphas]
+
+
+def caption_path(data: bytes, encoder: Encoder, captioner, beam: int = 3) -> None:
+    image = open_image(data).image
+    cap = describe(image, encoder, captioner, beam)
+    _ = [upsample_map(a, image.height, image.width) for a in cap.alphas]
+
+
+def timed(fn, *args) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn(*args)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the dashboard uses 1)")
+    p.add_argument("--model", default="checkpoints/vqa-easy")
+    p.add_argument("--captioner", default="checkpoints/captioner-scenes")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    data = twelve_megapixel_jpeg()
+    encoder, ckpt, captioner = Encoder(), load_vqa(a.model), load_captioner(a.captioner)
+    paths = {"vqa": (vqa_path, ckpt), "caption": (caption_path, captioner)}
+    for fn, model in paths.values():                                       # warm-up
+        fn(data, encoder, model)
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in paths}
+    for _ in range(a.repeats):                                             # interleaved, so load hits both
+        for k, (fn, model) in paths.items():
+            times[k].append(timed(fn, data, encoder, model))
+    wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
+    print(f"12 MP JPEG ({len(data) / 1e6:.1f} MB), {a.threads} thread(s), {a.repeats} repeats, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for k, label in (("vqa", "upload -> answer + hop maps + word saliency"),
+                     ("caption", "baseline: upload -> caption + maps (beam 3)")):
+        print(f"{label:46s} median wall {wall[k] * 1000:6.0f} ms   median CPU {cpu[k] * 1000:6.0f} ms")
+    print(f"VQA / caption (wall) {wall['vqa'] / wall['caption']:.2f}x; "
+          f"target < 1000 ms wall: {'met' if wall['vqa'] < 1.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Ask a VQA checkpoint a question about an image file.
+
+    python -m core.vqa.ask --model checkpoints/vqa-easy --image shape.png --question "what color is the shape?"
+    python -m core.vqa.ask --model checkpoints/vqa-easy --image shape.png --question "what shape is present?" \
+        --candidates circle triangle rectangle
+
+Prints the answer and its probability, the top 5 (or the candidates' scores), where each attention hop
+looked most, and the words the answer leaned on. Unreadable images, empty or over-long questions and
+unknown words get a plain message; the image is decoded with the captioner's safe loader.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.caption.images import ImageError, open_image
+
+from .checkpoint import VQACheckpointError, load_vqa
+from .data import QuestionError
+from .pipeline import answer_question, choose, encode_image
+
+MAX_FILE_BYTES = 100_000_000
+
+
+def read_image_file(path: str) -> bytes:
+    """The bytes of an image file; raises ImageError with a plain message when it cannot be read."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageError(f"{path} is not a file.")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise ImageError(f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB.")
+    try:
+        return p.read_bytes()
+    except OSError as e:
+        raise ImageError(f"{path} cannot be read: {e.strerror}") from e
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="checkpoints/vqa-easy")
+    p.add_argument("--image", required=True)
+    p.add_argument("--question", required=True)
+    p.add_argument("--candidates", nargs="+", help="multiple choice: score these answers instead")
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args(argv)
+    torch.set_num_threads(max(1, a.threads))
+    try:
+        ckpt = load_vqa(a.model)
+        image = open_image(read_image_file(a.image)).image
+    except (VQACheckpointError, ImageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from core.caption.encoder import Encoder
+    feats = encode_image(image, Encoder())
+    try:
+        ans = answer_question(ckpt, feats, a.question)
+        scores = choose(ckpt, feats, a.question, a.candidates) if a.candidates else None
+    except QuestionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for note in ans.question.notes():
+        print(f"note: {note}", file=sys.stderr)
+    print(f"question (as read): {' '.join(ans.question.words)}")
+    if scores is not None:
+        for c, s in sorted(zip(a.candidates, scores), key=lambda x: -x[1]):
+            print(f"  {c:12s} {s:.3f}")
+        print(f"answer: {a.candidates[int(np.argmax(scores))]} ({float(np.max(scores)):.3f})")
+        return 0
+    print("top 5: " + ", ".join(f"{w} {pr:.3f}" for w, pr in ans.top(5)))
+    g = ans.alphas.shape[-1]
+    for k, alpha in enumerate(ans.alphas):
+        r, c = np.unravel_index(int(alpha.argmax()), alpha.shape)
+        print(f"hop {k + 1}: peak at row {r + 1}, column {c + 1} of the {g} x {g} grid (weight {alpha.max():.3f})")
+    print("leaned on: " + ", ".join(f"{w} {s:.3f}" for w, s in zip(ans.question.words, ans.saliency)))
+    word, prob = ans.best
+    print(f"answer: {word} ({prob:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

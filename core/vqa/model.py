@@ -1,0 +1,108 @@
+"""Stacked Attention Networks for VQA (Yang et al. 2016) on a frozen CNN grid, with a many-to-one LSTM question.
+
+Question: word embeddings -> LSTM, final hidden state u_0 (many-to-one). Image: the grid of L annotation
+vectors, each projected to v_i = tanh(W v_i^cnn). Each hop k:
+    h_A = tanh(W_I v + W_Q u_{k-1})     (B, L, A)
+    p_k = softmax(w_P h_A)               (B, L)   attention over the grid
+    u_k = u_{k-1} + sum_i p_ki v_i       the refined query
+The answer is a softmax classifier over the answer vocabulary applied to u_K. For multiple choice, each
+candidate answer is encoded by its own LSTM (its final state c) and scored by c . W_C u_K.
+With use_image=False the same model is the question-only baseline: u_0 alone goes to the classifier.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class VQAConfig:
+    vocab_size: int
+    n_answers: int
+    feature_dim: int = 192
+    grid: int = 14
+    embed_size: int = 64
+    hidden_size: int = 128
+    attention_size: int = 64
+    hops: int = 2
+    dropout: float = 0.1
+    use_image: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class StackedAttentionVQA(nn.Module):
+    """Question LSTM + stacked attention over (B, L, D) grids + answer classifier and candidate scorer."""
+
+    def __init__(self, cfg: VQAConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        D, E, H, A = cfg.feature_dim, cfg.embed_size, cfg.hidden_size, cfg.attention_size
+        self.embed = nn.Embedding(cfg.vocab_size, E, padding_idx=0)
+        self.question_lstm = nn.LSTM(E, H, batch_first=True)
+        if cfg.use_image:
+            self.norm = nn.LayerNorm(D)
+            self.project = nn.Linear(D, H)
+            self.att_image = nn.ModuleList(nn.Linear(H, A, bias=False) for _ in range(cfg.hops))
+            self.att_query = nn.ModuleList(nn.Linear(H, A) for _ in range(cfg.hops))
+            self.att_out = nn.ModuleList(nn.Linear(A, 1) for _ in range(cfg.hops))
+        self.classifier = nn.Linear(H, cfg.n_answers)
+        self.candidate_lstm = nn.LSTM(E, H, batch_first=True)
+        self.candidate_proj = nn.Linear(H, H, bias=False)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def encode_words(self, embedded: torch.Tensor, tokens: torch.Tensor, lstm: nn.LSTM) -> torch.Tensor:
+        """Final LSTM hidden state of each padded sequence: (B, T, E) -> (B, H)."""
+        lengths = (tokens != 0).sum(1).clamp_min(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+        _, (h, _) = lstm(packed)
+        return h[-1]                                                   # (B, H)
+
+    def fuse(self, embedded: torch.Tensor, tokens: torch.Tensor, feats: torch.Tensor | None,
+             image_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fused query u_K (B, H) and the attention of every hop (B, K, L) from embedded questions.
+
+        feats (N, L, D) holds N images; question b asks about image image_index[b] (default: b). The
+        image-side projections are computed once per image, so many questions per image cost little."""
+        u = self.encode_words(self.drop(embedded), tokens, self.question_lstm)    # (B, H)
+        if not self.cfg.use_image:
+            return u, u.new_zeros(u.shape[0], 0, 0)
+        if image_index is None:
+            image_index = torch.arange(len(u))
+        v = torch.tanh(self.project(self.norm(feats.float())))                    # (N, L, H)
+        alphas = []
+        for k in range(self.cfg.hops):
+            keys = self.att_image[k](self.drop(v))[image_index]                      # (B, L, A)
+            h = torch.tanh(keys + self.att_query[k](u)[:, None])                     # (B, L, A)
+            p = F.softmax(self.att_out[k](h).squeeze(-1), dim=1)                      # (B, L)
+            u = u + torch.bmm(p[:, None], v[image_index]).squeeze(1)                  # (B, H)
+            alphas.append(p)
+        return u, torch.stack(alphas, 1)                                            # (B, H), (B, K, L)
+
+    def forward(self, tokens: torch.Tensor, feats: torch.Tensor | None = None, image_index: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Answer logits (B, n_answers), attention (B, K, L) and the fused query (B, H) for (B, T) tokens."""
+        u, alphas = self.fuse(self.embed(tokens), tokens, feats, image_index)
+        return self.classifier(self.drop(u)), alphas, u
+
+    def score_candidates(self, u: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """Multiple choice: (B, H) fused queries and (B, C, Tc) candidate tokens -> (B, C) scores."""
+        B, C, Tc = candidates.shape
+        flat = candidates.reshape(B * C, Tc)
+        c = self.encode_words(self.embed(flat), flat, self.candidate_lstm).view(B, C, -1)   # (B, C, H)
+        return torch.einsum("bch,bh->bc", c, self.candidate_proj(u))
+
+
+def vqa_loss(model: StackedAttentionVQA, tokens: torch.Tensor, feats: torch.Tensor | None, image_index: torch.Tensor,
+             answers: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, mc_weight: float = 0.5
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Classification cross-entropy plus mc_weight x the candidate-scoring cross-entropy; (loss, logits)."""
+    logits, _, u = model(tokens, feats, image_index)
+    scores = model.score_candidates(u, candidates)                      # (B, C)
+    scores = scores.masked_fill((candidates == 0).all(-1), float("-inf"))  # padded candidate slots
+    loss = F.cross_entropy(logits, answers) + mc_weight * F.cross_entropy(scores, target)
+    return loss, logits

@@ -1,0 +1,82 @@
+"""Image + question to answer, per-hop attention maps and per-word saliency in one call.
+
+Word saliency is the L2 norm of the gradient of the chosen answer's logit with respect to each word's
+embedding (Simonyan et al. 2014's gradient saliency, applied to the question words).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.caption.encoder import Encoder, to_input
+
+from .checkpoint import VQACheckpoint
+from .data import Question, prepare_question
+from .model import StackedAttentionVQA
+
+
+@dataclass
+class Answer:
+    """What the model answered and why: probabilities over answers, maps per hop, saliency per word."""
+    question: Question
+    answers: list[str]
+    probs: np.ndarray            # (A,) softmax over the answer vocabulary
+    alphas: np.ndarray           # (K, g, g) attention of each hop
+    saliency: np.ndarray         # (T,) gradient norm per question word
+    question_only_probs: np.ndarray   # (A,) the question-only baseline's answer
+
+    @property
+    def best(self) -> tuple[str, float]:
+        """The top answer and its probability."""
+        i = int(self.probs.argmax())
+        return self.answers[i], float(self.probs[i])
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        """The k most probable answers with their probabilities."""
+        order = np.argsort(-self.probs)[:k]
+        return [(self.answers[i], float(self.probs[i])) for i in order]
+
+
+@torch.no_grad()
+def encode_image(image: Image.Image, encoder: Encoder) -> torch.Tensor:
+    """An RGB image -> its (1, L, D) encoder grid."""
+    return encoder(to_input([image]))
+
+
+def _saliency(model: StackedAttentionVQA, tokens: torch.Tensor, feats: torch.Tensor, answer: int) -> np.ndarray:
+    """(T,) gradient norm of the answer logit w.r.t. each word embedding (model weights untouched)."""
+    with torch.enable_grad():
+        embedded = model.embed(tokens).detach().requires_grad_(True)            # (1, T, E)
+        u, _ = model.fuse(embedded, tokens, feats)
+        score = model.classifier(u)[0, answer]
+        (grad,) = torch.autograd.grad(score, embedded)
+    return grad[0].norm(dim=-1).numpy()                                        # (T,)
+
+
+def answer_question(ckpt: VQACheckpoint, feats: torch.Tensor, text: str) -> Answer:
+    """Answer a question about an encoded image (1, L, D); raises QuestionError for an empty question."""
+    question = prepare_question(text, ckpt.vocab)
+    tokens = torch.tensor([question.ids])                                      # (1, T)
+    model = ckpt.model
+    with torch.no_grad():
+        logits, alphas, _ = model(tokens, feats)                               # (1, A), (1, K, L)
+        q_logits, _, _ = ckpt.question_only(tokens)
+    probs = torch.softmax(logits[0], -1).numpy()
+    g = model.cfg.grid
+    return Answer(question, ckpt.answers, probs, alphas[0].reshape(-1, g, g).numpy(),
+                  _saliency(model, tokens, feats, int(probs.argmax())), torch.softmax(q_logits[0], -1).numpy())
+
+
+@torch.no_grad()
+def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list[str]) -> np.ndarray:
+    """Multiple choice: softmax over the candidates' scores, each candidate encoded by its own LSTM; (C,)."""
+    question = prepare_question(text, ckpt.vocab)
+    cand = [prepare_question(c, ckpt.vocab).ids for c in candidates]
+    tokens = torch.zeros(1, len(cand), max(map(len, cand)), dtype=torch.long)  # (1, C, Tc)
+    for k, ids in enumerate(cand):
+        tokens[0, k, :len(ids)] = torch.tensor(ids)
+    _, _, u = ckpt.model(torch.tensor([question.ids]), feats)
+    return torch.softmax(ckpt.model.score_candidates(u, tokens)[0], -1).numpy()

@@ -1,0 +1,95 @@
+"""VQA page glue: the cached checkpoint, easy-VQA test images with their questions, answers and figures."""
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from core.vqa.batches import candidate_sets
+from core.vqa.checkpoint import VQACheckpoint, load_vqa
+from core.vqa.data import load_split
+from core.vqa.pipeline import Answer, answer_question, choose, encode_image
+from dashboard.captioning import get_encoder
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "checkpoints" / "vqa-easy"
+UPLOAD_QUESTIONS = ["what color is the shape?", "what shape is in the image?", "is there a red shape?",
+                    "does the image contain a circle?", "is there not a blue shape?"]
+
+
+@st.cache_resource
+def get_vqa(path: str = str(MODEL_DIR)) -> VQACheckpoint:
+    return load_vqa(path)
+
+
+@st.cache_resource
+def test_split():
+    """The easy-VQA test split (questions and image paths; images are read on demand)."""
+    return load_split("test")
+
+
+@st.cache_data(max_entries=16)
+def test_image(i: int) -> tuple[Image.Image, list[str], list[str]]:
+    """Test image i, its questions and their true answers."""
+    split = test_split()
+    rows = np.flatnonzero(split.image_index == i)
+    answers = get_vqa().answers
+    return split.image(i), [split.questions[r] for r in rows], [answers[split.answers[r]] for r in rows]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def image_grid(_image: Image.Image, key: str) -> np.ndarray:
+    """The image's (1, L, D) encoder grid, cached by the image's key."""
+    return encode_image(_image, get_encoder()).numpy()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def ask(_image: Image.Image, key: str, question: str) -> Answer:
+    """Answer, per-hop maps and word saliency for a question about the image; raises QuestionError."""
+    import torch
+    return answer_question(get_vqa(), torch.from_numpy(image_grid(_image, key)), question)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def multiple_choice(_image: Image.Image, key: str, question: str, candidates: tuple[str, ...]) -> np.ndarray:
+    """Softmax over the candidates' scores (C,)."""
+    import torch
+    return choose(get_vqa(), torch.from_numpy(image_grid(_image, key)), question, list(candidates))
+
+
+def four_candidates(answers: list[str], answer: str, seed: int) -> list[str]:
+    """The given answer and up to three distractors of the same kind, in a seeded random order."""
+    cands, _ = candidate_sets(np.array([answers.index(answer)]), answers, np.random.default_rng(seed))
+    return [answers[c] for c in cands[0] if c < len(answers)]
+
+
+def top_figure(top: list[tuple[str, float]]) -> go.Figure:
+    """Horizontal bars: the most probable answers."""
+    words, probs = [w for w, _ in top][::-1], [p for _, p in top][::-1]
+    fig = go.Figure(go.Bar(x=probs, y=words, orientation="h", marker_color="#4c78a8",
+                           text=[f"{p:.3f}" for p in probs], textposition="auto",
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.update_layout(height=230, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(range=[0, 1], title="probability"))
+    return fig
+
+
+def saliency_figure(words: list[str], saliency: np.ndarray) -> go.Figure:
+    """A bar per question word: norm of the gradient of the answer's score w.r.t. that word's embedding."""
+    colours = ["#e45756" if w == "<unk>" else "#72b7b2" for w in words]
+    fig = go.Figure(go.Bar(x=[f"{i + 1}. {w}" for i, w in enumerate(words)], y=saliency, marker_color=colours,
+                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="|d score / d embedding|")
+    return fig
+
+
+def model_note(ckpt: VQACheckpoint) -> str:
+    """What world the model was trained on, with its test accuracy beside the question-only baseline."""
+    test = ckpt.card.get("test", {})
+    acc = test.get("accuracy", {}).get("all", {}).get("accuracy")
+    qo = test.get("question_only", {}).get("all", {}).get("accuracy")
+    scores = (f" Test accuracy {acc:.2%} (question-only baseline {qo:.2%}); attention mass in the shape "
+              f"{test.get('mass_ratio', 0):.1f}x uniform." if acc is not None and qo is not None else "")
+    return ("This model was trained only on **easy-VQA** (64 x 64 images of one coloured shape: circle, "
+            "rectangle or triangle in 8 colours; 13 possible answers). On a photo it can only answer in those "
+            f"words.{scores}")

@@ -1,0 +1,74 @@
+"""VQA command line with the shipped checkpoint: ask answers easy-VQA test questions; bad images, empty and
+over-long questions, unknown words and bad flags get plain messages (exit 2, no traceback)."""
+import importlib
+from types import SimpleNamespace
+
+import pytest
+
+from core.vqa.data import load_split
+from tests.conftest import ROOT
+
+MODEL = ROOT / "checkpoints" / "vqa-easy"
+
+
+@pytest.fixture
+def run(capsys):
+    """Call `python -m MODULE ARGS` in-process: (returncode, stdout, stderr)."""
+    def call(module: str, *args: str) -> SimpleNamespace:
+        try:
+            code = importlib.import_module(module).main(list(args))
+        except SystemExit as e:                                   # argparse errors
+            code = e.code
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+    return call
+
+
+@pytest.fixture(scope="module")
+def test_image() -> tuple[str, str, str]:
+    """(path, question, true answer) of the first "what color" question in the test split."""
+    split = load_split("test")
+    from core.vqa.data import answer_list
+    q = next(k for k, t in enumerate(split.questions) if t.startswith("what color"))
+    return split.paths[split.image_index[q]], split.questions[q], answer_list()[split.answers[q]]
+
+
+def test_shipped_checkpoint_is_small_and_carded():
+    from core.vqa.checkpoint import load_vqa
+    ckpt = load_vqa(MODEL)
+    assert sum(f.stat().st_size for f in MODEL.iterdir()) < 25e6
+    assert ckpt.card["test"]["accuracy"]["all"]["accuracy"] >= 0.97 and ckpt.card["test"]["mass_ratio"] >= 3
+    assert ckpt.card["world"] == "easy-VQA" and ckpt.card["train_seconds"] > 0
+
+
+def test_ask_answers_and_scores_candidates(run, test_image):
+    path, question, truth = test_image
+    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", question)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1].startswith(f"answer: {truth} (")
+    assert "hop 2:" in proc.stdout and "top 5:" in proc.stdout
+    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", question,
+               "--candidates", "red", "blue", "green", truth)
+    assert proc.returncode == 0 and f"answer: {truth}" in proc.stdout
+
+
+def test_ask_messages(run, test_image, tmp_path):
+    path = test_image[0]
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    cases = [(["--image", str(bad), "--question", "what shape?"], "not an image"),
+             (["--image", str(tmp_path / "missing.png"), "--question", "what shape?"], "is not a file"),
+             (["--image", path, "--question", "  "], "empty")]
+    for args, phrase in cases:
+        proc = run("core.vqa.ask", "--model", str(MODEL), *args)
+        assert proc.returncode == 2 and phrase in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", "what colour " * 1000)
+    assert proc.returncode == 0 and "cut to its first 30 words" in proc.stderr and "<unk>" in proc.stdout
+    assert "Unknown word(s) read as <unk>: colour" in proc.stderr
+
+
+def test_bad_checkpoint_and_flags(run, tmp_path):
+    proc = run("core.vqa.evaluate", "--model", str(tmp_path))
+    assert proc.returncode == 2 and "missing" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("core.vqa.train", "--hops", "0")
+    assert proc.returncode == 2 and "--hops has to be at least 1" in proc.stderr

@@ -1,0 +1,74 @@
+"""VQA page (AppTest, shipped checkpoint): a test image with a typed question gets an answer, one map per hop and
+word bars; unknown words, empty and 10,000-character questions get warnings; uploads good and bad."""
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from test_caption_images import bad_uploads
+
+PAGE = "../pages/vqa.py"
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def hop_captions(at: AppTest) -> list[str]:
+    return [c for im in at.image for c in im.captions if c.startswith("hop ")]
+
+
+def test_test_image_with_a_typed_question(app):
+    at = app
+    at.radio(key="vqa_source").set_value("easy-VQA test image").run()
+    at.number_input(key="vqa_index").set_value(3).run()
+    at.text_input(key="vqa_question").input("what shape is in the image?").run()
+    assert not at.exception and not at.warning
+    assert at.subheader[0].value.split()[0] in ("circle", "rectangle", "triangle")
+    assert len(hop_captions(at)) == 2
+    suggestion = at.selectbox(key="vqa_suggested").options[1]
+    at.selectbox(key="vqa_suggested").set_value(suggestion).run()
+    assert at.text_input(key="vqa_question").value == suggestion
+    assert any("true answer" in c.value for c in at.caption)
+    assert "easy-VQA" in at.info[0].value
+    at.toggle(key="vqa_mc").set_value(True).run()
+    assert not at.exception
+    at.toggle(key="vqa_mc").set_value(False).run()
+
+
+@pytest.mark.parametrize("question,phrase", [("what colour is the blob?", "unknown word"),
+                                             ("", "empty"), ("what " * 2000, "cut to its first")])
+def test_question_warnings(app, question, phrase):
+    at = app
+    at.radio(key="vqa_source").set_value("easy-VQA test image").run()
+    at.text_input(key="vqa_question").input(question).run()
+    assert not at.exception
+    assert any(phrase in w.value.lower() for w in at.warning), [w.value for w in at.warning]
+
+
+def test_upload_gets_an_answer(app):
+    at = app
+    at.radio(key="vqa_source").set_value("Upload").run()
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 300), (30, 60, 220)).save(buf, "JPEG")
+    at.file_uploader(key="vqa_upload").set_value(("blue.jpg", buf.getvalue(), "image/jpeg")).run()
+    at.text_input(key="vqa_question").input("what color is the shape?").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value and len(hop_captions(at)) == 2
+
+
+@pytest.mark.parametrize("name", list(bad_uploads()))
+def test_bad_uploads_show_an_error(app, name):
+    at = app
+    at.radio(key="vqa_source").set_value("Upload").run()
+    data, phrase = bad_uploads()[name]
+    at.file_uploader(key="vqa_upload").set_value(("upload.png", data, "image/png")).run()
+    assert not at.exception
+    assert any(phrase.lower() in e.value.lower() for e in at.error), [e.value for e in at.error]

@@ -62,9 +62,9 @@ def test_ask_messages(run, test_image, tmp_path):
     for args, phrase in cases:
         proc = run("core.vqa.ask", "--model", str(MODEL), *args)
         assert proc.returncode == 2 and phrase in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", "what colour " * 1000)
+    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", "what hue " * 1000)
     assert proc.returncode == 0 and "cut to its first 30 words" in proc.stderr and "<unk>" in proc.stdout
-    assert "Unknown word(s) read as <unk>: colour" in proc.stderr
+    assert "Unknown word(s) read as <unk>: hue" in proc.stderr
 
 
 def test_bad_checkpoint_and_flags(run, tmp_path):

@@ -32,9 +32,12 @@ class QuestionError(ValueError):
     """A question that cannot be asked (empty, or no words); the message is for the user."""
 
 
+SPELLINGS = {"colour": "color", "colours": "colors", "coloured": "colored", "grey": "gray"}  # British -> easy-VQA's
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case words (letters, digits, apostrophes); punctuation is dropped."""
-    return re.findall(r"[a-z0-9']+", text.lower())
+    """Lower-case words (letters, digits, apostrophes) in easy-VQA's spelling; punctuation is dropped."""
+    return [SPELLINGS.get(w, w) for w in re.findall(r"[a-z0-9']+", text.lower())]
 
 
 @dataclass

@@ -380,17 +380,19 @@ def claim_output(path: str | Path, resume: bool = False, overwrite: bool = False
                           f"directory of its own. Nothing was written.")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{flag} {path} is a file, not a directory; choose a directory. Nothing was written.")
-    lock = DirectoryLock(target).acquire()
-    try:
-        recover_staging(target)
-        refusal = _output_refusal(target, resume, overwrite, flag, path)
-    except BaseException:
+    refusal = _output_refusal(target, resume, overwrite, flag, path)  # before the lock file is made
+    if not refusal:
+        lock = DirectoryLock(target).acquire()
+        try:
+            recover_staging(target, CHECKPOINT_FILES)
+            refusal = _output_refusal(target, resume, overwrite, flag, path)  # a recovered checkpoint counts
+        except BaseException:
+            lock.release()
+            raise
+        if not refusal:
+            return lock
         lock.release()
-        raise
-    if refusal:
-        lock.release()
-        raise OutputError(refusal + " Nothing was written.")
-    return lock
+    raise OutputError(refusal + " Nothing was written.")
 
 
 def _output_refusal(target: Path, resume: bool, overwrite: bool, flag: str, given) -> str | None:
@@ -404,7 +406,7 @@ def _output_refusal(target: Path, resume: bool, overwrite: bool, flag: str, give
                 f"; choose a new or empty directory.")
     if resume or overwrite:
         return None
-    hint = "--resume to continue it or " if flag == "--out" else ""
+    hint = "--resume to continue it or " if flag == "--out" else ""  # export has no --resume
     return f"{flag} {given} already holds a checkpoint; pass {hint}--overwrite to replace it."
 
 

@@ -9,7 +9,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,15 +66,21 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(trash)
 
 
-def recover_staging(path: str | Path) -> list[str]:
+def recover_staging(path: str | Path, files: Collection[str]) -> list[str]:
     """Undo what a killed atomic_directory(path) left: restore the old directory if `path` is gone, remove
-    staging folders. Call it only while holding path's DirectoryLock. Returns what it did, for the log."""
+    staging folders (only those holding nothing but the given file names). Call it only while holding path's
+    DirectoryLock. Returns what it did."""
     path = Path(os.path.realpath(path))
     if not path.parent.is_dir():
         return []
     pattern, done = _staging_pattern(path), []
+
+    def only_ours(folder: Path) -> bool:
+        return all(p.is_file() and not p.is_symlink() and p.name in files if p.name != "ckpt" else
+                   p.is_dir() and not p.is_symlink() and only_ours(p) for p in folder.iterdir())
+
     leftovers = sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()
-                       and not p.is_symlink())
+                       and not p.is_symlink() and only_ours(p))
     for folder in leftovers:
         kept = folder / "ckpt"
         if "-old-" in folder.name and kept.is_dir() and not path.exists():

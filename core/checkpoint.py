@@ -5,6 +5,7 @@ and, while it can still be trained further, `train_state.safetensors` + `train_s
 optimizer, data position, random-number-generator state), written and read here.
 """
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, fields
@@ -152,10 +153,19 @@ def parse_config(raw) -> CharRNNConfig:
     return config
 
 
+def weight_shapes(config: CharRNNConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor in CharRNN(config).state_dict(), computed without building it."""
+    V, H, G = config.vocab_size, config.hidden_size, N_GATES[config.cell]
+    shapes = {"embed.weight": (V, H), "head.weight": (V, H), "head.bias": (V,)}
+    for k in range(config.n_layer):
+        shapes.update({f"rnn.weight_ih_l{k}": (G * H, H), f"rnn.weight_hh_l{k}": (G * H, H),
+                       f"rnn.bias_ih_l{k}": (G * H,), f"rnn.bias_hh_l{k}": (G * H,)})
+    return shapes
+
+
 def n_params(config: CharRNNConfig) -> int:
     """The parameter count of CharRNN(config), computed without building it."""
-    V, H, G = config.vocab_size, config.hidden_size, N_GATES[config.cell]
-    return V * H + config.n_layer * (2 * G * H * H + 2 * G * H) + H * V + V
+    return sum(math.prod(shape) for shape in weight_shapes(config).values())
 
 
 def load_config(path: Path) -> CharRNNConfig:
@@ -269,8 +279,7 @@ def _load_from(path: Path, files: "_Version") -> Checkpoint:
     vocab = _parse_vocab(files.json("vocab.json", "vocabulary"))
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"vocab.json has {len(vocab)} symbols but config.json says {config.vocab_size}")
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in CharRNN(config).state_dict().items()}
+    expected = weight_shapes(config)
     data = files.read("model.safetensors", HEADER_BYTES + 4 * n_params(config))
     check_safetensors(data, expected)
     try:

@@ -265,7 +265,11 @@ def test_the_parameter_count_is_refused_from_the_config_alone(tmp_path):
     (path / "config.json").write_text(json.dumps({**config, "vocab_size": 60_000, "hidden_size": 4096}))
     with pytest.raises(CheckpointError, match="parameters; the limit is"):
         load_checkpoint(path)
-    assert ck.n_params(ck.CharRNNConfig(77, "gru", 3, 40)) == ck.CharRNN(ck.CharRNNConfig(77, "gru", 3, 40)).n_params()
+    for cell in ("rnn", "gru", "lstm"):
+        config = ck.CharRNNConfig(77, cell, 3, 40)
+        model = ck.CharRNN(config)
+        assert ck.weight_shapes(config) == {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        assert ck.n_params(config) == model.n_params()
 
 
 # ---- types: every ill-typed file is a CheckpointError naming the file --------------------------------------

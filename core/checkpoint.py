@@ -168,11 +168,6 @@ def n_params(config: CharRNNConfig) -> int:
     return sum(math.prod(shape) for shape in weight_shapes(config).values())
 
 
-def load_config(path: Path) -> CharRNNConfig:
-    """Read and validate config.json."""
-    return parse_config(read_json(path / "config.json", "model config", CheckpointError))
-
-
 class _Version:
     """The files of one version of a checkpoint directory, read through the directory as it was opened."""
 
@@ -271,7 +266,8 @@ def check_safetensors(data: bytes, expected: dict[str, tuple], name: str = "mode
             raise CheckpointError(f"weight {key} has shape {shape}, config.json implies {expected[key]}")
 
 
-def _load_from(path: Path, files: "_Version") -> Checkpoint:
+def _json_parts(path: Path, files: _Version) -> tuple[CharRNNConfig, Vocab, dict, dict]:
+    """Config, vocabulary, card and samples of a checkpoint, each checked (cheap: no weights are read)."""
     missing = [name for name in REQUIRED if not files.has(name)]
     if missing:
         raise CheckpointError(f"{path} is missing {', '.join(missing)}")
@@ -279,6 +275,13 @@ def _load_from(path: Path, files: "_Version") -> Checkpoint:
     vocab = _parse_vocab(files.json("vocab.json", "vocabulary"))
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"vocab.json has {len(vocab)} symbols but config.json says {config.vocab_size}")
+    card = check_fields(files.json("card.json", "model card", {}), CARD_TYPES, "card.json")
+    samples = _parse_samples(files.json("samples.json", "sample timeline", {}))
+    return config, vocab, card, samples
+
+
+def _load_from(path: Path, files: _Version) -> Checkpoint:
+    config, vocab, card, samples = _json_parts(path, files)
     expected = weight_shapes(config)
     data = files.read("model.safetensors", HEADER_BYTES + 4 * n_params(config))
     check_safetensors(data, expected)
@@ -292,8 +295,6 @@ def _load_from(path: Path, files: "_Version") -> Checkpoint:
     model = CharRNN(config)
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     model.eval()
-    card = check_fields(files.json("card.json", "model card", {}), CARD_TYPES, "card.json")
-    samples = _parse_samples(files.json("samples.json", "sample timeline", {}))
     return Checkpoint(path, model, vocab, config, card, samples)
 
 
@@ -363,18 +364,10 @@ def _may_be_char_config(path: Path) -> bool:
 def checkpoint_problem(path: str | Path) -> str | None:
     """Why the checkpoint at path cannot be used, from its JSON files alone (cheap), or None."""
     try:
-        _read_consistently(Path(path), _check_json_files)
+        _read_consistently(Path(path), lambda files: _json_parts(Path(path), files))
     except CheckpointError as e:
         return str(e)
     return None
-
-
-def _check_json_files(files: _Version) -> None:
-    config = parse_config(files.json("config.json", "model config"))
-    if len(_parse_vocab(files.json("vocab.json", "vocabulary"))) != config.vocab_size:
-        raise CheckpointError("vocab.json and config.json disagree on the vocabulary size")
-    check_fields(files.json("card.json", "model card", {}), CARD_TYPES, "card.json")
-    _parse_samples(files.json("samples.json", "sample timeline", {}))
 
 
 def claim_output(path: str | Path, resume: bool = False, overwrite: bool = False,
@@ -391,7 +384,10 @@ def claim_output(path: str | Path, resume: bool = False, overwrite: bool = False
         raise OutputError(f"{flag} {path} is a file, not a directory; choose a directory. Nothing was written.")
     refusal = _output_refusal(target, resume, overwrite, flag, path)  # before the lock file is made
     if not refusal:
-        lock = DirectoryLock(target).acquire()
+        try:
+            lock = DirectoryLock(target).acquire()
+        except OSError as e:
+            raise OutputError(f"{flag} {path} cannot be written: {e.strerror or e}. Nothing was written.") from None
         try:
             recover_staging(target, CHECKPOINT_FILES)
             refusal = _output_refusal(target, resume, overwrite, flag, path)  # a recovered checkpoint counts

@@ -65,6 +65,8 @@ def test_out_that_is_a_file_is_refused_and_the_file_stays(tmp_path, capsys):
     target.write_text("keep me")
     assert train_main([*FAST, "--out", str(target), "--overwrite"]) == 2
     assert "is a file" in capsys.readouterr().err and target.read_text() == "keep me"
+    with pytest.raises(OutputError, match="cannot be written"):  # where no lock file can be made
+        claim_output("/proc/no-such-dir/run")
 
 
 @pytest.mark.parametrize("out", [".", "..", "/"])

@@ -25,8 +25,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core.checkpoint import (Checkpoint, CheckpointError, TrainState, claim_output, load_checkpoint,
-                             load_train_state, save_checkpoint)
+from core.checkpoint import (MAX_PARAMS, Checkpoint, CheckpointError, TrainState, claim_output, load_checkpoint,
+                             load_train_state, n_params, save_checkpoint)
 from core.cli import add_config_args, config_from_args
 from core.corpus import Corpus, CorpusError, load_corpus
 from core.evaluate import evaluate_loss, streams
@@ -165,8 +165,11 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         self.vocab = Vocab.from_text(self.corpus.train)
-        self.model = CharRNN(CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size, cfg.dropout,
-                                           cfg.forget_bias))
+        config = CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size, cfg.dropout, cfg.forget_bias)
+        if n_params(config) > MAX_PARAMS:  # its checkpoint could not be loaded
+            raise ValueError(f"{cfg.n_layer} x {cfg.hidden_size} {cfg.cell} over {len(self.vocab)} symbols has "
+                             f"{n_params(config):,} parameters; checkpoints hold at most {MAX_PARAMS:,}")
+        self.model = CharRNN(config)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
 
     def _resume(self) -> None:

@@ -267,6 +267,9 @@ def test_the_parameter_count_is_refused_from_the_config_alone(tmp_path):
     (path / "config.json").write_text(json.dumps({**config, "vocab_size": 60_000, "hidden_size": 4096}))
     with pytest.raises(CheckpointError, match="parameters; the limit is"):
         load_checkpoint(path)
+    with pytest.raises(ValueError, match="parameters; checkpoints hold at most"):  # nor is such a model trained
+        Trainer(tiny_config(tmp_path / "too-big", n_layer=3, hidden_size=4096))
+    assert not (tmp_path / "too-big").exists()
     for cell in ("rnn", "gru", "lstm"):
         config = ck.CharRNNConfig(77, cell, 3, 40)
         model = ck.CharRNN(config)

@@ -1,17 +1,52 @@
-"""Files the library writes and reads: atomic directories, JSON with clear errors, user text as UTF-8."""
+"""Files the library writes and reads: atomic directories, one writer per directory, bounded reads of regular
+files, JSON with clear errors, user text as UTF-8."""
+import ctypes
+import errno
+import fcntl
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+MAX_JSON_BYTES = 16 * 2**20  # no JSON file the library reads is anywhere near this
+_RENAME_EXCHANGE = 2  # renameat2 flag: swap two paths in one step
+_AT_FDCWD = -100
+
+
+class OutputError(ValueError):
+    """A directory may not be written (it holds other files, another process writes it, ...); says why."""
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories atomically (Linux renameat2); False where the system cannot."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _staging_pattern(path: Path) -> re.Pattern:
+    """Names of the staging (`.NAME-xxxxxxxx`) and old-copy (`.NAME-old-xxxxxxxx`) folders atomic_directory makes."""
+    return re.compile(rf"\.{re.escape(path.name)}-(old-)?[a-z0-9_]{{8}}")
 
 
 @contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
-    """Yield an empty staging directory; on success it replaces `path` whole, on error it is removed."""
-    path = Path(path)
+    """Yield an empty staging directory; on success it replaces `path` whole, on error it is removed.
+
+    The swap is one atomic exchange where the system has it, so `path` holds the old or the new directory at
+    every instant; elsewhere a crash between two renames is undone by recover_staging on the next start."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
     staging.chmod(0o755)
@@ -20,21 +55,136 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if path.exists():  # swap: old -> trash, staging -> path, so a crash leaves one whole directory
+    if not path.exists():
+        os.replace(staging, path)
+    elif _exchange(staging, path):  # path: the new directory; staging: the old one
+        shutil.rmtree(staging)
+    else:  # old -> .NAME-old-*/ckpt, staging -> path; recover_staging puts the old one back if killed between
         trash = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-old-"))
         os.replace(path, trash / "ckpt")
         os.replace(staging, path)
         shutil.rmtree(trash)
-    else:
-        os.replace(staging, path)
 
 
-def read_json(path: Path, what: str, error: type[Exception] = ValueError):
-    """The JSON in path, or `error` naming the file and what it should hold when it cannot be read."""
+def recover_staging(path: str | Path, files: Collection[str]) -> list[str]:
+    """Undo what a killed atomic_directory(path) left: restore the old directory if `path` is gone, remove
+    staging folders (only those holding nothing but the given file names). Call it only while holding path's
+    DirectoryLock. Returns what it did."""
+    path = Path(os.path.realpath(path))
+    if not path.parent.is_dir():
+        return []
+    pattern, done = _staging_pattern(path), []
+
+    def only_ours(folder: Path) -> bool:
+        return all(p.is_file() and not p.is_symlink() and p.name in files if p.name != "ckpt" else
+                   p.is_dir() and not p.is_symlink() and only_ours(p) for p in folder.iterdir())
+
+    leftovers = sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()
+                       and not p.is_symlink() and only_ours(p))
+    for folder in leftovers:
+        kept = folder / "ckpt"
+        if "-old-" in folder.name and kept.is_dir() and not path.exists():
+            os.replace(kept, path)
+            done.append(f"restored {path.name} from {folder.name}")
+        shutil.rmtree(folder)
+        done.append(f"removed {folder.name}")
+    return done
+
+
+class DirectoryLock:
+    """An exclusive flock on `.NAME.lock` beside a directory: one writer at a time. The system releases it
+    when the process ends, however it ends."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(os.path.realpath(path))
+        self.file = self.path.parent / f".{self.path.name}.lock"
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> "DirectoryLock":
+        """Take the lock now, or OutputError naming the process that holds it."""
+        if self._fd is not None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise OutputError(f"{self.path} is being written by {holder}; wait until it finishes or choose "
+                              f"another directory") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()}".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Let other writers in (the lock file stays: removing it would let two writers lock two files)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @contextmanager
+    def holding(self) -> Iterator["DirectoryLock"]:
+        """Hold the lock for a block: taken here when not held already, and then released after it."""
+        taken = not self.held
+        self.acquire()
+        try:
+            yield self
+        finally:
+            if taken:
+                self.release()
+
+    def __enter__(self) -> "DirectoryLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def read_bounded(path: str | Path, limit: int, dir_fd: int | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. A symlink, FIFO or device is refused at once
+    (ValueError), never followed or waited on; a missing file raises FileNotFoundError."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise error(f"{path.name} ({what}) cannot be read: {e}") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError("it is a symbolic link, not a regular file") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("it is not a regular file")
+        if info.st_size > limit:
+            raise ValueError(f"it has {info.st_size:,} bytes, more than the {limit:,} allowed")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"it grew past the {limit:,} bytes allowed")
+        return data
+    finally:
+        os.close(fd)
+
+
+def parse_json(data: bytes, name: str, what: str, error: type[Exception] = ValueError):
+    """JSON from bytes, or `error` naming the file and what it should hold."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise error(f"{name} ({what}) cannot be read: {e}") from None
+
+
+def read_json(path: Path, what: str, error: type[Exception] = ValueError, limit: int = MAX_JSON_BYTES):
+    """The JSON in path (a regular file of bounded size), or `error` naming the file and what it should hold."""
+    try:
+        data = read_bounded(path, limit)
+    except (OSError, ValueError) as e:
+        raise error(f"{Path(path).name} ({what}) cannot be read: {e}") from None
+    return parse_json(data, Path(path).name, what, error)
 
 
 def write_json(path: Path, obj, indent: int = 1) -> None:

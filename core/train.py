@@ -25,8 +25,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core.checkpoint import (Checkpoint, CheckpointError, TrainState, load_checkpoint, load_train_state,
-                             save_checkpoint)
+from core.checkpoint import (MAX_PARAMS, Checkpoint, CheckpointError, TrainState, claim_output, load_checkpoint,
+                             load_train_state, n_params, save_checkpoint)
 from core.cli import add_config_args, config_from_args
 from core.corpus import Corpus, CorpusError, load_corpus
 from core.evaluate import evaluate_loss, streams
@@ -41,7 +41,9 @@ TIMELINE_STEPS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 1
 SAMPLE_CHARS = 300
 CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text file",
             "out": "checkpoint directory to write", "bf16": "train in float32",
-            "resume": "continue the checkpoint in --out", "max_steps": "0 or none: no step limit",
+            "resume": "continue the checkpoint in --out",
+            "overwrite": "replace the checkpoint already in --out (never a directory holding other files)",
+            "max_steps": "0 or none: no step limit",
             "max_minutes": "0 or none: no time limit"}
 
 
@@ -75,6 +77,7 @@ class TrainConfig:
     bf16: bool = True  # bfloat16 autocast: fast on CPUs with AMX / AVX-512-BF16
     init_from: str = ""  # checkpoint directory to fine-tune (architecture and vocabulary come from it)
     resume: bool = False
+    overwrite: bool = False
 
     def __post_init__(self):
         if self.max_steps is None and self.max_minutes is None:
@@ -118,6 +121,11 @@ class Throughput:
         return rate
 
 
+def corpus_sha256(corpus: Corpus) -> str:
+    """The hash a card records for the text it was trained on: train.txt's of a built corpus, a file's own."""
+    return corpus.manifest.get("files", {}).get("train.txt", {}).get("sha256") or corpus.manifest["source"]["sha256"]
+
+
 class Trainer:
     """One training run: holds the model, optimizer, data streams and the run's history."""
 
@@ -125,6 +133,16 @@ class Trainer:
         self.cfg = cfg
         self.commands = [command]  # every invocation that trained this model, oldest first
         self.out = Path(cfg.out)
+        # refused before anything else (see claim_output); held until run() ends, so a second writer is refused
+        self.lock = claim_output(self.out, resume=cfg.resume, overwrite=cfg.overwrite)
+        try:
+            self._prepare()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _prepare(self) -> None:
+        cfg = self.cfg
         self.corpus: Corpus = load_corpus(cfg.corpus)
         self.step, self.pos, self.epoch, self.elapsed = 0, 0, 0, 0.0
         self.state = None  # the hidden state carried across chunks
@@ -147,8 +165,11 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         self.vocab = Vocab.from_text(self.corpus.train)
-        self.model = CharRNN(CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size, cfg.dropout,
-                                           cfg.forget_bias))
+        config = CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size, cfg.dropout, cfg.forget_bias)
+        if n_params(config) > MAX_PARAMS:  # its checkpoint could not be loaded
+            raise ValueError(f"{cfg.n_layer} x {cfg.hidden_size} {cfg.cell} over {len(self.vocab)} symbols has "
+                             f"{n_params(config):,} parameters; checkpoints hold at most {MAX_PARAMS:,}")
+        self.model = CharRNN(config)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
 
     def _resume(self) -> None:
@@ -156,7 +177,10 @@ class Trainer:
             raise CheckpointError(f"--resume: {self.out} holds no checkpoint to resume")
         ckpt = load_checkpoint(self.out)
         ts = load_train_state(self.out)
-        saved = TrainConfig(**{**ts.config, "resume": True})
+        try:
+            saved = TrainConfig(**{**ts.config, "resume": True})
+        except TypeError as e:
+            raise CheckpointError(f"train_state.json holds a training config this version cannot read: {e}") from None
         # the model and data knobs come from the checkpoint; the budget from this call
         self.cfg = TrainConfig(**{**asdict(saved), "max_steps": self.cfg.max_steps,
                                   "max_minutes": self.cfg.max_minutes})
@@ -168,6 +192,12 @@ class Trainer:
         self.state = ts.hidden
         self.base_step, self.base_elapsed = ts.base_step, ts.base_elapsed
         self._continue_history(ckpt)
+        saved_hash, now_hash = ckpt.card.get("manifest_sha256"), corpus_sha256(self.corpus)
+        if saved_hash and saved_hash != now_hash:
+            raise CheckpointError(
+                f"--resume: the corpus {self.cfg.corpus} has changed since {self.out} was saved (sha256 "
+                f"{saved_hash[:12]}... then, {now_hash[:12]}... now); resuming would go on over a different "
+                f"text. Restore the text, or fine-tune on the new one with --init-from {self.out} --out NEW_DIR.")
 
     def _init_from(self, path: str) -> None:
         parent = load_checkpoint(path)
@@ -238,6 +268,13 @@ class Trainer:
 
     def run(self, on_event: Callable[[TrainEvent], None], should_stop: Callable[[], bool]) -> Path:
         """Train until the budget is spent or should_stop(); validate on all of val, save, return the path."""
+        try:
+            with self.lock.holding():
+                return self._run(on_event, should_stop)
+        finally:
+            self.lock.release()
+
+    def _run(self, on_event: Callable[[TrainEvent], None], should_stop: Callable[[], bool]) -> Path:
         cfg = self.cfg
         self.model.train()
         speed = Throughput()
@@ -294,8 +331,7 @@ class Trainer:
         cfg, m = self.cfg, self.model.config
         return {
             "name": self.out.name, "corpus": self.corpus.name,
-            "manifest_sha256": self.corpus.manifest.get("files", {}).get("train.txt", {}).get("sha256")
-            or self.corpus.manifest["source"]["sha256"],
+            "manifest_sha256": corpus_sha256(self.corpus),
             "cell": m.cell, "n_layer": m.n_layer, "hidden_size": m.hidden_size, "vocab_size": m.vocab_size,
             "n_params": self.model.n_params(), "steps": self.step,
             "tokens_seen": self.step * cfg.batch_size * cfg.seq_len, "epochs": round(
@@ -314,7 +350,8 @@ class Trainer:
         train_state = TrainState(self.opt.state_dict(), torch.get_rng_state(), self.state, self.step, self.pos,
                                  self.epoch, self.elapsed, self.base_step, self.base_elapsed, asdict(self.cfg))
         samples = {"timeline": self.timeline, "curve": self.curve}
-        save_checkpoint(self.out, self.model, self.vocab, self.card(train_loss, val_loss), samples, train_state)
+        with self.lock.holding():
+            save_checkpoint(self.out, self.model, self.vocab, self.card(train_loss, val_loss), samples, train_state)
         self.last_saved_step = self.step
         return self.out
 

@@ -9,6 +9,9 @@ class Vocab:
     """Bidirectional map between characters and integer ids (stoi / itos)."""
 
     def __init__(self, itos: list[str]):
+        if not all(isinstance(ch, str) and len(ch) == 1 for ch in itos):
+            bad = next(ch for ch in itos if not (isinstance(ch, str) and len(ch) == 1))
+            raise ValueError(f"every vocab entry must be one character, not {bad!r:.40}")
         if not itos or itos[0] != UNK or len(set(itos)) != len(itos):
             raise ValueError("vocab must start with the unknown symbol and hold each character once")
         self.itos = list(itos)

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.checkpoint import Checkpoint, CheckpointError, list_checkpoints, load_checkpoint
+from core.checkpoint import Checkpoint, CheckpointError, checkpoint_problem, list_checkpoints, load_checkpoint
 from core.next_char import next_char_probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +22,36 @@ def runs_dir() -> Path:
     return Path(os.environ.get("RNNLENS_RUNS", ROOT / "runs"))
 
 
+def _root_stamp(root: Path) -> tuple:
+    """What changes when a checkpoint under root is added, removed or saved again (a stat per entry)."""
+    try:
+        return tuple(sorted((e.name, e.stat(follow_symlinks=False).st_mtime_ns) for e in os.scandir(root)))
+    except OSError:
+        return ()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _scan(root: str, stamp: tuple) -> dict[str, str | None]:
+    """Checkpoint directory -> why it cannot be used (None when it can), for one state of root."""
+    return {str(p): checkpoint_problem(p) for p in list_checkpoints(root)}
+
+
+def _listing() -> dict[str, str | None]:
+    roots = [checkpoints_dir(), runs_dir()]
+    scans = [_scan(str(root), _root_stamp(root)) for root in roots]
+    shipped = sorted(scans[0], key=lambda p: Path(p).name != DEFAULT_MODEL)
+    return {**{p: scans[0][p] for p in shipped}, **scans[1]}
+
+
 def available_models() -> list[str]:
-    """Every character-model checkpoint under the shipped and the user-trained roots."""
-    shipped = sorted(list_checkpoints(checkpoints_dir()), key=lambda p: p.name != DEFAULT_MODEL)
-    return [str(p) for p in shipped + list_checkpoints(runs_dir())]
+    """Every character-model checkpoint under the shipped and the user-trained roots (rescanned only when a
+    root changes), unusable ones included: model_label marks them."""
+    return list(_listing())
+
+
+def model_problem(model_dir: str) -> str | None:
+    """Why a listed checkpoint cannot be used, from the cached scan (None: usable or not listed)."""
+    return _listing().get(str(model_dir))
 
 
 def is_user_trained(model_dir: str) -> bool:
@@ -35,6 +61,8 @@ def is_user_trained(model_dir: str) -> bool:
 def model_label(model_dir: str) -> str:
     """Short name for the picker: the directory name, marked when trained here."""
     name = Path(model_dir).name
+    if model_problem(model_dir):
+        return f"{name} (unusable)"
     return f"{name} (trained here)" if is_user_trained(model_dir) else name
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.corpus import CorpusError, check_user_text
-from core.checkpoint import CheckpointError
+from core.checkpoint import CheckpointError, claim_output
+from core.io import OutputError
 from core.train import TrainConfig, resume_config
 from core.train_events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent, ValEvent
 from dashboard.models import runs_dir
@@ -199,6 +200,10 @@ class JobRegistry:
             if running >= self.max_running:
                 raise JobError(f"{running} training jobs are already running on this server (the limit is "
                                f"{self.max_running}); stop one or wait until one finishes.")
+            try:  # the trainer's own check and lock, tried here so that a refusal shows at once
+                claim_output(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite).release()
+            except OutputError as err:
+                raise JobError(str(err)) from None
             job = Job(cfg, previous if cfg.resume else None)
             self._jobs[name] = job
             return job

@@ -7,7 +7,7 @@ import streamlit as st
 from core.corpus import BUILDERS, CorpusError, corpus_info, upload_file_name
 from core.train import TrainConfig
 from dashboard import plots, training
-from dashboard.models import available_models, get_checkpoint, model_label, runs_dir
+from dashboard.models import CheckpointError, available_models, get_checkpoint, model_label, runs_dir
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 STATUS = {"running": ":blue-badge[running]", "stopping": ":orange-badge[stopping…]",
@@ -58,7 +58,11 @@ with st.container(border=True):
                                  help="Fine-tuning keeps the checkpoint's architecture, vocabulary and timeline "
                                       "and trains it further on the chosen text.")
         if init_from:
-            parent = get_checkpoint(init_from).config
+            try:
+                parent = get_checkpoint(init_from).config
+            except (CheckpointError, OSError) as err:
+                st.error(f"Cannot fine-tune `{Path(init_from).name}`: {err}")
+                st.stop()
             cell, n_layer, hidden_size = parent.cell, parent.n_layer, parent.hidden_size
             st.caption(f"{cell.upper()} {n_layer} x {hidden_size}, from `{Path(init_from).name}`")
         else:

@@ -5,4 +5,4 @@
 set -e
 python -m core.train --corpus austen --out runs/austen-lstm --cell lstm --n-layer 2 --hidden-size 384 --lr 2e-3 --max-minutes 55 --checkpoint-every 250 --threads 1
 # shipping copy: fp16 weights, no optimizer state
-python -m core.checkpoint export runs/austen-lstm checkpoints/austen-lstm
+python -m core.checkpoint export runs/austen-lstm checkpoints/austen-lstm --overwrite

@@ -5,4 +5,4 @@
 set -e
 python -m core.train --corpus linux --out runs/linux-gru --cell gru --n-layer 2 --hidden-size 448 --lr 2e-3 --max-minutes 25 --checkpoint-every 250 --threads 1
 # shipping copy: fp16 weights, no optimizer state
-python -m core.checkpoint export runs/linux-gru checkpoints/linux-gru
+python -m core.checkpoint export runs/linux-gru checkpoints/linux-gru --overwrite

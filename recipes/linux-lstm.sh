@@ -6,4 +6,4 @@ set -e
 python -m core.train --corpus linux --out runs/linux-384-s11 --cell lstm --n-layer 2 --hidden-size 384 --lr 2e-3 --max-minutes 40 --threads 1 --seed 11 --checkpoint-every 250
 python -m core.train --corpus linux --out runs/linux-lstm-s11 --resume --max-steps 2750 --max-minutes 0 --threads 1
 # shipping copy: fp16 weights, no optimizer state
-python -m core.checkpoint export runs/linux-lstm-s11 checkpoints/linux-lstm
+python -m core.checkpoint export runs/linux-lstm-s11 checkpoints/linux-lstm --overwrite

@@ -9,4 +9,4 @@ python -m core.train --corpus shakespeare --out runs/shakespeare-lstm --cell lst
 python -m core.train --corpus shakespeare --out runs/shakespeare-lstm --resume --max-minutes 117 --threads 2
 python -m core.train --corpus shakespeare --out runs/shakespeare-ft --init-from runs/shakespeare-lstm --dropout 0.25 --lr 1e-3 --max-minutes 45 --threads 1 --checkpoint-every 250
 # shipping copy: fp16 weights, no optimizer state
-python -m core.checkpoint export runs/shakespeare-ft checkpoints/shakespeare-lstm
+python -m core.checkpoint export runs/shakespeare-ft checkpoints/shakespeare-lstm --overwrite

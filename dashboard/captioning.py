@@ -86,9 +86,9 @@ def imagenet_top(_image: Image.Image, key: str) -> list[ImageNetGuess]:
     return get_classifier().top(_image, 5)
 
 
-def caveat(model: str, words: list[str], logprob: float) -> str | None:
+def caveat(model: str, words: list[str], logprob: float, cnn_top: ImageNetGuess) -> str | None:
     """A warning when the image looks unlike the captioner's training world, else None."""
-    return unfamiliar(get_captioner(model), words, logprob)
+    return unfamiliar(get_captioner(model), words, logprob, (cnn_top.index, cnn_top.name))
 
 
 def overlay(image: Image.Image, alpha: np.ndarray, width: int = 320) -> Image.Image:

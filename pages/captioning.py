@@ -63,12 +63,12 @@ main, side = st.columns([3, 2])
 main.subheader(" ".join(words) if words else "(empty caption)")
 main.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
-warning = cap.caveat(model, words, logprob)
+cnn_view = cap.imagenet_top(image, key)
+warning = cap.caveat(model, words, logprob, cnn_view[0])
 if warning:
     main.warning(warning, icon=":material/help:")
 side.markdown("**The CNN's own view** (its ImageNet classifier head, top 5)")
-side.dataframe([{"ImageNet class": g.name, "probability": round(g.prob, 3)} for g in cap.imagenet_top(image, key)],
-               hide_index=True)
+side.dataframe([{"ImageNet class": g.name, "probability": round(g.prob, 3)} for g in cnn_view], hide_index=True)
 side.caption("What the pretrained encoder recognises by itself; the caption can only use the nouns its decoder "
              "learned.")
 if not words:

@@ -14,9 +14,7 @@ import torch
 
 from .encoder import Encoder
 from .images import ImageError, open_image
-from .model import CaptionCheckpointError, load_captioner
-from .pipeline import describe
-from .search import validate_beam
+from .pipeline import describe, load_checked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     try:
-        validate_beam(a.beam, 30)
-        captioner = load_captioner(a.model)
-    except (ValueError, CaptionCheckpointError) as e:
+        captioner = load_checked(a.model, a.beam)
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(a.threads)

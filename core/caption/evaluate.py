@@ -89,12 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from .data import photo_split, scene_split
     from .encoder import Encoder
-    from .model import CaptionCheckpointError, load_captioner
-    from .search import validate_beam
+    from .pipeline import load_checked
     try:
-        validate_beam(args.beam, 30)
-        ck = load_captioner(args.model)
-    except (ValueError, CaptionCheckpointError) as e:
+        ck = load_checked(args.model, args.beam)
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -45,3 +46,14 @@ class ImageNetClassifier(torch.nn.Module):
         probs = torch.softmax(self(to_input([image]))[0], dim=-1)   # (1000,)
         p, idx = probs.topk(k)
         return [ImageNetGuess(int(i), class_name(int(i)), float(q)) for q, i in zip(p, idx)]
+
+
+@torch.no_grad()
+def top1_classes_seen(feats, chunk: int = 100) -> list[int]:
+    """ImageNet classes that are the top-1 of at least one image, from cached late-stage annotations (N, L, 1280):
+    the pooled grid through the classifier head, as the network itself classifies."""
+    fc, seen = imagenet_net()._fc, set()
+    for i in range(0, len(feats), chunk):
+        x = torch.from_numpy(np.asarray(feats[np.arange(i, min(i + chunk, len(feats)))], dtype=np.float32))
+        seen.update(fc(x.mean(1)).argmax(-1).tolist())                  # (B, 1280) -> (B, 1000) -> (B,)
+    return sorted(seen)

@@ -35,6 +35,7 @@ class DecoderConfig:
     attention_size: int = 128
     dropout: float = 0.3
     encoder: str = "mid"          # the encoder stage whose annotations this decoder reads (core.caption.encoder)
+    input_dim: int = 0            # > 0: annotations of this width are first projected to feature_dim (frozen PCA)
 
 
 class AttentionDecoder(nn.Module):
@@ -44,6 +45,7 @@ class AttentionDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         D, E, H, A = cfg.feature_dim, cfg.embed_size, cfg.hidden_size, cfg.attention_size
+        self.project = nn.Linear(cfg.input_dim, D).requires_grad_(False) if cfg.input_dim else None
         self.norm = nn.LayerNorm(D)
         self.embed = nn.Embedding(cfg.vocab_size, E)
         self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
@@ -55,8 +57,13 @@ class AttentionDecoder(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def prepare(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Normalised annotations (B, L, D), their attention projection (B, L, A) and the initial (h, c)."""
-        a = self.norm(feats.float())                          # (B, L, D)
+        """Normalised annotations (B, L, D), their attention projection (B, L, A) and the initial (h, c).
+        Raw annotations (B, L, input_dim) go through the frozen projection first; training feeds them
+        already projected (B, L, D), which is the same thing computed once."""
+        feats = feats.float()
+        if self.project is not None and feats.shape[-1] == self.cfg.input_dim:
+            feats = self.project(feats)                       # (B, L, D)
+        a = self.norm(feats)                                  # (B, L, D)
         mean = a.mean(dim=1)                                  # (B, D)
         state = (torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))
         return a, self.att_feat(a), state

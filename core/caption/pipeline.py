@@ -9,8 +9,14 @@ import torch
 from PIL import Image
 
 from .encoder import Encoder, to_input
-from .model import Captioner
-from .search import Caption, caption
+from .model import Captioner, load_captioner
+from .search import Caption, caption, validate_beam
+
+
+def load_checked(path: str, beam: int = 3) -> Captioner:
+    """A captioner for a CLI: checks the beam size, then loads; raises ValueError with the message to print."""
+    validate_beam(beam, 30)
+    return load_captioner(path)
 
 
 @torch.no_grad()
@@ -23,12 +29,17 @@ def describe(image: Image.Image, encoder: Encoder, captioner: Captioner, beam: i
     return caption(captioner.model, captioner.vocab, feats, beam)
 
 
-def unfamiliar(captioner: Captioner, words: list[str], logprob: float) -> str | None:
+def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
+               cnn_top: tuple[int, str] | None = None) -> str | None:
     """Why a caption should be read with care (image unlike the training world), or None.
 
-    Two signs: the caption names none of the photo world's nouns, or its mean log-probability per word
-    (the <end> included) is below the 5th percentile of the held-out test images (stored in the card)."""
+    Three signs: the caption names none of the photo world's nouns; its mean log-probability per word
+    (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); or the
+    CNN's own top ImageNet class (index, name) never was the top class of a training image (card list)."""
     reasons = []
+    seen = captioner.card.get("imagenet_top1_seen")
+    if cnn_top is not None and seen is not None and cnn_top[0] not in seen:
+        reasons.append(f"the CNN itself sees a “{cnn_top[1]}”, which never came up in the training world")
     if captioner.card.get("world") == "photos":
         from .photos import noun_forms
         if not any(w in noun_forms() for w in words):

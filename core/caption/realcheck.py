@@ -24,9 +24,9 @@ from PIL import Image
 from core.corpus import data_root
 
 from .encoder import Encoder
-from .model import CaptionCheckpointError, load_captioner
+from .imagenet import ImageNetClassifier
 from .photos import noun_forms, tuxpaint_root
-from .pipeline import describe, unfamiliar
+from .pipeline import describe, load_checked, unfamiliar
 
 
 def _skimage(name: str) -> Callable[[], Image.Image]:
@@ -88,12 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beam", type=int, default=3)
     a = p.parse_args(argv)
     try:
-        ck = load_captioner(a.model)
-    except CaptionCheckpointError as e:
+        ck = load_checked(a.model, a.beam)
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(2)
-    encoder, forms = Encoder(ck.model.cfg.encoder), noun_forms()
+    encoder, forms, classifier = Encoder(ck.model.cfg.encoder), noun_forms(), ImageNetClassifier()
     hits, total = 0, 0
     for name, load, noun in CHECK_SET:
         try:
@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         c = describe(image, encoder, ck, a.beam)
         said = {forms[w] for w in c.words if w in forms}
-        flag = "" if unfamiliar(ck, c.words, c.logprob) is None else "  [caveat shown]"
+        top = classifier.top(image, 1)[0]
+        flag = "" if unfamiliar(ck, c.words, c.logprob, (top.index, top.name)) is None else "  [caveat shown]"
         if noun is None:
             print(f"{name}\t{c.text}\t(outside the vocabulary){flag}")
             continue

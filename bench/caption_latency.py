@@ -5,7 +5,7 @@ The shapes paths run the same encoder, beam search and per-word map upsampling; 
   drafted: core.caption.images.open_image -> Image.draft() lets libjpeg decode at 1/8 .. 1/2 scale
   naive:   full 12 MP decode, exif_transpose, convert, then resize to the same 448 px
 The photos path is what the page does for the photo captioner: drafted decode, the late encoder stage
-(384 px), beam search, every word's map, and the ImageNet top-5 of the CNN's own head (224 px).
+(384 px), beam search, every word's map, and the ImageNet top-5 of the CNN's own head on the same features.
 Median over repeats, same process, same image, interleaved.
 
     python bench/caption_latency.py [--repeats 7] [--threads 2]
@@ -29,7 +29,7 @@ from core.caption.encoder import Encoder  # noqa: E402
 from core.caption.imagenet import ImageNetClassifier  # noqa: E402
 from core.caption.images import DISPLAY_SIDE, open_image  # noqa: E402
 from core.caption.model import load_captioner  # noqa: E402
-from core.caption.pipeline import describe  # noqa: E402
+from core.caption.pipeline import describe_and_classify  # noqa: E402
 
 
 def twelve_megapixel_jpeg() -> bytes:
@@ -53,10 +53,8 @@ def run(data: bytes, decode, encoder, captioner, beam: int, classifier=None) -> 
     """(wall seconds, CPU seconds of this process) for one upload -> caption + all word maps (+ ImageNet top-5)."""
     wall, cpu = time.perf_counter(), time.process_time()
     image = decode(data)
-    cap = describe(image, encoder, captioner, beam)
+    cap, _ = describe_and_classify(image, encoder, captioner, classifier, beam)   # top 5 too, as the page
     _ = [upsample_map(a, image.height, image.width) for a in cap.alphas]   # the maps the page shows
-    if classifier is not None:
-        classifier.top(image, 5)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 

@@ -13,7 +13,7 @@ from core.caption.imagenet import ImageNetClassifier, ImageNetGuess
 from core.caption.images import ImageError, open_image
 from core.caption.model import Captioner, load_captioner
 from core.caption.photos import make_photo
-from core.caption.pipeline import describe, mask_box, unfamiliar
+from core.caption.pipeline import describe_and_classify, mask_box, unfamiliar
 from core.caption.scenes import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,18 +72,14 @@ def image_key(image: Image.Image) -> str:
 @st.cache_data(max_entries=64, show_spinner=False)
 def caption_image(_image: Image.Image, key: str, model: str, beam: int,
                   box: tuple[float, float, float, float] | None = None
-                  ) -> tuple[list[str], np.ndarray, float, Image.Image]:
-    """Words, (T, g, g) attention maps, log-prob and the image actually captioned (box greyed out if given)."""
+                  ) -> tuple[list[str], np.ndarray, float, Image.Image, list[ImageNetGuess]]:
+    """Words, (T, g, g) attention maps, log-prob, the image actually captioned (box greyed out if given) and
+    the CNN's own top-5 ImageNet classes for it."""
     image = mask_box(_image, box) if box else _image
     captioner = get_captioner(model)
-    c = describe(image, get_encoder(captioner.model.cfg.encoder), captioner, beam)
-    return c.words, c.alphas, c.logprob, image
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def imagenet_top(_image: Image.Image, key: str) -> list[ImageNetGuess]:
-    """The CNN's own top-5 ImageNet classes for the image."""
-    return get_classifier().top(_image, 5)
+    c, view = describe_and_classify(image, get_encoder(captioner.model.cfg.encoder), captioner, get_classifier(),
+                                    beam)
+    return c.words, c.alphas, c.logprob, image, view
 
 
 def caveat(model: str, words: list[str], logprob: float, cnn_top: ImageNetGuess) -> str | None:

@@ -58,12 +58,11 @@ if image is None:
     st.stop()
 
 beam = st.slider("Beam size", 1, 10, 3, key="cap_beam", help="1 = greedy decoding")
-words, alphas, logprob, _ = cap.caption_image(image, key, model, beam)
+words, alphas, logprob, _, cnn_view = cap.caption_image(image, key, model, beam)
 main, side = st.columns([3, 2])
 main.subheader(" ".join(words) if words else "(empty caption)")
 main.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
-cnn_view = cap.imagenet_top(image, key)
 warning = cap.caveat(model, words, logprob, cnn_view[0])
 if warning:
     main.warning(warning, icon=":material/help:")
@@ -116,7 +115,7 @@ with st.expander("What if part of the image were hidden?", icon=":material/visib
         st.info("The box is empty: widen it.")
     else:
         box = (cols[0] / g, rows[0] / g, cols[1] / g, rows[1] / g)
-        w2, a2, lp2, masked = cap.caption_image(image, key, model, beam, box)
+        w2, a2, lp2, masked, _ = cap.caption_image(image, key, model, beam, box)
         st.markdown(f"Before: **{' '.join(words)}**  \nAfter: **{' '.join(w2) if w2 else '(empty)'}** "
                     f"(log-prob {lp2:.2f})")
         cols2 = st.columns(per_row)

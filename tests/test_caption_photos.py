@@ -99,6 +99,9 @@ def test_imagenet_head_index_order():
     assert {g.index for g in cat[:3]} <= {281, 282, 283, 284, 285, 287} and "cat" in " ".join(g.name for g in cat)
     cup = clf.top(Image.fromarray(skimage.data.coffee()), 5)
     assert cup[0].index == 967 and cup[0].name == "espresso"
+    late = Encoder("late")                                         # the same head on the captioner's annotations
+    feats = late(to_input([Image.fromarray(skimage.data.chelsea())], late.input_size))[0]
+    assert clf.top_from_annotations(feats, 1)[0].index in {281, 282, 283, 284, 285, 287}
 
 
 def test_shipped_photo_captioner_names_held_out_objects():

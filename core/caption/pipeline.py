@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from .encoder import Encoder, to_input
+from .imagenet import ImageNetClassifier, ImageNetGuess
 from .model import Captioner, load_captioner
 from .search import Caption, caption, validate_beam
 
@@ -22,11 +23,22 @@ def load_checked(path: str, beam: int = 3) -> Captioner:
 @torch.no_grad()
 def describe(image: Image.Image, encoder: Encoder, captioner: Captioner, beam: int = 3) -> Caption:
     """Encode an RGB image and caption it with the given beam size: words and (T, g, g) attention maps."""
+    return describe_and_classify(image, encoder, captioner, None, beam)[0]
+
+
+@torch.no_grad()
+def describe_and_classify(image: Image.Image, encoder: Encoder, captioner: Captioner,
+                          classifier: ImageNetClassifier | None, beam: int = 3
+                          ) -> tuple[Caption, list[ImageNetGuess]]:
+    """The caption and, given a classifier, the CNN's own top-5 ImageNet classes: from the same late-stage
+    annotations when the encoder has them (one pass), else from a 224 px pass of the whole network."""
     if encoder.stage != captioner.model.cfg.encoder:
         raise ValueError(f"{captioner.path.name} reads the {captioner.model.cfg.encoder!r} encoder stage, "
                          f"not {encoder.stage!r}")
     feats = encoder(to_input([image], encoder.input_size))[0]   # (L, D)
-    return caption(captioner.model, captioner.vocab, feats, beam)
+    view = [] if classifier is None else (
+        classifier.top_from_annotations(feats) if encoder.stage == "late" else classifier.top(image))
+    return caption(captioner.model, captioner.vocab, feats, beam), view
 
 
 def unfamiliar(captioner: Captioner, words: list[str], logprob: float,

@@ -26,7 +26,7 @@ from core.corpus import data_root
 from .encoder import Encoder
 from .imagenet import ImageNetClassifier
 from .photos import noun_forms, tuxpaint_root
-from .pipeline import describe, load_checked, unfamiliar
+from .pipeline import describe_and_classify, load_checked, unfamiliar
 
 
 def _skimage(name: str) -> Callable[[], Image.Image]:
@@ -101,10 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ImportError) as e:
             print(f"{name}\tskipped: {e}")
             continue
-        c = describe(image, encoder, ck, a.beam)
+        c, view = describe_and_classify(image, encoder, ck, classifier, a.beam)
         said = {forms[w] for w in c.words if w in forms}
-        top = classifier.top(image, 1)[0]
-        flag = "" if unfamiliar(ck, c.words, c.logprob, (top.index, top.name)) is None else "  [caveat shown]"
+        flag = "" if unfamiliar(ck, c.words, c.logprob, (view[0].index, view[0].name)) is None else "  [caveat shown]"
         if noun is None:
             print(f"{name}\t{c.text}\t(outside the vocabulary){flag}")
             continue

@@ -1,4 +1,4 @@
-"""Captioning page glue: cached encoder/decoder, images (scenes, samples, uploads), captions and heatmaps."""
+"""Captioning page glue: cached encoders/decoders, images (worlds, samples, uploads), captions, heatmaps, ImageNet."""
 import hashlib
 from pathlib import Path
 
@@ -9,38 +9,49 @@ from PIL import Image
 
 from core.caption.attention import entropy, max_entropy, upsample_map
 from core.caption.encoder import Encoder
+from core.caption.imagenet import ImageNetClassifier, ImageNetGuess
 from core.caption.images import ImageError, open_image
 from core.caption.model import Captioner, load_captioner
-from core.caption.pipeline import describe, mask_box
+from core.caption.photos import make_photo
+from core.caption.pipeline import describe_and_classify, mask_box, unfamiliar
 from core.caption.scenes import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_DIR = ROOT / "checkpoints" / "captioner-scenes"
-SAMPLES = {"cat (chelsea)": "chelsea", "astronaut": "astronaut", "coffee": "coffee", "rocket": "rocket"}
+MODELS = {"photos": ROOT / "checkpoints" / "captioner-photos", "shapes": ROOT / "checkpoints" / "captioner-scenes"}
+SAMPLES = {"cat (chelsea)": "chelsea", "astronaut": "astronaut", "coffee": "coffee", "rocket": "rocket",
+           "motorcycle": "motorcycle", "cameraman": "camera"}
 TRAIN_REAL = ("python -m core.caption.train --karpathy-json dataset_flickr8k.json "
               "--images Flicker8k_Dataset --out checkpoints/captioner-flickr8k")
+CARD_ROWS = ("data", "encoder", "n_params", "steps", "train_seconds", "hardware", "command")
 
 
 @st.cache_resource
-def get_encoder() -> Encoder:
-    return Encoder()
+def get_encoder(stage: str) -> Encoder:
+    return Encoder(stage)
 
 
 @st.cache_resource
-def get_captioner(path: str = str(MODEL_DIR)) -> Captioner:
-    return load_captioner(path)
+def get_captioner(name: str) -> Captioner:
+    return load_captioner(MODELS[name])
+
+
+@st.cache_resource
+def get_classifier() -> ImageNetClassifier:
+    return ImageNetClassifier()
 
 
 @st.cache_data(max_entries=32)
-def scene(seed: int) -> tuple[Image.Image, list[str]]:
-    """A generated scene image and its reference captions."""
-    s = make_scene(seed)
+def scene(seed: int, world: str) -> tuple[Image.Image, list[str]]:
+    """A generated image of the captioner's world (photo world or shapes) and its reference captions."""
+    s = make_photo(seed) if world == "photos" else make_scene(seed)
     return s.image, s.captions
 
 
 @st.cache_data(max_entries=8)
 def sample_photo(name: str) -> Image.Image:
     import skimage.data
+    if name == "motorcycle":
+        return Image.fromarray(skimage.data.stereo_motorcycle()[0]).convert("RGB")
     return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
 
 
@@ -59,12 +70,21 @@ def image_key(image: Image.Image) -> str:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def caption_image(_image: Image.Image, key: str, beam: int, box: tuple[float, float, float, float] | None = None
-                  ) -> tuple[list[str], np.ndarray, float, Image.Image]:
-    """Words, (T, g, g) attention maps, log-prob and the image actually captioned (box greyed out if given)."""
+def caption_image(_image: Image.Image, key: str, model: str, beam: int,
+                  box: tuple[float, float, float, float] | None = None
+                  ) -> tuple[list[str], np.ndarray, float, Image.Image, list[ImageNetGuess]]:
+    """Words, (T, g, g) attention maps, log-prob, the image actually captioned (box greyed out if given) and
+    the CNN's own top-5 ImageNet classes for it."""
     image = mask_box(_image, box) if box else _image
-    c = describe(image, get_encoder(), get_captioner(), beam)
-    return c.words, c.alphas, c.logprob, image
+    captioner = get_captioner(model)
+    c, view = describe_and_classify(image, get_encoder(captioner.model.cfg.encoder), captioner, get_classifier(),
+                                    beam)
+    return c.words, c.alphas, c.logprob, image, view
+
+
+def caveat(model: str, words: list[str], logprob: float, cnn_top: ImageNetGuess) -> str | None:
+    """A warning when the image looks unlike the captioner's training world, else None."""
+    return unfamiliar(get_captioner(model), words, logprob, (cnn_top.index, cnn_top.name))
 
 
 def for_display(image: Image.Image, width: int = 320) -> Image.Image:
@@ -95,12 +115,31 @@ def entropy_figure(words: list[str], alphas: np.ndarray) -> go.Figure:
     return fig
 
 
-def model_note(captioner: Captioner) -> str:
+def model_note(model: str, captioner: Captioner) -> str:
     """What the loaded model was trained on, in plain words, with its test metrics."""
     test = captioner.card.get("test", {})
-    metrics = ", ".join(f"{k} {test[k]:.2f}" for k in ("bleu4", "cider", "pointing_game") if k in test)
-    return (f"This captioner was trained only on **generated scenes** ({captioner.card.get('data', 'scene world')}): "
-            "coloured circles, squares, triangles and stars on flat, gradient and textured backgrounds. "
-            "On a real photo it can only answer in that world's words, so read its caption as what a "
-            f"shapes-and-colours model sees. {('Test split: ' + metrics + '.') if metrics else ''} "
-            f"To train on a real dataset (Karpathy-split JSON of Flickr8k / Flickr30k / COCO):")
+    keys = ("bleu4", "cider", "object_noun_recall", "pointing_game")
+    metrics = ", ".join(f"{k} {test[k]:.2f}" for k in keys if k in test)
+    metrics = f" Held-out test split: {metrics}." if metrics else ""
+    if model == "photos":
+        return ("This captioner was trained on the **photo world**: real photos of single objects (animals, fruit, "
+                "vegetables, vehicles, people, tools, ...) cut out and pasted on real background photos. It knows "
+                f"{len(nouns(captioner))} nouns (listed below); anything else it names with the nearest one it "
+                f"knows.{metrics}")
+    return ("This captioner was trained only on **generated scenes**: coloured circles, squares, triangles and stars "
+            "on flat, gradient and textured backgrounds. On a real photo it can only answer in that world's words, "
+            f"so read its caption as what a shapes-and-colours model sees.{metrics} "
+            "To train on a real dataset (Karpathy-split JSON of Flickr8k / Flickr30k / COCO):")
+
+
+def nouns(captioner: Captioner) -> list[str]:
+    """The photo world's nouns this decoder has in its vocabulary."""
+    from core.caption.photo_stamps import NOUNS
+    return sorted(n for n in NOUNS if n in captioner.vocab.stoi)
+
+
+def card_rows(captioner: Captioner) -> dict[str, str]:
+    """The card fields a reader wants: data, encoder, size, training time, hardware, command."""
+    card = captioner.card
+    return {k: str(card[k]) for k in CARD_ROWS if k in card}
+

@@ -1,4 +1,4 @@
-"""Captioning: Show, Attend and Tell. A caption, one attention map per word, and a what-if mask."""
+"""Captioning: Show, Attend and Tell. A caption, one attention map per word, the CNN's own view, a what-if mask."""
 import time
 
 import streamlit as st
@@ -6,29 +6,44 @@ import streamlit as st
 from core.caption.attention import entropy, max_entropy
 from core.caption.images import MAX_PIXELS
 from core.caption.model import CaptionCheckpointError
+from core.caption.photos import PhotoWorldError
 from dashboard import captioning as cap
 
 st.title("Captioning")
-st.caption("Show, Attend and Tell (Xu et al. 2015): a frozen CNN turns the image into a 14 x 14 grid of feature "
-           "vectors; an LSTM writes the caption word by word and, before each word, spreads a soft attention "
-           "distribution over the grid.")
+st.caption("Show, Attend and Tell (Xu et al. 2015): a frozen CNN turns the image into a grid of feature vectors; "
+           "an LSTM writes the caption word by word and, before each word, spreads a soft attention distribution "
+           "over the grid.")
+model = st.radio("Captioner", list(cap.MODELS), horizontal=True, key="cap_model",
+                 format_func=lambda m: {"photos": "Photos (real objects)", "shapes": "Shapes (generated scenes)"}[m])
 try:
-    captioner = cap.get_captioner()
+    captioner = cap.get_captioner(model)
 except CaptionCheckpointError as err:
     st.error(f"Cannot load the captioner: {err}")
     st.stop()
-st.info(cap.model_note(captioner))
-st.code(cap.TRAIN_REAL, language="bash")
+st.info(cap.model_note(model, captioner))
+if model == "shapes":
+    st.code(cap.TRAIN_REAL, language="bash")
+with st.expander("Model card", icon=":material/badge:"):
+    st.markdown("  \n".join(f"**{k}**: {v}" for k, v in cap.card_rows(captioner).items()))
+    if model == "photos":
+        st.markdown("**nouns it knows**: " + ", ".join(cap.nouns(captioner)))
 
 st.session_state.setdefault("cap_seed", 0)
-source = st.radio("Image", ["New scene", "Sample photo", "Upload"], horizontal=True, key="cap_source")
+source = st.radio("Image", ["Sample photo", "New scene", "Upload"], horizontal=True, key="cap_source",
+                  format_func=lambda s: {"New scene": "New photo-world scene" if model == "photos" else
+                                         "New scene"}.get(s, s))
 image, key, refs = None, None, []
 if source == "New scene":
     if st.button("New scene", key="cap_new_scene", icon=":material/casino:"):
         st.session_state["cap_seed"] += 1
     seed = 30_000_000 + st.session_state["cap_seed"]       # beyond the train/val/test seeds
-    image, refs = cap.scene(seed)
-    key = f"scene:{seed}"
+    world = "photos" if model == "photos" else "scenes"
+    try:
+        image, refs = cap.scene(seed, world)
+    except PhotoWorldError as err:
+        st.error(f"The photo world's source images are missing: {err}")
+        st.stop()
+    key = f"{world}:{seed}"
 elif source == "Sample photo":
     name = st.selectbox("Photo (scikit-image)", list(cap.SAMPLES), key="cap_sample")
     image, key = cap.sample_photo(cap.SAMPLES[name]), f"sample:{name}"
@@ -45,10 +60,18 @@ if image is None:
     st.stop()
 
 beam = st.slider("Beam size", 1, 10, 3, key="cap_beam", help="1 = greedy decoding")
-words, alphas, logprob, _ = cap.caption_image(image, key, beam)
-st.subheader(" ".join(words) if words else "(empty caption)")
-st.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
+words, alphas, logprob, _, cnn_view = cap.caption_image(image, key, model, beam)
+main, side = st.columns([3, 2])
+main.subheader(" ".join(words) if words else "(empty caption)")
+main.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
+warning = cap.caveat(model, words, logprob, cnn_view[0])
+if warning:
+    main.warning(warning, icon=":material/help:")
+side.markdown("**The CNN's own view** (its ImageNet classifier head, top 5)")
+side.dataframe([{"ImageNet class": g.name, "probability": round(g.prob, 3)} for g in cnn_view], hide_index=True)
+side.caption("What the pretrained encoder recognises by itself; the caption can only use the nouns its decoder "
+             "learned.")
 if not words:
     st.stop()
 
@@ -94,7 +117,7 @@ with st.expander("What if part of the image were hidden?", icon=":material/visib
         st.info("The box is empty: widen it.")
     else:
         box = (cols[0] / g, rows[0] / g, cols[1] / g, rows[1] / g)
-        w2, a2, lp2, masked = cap.caption_image(image, key, beam, box)
+        w2, a2, lp2, masked, _ = cap.caption_image(image, key, model, beam, box)
         st.markdown(f"Before: **{' '.join(words)}**  \nAfter: **{' '.join(w2) if w2 else '(empty)'}** "
                     f"(log-prob {lp2:.2f})")
         cols2 = st.columns(per_row)

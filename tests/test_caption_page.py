@@ -1,5 +1,6 @@
-"""Captioning page (AppTest, shipped checkpoint): a new scene gets a caption and one map per word; bad uploads
-each get a clear st.error and no exception."""
+"""Captioning page (AppTest, shipped checkpoints): the photo captioner (default) captions a photo-world scene and an
+upload with one map per word and the CNN's ImageNet view; the shapes captioner still works; bad uploads each get a
+clear st.error and no exception."""
 import io
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from test_caption_images import bad_uploads
+
+from core.caption.photos import make_photo
 
 PAGE = "../pages/captioning.py"
 
@@ -32,17 +35,40 @@ def word_maps(at: AppTest) -> dict[int, str]:
     return out
 
 
-def test_new_scene_gets_caption_and_one_map_per_word(app):
+def test_photo_scene_gets_caption_maps_and_imagenet_view(app):
     at = app
+    assert at.radio(key="cap_model").value == "photos" and "photo world" in at.info[0].value
+    at.radio(key="cap_source").set_value("New scene").run()
     at.button(key="cap_new_scene").click().run()
     assert not at.exception
     words = at.subheader[0].value.split()
     assert words and words != ["(empty", "caption)"]
     assert word_maps(at) == {k + 1: w for k, w in enumerate(words)}
+    top = at.dataframe[0].value
+    assert len(top) == 5 and list(top.columns) == ["ImageNet class", "probability"]
+
+
+def test_shapes_captioner_still_works(app):
+    at = app
+    at.radio(key="cap_model").set_value("shapes").run()
+    at.radio(key="cap_source").set_value("New scene").run()
+    at.button(key="cap_new_scene").click().run()
+    assert not at.exception
+    words = at.subheader[0].value.split()
+    assert word_maps(at) == {k + 1: w for k, w in enumerate(words)}
     assert "generated scenes" in at.info[0].value and "--karpathy-json" in at.code[0].value
     at.slider(key="cap_beam").set_value(1).run()
     at.slider(key="cap_box_cols").set_value((0, 7)).run()
     assert not at.exception and any(m.value.startswith("Before:") for m in at.markdown)
+    at.radio(key="cap_model").set_value("photos").run()
+
+
+def test_sample_photo_outside_the_world_gets_the_caveat(app):
+    at = app
+    at.radio(key="cap_source").set_value("Sample photo").run()
+    at.selectbox(key="cap_sample").set_value("rocket").run()
+    assert not at.exception and at.subheader[0].value
+    assert any("unlike the captioner's training world" in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize("name", list(bad_uploads()))
@@ -63,3 +89,14 @@ def test_good_upload_is_captioned(app):
     at.file_uploader(key="cap_upload").set_value(("grey.webp", buf.getvalue(), "image/webp")).run()
     assert not at.exception and not at.main.error, [e.value for e in at.error]
     assert at.subheader[0].value
+
+
+def test_photo_upload_names_the_object(app):
+    at = app
+    at.radio(key="cap_source").set_value("Upload").run()
+    buf = io.BytesIO()
+    make_photo(20_000_000).image.save(buf, "PNG")                       # a held-out stamp, saved as a user photo
+    at.slider(key="cap_beam").set_value(3)
+    at.file_uploader(key="cap_upload").set_value(("apricot.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception and not at.main.error
+    assert "apricot" in at.subheader[0].value.split()

@@ -56,10 +56,12 @@ def word_masks(words: list[str], objects: list[SceneObject]) -> list[np.ndarray 
     return out
 
 
-def grounding(alphas: np.ndarray, words: list[str], objects: list[SceneObject]) -> list[dict]:
-    """Per object word: attention mass in its mask, the uniform baseline, pointing-game hit and its chance."""
+def grounding(alphas: np.ndarray, words: list[str], objects: list[SceneObject],
+              masks: list[np.ndarray | None] | None = None) -> list[dict]:
+    """Per object word: attention mass in its mask, the uniform baseline, pointing-game hit and its chance.
+    masks gives each word's object mask (None: not an object word); by default the scene world's reading."""
     rows = []
-    for t, mask in enumerate(word_masks(words, objects)):
+    for t, mask in enumerate(word_masks(words, objects) if masks is None else masks):
         if mask is None:
             continue
         up = upsample_map(alphas[t], *mask.shape)

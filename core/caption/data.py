@@ -1,9 +1,11 @@
 """Caption data for Show, Attend and Tell: word vocabulary, cached encoder features, Karpathy-split JSON.
 
-Two sources give the same thing, a split of (annotation vectors, reference token lists):
-the generated scene world (`core.caption.scenes`) and the standard Karpathy-split JSON of
+Three sources give the same thing, a split of (annotation vectors, reference token lists):
+the generated scene world (`core.caption.scenes`), the photo world (`core.caption.photos`) and the
+standard Karpathy-split JSON of
 Flickr8k / Flickr30k / COCO (`{"images": [{"filename", "filepath"?, "split", "sentences": [{"tokens"}]}]}`).
-Encoder features are computed once and cached as float16 .npy files (e.g. under `data/caption/`).
+Encoder features are computed once and cached as float16 .npy files (e.g. under `data/caption/`); the photo
+world's are cached in shards of SHARD images, so that a larger split reuses the shards of a smaller one.
 """
 from __future__ import annotations
 
@@ -58,20 +60,41 @@ class WordVocab:
         return len(self.itos)
 
 
+SHARD = 500
+
+
+class ShardedFeatures:
+    """Row-indexable view over several (n_i, L, D) arrays (memory-mapped shards), like one (N, L, D) array."""
+
+    def __init__(self, shards: list[np.ndarray]) -> None:
+        self.shards = shards
+        self.starts = np.cumsum([0] + [len(s) for s in shards])
+        self.shape = (int(self.starts[-1]),) + tuple(shards[0].shape[1:])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, idx):
+        if np.isscalar(idx):
+            k = int(np.searchsorted(self.starts, idx, side="right")) - 1
+            return self.shards[k][int(idx) - self.starts[k]]
+        return np.stack([self[int(i)] for i in np.asarray(idx)])
+
+
 @dataclass
 class CaptionSplit:
     """Cached annotation vectors and the reference captions of one split."""
-    feats: np.ndarray                 # (N, L, D) float16
+    feats: np.ndarray | ShardedFeatures   # (N, L, D) float16
     captions: list[list[list[str]]]   # N images x refs x tokens
     keys: list[str]                   # scene seed or image filename, one per image
 
 
 def _cached(path: Path, names: list[str], images: Callable[[int, int], list], encoder,
             batch_size: int = 32, on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Load the feature cache at path, or encode the images in batches and write it."""
+    """Load the feature cache at path (or its first rows, if those are the names), or encode and write it."""
     meta = path.with_suffix(".json")
-    if path.exists() and meta.exists() and json.loads(meta.read_text()) == names:
-        return np.load(path, mmap_mode="r")
+    if path.exists() and meta.exists() and json.loads(meta.read_text())[:len(names)] == names:
+        return np.load(path, mmap_mode="r")[:len(names)]
     path.parent.mkdir(parents=True, exist_ok=True)
     chunks = []
     for i in range(0, len(names), batch_size):
@@ -94,6 +117,43 @@ def scene_split(split: str, n: int, seed: int, cache_dir: str | Path, encoder,
     feats = _cached(Path(cache_dir) / f"scenes-seed{seed}-{split}-{n}.npy", [str(s) for s in seeds],
                     lambda i, j: [make_scene(s).image for s in seeds[i:j]], encoder, on_progress=on_progress)
     return CaptionSplit(feats, scenes_caps, [str(s) for s in seeds])
+
+
+def photo_shard(split: str, start: int, n: int, seed: int, cache_dir: str | Path, encoder,
+                on_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[list[str]]]:
+    """Features (cached per encoder stage) and captions (cached) of photo seeds start .. start+n of a split."""
+    from .photos import make_photo, split_seeds
+    block = [str(s) for s in split_seeds(split, start + n, seed)[start:]]
+    stem = Path(cache_dir) / f"photos-seed{seed}-{split}-{start}"
+    cap_file = stem.with_suffix(".captions.json")
+    known = json.loads(cap_file.read_text()) if cap_file.exists() else {}
+    made: dict[str, list[str]] = {}
+
+    def images(i: int, j: int) -> list:
+        scenes = [make_photo(int(s)) for s in block[i:j]]
+        made.update({s: sc.captions for s, sc in zip(block[i:j], scenes)})
+        return [sc.image for sc in scenes]
+    feats = _cached(Path(f"{stem}-{encoder.stage}.npy"), block, images, encoder, on_progress=on_progress)
+    missing = [s for s in block if s not in known and s not in made]
+    made.update({s: make_photo(int(s)).captions for s in missing})
+    if made:
+        known.update(made)
+        cap_file.parent.mkdir(parents=True, exist_ok=True)
+        cap_file.write_text(json.dumps(known))
+    return feats, [known[s] for s in block]
+
+
+def photo_split(split: str, n: int, seed: int, cache_dir: str | Path, encoder,
+                on_progress: Callable[[int, int], None] | None = None) -> CaptionSplit:
+    """Photo-world split of n images, from shards of SHARD seeds (a larger split reuses a smaller one's)."""
+    from .photos import split_seeds
+    caps, shards = [], []
+    for start in range(0, n, SHARD):
+        progress = (lambda i, m, start=start: on_progress(start + i, n)) if on_progress else None
+        feats, shard_caps = photo_shard(split, start, min(SHARD, n - start), seed, cache_dir, encoder, progress)
+        shards.append(feats)
+        caps += [[tokenize(c) for c in cs] for cs in shard_caps]
+    return CaptionSplit(ShardedFeatures(shards), caps, [str(s) for s in split_seeds(split, n, seed)])
 
 
 def read_karpathy_json(path: str | Path) -> dict[str, list[tuple[str, list[list[str]]]]]:

@@ -1,10 +1,12 @@
 """Evaluate a Show, Attend and Tell captioner: COCO caption metrics and attention grounding.
 
 Language: BLEU-1..4, ROUGE-L and CIDEr from `pycocoevalcap` (pure Python; METEOR and SPICE need Java and are
-left out), on already-tokenised captions. Grounding (scene world only, where every object has a mask):
+left out), on already-tokenised captions. Grounding (generated worlds, where every object has a mask):
 attention mass inside the named object and the pointing game, each beside a uniform-attention baseline.
+Photo world also: object-noun recall, the share of objects whose noun (either number) is in the caption.
 
     python -m core.caption.evaluate --model checkpoints/captioner-scenes [--beam 3] [--test-scenes 500]
+    python -m core.caption.evaluate --model checkpoints/captioner-photos --world photos
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from .data import CaptionSplit, WordVocab
 from .model import AttentionDecoder
 from .scenes import COLORS, SHAPES, make_scene
 from .search import caption
+
+WORLDS = ("scenes", "photos")
 
 
 def language_metrics(refs: list[list[str]], hyps: list[str]) -> dict[str, float]:
@@ -38,18 +42,30 @@ def language_metrics(refs: list[list[str]], hyps: list[str]) -> dict[str, float]
 
 @torch.no_grad()
 def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSplit, beam: int = 3,
-                   scenes: bool = True) -> dict:
-    """Decode every image of split; language metrics, plus grounding if the split is scene-world."""
+                   world: str | None = "scenes") -> dict:
+    """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world."""
+    from . import photos
     model.eval()
-    refs, hyps, rows, named = [], [], [], 0
+    refs, hyps, rows, named, n_objects, recalled, mean_logp = [], [], [], 0, 0, 0, []
+    forms = photos.noun_forms()
     for i in range(len(split.keys)):
         cap = caption(model, vocab, torch.from_numpy(np.asarray(split.feats[i], dtype=np.float32)), beam)
         refs.append([" ".join(c) for c in split.captions[i]])
         hyps.append(cap.text)
-        if scenes:
+        mean_logp.append(cap.logprob / (len(cap.words) + 1))
+        if world == "scenes":
             named += sum(w in COLORS or w.rstrip("s") in SHAPES for w in cap.words)
             rows += grounding(cap.alphas, cap.words, make_scene(int(split.keys[i])).objects)
-    out = {"n_images": len(hyps), "beam": beam, **language_metrics(refs, hyps)}
+        elif world == "photos":
+            objects = photos.make_photo(int(split.keys[i])).objects
+            named += sum(w in forms for w in cap.words)
+            n_objects += len(objects)
+            recalled += photos.named_objects(cap.words, objects)
+            rows += grounding(cap.alphas, cap.words, objects, photos.word_masks(cap.words, objects))
+    out = {"n_images": len(hyps), "beam": beam, **language_metrics(refs, hyps),
+           "mean_word_logprob_p05": float(np.percentile(mean_logp, 5))}
+    if n_objects:
+        out.update({"objects": n_objects, "object_noun_recall": recalled / n_objects})
     if rows:
         mass = float(np.mean([r["mass"] for r in rows]))
         uni = float(np.mean([r["uniform_mass"] for r in rows]))
@@ -68,21 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beam", type=int, default=3)
     p.add_argument("--test-scenes", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--world", choices=WORLDS, default="scenes")
     p.add_argument("--cache-dir", default="data/caption")
     args = p.parse_args(argv)
-    from .data import scene_split
+    from .data import photo_split, scene_split
     from .encoder import Encoder
-    from .model import CaptionCheckpointError, load_captioner
-    from .search import validate_beam
+    from .pipeline import load_checked
     try:
-        validate_beam(args.beam, 30)
-        ck = load_captioner(args.model)
-    except (ValueError, CaptionCheckpointError) as e:
+        ck = load_checked(args.model, args.beam)
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
-    split = scene_split("test", args.test_scenes, args.seed, args.cache_dir, Encoder())
-    print(json.dumps(evaluate_split(ck.model, ck.vocab, split, args.beam), indent=1))
+    make_split = photo_split if args.world == "photos" else scene_split
+    split = make_split("test", args.test_scenes, args.seed, args.cache_dir, Encoder(ck.model.cfg.encoder))
+    print(json.dumps(evaluate_split(ck.model, ck.vocab, split, args.beam, args.world), indent=1))
     return 0
 
 

@@ -34,6 +34,8 @@ class DecoderConfig:
     hidden_size: int = 256
     attention_size: int = 128
     dropout: float = 0.3
+    encoder: str = "mid"          # the encoder stage whose annotations this decoder reads (core.caption.encoder)
+    input_dim: int = 0            # > 0: annotations of this width are first projected to feature_dim (frozen PCA)
 
 
 class AttentionDecoder(nn.Module):
@@ -43,6 +45,7 @@ class AttentionDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         D, E, H, A = cfg.feature_dim, cfg.embed_size, cfg.hidden_size, cfg.attention_size
+        self.project = nn.Linear(cfg.input_dim, D).requires_grad_(False) if cfg.input_dim else None
         self.norm = nn.LayerNorm(D)
         self.embed = nn.Embedding(cfg.vocab_size, E)
         self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
@@ -54,8 +57,13 @@ class AttentionDecoder(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def prepare(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Normalised annotations (B, L, D), their attention projection (B, L, A) and the initial (h, c)."""
-        a = self.norm(feats.float())                          # (B, L, D)
+        """Normalised annotations (B, L, D), their attention projection (B, L, A) and the initial (h, c).
+        Raw annotations (B, L, input_dim) go through the frozen projection first; training feeds them
+        already projected (B, L, D), which is the same thing computed once."""
+        feats = feats.float()
+        if self.project is not None and feats.shape[-1] == self.cfg.input_dim:
+            feats = self.project(feats)                       # (B, L, D)
+        a = self.norm(feats)                                  # (B, L, D)
         mean = a.mean(dim=1)                                  # (B, D)
         state = (torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))
         return a, self.att_feat(a), state
@@ -93,10 +101,11 @@ def caption_loss(logits: torch.Tensor, alphas: torch.Tensor, targets: torch.Tens
 
 
 def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, card: dict) -> Path:
-    """Write model.safetensors (decoder only), config.json, vocab.json and card.json; replaces out whole."""
+    """Write model.safetensors (decoder only, fp16), config.json, vocab.json and card.json; replaces out whole."""
     from safetensors.torch import save_file
     with atomic_directory(out) as staging:
-        weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        weights = {k: (v.detach().half() if v.is_floating_point() else v).contiguous()
+                   for k, v in model.state_dict().items()}
         save_file(weights, str(staging / "model.safetensors"))
         (staging / "config.json").write_text(json.dumps({"kind": "captioner", **asdict(model.cfg)}, indent=1))
         (staging / "vocab.json").write_text(json.dumps(vocab.itos))
@@ -118,13 +127,16 @@ def load_captioner(path: str | Path) -> Captioner:
     from safetensors.torch import load_file
     path = Path(path)
     try:
-        cfg = DecoderConfig(**{k: v for k, v in json.loads((path / "config.json").read_text()).items()
-                               if k != "kind"})
+        raw = json.loads((path / "config.json").read_text())
+        kind = raw.pop("kind", "captioner")
+        if kind != "captioner":
+            raise ValueError(f"config.json says kind {kind!r}, not a captioner")
+        cfg = DecoderConfig(**raw)
         vocab = WordVocab(json.loads((path / "vocab.json").read_text()))
         card = json.loads((path / "card.json").read_text()) if (path / "card.json").exists() else {}
         model = AttentionDecoder(cfg)
         model.load_state_dict(load_file(str(path / "model.safetensors")))
-    except (OSError, ValueError, TypeError, RuntimeError) as e:
+    except (OSError, ValueError, TypeError, RuntimeError, AttributeError) as e:
         raise CaptionCheckpointError(f"{path} is not a usable captioner checkpoint: {e}") from e
     if len(vocab) != cfg.vocab_size:
         raise CaptionCheckpointError(f"{path}: vocab.json has {len(vocab)} words, config says {cfg.vocab_size}")

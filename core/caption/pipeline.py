@@ -9,15 +9,62 @@ import torch
 from PIL import Image
 
 from .encoder import Encoder, to_input
-from .model import Captioner
-from .search import Caption, caption
+from .imagenet import ImageNetClassifier, ImageNetGuess
+from .model import Captioner, load_captioner
+from .search import Caption, caption, validate_beam
+
+
+def load_checked(path: str, beam: int = 3) -> Captioner:
+    """A captioner for a CLI: checks the beam size, then loads; raises ValueError with the message to print."""
+    validate_beam(beam, 30)
+    return load_captioner(path)
 
 
 @torch.no_grad()
 def describe(image: Image.Image, encoder: Encoder, captioner: Captioner, beam: int = 3) -> Caption:
     """Encode an RGB image and caption it with the given beam size: words and (T, g, g) attention maps."""
-    feats = encoder(to_input([image]))[0]                       # (L, D)
-    return caption(captioner.model, captioner.vocab, feats, beam)
+    return describe_and_classify(image, encoder, captioner, None, beam)[0]
+
+
+@torch.no_grad()
+def describe_and_classify(image: Image.Image, encoder: Encoder, captioner: Captioner,
+                          classifier: ImageNetClassifier | None, beam: int = 3
+                          ) -> tuple[Caption, list[ImageNetGuess]]:
+    """The caption and, given a classifier, the CNN's own top-5 ImageNet classes: from the same late-stage
+    annotations when the encoder has them (one pass), else from a 224 px pass of the whole network."""
+    if encoder.stage != captioner.model.cfg.encoder:
+        raise ValueError(f"{captioner.path.name} reads the {captioner.model.cfg.encoder!r} encoder stage, "
+                         f"not {encoder.stage!r}")
+    feats = encoder(to_input([image], encoder.input_size))[0]   # (L, D)
+    view = [] if classifier is None else (
+        classifier.top_from_annotations(feats) if encoder.stage == "late" else classifier.top(image))
+    return caption(captioner.model, captioner.vocab, feats, beam), view
+
+
+def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
+               cnn_top: tuple[int, str] | None = None) -> str | None:
+    """Why a caption should be read with care (image unlike the training world), or None.
+
+    Three signs: the caption names none of the photo world's nouns; its mean log-probability per word
+    (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); or the
+    CNN's own top ImageNet class (index, name) never was the top class of a training image (card list)."""
+    reasons = []
+    seen = captioner.card.get("imagenet_top1_seen")
+    if cnn_top is not None and seen is not None and cnn_top[0] not in seen:
+        reasons.append(f"the CNN itself sees a “{cnn_top[1]}”, which never came up in the training world")
+    if captioner.card.get("world") == "photos":
+        from .photos import noun_forms
+        if not any(w in noun_forms() for w in words):
+            reasons.append("the caption names none of the objects this model knows")
+    floor = captioner.card.get("test", {}).get("mean_word_logprob_p05")
+    mean = logprob / (len(words) + 1)
+    if floor is not None and mean < floor:
+        reasons.append(f"the model is unsure of its words (mean log-probability {mean:.2f} per word, "
+                       f"below the {floor:.2f} that 95% of held-out training-world images reach)")
+    if not reasons:
+        return None
+    return ("This image looks unlike the captioner's training world: " + "; ".join(reasons) +
+            ". The caption is the nearest thing it can say in that world's words.")
 
 
 def mask_box(image: Image.Image, box: tuple[float, float, float, float], fill: int = 128) -> Image.Image:

@@ -1,6 +1,6 @@
 """Sampling text from a CharRNN: streaming, batched over temperatures, greedy, top-k and beam search.
 
-`python -m core.sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1`
+`python -m core.sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1 [--device cuda]`
 """
 import argparse
 import math
@@ -107,6 +107,7 @@ def beam_search(model: CharRNN, vocab: Vocab, prime: str = "", length: int = 200
 
 def main(argv: list[str] | None = None) -> int:
     from core.checkpoint import CheckpointError, load_checkpoint
+    from core.device import add_device_arg, resolve_device
 
     p = argparse.ArgumentParser(prog="python -m core.sample", description="Sample text from a checkpoint.")
     p.add_argument("--checkpoint", required=True, help="checkpoint directory")
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0: all)")
     p.add_argument("--prime", default="", help="text the model continues")
     p.add_argument("--seed", type=int, default=1)
+    add_device_arg(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--greedy", action="store_true", help="always take the likeliest character")
     mode.add_argument("--beam", type=int, default=0, help="beam search with this many beams")
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         validate_sampling(args.temperature, args.length, args.top_k, max(args.beam, 1))
         ckpt = load_checkpoint(args.checkpoint)
+        ckpt.model.to(resolve_device(args.device))
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -263,9 +263,9 @@ class Trainer:
         self.opt = self._optimizer()
         self.opt.load_state_dict(ts.optimizer)
         self.step, self.pos, self.epoch, self.elapsed = ts.step, ts.pos, ts.epoch, ts.elapsed
-        torch.set_rng_state(ts.rng[self.ranks.rank] if saved_world > 1 else ts.rng)
+        torch.set_rng_state((ts.rng[self.ranks.rank] if saved_world > 1 else ts.rng).clone())
         rows = self.ranks.rows(self.cfg.batch_size)
-        self.state = _map_hidden(ts.hidden, lambda t: t[:, rows].to(self.device))  # (L, B / world, H)
+        self.state = _map_hidden(ts.hidden, lambda t: t[:, rows].contiguous().to(self.device))  # (L, B / world, H)
         self.base_step, self.base_elapsed = ts.base_step, ts.base_elapsed
         self._continue_history(ckpt)
 
@@ -510,22 +510,21 @@ class ProgressLine:
     def __init__(self, enabled: bool):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=100, bar_format="{percentage:3.0f}%|{bar}| {postfix}", dynamic_ncols=True,
+        self.bar = tqdm(total=100, bar_format="{percentage:3.0f}%|{bar}| {desc}", dynamic_ncols=True,
                         disable=not enabled)
-        self.start, self.first = time.perf_counter(), None  # wall clock and (step, progress) at the first step
+        self.first = None  # (step, wall clock, progress) at the first step event
 
     def show(self, event: TrainEvent) -> None:
         """Update the bar for a step; print validations and the saved checkpoint."""
         if isinstance(event, StepEvent):
             now = time.perf_counter()
-            if self.first is None:
-                self.first = (event.step - 1, now - self.start, event.progress)
+            self.first = self.first or (event.step, now, event.progress)
             step0, t0, p0 = self.first
-            rate = (event.step - step0) / max(now - self.start, 1e-9)
-            left = (now - self.start - t0) * (1 - event.progress) / max(event.progress - p0, 1e-9)
+            rate = (event.step - step0) / (now - t0) if now > t0 else 0.0
+            left = _clock((now - t0) * (1 - event.progress) / (event.progress - p0)) if event.progress > p0 else "?"
             self.bar.n = 100 * event.progress
-            self.bar.set_postfix_str(f"step {event.step:,} · {rate:.2f} steps/s · {event.tokens_per_s:,.0f} chars/s "
-                                     f"· loss {event.train_loss:.3f} · ETA {_clock(left)}", refresh=False)
+            self.bar.set_description_str(f"step {event.step:,} · {rate:.2f} steps/s · {event.tokens_per_s:,.0f} "
+                                         f"chars/s · loss {event.train_loss:.3f} · ETA {left}", refresh=False)
             self.bar.refresh()
         elif isinstance(event, ValEvent):
             self.bar.write(f"step {event.step}: val {event.val_loss:.4f} nats = {event.val_bpc:.4f} bpc")

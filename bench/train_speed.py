@@ -45,6 +45,7 @@ def main() -> None:
         cfg = TrainConfig(corpus=args.corpus, out=tmp, n_layer=args.n_layer, hidden_size=args.hidden_size,
                           batch_size=args.batch_size, seq_len=args.seq_len, max_steps=10**9, bf16=args.bf16)
         trainer = Trainer(cfg)
+        cfg = trainer.cfg  # with the learning rate and dropout chosen for the corpus
     ref = Reference(len(trainer.vocab), args.hidden_size, args.n_layer)
     opt = torch.optim.Adam(ref.parameters(), lr=cfg.lr)
     state, pos = None, 0

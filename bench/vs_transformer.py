@@ -178,7 +178,8 @@ def main() -> None:
         return
     text = bench_text()
     corpus = load_corpus(str(text))
-    print(f"{text}: {len(corpus.train):,} train / {len(corpus.val):,} val characters; both sides at once, 1 thread each")
+    print(f"{text}: {len(corpus.train):,} train / {len(corpus.val):,} val characters; "
+          "both sides at once, 1 thread each")
     print(f"{'budget':>7} | {'transformer val':>15} {'steps':>6} | {'core.train val':>14} {'steps':>6} | "
           f"{'ratio':>6} | core.train model")
     with tempfile.TemporaryDirectory() as work:

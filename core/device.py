@@ -47,10 +47,12 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
 
 
 def bf16_supported(device: torch.device) -> bool:
-    """Whether bfloat16 autocast runs on this device (CPU: always; CUDA: Ampere and later; MPS: not used)."""
+    """Whether bfloat16 autocast pays on this device: CUDA GPUs from Ampere on, CPUs with bf16 instructions
+    (AVX-512-BF16 or AMX); not MPS. Without them bf16 is emulated: a 2 x 256 LSTM step (batch 64 x 128, one
+    thread) took 27-29 s under bf16 autocast vs 8.5-9.5 s in float32 on this project's AVX-512 Xeon."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu"
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def autocast(device: torch.device, bf16: bool):

@@ -36,7 +36,7 @@ from core.checkpoint import (Checkpoint, CheckpointError, TrainState, load_check
                              save_checkpoint)
 from core.cli import add_config_args, config_from_args
 from core.corpus import Corpus, CorpusError, load_corpus
-from core.device import DEVICES, autocast, describe, resolve_device
+from core.device import DEVICES, autocast, bf16_supported, describe, resolve_device
 from core.distributed import Ranks
 from core.evaluate import evaluate_loss, streams
 from core.model import CharRNN, CharRNNConfig
@@ -49,7 +49,8 @@ from core.vocab import Vocab
 TIMELINE_STEPS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000)
 SAMPLE_CHARS = 300
 CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text file",
-            "out": "checkpoint directory to write", "bf16": "train in float32",
+            "out": "checkpoint directory to write",
+            "bf16": "train in float32 (default: bf16 autocast where the device has bf16 instructions)",
             "resume": "continue the checkpoint in --out", "max_steps": "0 or none: no step limit",
             "max_minutes": "0 or none: no time limit", "device": "auto (cuda, else mps, else cpu), cpu, cuda or mps",
             **{k: "none: chosen from the corpus size and the device" for k in
@@ -83,7 +84,7 @@ class TrainConfig:
     eval_chars: int = 60_000  # validation characters per interval check (the final check uses all)
     checkpoint_every: int = 500
     sample_every: int = 0  # also report a fresh sample every N steps (0: only at the timeline steps)
-    bf16: bool = True  # bfloat16 autocast: fast on CPUs with AMX / AVX-512-BF16
+    bf16: bool = True  # bfloat16 autocast where the device runs it natively (core.device.bf16_supported)
     init_from: str = ""  # checkpoint directory to fine-tune (architecture and vocabulary come from it)
     resume: bool = False
     device: str = "auto"
@@ -450,7 +451,7 @@ class Trainer:
             "train_seconds": round(self.elapsed, 1),
             "device": describe(self.device) + processes,
             "hardware": f"{describe(self.device)}{processes}, torch {torch.__version__}"
-                        f"{', bf16 autocast' if cfg.bf16 else ''}",
+                        f"{', bf16 autocast' if cfg.bf16 and bf16_supported(self.device) else ''}",
             "command": self.commands[-1], "commands": self.commands,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "train_config": asdict(cfg),

@@ -7,7 +7,7 @@ characters of every stream and carries the hidden state across chunks (detached)
 clipping, cosine learning-rate decay; validation loss in nats and bits per character; atomic checkpoints
 that `--resume` continues exactly (model, optimizer, step, data position, RNG); a timeline of samples.
 
-`--device auto|cpu|cuda|mps` picks where to train (bf16 autocast on CPUs and on GPUs that support it), and
+`--device auto|cpu|cuda|mps` picks where to train (bf16 autocast where the CPU or GPU has bf16 arithmetic), and
 `torchrun --nproc_per_node=N -m core.train ...` trains data-parallel: the `--batch-size` streams are split across
 the N processes, gradients are averaged, rank 0 validates and writes checkpoints. Left unset (`none`), the
 model size, dropout, batch size and learning rate are chosen from the corpus size and the device

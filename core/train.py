@@ -513,6 +513,7 @@ class ProgressLine:
 
         self.bar = tqdm(total=100, bar_format="{percentage:3.0f}%|{bar}| {desc}", dynamic_ncols=True,
                         disable=not enabled)
+        self.enabled = enabled  # (tqdm's own flag turns on when the bar closes)
         self.first = None  # (step, wall clock, progress) at the first step event
 
     def show(self, event: TrainEvent) -> None:
@@ -531,7 +532,7 @@ class ProgressLine:
             self.bar.write(f"step {event.step}: val {event.val_loss:.4f} nats = {event.val_bpc:.4f} bpc")
         elif isinstance(event, DoneEvent):
             self.close()
-            if not self.bar.disable:
+            if self.enabled:
                 print(f"saved {event.path}: val nats={event.val_loss:.4f} bpc={event.val_bpc:.4f}")
 
     def close(self) -> None:

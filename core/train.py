@@ -22,6 +22,7 @@ or to adapt a model to a user's own text.
 import argparse
 import copy
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -550,9 +551,12 @@ def main(argv: list[str] | None = None) -> int:
         args["max_minutes"] = None
     ranks = Ranks.from_env()
     line = ProgressLine(enabled=ranks.is_main)
-    command = "python -m core.train " + " ".join(argv or sys.argv[1:])
+    launcher = "python"
     if ranks.distributed:
-        command = f"torchrun --nproc_per_node={ranks.world_size} -m core.train " + " ".join(argv or sys.argv[1:])
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", ranks.world_size))
+        nodes = f"--nnodes={ranks.world_size // per_node} " if per_node < ranks.world_size else ""
+        launcher = f"torchrun {nodes}--nproc_per_node={per_node}"
+    command = f"{launcher} -m core.train " + " ".join(argv or sys.argv[1:])
     try:
         train(config_from_args(TrainConfig, args), line.show, command=command, ranks=ranks)
     except (ValueError, CorpusError, CheckpointError, TrainingError) as e:

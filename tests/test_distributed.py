@@ -42,6 +42,7 @@ def test_two_processes_train_the_same_weights_as_one_with_the_same_global_batch(
         torch.testing.assert_close(b[name], a[name], rtol=1e-4, atol=1e-5)  # seen: 4e-7 apart at most
     card = load_checkpoint(tmp_path / "two").card
     assert card["steps"] == 6 and "2 processes" in card["device"] and card["device"].startswith("cpu")
+    assert card["command"].startswith("torchrun --nproc_per_node=2 -m core.train --corpus")
     assert load_train_state(tmp_path / "two").rng.shape[0] == 2  # one RNG state per process
 
 

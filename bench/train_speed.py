@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from core.device import autocast  # noqa: E402
 from core.train import TrainConfig, Trainer  # noqa: E402
 
 
@@ -45,6 +46,7 @@ def main() -> None:
         cfg = TrainConfig(corpus=args.corpus, out=tmp, n_layer=args.n_layer, hidden_size=args.hidden_size,
                           batch_size=args.batch_size, seq_len=args.seq_len, max_steps=10**9, bf16=args.bf16)
         trainer = Trainer(cfg)
+        cfg = trainer.cfg  # with the learning rate and dropout chosen for the corpus
     ref = Reference(len(trainer.vocab), args.hidden_size, args.n_layer)
     opt = torch.optim.Adam(ref.parameters(), lr=cfg.lr)
     state, pos = None, 0
@@ -53,7 +55,7 @@ def main() -> None:
         nonlocal state, pos
         x = trainer.x[:, pos:pos + cfg.seq_len]
         y = trainer.y[:, pos:pos + cfg.seq_len]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with autocast(trainer.device, cfg.bf16):  # the same precision as the Trainer's
             logits, state = ref(x, state)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
         opt.zero_grad(set_to_none=True)

@@ -1,6 +1,6 @@
 """Sampling text from a CharRNN: streaming, batched over temperatures, greedy, top-k and beam search.
 
-`python -m core.sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1`
+`python -m core.sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1 [--device cuda]`
 
 Limits keep every request bounded in time and memory: the prime is read in chunks and at most MAX_PRIME
 characters long, and beam search does at most MAX_BEAM_CHARS beam-characters (beam x length).
@@ -140,6 +140,7 @@ def read_prime_file(path: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from core.checkpoint import CheckpointError, load_checkpoint
+    from core.device import add_device_arg, resolve_device
 
     p = argparse.ArgumentParser(prog="python -m core.sample", description="Sample text from a checkpoint.")
     p.add_argument("--checkpoint", required=True, help="checkpoint directory")
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--prime", default="", help="text the model continues")
     source.add_argument("--prime-file", help=f"UTF-8 file the model continues (at most {MAX_PRIME:,} characters)")
     p.add_argument("--seed", type=int, default=1, help="0 to 2**63 - 1")
+    add_device_arg(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--greedy", action="store_true", help="always take the likeliest character")
     mode.add_argument("--beam", type=int, default=0, help=f"beam search with this many beams (1 to {MAX_BEAM}; "
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         prime = read_prime_file(args.prime_file) if args.prime_file else args.prime
         validate_sampling(args.temperature, args.length, args.top_k, args.beam or 1, args.seed, prime)
         ckpt = load_checkpoint(args.checkpoint)
+        ckpt.model.to(resolve_device(args.device))
     except (OSError, ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,7 +2,8 @@
 
 Sampling is bound by per-step overhead, not arithmetic: the first layer's input projection of every
 character is precomputed as a (V, G*H) table, each layer is one `addmm` plus elementwise gate maths, and
-the weights are laid out once, transposed and contiguous.
+the weights are laid out once, transposed and contiguous. The model may sit on a GPU: ids go in and logits
+come out on the CPU, so samplers keep their CPU random generators.
 """
 import torch
 
@@ -28,6 +29,7 @@ class Stepper:
             self.w_out = model.head.weight.t().contiguous()  # (H, V)
             self.b_out = model.head.bias
         self.model = model
+        self.device = self.table.device
         self.h: list[torch.Tensor] = []
         self.c: list[torch.Tensor] = []
 
@@ -36,26 +38,27 @@ class Stepper:
         """Read the prompt idx (B, T) in chunks of PRIME_CHUNK; returns the next-character logits (B, V)."""
         state = None
         for start in range(0, idx.size(1), PRIME_CHUNK):
-            logits, state = self.model(idx[:, start:start + PRIME_CHUNK], state)  # (B, chunk, V)
+            logits, state = self.model(idx[:, start:start + PRIME_CHUNK].to(self.device), state)  # (B, chunk, V)
         h, c = state if self.cell == "lstm" else (state, None)
         self.h = [t.clone() for t in h.unbind(0)]  # n_layer x (B, H)
         self.c = [t.clone() for t in c.unbind(0)] if c is not None else []
-        return logits[:, -1]
+        return logits[:, -1].cpu()
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keep / duplicate streams by index (B',): used by beam search."""
+        index = index.to(self.device)
         self.h = [h[index] for h in self.h]
         self.c = [c[index] for c in self.c]
 
     @torch.inference_mode()
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         """Feed one character per stream, ids (B,) -> next-character logits (B, V)."""
-        x = None
+        x, ids = None, ids.to(self.device)
         for l in range(self.n_layer):
             gi = self.table[ids] if l == 0 else torch.addmm(self.b_ih[l], x, self.w_ih[l])  # (B, G*H)
             gh = torch.addmm(self.b_hh[l], self.h[l], self.w_hh[l])  # (B, G*H)
             x = self._cell(l, gi, gh)
-        return torch.addmm(self.b_out, x, self.w_out)  # (B, V)
+        return torch.addmm(self.b_out, x, self.w_out).cpu()  # (B, V)
 
     def _cell(self, l: int, gi: torch.Tensor, gh: torch.Tensor) -> torch.Tensor:
         if self.cell == "lstm":  # gate order i, f, g, o (as nn.LSTM)

@@ -107,7 +107,14 @@ def card_rows(card: dict) -> dict[str, str]:
         "parameters": "n/a" if n_params is None else f"{n_params / 1e6:.2f} M" if n_params >= 1e5 else f"{n_params:,}",
         "val bpc": num("val_bpc", ".3f"),
         "steps": num("steps", ","),
+        "trained on": trained_on(card),
     }
+
+
+def trained_on(card: dict) -> str:
+    """Where a model was trained: the card's device (newer cards) or the start of its hardware line."""
+    where = card.get("device") or str(card.get("hardware", "n/a")).split(", torch")[0]
+    return where.replace(":", "", 1) if where.startswith(("cpu:", "cuda:", "mps:")) else where
 
 
 def char_probabilities(model_dir: str, prime: str, text: str) -> np.ndarray:

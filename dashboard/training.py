@@ -20,6 +20,7 @@ import streamlit as st
 from core.corpus import CorpusError, check_user_text
 from core.checkpoint import CheckpointError, claim_output
 from core.io import OutputError
+from core.device import available_devices, describe, resolve_device
 from core.train import TrainConfig, resume_config
 from core.train_events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent, ValEvent
 from dashboard.models import runs_dir
@@ -48,6 +49,16 @@ def save_upload(filename: str, text: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return path
+
+
+def devices() -> list[str]:
+    """The devices a run can use on this server, best first (["cpu"] alone without a GPU)."""
+    return available_devices()
+
+
+def device_name(device: str) -> str:
+    """What a run on `device` trains on, e.g. 'cuda: NVIDIA H100 80GB HBM3' or 'cpu: x86_64, 2 threads'."""
+    return describe(resolve_device(device))
 
 
 def run_name(corpus: str, cell: str, n_layer: int, hidden_size: int) -> str:

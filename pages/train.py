@@ -76,15 +76,21 @@ with st.container(border=True):
         with st.expander("More settings"):
             c, d, e = st.columns(3)
             max_steps = c.number_input("Max steps (0: no limit)", 0, 10**7, 0, key="train_max_steps")
-            batch_size = d.number_input("Batch size", 1, 512, DEFAULTS["batch_size"], key="train_batch")
+            batch_size = d.number_input("Batch size", 1, 512, DEFAULTS["batch_size"], key="train_batch",
+                                         placeholder="auto")
             seq_len = e.number_input("Sequence length", 8, 1024, DEFAULTS["seq_len"], key="train_seq_len")
-            lr = c.number_input("Learning rate", 1e-5, 1e-1, DEFAULTS["lr"], 5e-4, format="%.4f", key="train_lr")
+            lr = c.number_input("Learning rate", 1e-5, 1e-1, DEFAULTS["lr"], 5e-4, format="%.4f", key="train_lr",
+                                 placeholder="auto")
             eval_every = d.number_input("Val loss every N steps", 1, 10**6, DEFAULTS["eval_every"],
                                         key="train_eval_every")
             sample_every = e.number_input("Sample every N steps", 1, 10**6, 100, key="train_sample_every")
             seed = c.number_input("Seed", 0, 2**31 - 1, DEFAULTS["seed"], key="train_seed")
-            dropout = d.number_input("Dropout between layers", 0.0, 0.9, DEFAULTS["dropout"], 0.05,
-                                     key="train_dropout", help="Fights over-fitting on small texts (2+ layers).")
+            dropout = d.number_input("Dropout between layers", 0.0, 0.9, DEFAULTS["dropout"], 0.05, key="train_dropout",
+                                     placeholder="auto", help="Fights over-fitting on small texts (2+ layers).")
+        choices = training.devices()
+        device = st.segmented_control("Device", choices, default=choices[0], required=True, key="train_device",
+                                      format_func=str.upper) if len(choices) > 1 else choices[0]
+        st.caption(f"Trains on {training.device_name(device)}.")
     start = st.button("Start training", type="primary", disabled=corpus is None, key="train_start",
                       icon=":material/play_arrow:")
 
@@ -94,7 +100,7 @@ if start:
                           cell=cell, n_layer=n_layer, hidden_size=hidden_size, max_minutes=minutes,
                           max_steps=max_steps or None, batch_size=batch_size, seq_len=seq_len, lr=lr,
                           eval_every=eval_every, sample_every=sample_every, seed=seed, dropout=dropout,
-                          init_from=init_from)
+                          init_from=init_from, device=device)
         st.session_state["train_job"] = jobs.start(cfg).name
     except (ValueError, training.JobError) as err:
         st.error(f"Cannot start: {err}")

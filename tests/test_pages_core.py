@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from core.sample import sample_batch, stream_sample
@@ -158,6 +159,9 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     at = open_page("train")
     upload_citizens(at)
     assert "characters" in at.success[0].value
+    if not torch.cuda.is_available():  # the device is shown, and offered as a choice only beside a GPU
+        assert "train_device" not in [w.key for w in at.button_group]
+        assert any(c.value.startswith("Trains on cpu: ") for c in at.caption)
     at.button_group(key="train_layers").set_value(1)
     at.select_slider(key="train_hidden").set_value(32)
     at.number_input(key="train_eval_every").set_value(10)
@@ -174,6 +178,8 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     at.button(key="train_use").click().run()
     assert at.session_state["model_dir"] == str(out)
     assert "citizens" in " ".join(m.value for m in at.sidebar.markdown)
+    assert f"trained on: **{training.device_name('auto').replace(':', '', 1)}**" in \
+        " ".join(m.value for m in at.sidebar.markdown)
 
 
 def test_fine_tuning_from_the_train_page_keeps_the_parent_architecture(roots):

@@ -1,4 +1,7 @@
 """Training: exact resume, divergence handling, the sample timeline and the checkpoint card."""
+import copy
+import time
+
 import pytest
 import torch
 
@@ -99,3 +102,40 @@ def test_resuming_a_fine_tune_trains_only_the_minutes_asked_for(tmp_path, tiny_c
     assert resumed.base_elapsed == 9720.0 and resumed.elapsed > 9720.0
     seconds_left = (1 - resumed.progress()) * 60 * cfg.max_minutes
     assert seconds_left == pytest.approx(300.0)
+
+
+def test_the_run_keeps_the_state_with_the_best_interval_validation(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", max_steps=6, eval_every=3, checkpoint_every=3))
+    interval = iter([1.0, 1.5, 1.5])  # step 3, step 6, the final comparison: step 6 over-fits
+    trainer.validate = lambda full=False: 1.25 if full else next(interval)
+    at_step_3 = {}
+    trainer.run(lambda e: at_step_3.update(copy.deepcopy(trainer.model.state_dict()))
+                if isinstance(e, StepEvent) and e.step == 3 else None, lambda: False)
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt.card["steps"] == 3 and ckpt.card["trained_steps"] == 6 and ckpt.card["val_loss"] == 1.25
+    assert max(p["step"] for p in ckpt.samples["curve"]) == 3  # the history of the kept model
+    for name, value in at_step_3.items():
+        torch.testing.assert_close(ckpt.model.state_dict()[name], value, atol=0, rtol=0)
+    assert Trainer(tiny_config(tmp_path / "run", max_steps=9, resume=True)).step == 3  # resumes from the kept one
+
+
+def test_unset_knobs_come_from_the_corpus_size_and_the_device(tmp_path):
+    from core.train import auto_settings, with_auto_settings
+    one_mb = auto_settings(1_000_000, "cpu")
+    assert (one_mb["n_layer"], one_mb["hidden_size"], one_mb["dropout"]) == (2, 256, 0.25)
+    assert auto_settings(50_000_000, "cpu")["dropout"] == 0.0 and auto_settings(100_000, "cpu")["hidden_size"] == 128
+    assert auto_settings(5_000_000, "cuda") == {"n_layer": 3, "hidden_size": 1024, "dropout": 0.1,
+                                                "batch_size": 128, "lr": 1e-3}
+    cfg = with_auto_settings(tiny_config(tmp_path, dropout=None, lr=None), 1_000_000, "cpu")
+    assert (cfg.hidden_size, cfg.dropout, cfg.lr, cfg.batch_size) == (16, 0.25, 4e-3, 4)  # given knobs stay
+
+
+def test_the_progress_line_shows_steps_and_characters_per_second_and_the_time_left(capsys):
+    from core.train import ProgressLine
+    line = ProgressLine(enabled=True)
+    for step in (1, 2, 3):
+        time.sleep(0.05)
+        line.show(StepEvent(step, 2.0, 5000.0, 1e-3, step / 10))
+    line.close()
+    err = capsys.readouterr().err
+    assert "steps/s" in err and "5,000 chars/s" in err and "ETA 0:0" in err and "‰" not in err

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from core.caption.attention import upsample_map  # noqa: E402
+from core.caption.maps import upsample_map  # noqa: E402
 from core.caption.encoder import Encoder  # noqa: E402
 from core.caption.imagenet import ImageNetClassifier  # noqa: E402
 from core.caption.images import DISPLAY_SIDE, open_image  # noqa: E402

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from caption_latency import twelve_megapixel_jpeg  # noqa: E402
 
-from core.caption.attention import upsample_map  # noqa: E402
+from core.caption.maps import upsample_map  # noqa: E402
 from core.caption.encoder import Encoder  # noqa: E402
 from core.caption.images import open_image  # noqa: E402
 from core.caption.model import load_captioner  # noqa: E402

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from core.caption.attention import entropy, max_entropy, upsample_map
+from core.caption.maps import entropy, max_entropy, upsample_map
 from core.caption.encoder import Encoder
 from core.caption.imagenet import ImageNetClassifier, ImageNetGuess
 from core.caption.images import ImageError, open_image

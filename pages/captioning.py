@@ -3,7 +3,7 @@ import time
 
 import streamlit as st
 
-from core.caption.attention import entropy, max_entropy
+from core.caption.maps import entropy, max_entropy
 from core.caption.images import MAX_PIXELS
 from core.caption.model import CaptionCheckpointError
 from core.caption.photos import PhotoWorldError

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import torch
 
-from .attention import grounding
+from .maps import grounding
 from .data import CaptionSplit, WordVocab
 from .model import AttentionDecoder
 from .scenes import COLORS, SHAPES, make_scene

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import torch
 
-from core.caption.attention import upsample_map
+from core.caption.maps import upsample_map
 
 from .batches import Batcher
 from .checkpoint import VQACheckpointError, load_vqa

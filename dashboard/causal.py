@@ -243,7 +243,8 @@ def error_analysis(model_dir: str, chars: int = 5_000, order: int = 5
 def errors_figure(rows: list[ErrorRow]) -> go.Figure:
     """Per kind of character: the share of the n-gram's errors the RNN removes, and the errors it adds."""
     kinds = [r.kind for r in rows]
-    fig = go.Figure([go.Bar(y=kinds, x=[r.removed_fraction for r in rows], orientation="h", name="n-gram errors removed",
+    fig = go.Figure([go.Bar(y=kinds, x=[r.removed_fraction for r in rows], orientation="h",
+                            name="n-gram errors removed",
                             marker_color="#1f77b4", customdata=[[r.removed, r.ngram_errors] for r in rows],
                             hovertemplate="%{customdata[0]} of %{customdata[1]}<extra></extra>"),
                      go.Bar(y=kinds, x=[r.added / r.ngram_errors if r.ngram_errors else 0 for r in rows],

@@ -11,6 +11,18 @@ from dashboard import models
 
 PROBLEMS = (InterventionError, AttributionError, CorpusError, SignalError, DiscoveryError, ValueError, OSError)
 
+
+
+def run_button(label: str, key: str, state_key: str, work, failure: str) -> None:
+    """A button that stores work()'s result under state_key, or says why it failed."""
+    if st.button(label, key=key):
+        try:
+            st.session_state[state_key] = work()
+        except PROBLEMS as err:
+            st.session_state.pop(state_key, None)
+            st.error(f"{failure}: {err}")
+
+
 st.title("Cause & effect")
 ckpt = models.selected_checkpoint()
 if ckpt is None:
@@ -75,12 +87,8 @@ with clamp_tab:
                           format_func=lambda k: SIGNALS[k].label)
     cell = s2.text_input("Cell (L:KIND:UNIT)", f"{layer}:{kind}:{units.split(',')[0].strip()}",
                          key=f"causal_cell_{layer}_{kind}_{units}")
-    if st.button("Score this cell against 20 random cells (10 events)", key="causal_score_btn"):
-        try:
-            st.session_state["causal_score"] = dca.causal_z(model_dir, signal, cell)
-        except PROBLEMS as err:
-            st.session_state.pop("causal_score", None)
-            st.error(f"Cannot score `{cell}` for {signal}: {err}")
+    run_button("Score this cell against 20 random cells (10 events)", "causal_score_btn", "causal_score",
+               lambda: dca.causal_z(model_dir, signal, cell), f"Cannot score `{cell}` for {signal}")
     score = st.session_state.get("causal_score")
     if score is not None:
         st.metric(f"z-score of {score.layer}:{score.kind}:{score.unit}", f"{score.z:+.2f}",
@@ -122,12 +130,9 @@ with real_tab:
                "score, and still does on a second, disjoint text.")
     check_signal = st.selectbox("Signal", list(SIGNALS), key="causal_check_signal",
                                 index=list(SIGNALS).index(signal_default), format_func=lambda k: SIGNALS[k].label)
-    if st.button("Test the top 5 cells", key="causal_check_btn"):
-        try:
-            st.session_state["causal_checks"] = (check_signal, dca.cell_checks(model_dir, check_signal))
-        except PROBLEMS as err:
-            st.session_state.pop("causal_checks", None)
-            st.error(f"Cannot test cells for {check_signal}: {err}")
+    run_button("Test the top 5 cells", "causal_check_btn", "causal_checks",
+               lambda: (check_signal, dca.cell_checks(model_dir, check_signal)),
+               f"Cannot test cells for {check_signal}")
     if "causal_checks" in st.session_state:
         tested, checks = st.session_state["causal_checks"]
         st.markdown(f"**{SIGNALS[tested].label}**: ranked on val[0:10k], held out on val[10k:20k].")
@@ -137,11 +142,8 @@ with across_tab:
     st.caption("linux-lstm's best cell for each signal, and its one-to-one partner (by correlation of activations "
                "on 5,000 characters of linux val) in linux-rnn and linux-gru; 'none' when |r| < 0.5. This panel "
                "always uses the three shipped linux models.")
-    if st.button("Match the linux models' cells", key="causal_match_btn"):
-        try:
-            st.session_state["causal_match"] = dca.linux_counterparts()
-        except PROBLEMS as err:
-            st.error(f"Cannot match the linux models: {err}")
+    run_button("Match the linux models' cells", "causal_match_btn", "causal_match", dca.linux_counterparts,
+               "Cannot match the linux models")
     if "causal_match" in st.session_state:
         st.dataframe(st.session_state["causal_match"], hide_index=True)
 
@@ -149,12 +151,8 @@ with ngram_tab:
     st.caption("As in Karpathy et al. (2015, sec. 4.3): an error is a character given probability below 0.5. "
                "Which of a 5-gram's errors (fitted on 500k training characters) does this model remove, by kind "
                "of character, on the first 5,000 validation characters?")
-    if st.button("Compare with the 5-gram", key="causal_errors_btn"):
-        try:
-            st.session_state["causal_errors"] = dca.error_analysis(model_dir)
-        except PROBLEMS as err:
-            st.session_state.pop("causal_errors", None)
-            st.error(f"Cannot compare with the n-gram: {err}")
+    run_button("Compare with the 5-gram", "causal_errors_btn", "causal_errors", lambda: dca.error_analysis(model_dir),
+               "Cannot compare with the n-gram")
     if "causal_errors" in st.session_state:
         rows, text, p_rnn, p_ngram = st.session_state["causal_errors"]
         st.plotly_chart(dca.errors_figure(rows), key="causal_errors_fig")

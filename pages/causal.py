@@ -53,13 +53,13 @@ with clamp_tab:
     layer = a.selectbox("Layer", range(cfg.n_layer), key="causal_layer")
     kind = b.selectbox("State", kinds, key="causal_kind", format_func={"c": "cell state c", "h": "hidden h"}.get)
     units = c.text_input("Units (comma-separated)", key="causal_units")
-    mode = d.radio("Clamp to", ["mean", "value"], key="causal_mode", horizontal=True,
+    mode = d.radio("Clamp to", ["value", "mean"], key="causal_mode", horizontal=True,
                    format_func={"mean": "its mean (ablate)", "value": "a value"}.get)
     value = st.slider("Value", -5.0, 5.0, 2.0, 0.1, key="causal_value", disabled=mode == "mean",
                       help="c is unbounded (|c| of a few is common); h lies in -1..1")
     e, f, g, h = st.columns(4)
     prime = e.text_input("Prime", "\n", key="causal_prime")
-    length = f.slider("Characters", 50, 1000, 300, 50, key="causal_length")
+    length = f.slider("Characters", 50, 1000, 200, 50, key="causal_length")
     temperature = g.slider("Temperature", 0.1, 1.5, 0.8, 0.05, key="causal_temperature")
     seed = h.number_input("Seed", 0, 2**31 - 1, 1, key="causal_seed")
     spec = f"{layer}:{kind}:{units.replace(' ', '')}" + ("" if mode == "mean" else f"={value}")

@@ -41,12 +41,14 @@ def test_first_render_shows_free_and_clamped_streams(tiny, monkeypatch, tmp_path
     at = open_page(tiny, monkeypatch, tmp_path)
     bodies = [h.proto.body for h in at.get("html")]
     assert len(bodies) >= 3 and all("<pre" in b for b in bodies[:2])  # free, clamped, attribution
-    assert "Clamped `1:c:0 = " in texts(at)  # mean ablation of the default cell, resolved to a number
+    assert "Clamped `1:c:0 = +2.000`" in texts(at)  # the default cell, clamped to the default value
     assert "no probe scores yet" in texts(at)  # the tiny timeline predates the probe
 
 
-def test_a_value_clamp_changes_the_text(tiny, monkeypatch, tmp_path):
+def test_mean_and_value_clamps(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
+    at.radio(key="causal_mode").set_value("mean").run()
+    assert not at.exception and "Clamped `1:c:0 = " in texts(at) and "+2.000" not in texts(at)  # the val mean
     at.radio(key="causal_mode").set_value("value").run()
     at.slider(key="causal_value").set_value(5.0).run()
     at.text_input(key="causal_units").set_value("0,1,2,3,4,5,6,7").run()

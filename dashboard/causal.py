@@ -13,6 +13,7 @@ import streamlit as st
 from core.activations import extract
 from core.attribution import Attribution, attribute
 from core.cell_checks import CellCheck, check_cells
+from core.discovery import rank_cells
 from core.error_analysis import ErrorRow, compare_with_ngram
 from core.intervene import CausalScore, build_clamps, causal_score, char_diff, parse_clamp, side_by_side
 from core.matching import counterpart, match_cells
@@ -193,8 +194,6 @@ def linux_counterparts(chars: int = 5_000, min_r: float = 0.5) -> pd.DataFrame:
     ckpts = {d.name: models.get_checkpoint(str(d)) for d in dirs}
     text = val_text(str(ckpts["linux-lstm"].card.get("corpus", "linux")))[:chars]
     acts = {name: extract(c.model, c.vocab, text, kinds=("h", "c")) for name, c in ckpts.items()}
-    from core.discovery import rank_cells
-
     rows = []
     for other in ("linux-rnn", "linux-gru"):
         m = match_cells(acts["linux-lstm"], acts[other])

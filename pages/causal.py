@@ -12,7 +12,6 @@ from dashboard import models
 PROBLEMS = (InterventionError, AttributionError, CorpusError, SignalError, DiscoveryError, ValueError, OSError)
 
 
-
 def run_button(label: str, key: str, state_key: str, work, failure: str) -> None:
     """A button that stores work()'s result under state_key, or says why it failed."""
     if st.button(label, key=key):

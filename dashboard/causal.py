@@ -96,7 +96,7 @@ def _causal(model_dir: str, stamp: float, signal: str, spec: str, events: int, c
 
 
 def causal_z(model_dir: str, signal: str, spec: str, events: int = 10, controls: int = 20, horizon: int = 50,
-             chars: int = 8_000) -> CausalScore:
+             chars: int = 20_000) -> CausalScore:
     """core.intervene.causal_score of one cell (L:KIND:UNIT) on val text past the discovery text, cached."""
     return _causal(str(model_dir), models.stamp(model_dir), signal, spec, events, controls, horizon, chars)
 

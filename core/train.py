@@ -38,7 +38,8 @@ from core.train_events import (LN2, CheckpointEvent, CurveEvent, DoneEvent, Samp
                                TrainEvent, ValEvent)
 from core.vocab import Vocab
 
-PROBE_CHARS = 2_000  # probe text for the cells-emerging scores at each timeline step (~0.1 s on 2 x 384)
+PROBE_CHARS = 2_000  # probe text for the cells-emerging scores at each timeline step (2 x 384: 5 s on a busy
+#                     2-core machine; outside the timed training budget, at most 15 entries a run)
 TIMELINE_STEPS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000)
 SAMPLE_CHARS = 300
 CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text file",

@@ -243,7 +243,8 @@ class Trainer:
     def probe(self) -> dict:
         """Cells emerging: the best cell's score per core.emergence signal on the first PROBE_CHARS of val."""
         self.model.eval()
-        scores = probe_scores(self.model, self.vocab, self.corpus.val[:PROBE_CHARS])
+        with torch.random.fork_rng(devices=[]):  # the run's random stream stays as if there were no probe
+            scores = probe_scores(self.model, self.vocab, self.corpus.val[:PROBE_CHARS])
         self.model.train()
         return probe_record(scores)
 

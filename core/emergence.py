@@ -54,13 +54,14 @@ def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
     from core.checkpoint import load_checkpoint
     from core.corpus import load_corpus
     from core.train import train
+    from core.train_events import CheckpointEvent, DoneEvent, TrainEvent
 
     probe = load_corpus(train_config.corpus).val[:probe_chars]
     timeline: list[dict] = []
 
-    def on_event(event: dict) -> None:
-        if event["kind"] in ("checkpoint", "done"):
-            ckpt = load_checkpoint(event["path"])
+    def on_event(event: TrainEvent) -> None:
+        if isinstance(event, (CheckpointEvent, DoneEvent)):
+            ckpt = load_checkpoint(event.path)
             if timeline and timeline[-1]["step"] == ckpt.card.get("steps"):
                 return
             timeline.append({"step": ckpt.card.get("steps"), "val_loss": ckpt.card.get("val_loss"),

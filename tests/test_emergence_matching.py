@@ -85,7 +85,7 @@ def test_clis_explain_a_missing_checkpoint(module, tmp_path, capsys):
 
 def test_retrain_timeline_probes_every_checkpoint(tmp_path):
     from core.emergence import retrain_timeline
-    from tests.conftest import tiny_config
+    from tests.tiny_checkpoint import tiny_config
 
     timeline = retrain_timeline(tiny_config(tmp_path / "run", max_steps=6, checkpoint_every=3), probe_chars=800)
     assert [e["step"] for e in timeline] == [3, 6]

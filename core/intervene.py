@@ -325,7 +325,8 @@ def causal_score(model: CharRNN, acts: Activations, signal: np.ndarray, layer: i
                        len(events), float(lp[0].mean()))
 
 
-def _cli_sample(args, ckpt) -> None:
+def cli_side_by_side(args: argparse.Namespace, ckpt) -> None:
+    """Print free and clamped samples and their diff for args.clamp / args.ablate (the sample CLIs share it)."""
     from core.corpus import load_corpus
 
     if not args.clamp and not args.ablate:
@@ -390,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     try:
         ckpt = load_checkpoint(args.checkpoint)
-        (_cli_sample if args.command == "sample" else _cli_score)(args, ckpt)
+        (cli_side_by_side if args.command == "sample" else _cli_score)(args, ckpt)
     except (InterventionError, CheckpointError, CorpusError, SignalError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -156,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--greedy", action="store_true", help="always take the likeliest character")
     mode.add_argument("--beam", type=int, default=0, help=f"beam search with this many beams (1 to {MAX_BEAM}; "
                       f"beam x length at most {MAX_BEAM_CHARS:,})")
+    p.add_argument("--clamp", action="append", default=[], metavar="L:KIND:UNIT=VALUE",
+                   help="fix a cell (h or c) at every step, e.g. 1:c:317=0.9 or =mean; prints the free and the "
+                   "clamped sample from the same seed and their diff (repeatable)")
+    p.add_argument("--ablate", action="append", default=[], metavar="L:KIND:UNIT",
+                   help="clamp a cell to its mean over the corpus val split (repeatable)")
     args = p.parse_args(argv)
     try:
         if args.beam < 0:
@@ -167,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.clamp or args.ablate:
+        return _clamped(args, prime, ckpt)
     if args.beam:
         print(prime + beam_search(ckpt.model, ckpt.vocab, prime, args.length, args.beam))
         return 0
@@ -176,6 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(ch)
         sys.stdout.flush()
     sys.stdout.write("\n")
+    return 0
+
+
+def _clamped(args: argparse.Namespace, prime: str, ckpt) -> int:
+    from core.intervene import cli_side_by_side
+
+    try:
+        if args.beam or args.greedy:
+            raise ValueError("--clamp/--ablate sample with a temperature: drop --beam and --greedy")
+        cli_side_by_side(argparse.Namespace(**{**vars(args), "prime": prime}), ckpt)
+    except ValueError as e:  # InterventionError and CorpusError are ValueErrors
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

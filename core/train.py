@@ -40,6 +40,7 @@ from core.cli import add_config_args, config_from_args
 from core.corpus import Corpus, CorpusError, load_corpus
 from core.device import DEVICES, autocast, bf16_supported, describe, resolve_device
 from core.distributed import Ranks
+from core.emergence import probe_record, probe_scores
 from core.evaluate import evaluate_loss, streams
 from core.model import CharRNN, CharRNNConfig
 from core.recurrent import detach
@@ -48,6 +49,8 @@ from core.train_events import (LN2, CheckpointEvent, CurveEvent, DoneEvent, Samp
                                TrainEvent, ValEvent)
 from core.vocab import Vocab
 
+PROBE_CHARS = 2_000  # probe text for the cells-emerging scores at each timeline step (2 x 384: 5 s on a busy
+#                     2-core machine; outside the timed training budget, at most 15 entries a run)
 TIMELINE_STEPS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000)
 SAMPLE_CHARS = 300
 CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text file",
@@ -133,8 +136,9 @@ def lr_at(cfg: TrainConfig, progress: float) -> float:
     return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _timeline_entry(step: int, val_loss: float, text: str) -> dict:
-    return {"step": step, "val_loss": round(val_loss, 4), "val_bpc": round(val_loss / LN2, 4), "text": text}
+def _timeline_entry(step: int, val_loss: float, text: str, probe: dict) -> dict:
+    return {"step": step, "val_loss": round(val_loss, 4), "val_bpc": round(val_loss / LN2, 4), "text": text,
+            "probe": probe}
 
 
 def _rounded(loss: float) -> float | None:
@@ -378,6 +382,14 @@ class Trainer:
         self.elapsed, stop = self.ranks.from_main([self.elapsed, float(stop)], self.device)
         return self.progress() < 1.0 and not stop
 
+    def probe(self) -> dict:
+        """Cells emerging: the best cell's score per core.emergence signal on the first PROBE_CHARS of val."""
+        self.model.eval()
+        with torch.random.fork_rng(devices=[]):  # the run's random stream stays as if there were no probe
+            scores = probe_scores(self.model, self.vocab, self.corpus.val[:PROBE_CHARS])
+        self.model.train()
+        return probe_record(scores)
+
     def run(self, on_event: Callable[[TrainEvent], None], should_stop: Callable[[], bool]) -> Path:
         """Train until the budget is spent or should_stop(); keep the best model, validate it on all of val,
         save, return the path. Only rank 0 sends events."""
@@ -421,7 +433,7 @@ class Trainer:
             # samples: kept in the timeline at its steps; only shown every sample_every steps
             if main and self.step in TIMELINE_STEPS:
                 text = self.sample()
-                self.timeline.append(_timeline_entry(self.step, val_loss, text))
+                self.timeline.append(_timeline_entry(self.step, val_loss, text, self.probe()))
                 on_event(SampleEvent(self.step, text))
             elif main and cfg.sample_every and self.step % cfg.sample_every == 0:
                 on_event(SampleEvent(self.step, self.sample()))
@@ -433,7 +445,7 @@ class Trainer:
         train_loss = self._rewind_to_best(train_loss)
         val_loss = self.validate(full=True) if main else float("nan")
         if main and (not self.timeline or self.timeline[-1]["step"] != self.step):
-            self.timeline.append(_timeline_entry(self.step, val_loss, self.sample()))
+            self.timeline.append(_timeline_entry(self.step, val_loss, self.sample(), self.probe()))
         if main:
             self._add_to_curve(train_loss, val_loss, None, on_event)
         on_event(ValEvent(self.step, val_loss))

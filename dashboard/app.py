@@ -26,6 +26,7 @@ PAGES = [  # (file relative to this entrypoint, title, icon)
     ("../pages/train.py", "Train", ":material/model_training:"),
     ("../pages/cells.py", "Cells", ":material/grid_on:"),
     ("../pages/gradients.py", "Gradients", ":material/trending_down:"),
+    ("../pages/causal.py", "Cause & effect", ":material/science:"),
     ("../pages/captioning.py", "Captioning", ":material/image:"),
     ("../pages/vqa.py", "VQA", ":material/quiz:"),
 ]

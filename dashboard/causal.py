@@ -1,0 +1,284 @@
+"""Cause & effect page glue: cached clamp-and-resample, causal scores, attribution, cell checks, matching,
+error analysis against the n-gram, and the figures and coloured texts that show them."""
+import html
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.activations import extract
+from core.attribution import Attribution, attribute
+from core.cell_checks import CellCheck, check_cells
+from core.discovery import rank_cells
+from core.error_analysis import ErrorRow, compare_with_ngram
+from core.intervene import CausalScore, build_clamps, causal_score, char_diff, parse_clamp, side_by_side
+from core.matching import counterpart, match_cells
+from core.ngram import NGram
+from core.signals import compute_signal
+from dashboard import models
+from dashboard.cells import _colour as diverging_colour
+from dashboard.cells import val_text
+
+NAMED_CELLS = {"austen-lstm": ("quote", "1:c:317"), "linux-lstm": ("comment", "0:c:57")}  # found on the Cells page
+LINUX_MODELS = ("linux-rnn", "linux-gru", "linux-lstm")
+MATCH_SIGNALS = ("comment", "string", "brace_depth", "line_position")
+REFERENCE_CHARS = 2_000   # val characters whose means resolve `mean` clamps
+HELDOUT_SKIP = 50_000     # causal scores start this far into val, past the text cells were found on
+NGRAM_TRAIN_CHARS = 500_000
+PRE = ('<pre style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;line-height:1.45;'
+       'white-space:pre-wrap;color:#111;background:#fff;padding:8px;border:1px solid #ddd;max-height:420px;'
+       'overflow:auto">')
+
+
+def named_cell(model_dir: str) -> tuple[str, str] | None:
+    """(signal, L:KIND:UNIT) of the lecture's named cell for a shipped model, or None."""
+    return NAMED_CELLS.get(Path(model_dir).name)
+
+
+def shipped_dir(name: str) -> Path:
+    return models.checkpoints_dir() / name
+
+
+def model_val_text(model_dir: str) -> str:
+    """The validation split of the checkpoint's corpus (raises CorpusError)."""
+    return val_text(str(models.get_checkpoint(model_dir).card.get("corpus", "")))
+
+
+# ---- a. clamp and resample --------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=32, show_spinner="Sampling the free and the clamped stream…")
+def _clamped(model_dir: str, stamp: float, specs: tuple[str, ...], prime: str, length: int, temperature: float,
+             seed: int) -> tuple[list[str], str, str]:
+    ckpt = models.get_checkpoint(model_dir)
+    clamps = build_clamps(ckpt.model, ckpt.vocab, list(specs), lambda: model_val_text(model_dir)[:REFERENCE_CHARS])
+    free, clamped = side_by_side(ckpt.model, ckpt.vocab, clamps, prime, length, temperature, seed)
+    shown = [f"{c.layer}:{c.kind}:{u} = {v:+.3f}" for c in clamps for u, v in zip(c.units, c.values)]
+    return shown, free, clamped
+
+
+def clamped_samples(model_dir: str, specs: tuple[str, ...], prime: str, length: int, temperature: float,
+                    seed: int) -> tuple[list[str], str, str]:
+    """(resolved clamps as text, free sample, clamped sample) from one seed (raises InterventionError)."""
+    return _clamped(str(model_dir), models.stamp(model_dir), specs, prime, length, temperature, seed)
+
+
+def diff_html(free: str, clamped: str) -> tuple[str, str]:
+    """Two <pre> blocks: characters only in the free text in red, only in the clamped text in green."""
+    left, right = [], []
+    for op, a, b in char_diff(free, clamped):
+        esc_a, esc_b = html.escape(a), html.escape(b)
+        if op == "equal":
+            left.append(esc_a)
+            right.append(esc_b)
+            continue
+        if a:
+            left.append(f'<span style="background:#f8c9c9">{esc_a}</span>')
+        if b:
+            right.append(f'<span style="background:#c6ecc6">{esc_b}</span>')
+    return PRE + "".join(left) + "</pre>", PRE + "".join(right) + "</pre>"
+
+
+@st.cache_data(max_entries=16, show_spinner="Clamping the cell and 20 random cells on every event…")
+def _causal(model_dir: str, stamp: float, signal: str, spec: str, events: int, controls: int, horizon: int,
+            chars: int) -> CausalScore:
+    ckpt = models.get_checkpoint(model_dir)
+    cell = parse_clamp(spec + "=0")
+    val = model_val_text(model_dir)
+    start = min(HELDOUT_SKIP, max(0, len(val) - chars))
+    text = val[start:start + chars]
+    y, _ = compute_signal(signal, text)
+    acts = extract(ckpt.model, ckpt.vocab, text, kinds=("h", "c"))
+    return causal_score(ckpt.model, acts, y, cell.layer, cell.kind, cell.units[0], controls, horizon, events)
+
+
+def causal_z(model_dir: str, signal: str, spec: str, events: int = 10, controls: int = 20, horizon: int = 50,
+             chars: int = 20_000) -> CausalScore:
+    """core.intervene.causal_score of one cell (L:KIND:UNIT) on val text past the discovery text, cached."""
+    return _causal(str(model_dir), models.stamp(model_dir), signal, spec, events, controls, horizon, chars)
+
+
+def controls_figure(score: CausalScore) -> go.Figure:
+    """The control cells' effects as a strip, the chosen cell's effect as a red line."""
+    fig = go.Figure(go.Box(x=list(score.control_effects), boxpoints="all", name="random cells", jitter=0.4,
+                           marker=dict(color="#888"), customdata=list(score.control_units),
+                           hovertemplate="unit %{customdata}: %{x:+.4f} nats<extra></extra>"))
+    fig.add_vline(x=score.effect, line=dict(color="#d62728", width=3),
+                  annotation_text=f"{score.layer}:{score.kind}:{score.unit}")
+    fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
+                      xaxis_title="change in log P(closing character within the horizon), nats")
+    return fig
+
+
+# ---- b. attribution ---------------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=32, show_spinner="Attributing the prediction…")
+def _attribution(model_dir: str, stamp: float, text: str, position: int, method: str, window: int,
+                 steps: int) -> Attribution:
+    ckpt = models.get_checkpoint(model_dir)
+    return attribute(ckpt.model, ckpt.vocab, text, position, method, window, steps=steps)
+
+
+def attribution(model_dir: str, text: str, position: int, method: str, window: int = 200,
+                steps: int = 64) -> Attribution:
+    """core.attribution.attribute for the checkpoint, cached (raises AttributionError)."""
+    return _attribution(str(model_dir), models.stamp(model_dir), text, position, method, window, steps)
+
+
+def default_position(text: str, window: int = 200) -> int:
+    """A position worth explaining: the first one past the window followed by a closing quote or bracket."""
+    for j in range(min(window, len(text) - 2), len(text) - 1):
+        if text[j + 1] in "\"\u201d)}":
+            return j
+    return max(0, min(window, len(text) - 2))
+
+
+def attribution_html(a: Attribution, after: str = "") -> str:
+    """The attributed characters coloured by their contribution (blue raises the target's logit, red lowers it)."""
+    scale = max(float(np.abs(a.scores).max()), 1e-12)
+    spans = []
+    for j, (ch, s) in enumerate(zip(a.chars, a.scores)):
+        back = len(a.chars) - 1 - j
+        style = f"background:{diverging_colour(float(s) / scale, 0.0)}"
+        if back == 0:
+            style += ";outline:2px solid #111"
+        tip = html.escape(f"{ch!r}, {back} back: {s:+.4f}")
+        spans.append(f'<span style="{style}" title="{tip}">{html.escape(ch)}</span>')
+    nxt = f'<span style="color:#999">{html.escape(after)}</span>' if after else ""
+    return PRE + "".join(spans) + nxt + "</pre>"
+
+
+# ---- c. is the cell real? -----------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=16, show_spinner="Shuffling the signal 100 times and scoring a held-out text…")
+def _checks(model_dir: str, stamp: float, signal: str, chars: int, n_perm: int, top: int) -> list[CellCheck]:
+    ckpt = models.get_checkpoint(model_dir)
+    val = model_val_text(model_dir)
+    if len(val) < 2 * chars:
+        raise ValueError(f"the validation split has {len(val):,} characters, fewer than the 2 x {chars:,} needed")
+    texts = val[:chars], val[chars:2 * chars]
+    (y, binary), (y2, _) = (compute_signal(signal, t) for t in texts)
+    if np.ptp(y) == 0 or np.ptp(y2) == 0:
+        raise ValueError(f"the signal {signal!r} is constant on this model's text: nothing to test")
+    acts = [extract(ckpt.model, ckpt.vocab, t, kinds=("h", "c")) for t in texts]
+    return check_cells(acts[0], y, acts[1], y2, binary, top, n_perm)
+
+
+def cell_checks(model_dir: str, signal: str, chars: int = 10_000, n_perm: int = 100, top: int = 5
+                ) -> list[CellCheck]:
+    """core.cell_checks.check_cells on val[:chars] (ranked) and val[chars:2 chars] (held out), cached."""
+    return _checks(str(model_dir), models.stamp(model_dir), signal, chars, n_perm, top)
+
+
+def checks_table(checks: list[CellCheck]) -> pd.DataFrame:
+    """One row per ranked cell: its score, the null's 99th percentile, held-out score, verdict."""
+    return pd.DataFrame([{"cell": f"{c.cell.layer}:{c.cell.kind}:{c.cell.unit}", "metric": c.cell.metric,
+                          "score": round(c.cell.score, 3), "null 99th pct": round(c.null_p99, 3),
+                          "held-out": round(c.heldout, 3), "beats null": c.beats_null, "holds out": c.holds_out,
+                          "verdict": "real" if c.real else "fails " + ("null" if not c.beats_null else "held-out")}
+                         for c in checks])
+
+
+# ---- d. the same cell across models -----------------------------------------------------------------------
+
+@st.cache_data(max_entries=4, show_spinner="Running the three linux models and matching their cells…")
+def linux_counterparts(chars: int = 5_000, min_r: float = 0.5) -> pd.DataFrame:
+    """linux-lstm's best cell per MATCH_SIGNALS and its one-to-one partner in linux-rnn and linux-gru."""
+    dirs = [shipped_dir(n) for n in LINUX_MODELS]
+    missing = [d.name for d in dirs if not (d / "config.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"the shipped checkpoints {', '.join(missing)} are missing")
+    ckpts = {d.name: models.get_checkpoint(str(d)) for d in dirs}
+    text = val_text(str(ckpts["linux-lstm"].card.get("corpus", "linux")))[:chars]
+    acts = {name: extract(c.model, c.vocab, text, kinds=("h", "c")) for name, c in ckpts.items()}
+    rows = []
+    for other in ("linux-rnn", "linux-gru"):
+        m = match_cells(acts["linux-lstm"], acts[other])
+        for signal in MATCH_SIGNALS:
+            y, binary = compute_signal(signal, text)
+            if np.ptp(y) == 0:
+                continue
+            cell = rank_cells(acts["linux-lstm"], y, binary, top=1)[0]
+            partner, r = counterpart(m, (cell.layer, cell.unit), min_r)
+            own = rank_cells(acts[other], y, binary, top=1)[0]
+            rows.append({"signal": signal, "lstm cell": f"{cell.layer}:{cell.kind}:{cell.unit}",
+                         "lstm score": round(cell.score, 3), "model": other,
+                         "counterpart": "none" if partner is None else f"{partner[0]}:{partner[1]}",
+                         "matched r": round(r, 3), "its own best cell": f"{own.layer}:{own.kind}:{own.unit}",
+                         "its score": round(own.score, 3)})
+    return pd.DataFrame(rows)
+
+
+# ---- e. error analysis against the n-gram -----------------------------------------------------------------
+
+@st.cache_resource(max_entries=2, show_spinner="Fitting the 5-gram on the training text…")
+def _ngram(corpus: str, order: int) -> tuple[NGram, Counter]:
+    from core.corpus import load_corpus
+
+    train = load_corpus(corpus).train[:NGRAM_TRAIN_CHARS]
+    return NGram(train, order), Counter(re.findall(r"\w+", train))
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring every character with both models…")
+def _errors(model_dir: str, stamp: float, chars: int, order: int
+            ) -> tuple[list[ErrorRow], str, np.ndarray, np.ndarray]:
+    ckpt = models.get_checkpoint(model_dir)
+    corpus = str(ckpt.card.get("corpus", ""))
+    ngram, words = _ngram(corpus, order)
+    text = model_val_text(model_dir)[:chars]
+    rows, p_rnn, p_ngram = compare_with_ngram(ckpt.model, ckpt.vocab, ngram, words, text, "linux" in corpus)
+    return rows, text, p_rnn, p_ngram
+
+
+def error_analysis(model_dir: str, chars: int = 5_000, order: int = 5
+                   ) -> tuple[list[ErrorRow], str, np.ndarray, np.ndarray]:
+    """core.error_analysis on val[:chars] against an n-gram fitted on the first NGRAM_TRAIN_CHARS of train."""
+    return _errors(str(model_dir), models.stamp(model_dir), chars, order)
+
+
+def errors_figure(rows: list[ErrorRow]) -> go.Figure:
+    """Per kind of character: the share of the n-gram's errors the RNN removes, and the errors it adds."""
+    kinds = [r.kind for r in rows]
+    fig = go.Figure([go.Bar(y=kinds, x=[r.removed_fraction for r in rows], orientation="h",
+                            name="n-gram errors removed",
+                            marker_color="#1f77b4", customdata=[[r.removed, r.ngram_errors] for r in rows],
+                            hovertemplate="%{customdata[0]} of %{customdata[1]}<extra></extra>"),
+                     go.Bar(y=kinds, x=[r.added / r.ngram_errors if r.ngram_errors else 0 for r in rows],
+                            orientation="h", name="new errors (share of n-gram errors)", marker_color="#d62728")])
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white", barmode="group",
+                      xaxis=dict(tickformat=".0%"), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def winner_html(text: str, p_rnn: np.ndarray, p_ngram: np.ndarray) -> str:
+    """text[1:] coloured by log p_rnn - log p_ngram of each character: blue where the RNN wins, red the n-gram."""
+    gain = np.log(p_rnn) - np.log(p_ngram)  # (T-1,)
+    spans = []
+    for ch, g, pr, pn in zip(text[1:], gain, p_rnn, p_ngram):
+        tip = html.escape(f"{ch!r}: rnn {pr:.3f}, n-gram {pn:.3f}")
+        spans.append(f'<span style="background:{diverging_colour(float(g) / 3, 0.0)}" title="{tip}">'
+                     f'{html.escape(ch)}</span>')
+    return PRE + "".join(spans) + "</pre>"
+
+
+# ---- cells emerging during training -------------------------------------------------------------------------
+
+def emergence_frame(timeline: list[dict]) -> pd.DataFrame:
+    """Long table (step, signal, score, cell) from the timeline entries that carry probe scores."""
+    return pd.DataFrame([{"step": e["step"], "signal": name, "score": s["score"],
+                          "cell": f"{s['layer']}:{s['kind']}:{s['unit']} ({s['metric']})"}
+                         for e in timeline for name, s in (e.get("probe") or {}).items() if s])
+
+
+def emergence_figure(frame: pd.DataFrame) -> go.Figure:
+    """Best cell's score for each probe signal against the training step."""
+    fig = go.Figure()
+    for signal, part in frame.groupby("signal"):
+        fig.add_scatter(x=part["step"], y=part["score"], mode="lines+markers", name=signal, customdata=part["cell"],
+                        hovertemplate="step %{x}: %{y:.3f}, cell %{customdata}<extra></extra>")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
+                      xaxis_title="training step", yaxis_title="best cell's AUC or |r| on the probe text")
+    return fig

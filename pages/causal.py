@@ -1,0 +1,168 @@
+"""Cause & effect: clamp a cell and resample, attribute a prediction, test a cell, match cells across models."""
+import streamlit as st
+
+from core.attribution import AttributionError, reach
+from core.corpus import CorpusError
+from core.discovery import DiscoveryError
+from core.intervene import InterventionError, first_divergence
+from core.signals import SIGNALS, SignalError
+from dashboard import causal as dca
+from dashboard import models
+
+PROBLEMS = (InterventionError, AttributionError, CorpusError, SignalError, DiscoveryError, ValueError, OSError)
+
+
+def run_button(label: str, key: str, state_key: str, work, failure: str) -> None:
+    """A button that stores work()'s result under state_key, or says why it failed."""
+    if st.button(label, key=key):
+        try:
+            st.session_state[state_key] = work()
+        except PROBLEMS as err:
+            st.session_state.pop(state_key, None)
+            st.error(f"{failure}: {err}")
+
+
+st.title("Cause & effect")
+ckpt = models.selected_checkpoint()
+if ckpt is None:
+    st.stop()
+model_dir = st.session_state["model_dir"]
+cfg = ckpt.model.config
+named = dca.named_cell(model_dir)
+st.caption(f"`{ckpt.path.name}` ({cfg.cell.upper()}, {cfg.n_layer} x {cfg.hidden_size}). A cell that tracks quotes "
+           "is not yet a cell the model *uses* for quotes: fix it and watch the text change, ask which earlier "
+           "characters a prediction rests on, and check that the cell is not chance.")
+if named is None:
+    st.info("The lecture's named cells live in **austen-lstm** (quote cell 1:c:317) and **linux-lstm** (comment "
+            "cell 0:c:57): pick one of them in the sidebar to start from those cells.")
+signal_default, cell_default = named or ("quote", f"{cfg.n_layer - 1}:{'c' if cfg.cell == 'lstm' else 'h'}:0")
+layer0, kind0, unit0 = cell_default.split(":")
+kinds = ("c", "h") if cfg.cell == "lstm" else ("h",)
+if st.session_state.get("causal_model") != model_dir:  # a new model: its own defaults
+    st.session_state.update(causal_model=model_dir, causal_layer=int(layer0), causal_kind=kind0, causal_units=unit0,
+                            causal_signal=signal_default)
+    for key in ("causal_score", "causal_checks", "causal_errors"):
+        st.session_state.pop(key, None)
+
+clamp_tab, attr_tab, real_tab, across_tab, ngram_tab, emerge_tab = st.tabs(
+    ["Clamp & resample", "Attribution", "Is the cell real?", "Across models", "vs the n-gram", "Emerging in training"])
+
+with clamp_tab:
+    a, b, c, d = st.columns(4)
+    layer = a.selectbox("Layer", range(cfg.n_layer), key="causal_layer")
+    kind = b.selectbox("State", kinds, key="causal_kind", format_func={"c": "cell state c", "h": "hidden h"}.get)
+    units = c.text_input("Units (comma-separated)", key="causal_units")
+    mode = d.radio("Clamp to", ["value", "mean"], key="causal_mode", horizontal=True,
+                   format_func={"mean": "its mean (ablate)", "value": "a value"}.get)
+    value = st.slider("Value", -5.0, 5.0, 2.0, 0.1, key="causal_value", disabled=mode == "mean",
+                      help="c is unbounded (|c| of a few is common); h lies in -1..1")
+    e, f, g, h = st.columns(4)
+    prime = e.text_input("Prime", "\n", key="causal_prime")
+    length = f.slider("Characters", 50, 1000, 200, 50, key="causal_length")
+    temperature = g.slider("Temperature", 0.1, 1.5, 0.8, 0.05, key="causal_temperature")
+    seed = h.number_input("Seed", 0, 2**31 - 1, 1, key="causal_seed")
+    spec = f"{layer}:{kind}:{units.replace(' ', '')}" + ("" if mode == "mean" else f"={value}")
+    try:
+        shown, free, clamped = dca.clamped_samples(model_dir, (spec,), prime, length, temperature, int(seed))
+    except PROBLEMS as err:
+        st.error(f"Cannot clamp `{spec}`: {err}")
+    else:
+        at = first_divergence(free, clamped)
+        st.markdown(f"Clamped {', '.join(f'`{s}`' for s in shown)} at every step. "
+                    + ("The two texts are identical." if at is None else f"The texts part at character **{at}**."))
+        left, right = dca.diff_html(free, clamped)
+        l, r = st.columns(2)
+        l.markdown("**Free** (red: gone under the clamp)")
+        l.html(left)
+        r.markdown("**Clamped** (green: new under the clamp)")
+        r.html(right)
+
+    st.subheader("Causal score")
+    st.caption("Clamp one cell to its value outside spans right after a span opens (a quote, a comment), and "
+               "measure the change in log-probability of the closing character within 50 steps, following the real "
+               "text; the same clamp on 20 random cells of the same layer gives the z-score's control.")
+    s1, s2 = st.columns(2)
+    signal = s1.selectbox("Span signal", [k for k, v in SIGNALS.items() if v.binary], key="causal_signal",
+                          format_func=lambda k: SIGNALS[k].label)
+    cell = s2.text_input("Cell (L:KIND:UNIT)", f"{layer}:{kind}:{units.split(',')[0].strip()}",
+                         key=f"causal_cell_{layer}_{kind}_{units}")
+    run_button("Score this cell against 20 random cells (10 events)", "causal_score_btn", "causal_score",
+               lambda: dca.causal_z(model_dir, signal, cell), f"Cannot score `{cell}` for {signal}")
+    score = st.session_state.get("causal_score")
+    if score is not None:
+        st.metric(f"z-score of {score.layer}:{score.kind}:{score.unit}", f"{score.z:+.2f}",
+                  help="(cell's effect - mean of controls) / sd of controls; |z| >= 3 is a clear effect")
+        st.caption(f"{score.n_events} events; free log P(close) {score.free_logp:.3f}; the cell's clamp changes it "
+                   f"by {score.effect:+.4f} nats.")
+        st.plotly_chart(dca.controls_figure(score), key="causal_controls")
+
+with attr_tab:
+    try:
+        val = dca.model_val_text(model_dir)[:5_000]
+    except PROBLEMS as err:
+        val = ""
+        st.warning(f"The model's validation text cannot be read ({err}).")
+    if len(val) > 2:
+        a, b, c = st.columns(3)
+        position = a.number_input("Explain the prediction after character", 0, len(val) - 2,
+                                  dca.default_position(val), key="causal_position")
+        method = b.radio("Method", ["grad_x_input", "ig"], key="causal_method", horizontal=True,
+                         format_func={"grad_x_input": "gradient x input", "ig": "integrated gradients"}.get)
+        window = c.slider("Characters back", 20, 400, 200, 20, key="causal_window")
+        try:
+            attr = dca.attribution(model_dir, val, int(position), method, window)
+        except PROBLEMS as err:
+            st.error(f"Cannot attribute this position: {err}")
+        else:
+            st.markdown(f"Predicting **{attr.target!r}** (logit {attr.logit:.2f}); 90% of the attribution lies in "
+                        f"the last **{reach(attr.scores)}** characters. Blue raised the logit, red lowered it; the "
+                        "outlined character is the last one read, grey is what comes next.")
+            if method == "ig":
+                st.caption(f"Completeness: the attributions sum to {attr.scores.sum():.3f}, the logit moved "
+                           f"{attr.logit - attr.baseline_logit:.3f} from the all-zero embeddings: error "
+                           f"{attr.completeness_error:.1%}.")
+            st.html(dca.attribution_html(attr, val[position + 1:position + 21]))
+
+with real_tab:
+    st.caption("The best of hundreds of cells tracks even a meaningless signal a little. Shuffle the signal in "
+               "blocks of 5 lines 100 times; a cell is real when it beats the 99th percentile of the best shuffled "
+               "score, and still does on a second, disjoint text.")
+    check_signal = st.selectbox("Signal", list(SIGNALS), key="causal_check_signal",
+                                index=list(SIGNALS).index(signal_default), format_func=lambda k: SIGNALS[k].label)
+    run_button("Test the top 5 cells", "causal_check_btn", "causal_checks",
+               lambda: (check_signal, dca.cell_checks(model_dir, check_signal)),
+               f"Cannot test cells for {check_signal}")
+    if "causal_checks" in st.session_state:
+        tested, checks = st.session_state["causal_checks"]
+        st.markdown(f"**{SIGNALS[tested].label}**: ranked on val[0:10k], held out on val[10k:20k].")
+        st.dataframe(dca.checks_table(checks), hide_index=True)
+
+with across_tab:
+    st.caption("linux-lstm's best cell for each signal, and its one-to-one partner (by correlation of activations "
+               "on 5,000 characters of linux val) in linux-rnn and linux-gru; 'none' when |r| < 0.5. This panel "
+               "always uses the three shipped linux models.")
+    run_button("Match the linux models' cells", "causal_match_btn", "causal_match", dca.linux_counterparts,
+               "Cannot match the linux models")
+    if "causal_match" in st.session_state:
+        st.dataframe(st.session_state["causal_match"], hide_index=True)
+
+with ngram_tab:
+    st.caption("As in Karpathy et al. (2015, sec. 4.3): an error is a character given probability below 0.5. "
+               "Which of a 5-gram's errors (fitted on 500k training characters) does this model remove, by kind "
+               "of character, on the first 5,000 validation characters?")
+    run_button("Compare with the 5-gram", "causal_errors_btn", "causal_errors", lambda: dca.error_analysis(model_dir),
+               "Cannot compare with the n-gram")
+    if "causal_errors" in st.session_state:
+        rows, text, p_rnn, p_ngram = st.session_state["causal_errors"]
+        st.plotly_chart(dca.errors_figure(rows), key="causal_errors_fig")
+        st.caption("Each character: blue where this model gave it more probability than the n-gram, red less.")
+        st.html(dca.winner_html(text[:2_000], p_rnn[:1_999], p_ngram[:1_999]))
+
+with emerge_tab:
+    frame = dca.emergence_frame(ckpt.samples.get("timeline", []))
+    if frame.empty:
+        st.info("This model's training timeline has no probe scores yet: models trained from now on record, at "
+                "each timeline step, the best cell's score for quotes, comments, line position and depth on a "
+                "fixed probe text. Train one on the **Train** page to watch the cells emerge.")
+    else:
+        st.plotly_chart(dca.emergence_figure(frame), key="causal_emergence")

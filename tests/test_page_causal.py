@@ -1,0 +1,111 @@
+"""AppTest of the Cause & effect page: first render on a tiny LSTM, every panel's button, bad input, a shipped model."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.tiny_checkpoint import TIMELINE, make_checkpoint
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PROSE = ('"Come here," said she, "and sit down."\nHe did not answer; he stood by the door.\n'
+         '"I will not," he said at last, "not today."\nThe rain (it had begun at noon) went on.\n')
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 2 x 16 LSTM whose corpus (a file) has a validation split of over 20k characters, with probe scores."""
+    root = tmp_path_factory.mktemp("causal")
+    corpus = root / "prose.txt"
+    corpus.write_text(PROSE * 1500)
+    path = make_checkpoint(root / "tiny-lstm", "lstm", n_layer=2, text=PROSE, corpus=str(corpus))
+    return str(path)
+
+
+def open_page(model_dir: str, monkeypatch, tmp_path) -> AppTest:
+    monkeypatch.setenv("RNNLENS_CHECKPOINTS", str(tmp_path / "none"))
+    monkeypatch.setenv("RNNLENS_RUNS", str(tmp_path / "none"))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["model_dir"] = model_dir
+    at.run()
+    at.switch_page("../pages/causal.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(m.value) for m in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning])
+
+
+def test_first_render_shows_free_and_clamped_streams(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    bodies = [h.proto.body for h in at.get("html")]
+    assert len(bodies) >= 3 and all("<pre" in b for b in bodies[:2])  # free, clamped, attribution
+    assert "Clamped `1:c:0 = +2.000`" in texts(at)  # the default cell, clamped to the default value
+    assert "no probe scores yet" in texts(at)  # the tiny timeline predates the probe
+
+
+def test_mean_and_value_clamps(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.radio(key="causal_mode").set_value("mean").run()
+    assert not at.exception and "Clamped `1:c:0 = " in texts(at) and "+2.000" not in texts(at)  # the val mean
+    at.radio(key="causal_mode").set_value("value").run()
+    at.slider(key="causal_value").set_value(5.0).run()
+    at.text_input(key="causal_units").set_value("0,1,2,3,4,5,6,7").run()
+    assert not at.exception
+    assert "+5.000" in texts(at) and "part at character" in texts(at)
+
+
+def test_bad_units_get_a_message(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.text_input(key="causal_units").set_value("99").run()
+    assert not at.exception
+    assert "out of range" in " ".join(e.value for e in at.error)
+
+
+def test_causal_score_button(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.button(key="causal_score_btn").click().run()
+    assert not at.exception
+    score = at.session_state["causal_score"]
+    assert score.n_events == 10 and len(score.control_effects) == 15  # 16 units: the cell and 15 others
+    assert at.metric[0].value == f"{score.z:+.2f}"
+
+
+def test_attribution_methods(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    assert "90% of the attribution lies in" in texts(at)
+    at.radio(key="causal_method").set_value("ig").run()
+    assert not at.exception and "Completeness" in texts(at)
+
+
+def test_cell_checks_and_error_analysis_buttons(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.button(key="causal_check_btn").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 5 and set(table["verdict"]) <= {"real", "fails null", "fails held-out"}
+    at.button(key="causal_errors_btn").click().run()
+    assert not at.exception
+    rows = at.session_state["causal_errors"][0]
+    assert rows[0].kind == "all" and rows[0].n == 4_999
+
+
+def test_matching_without_the_linux_models_says_so(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    at.button(key="causal_match_btn").click().run()
+    assert not at.exception
+    assert "are missing" in " ".join(e.value for e in at.error)
+
+
+def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
+    timeline = [{**e, "probe": {"quote": {"layer": 0, "kind": "c", "unit": 3, "metric": "auc", "score": s}}}
+                for e, s in zip(TIMELINE, (0.6, 0.8, 0.95))]
+    from core.checkpoint import load_checkpoint, save_checkpoint
+
+    base = load_checkpoint(make_checkpoint(tmp_path / "base", "lstm", text=PROSE))
+    path = save_checkpoint(tmp_path / "probed", base.model, base.vocab, base.card, {"timeline": timeline})
+    at = open_page(str(path), monkeypatch, tmp_path)
+    figure = [c for c in at.get("plotly_chart")][-1].proto.spec
+    assert figure.count('"0:c:3 (auc)"') == 3 and '"name":"quote"' in figure  # one point per timeline step
+    assert "no probe scores yet" not in texts(at)

@@ -1,7 +1,6 @@
 """The child process of a dashboard training job: trains and forwards every event over a queue.
 
-Kept apart from dashboard/training.py so the child never imports streamlit (whose caches, imported outside a
-script run, log a "missing ScriptRunContext" warning each time).
+Kept apart from dashboard/training.py so the child imports neither streamlit nor the dashboard's caches.
 """
 import dataclasses
 import multiprocessing as mp

@@ -5,14 +5,17 @@ user's job does not slow other sessions); a reader thread turns the job's events
 polls. The registry lives in st.cache_resource: jobs survive reruns and a closed tab, and the checkpoint is
 written to disk by the trainer itself.
 """
+import contextlib
 import dataclasses
 import hashlib
 import multiprocessing as mp
 import os
 import queue
 import re
+import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import streamlit as st
@@ -27,6 +30,19 @@ from dashboard.train_worker import JobExited, JobFailed, run_job
 
 MAX_RUNNING = int(os.environ.get("RNNLENS_MAX_JOBS", "2"))
 MAX_UPLOAD_MB = int(os.environ.get("RNNLENS_MAX_UPLOAD_MB", "20"))
+
+
+@contextlib.contextmanager
+def _bare_main():
+    """A spawned child first re-runs the parent's __main__ file; under `streamlit run` that is the app script,
+    which would run in bare mode in every job (29 "missing ScriptRunContext" warnings, seconds of imports).
+    Hide it while the child starts."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class JobError(RuntimeError):
@@ -95,7 +111,8 @@ class Job:
         ctx = mp.get_context("spawn")
         self._events, self._stop = ctx.Queue(), ctx.Event()
         self._proc = ctx.Process(target=run_job, args=(cfg, self._events, self._stop), daemon=True)
-        self._proc.start()
+        with _bare_main():
+            self._proc.start()
         threading.Thread(target=self._read, daemon=True, name=f"rnnlens-job-{self.name}").start()
 
     @property

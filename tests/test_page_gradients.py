@@ -32,12 +32,12 @@ def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
     assert [s.label for s in at.slider][:3] == ["Largest singular value σ of W_hh",
                                                 "Forget-gate bias (LSTM f, GRU z)", "Sequence length T"]
     flow = _spec(at, "gradients_flow")
-    assert {t["name"] for t in flow["data"]} >= {"rnn", "gru", "lstm", "lstm c", "σ^k (σ=1)"}
+    assert {t["name"] for t in flow["data"]} >= {"rnn", "gru", "lstm", "lstm c", "σ^k (σ = 1.00)"}
     assert flow["layout"]["yaxis"]["type"] == "log"
     at.slider(key="gradients_sigma").set_value(1.5).run()
     assert not at.exception
     moved = _spec(at, "gradients_flow")
-    assert moved["data"] != flow["data"] and any(t["name"] == "σ^k (σ=1.5)" for t in moved["data"])
+    assert moved["data"] != flow["data"] and any(t["name"] == "σ^k (σ = 1.50)" for t in moved["data"])
     clip = _spec(at, "gradients_clip")
     at.select_slider(key="gradients_tau").set_value(0.3).run()
     assert not at.exception

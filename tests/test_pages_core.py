@@ -64,6 +64,7 @@ def test_sample_streams_the_requested_length_and_temperature_changes_it(roots):
     at = open_page("sample")
     at.text_area(key="sample_prime").set_value("First")
     at.number_input(key="sample_length").set_value(120)
+    at.toggle(key="sample_fix_seed").set_value(True).run()
     at.number_input(key="sample_seed").set_value(3)
     at.button(key="sample_generate").click().run()
     assert not at.exception
@@ -81,8 +82,22 @@ def test_sample_streams_the_requested_length_and_temperature_changes_it(roots):
     assert at.session_state["sample_text"] == "First" + expected
 
 
+def test_each_generate_is_a_new_sample_and_each_model_gets_its_own_prime(roots):
+    make_checkpoint(roots / "checkpoints" / "tiny-linux", corpus="linux")
+    at = open_page("sample")
+    assert at.text_area(key="sample_prime").value == "ROMEO.\n"
+    at.number_input(key="sample_length").set_value(60)
+    texts = [at.button(key="sample_generate").click().run().session_state["sample_text"] for _ in range(2)]
+    assert texts[0] != texts[1]  # the seed is not fixed: a new seed on each press
+    seed = at.session_state["sample_result"]["seed"]
+    assert any(f"Seed {seed}" in c.value for c in at.caption)
+    at.sidebar.selectbox[0].set_value(str(roots / "checkpoints" / "tiny-linux")).run()
+    assert at.text_area(key="sample_prime").value == "static int "
+
+
 def test_sample_greedy_beam_inspect_and_batch(roots):
     at = open_page("sample")
+    at.toggle(key="sample_fix_seed").set_value(True).run()
     at.number_input(key="sample_length").set_value(40)
     at.button_group(key="sample_mode").set_value("greedy").run()
     at.button(key="sample_generate").click().run()

@@ -120,15 +120,16 @@ def test_sample_from_it_opens_sample_with_the_new_model(finetuned, server, page)
     run = page.locator("h3").filter(has_text="sonnets-lstm").first.inner_text().split()[0]
     page.get_by_role("button", name="Sample from it").click()
     page.wait_for_url(re.compile(r"/sample$"), timeout=60_000)
-    settle(page)
-    assert f"{run} writes one character at a time" in page.locator("[data-testid=stMain]").inner_text()
+    page.wait_for_selector(f"text={run} writes one character at a time", timeout=120_000)  # the new model
 
 
 def found_score(page) -> tuple[str, float]:
     """The metric and score of the first entry of "Highlight a found cell" as shown on the page."""
-    shown = page.locator("[data-testid=stSelectbox]").filter(has_text="Highlight a found cell").inner_text()
-    metric, score = re.search(r"1\. layer \d \w+ unit \d+ \((auc|r|rho) (-?[\d.]+)\)", shown).groups()
-    return metric, float(score)
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text="Highlight a found cell")
+    shown = box.inner_text() + " " + " ".join(box.locator("input").evaluate_all("els => els.map(e => e.value)"))
+    found = re.search(r"1\. layer \d \w+ unit \d+ \((auc|r|rho) (-?[\d.]+)\)", shown)
+    assert found, shown
+    return found[1], float(found[2])
 
 
 def test_cell_presets_open_their_model_and_relabel_the_found_list(server, browser):

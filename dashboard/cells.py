@@ -111,7 +111,7 @@ def standalone_html(body: str, title: str) -> str:
 
 
 def first_word_with_matches(x: np.ndarray, text: str, threshold: float, min_fraction: float,
-                            max_words: int = 300) -> tuple[int, int]:
+                            max_words: int = 50) -> tuple[int, int]:
     """The first word of text whose LSTMVis cell set (x: (H, T)) is also on somewhere else: a search span
     that finds something; else the first word (or character)."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\w+", text)][:max_words]

@@ -2,7 +2,6 @@
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 

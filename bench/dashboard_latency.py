@@ -1,7 +1,10 @@
 """Dashboard latency: generate-to-first-character and streaming rate in a real browser vs the core sampler,
-and each page's first render under AppTest with the models already cached.
+each page's first render under AppTest with the models already cached, and each page's first visit in
+chromium on a cold server (a fresh `streamlit run` per visit) beside a bare one-title script served the same way.
 
 `python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
+`python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT]` (the cold visits only; --root
+serves another checkout of the app, e.g. an older commit, with this bench)
 
 The model is checkpoints/shakespeare-lstm when it is there, else an untrained 2 x 512 LSTM built here (same
 size and cost per character; it says which). The server runs with one torch thread, as the dashboard does.
@@ -23,7 +26,8 @@ from core.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from core.model import CharRNN, CharRNNConfig  # noqa: E402
 from core.sample import stream_sample  # noqa: E402
 from core.vocab import Vocab  # noqa: E402
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, WATCH_OUTPUT, settle, start_server  # noqa: E402
+from tests.browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FINISHED, WATCH_OUTPUT, settle,  # noqa: E402
+                                   start_server)
 
 PRIME = "ROMEO.\n"
 
@@ -120,6 +124,51 @@ def page_renders(repeats: int) -> dict[str, list[float]]:
     return times
 
 
+COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/captioning"]
+
+
+def cold_visit(root: Path, path: str, env: dict, log: Path) -> float:
+    """Seconds from opening root's app at path on a freshly started server to the end of its first script run."""
+    from playwright.sync_api import sync_playwright
+
+    proc, url = start_server(env, log, root)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            t0 = time.perf_counter()
+            page.goto(url + path)
+            page.wait_for_selector("[data-testid=stMain] h1", timeout=600_000)
+            page.wait_for_selector(FINISHED, timeout=600_000)
+            elapsed = time.perf_counter() - t0
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return elapsed
+
+
+def cold_renders(root: Path, env: dict, tmp: Path, repeats: int) -> dict[str, list[float]]:
+    """cold_visit of every page, and of a bare one-title script (the baseline), `repeats` times each, interleaved."""
+    bare = tmp / "bare"
+    (bare / "dashboard").mkdir(parents=True)
+    (bare / "dashboard" / "app.py").write_text("import streamlit as st\nst.title('bare')\n")
+    times: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        times.setdefault("(bare script, baseline)", []).append(cold_visit(bare, "", env, tmp / "server.log"))
+        for path in COLD_PAGES:
+            times.setdefault(path or "/", []).append(cold_visit(root, path, env, tmp / "server.log"))
+    return times
+
+
+def print_table(title: str, times: dict[str, list[float]]) -> None:
+    """Median seconds per page and its ratio to the baseline row."""
+    base = statistics.median(times.pop("(bare script, baseline)"))
+    print(f"{title}; bare-script baseline {base:.3f} s:")
+    for name, t in times.items():
+        print(f"  {name:<26} {statistics.median(t):6.3f} s  ({statistics.median(t) / base:.1f}x baseline)")
+
+
 def server_rate(length: int, repeats: int) -> list[float]:
     """AppTest, no browser: characters per second of one Generate rerun of the Sample page (the page's own cost)."""
     from streamlit.testing.v1 import AppTest
@@ -145,14 +194,23 @@ def main() -> int:
     p.add_argument("--checkpoint", help="a 2 x 512 LSTM checkpoint (default: checkpoints/shakespeare-lstm)")
     p.add_argument("--length", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--cold-only", action="store_true", help="only the first visit of each page on a cold server")
+    p.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app the cold visits serve")
     args = p.parse_args()
     med = statistics.median
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        cold_env = {"RNNLENS_CHECKPOINTS": str(args.root / "checkpoints"), "RNNLENS_RUNS": str(tmp / "cold-runs")}
+        cold = cold_renders(args.root, cold_env, tmp, args.repeats)
+        print_table(f"first visit of each page on a cold server, in chromium ({args.root}; target < 3 s), "
+                    f"medians of {args.repeats}", cold)
+        if args.cold_only:
+            print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+            return 0
         path, what = model_dir(args.checkpoint, tmp)
         env = {"RNNLENS_CHECKPOINTS": str(path.parent), "RNNLENS_RUNS": str(tmp / "runs")}
-        print(f"model: {what}; {args.length} characters, {args.repeats} runs each, medians; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"model: {what}; {args.length} characters, {args.repeats} runs each, medians")
         proc, url = start_server(env, tmp / "server.log")
         try:
             ui_first, ui_rate = browser_rates(url, args.length, args.repeats)
@@ -169,10 +227,7 @@ def main() -> int:
           f"ratio {med(ui_rate) / med(core_rate):.2f} (target >= 0.80)")
     print(f"  the page alone (AppTest rerun, no browser): {med(page_rate):,.0f} chars/s; "
           f"ratio {med(page_rate) / med(core_rate):.2f}")
-    base = med(renders.pop("(bare script, baseline)"))
-    print(f"first render of each page under AppTest, models cached (target < 3 s); bare-script baseline {base:.3f} s:")
-    for name, times in renders.items():
-        print(f"  {name:<26} {med(times):6.3f} s  ({med(times) / base:.1f}x baseline)")
+    print_table("first render of each page under AppTest, models cached (target < 3 s)", renders)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 

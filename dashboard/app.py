@@ -39,6 +39,7 @@ def model_picker() -> None:
     if chosen and chosen not in options and (Path(chosen) / "config.json").is_file():
         options.append(chosen)  # a checkpoint set from elsewhere (a test, the Train page) stays selectable
     st.sidebar.header("Model")
+    st.sidebar.caption("Used by Sample, Train more and Cells; Gradients and Captioning bring their own models.")
     if not options:
         st.session_state["model_dir"] = None
         st.sidebar.info("No checkpoints yet. Train one on the **Train** page.")

@@ -6,6 +6,7 @@ cell's value on a diverging scale (red below zero, blue above; gates are centred
 import csv
 import html
 import io
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -14,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from core.activations import KIND_LABELS, Activations, extract, neutral_value, shown_values
 from core.corpus import load_corpus
-from core.discovery import CellScore, gate_saturation, rank_cells
+from core.discovery import CellScore, gate_saturation, pattern_search, rank_cells
 from core.signals import compute_signal
 from dashboard import models
 
@@ -53,22 +54,30 @@ def cell_values(acts: Activations, kind: str, layer: int, unit: int) -> np.ndarr
     return shown_values(acts.states[kind][layer, unit], kind)
 
 
-def _colour(v: float, mid: float, scale: float = 1.0) -> str:
-    a = float(np.clip((v - mid) / ((1 - mid) * scale), -1, 1))  # -1 .. 1
+def _colour(v: float, lo: float, hi: float) -> str:
+    a = float(np.clip(2 * (v - lo) / max(hi - lo, 1e-9) - 1, -1, 1))  # lo -> -1 (red), hi -> +1 (blue)
     rgb = NEG if a < 0 else POS
     w = abs(a)
     return "#%02x%02x%02x" % tuple(round(255 + (c - 255) * w) for c in rgb)
+
+
+def colour_range(values: np.ndarray, kind: str, percentiles: bool) -> tuple[float, float]:
+    """The values painted full red and full blue: the page's 2nd and 98th percentiles, or the kind's fixed range
+    (-1 to 1; gates 0 to 1)."""
+    if percentiles:
+        lo, hi = np.percentile(values, [2, 98])
+        return float(lo), float(max(hi, lo + 1e-6))
+    mid = neutral_value(kind)
+    return 2 * mid - 1, 1.0
 
 
 def _shown(ch: str) -> str:
     return {"\n": "\\n", "\t": "\\t", " ": "space"}.get(ch, ch)
 
 
-def highlight_html(acts: Activations, values: np.ndarray, mid: float, itos: list[str], unknown: list[bool],
-                   label: str, scale: float = 1.0) -> str:
-    """Monospace HTML of acts.text, each character's background = its value; hover: value and top-5.
-
-    scale < 1 stretches the colours: full colour at mid +- scale * (1 - mid)."""
+def highlight_html(acts: Activations, values: np.ndarray, lo: float, hi: float, itos: list[str],
+                   unknown: list[bool], label: str) -> str:
+    """Monospace HTML of acts.text, each character's background = its value (lo red, hi blue); hover: value, top-5."""
     spans = []
     for t, ch in enumerate(acts.text):
         tip = [f"{_shown(ch)!s} (#{t}): {label} = {values[t]:+.3f}"]
@@ -77,7 +86,7 @@ def highlight_html(acts: Activations, values: np.ndarray, mid: float, itos: list
             tip.append(f"next: {tops}")
             if not np.isnan(acts.p_next[t]):
                 tip.append(f"p(actual next) = {acts.p_next[t]:.3f}")
-        style = f"background:{_colour(values[t], mid, scale)}"
+        style = f"background:{_colour(values[t], lo, hi)}"
         if unknown[t]:
             tip.append("not in the model's vocabulary (read as the unknown symbol)")
             style += ";outline:1px dashed #d00"
@@ -88,18 +97,28 @@ def highlight_html(acts: Activations, values: np.ndarray, mid: float, itos: list
             'max-height:520px;overflow:auto">' + "".join(spans) + "</pre>")
 
 
-def legend_html(mid: float, scale: float = 1.0) -> str:
-    """A small colour bar for the highlighter."""
-    lo, hi = mid - scale * (1 - mid), mid + scale * (1 - mid)
-    stops = np.linspace(lo, hi, 11)
-    cells = "".join(f'<span style="background:{_colour(v, mid, scale)};padding:0 6px">&nbsp;</span>' for v in stops)
-    return f'<div style="font-size:12px">{lo:.3g} {cells} {hi:.3g}</div>'
+def legend_html(lo: float, hi: float, what: str) -> str:
+    """A small colour bar for the highlighter, from lo (red) to hi (blue), and what the ends are."""
+    cells = "".join(f'<span style="background:{_colour(v, lo, hi)};padding:0 6px">&nbsp;</span>'
+                    for v in np.linspace(lo, hi, 11))
+    return f'<div style="font-size:12px">{lo:+.3g} {cells} {hi:+.3g} &nbsp;<span style="color:#666">{what}</span></div>'
 
 
 def standalone_html(body: str, title: str) -> str:
     """A whole HTML document around a highlighted text, for download."""
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
             f'<body><h3 style="font-family:sans-serif">{html.escape(title)}</h3>{body}</body></html>')
+
+
+def first_word_with_matches(x: np.ndarray, text: str, threshold: float, min_fraction: float,
+                            max_words: int = 50) -> tuple[int, int]:
+    """The first word of text whose LSTMVis cell set (x: (H, T)) is also on somewhere else: a search span
+    that finds something; else the first word (or character)."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\w+", text)][:max_words]
+    for start, end in words:
+        if pattern_search(x, start, end, threshold, min_fraction)[1]:
+            return start, end
+    return words[0] if words else (0, 1)
 
 
 def heatmap_figure(acts: Activations, cells: list[tuple[str, int, int]], start: int, end: int) -> go.Figure:

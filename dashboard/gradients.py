@@ -1,4 +1,8 @@
 """Gradients page glue: cached gradient-flow and memory-task runs, the linux-* comparison, Plotly figures."""
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,14 +13,21 @@ from core.gradflow import random_flow, text_flow
 from core.memory_task import MemoryConfig, MemoryResult, train_memory
 from core.recurrent import CELLS
 from dashboard import models, plots
+from dashboard.plots import LN2
 
 COLOURS = {"rnn": "#d62728", "gru": "#2ca02c", "lstm": "#1f77b4"}
 COMPARE = ("linux-rnn", "linux-gru", "linux-lstm")
 HIDDEN = 64  # units of the random-init cells
 # the clipping demo: a vanilla RNN, plain SGD, W_hh = orthogonal; without clipping the big steps undo its progress
 CLIP_RUN = dict(cell="rnn", optimizer="sgd", lr=0.3, sigma=1.0, gap=20, steps=150, seed=0)
+CLIP_TAUS = [0.1, 0.3, 1.0, 3.0, 10.0]
 # the truncated-BPTT demo: a GRU that learns the full-length task in about 100 steps
 BPTT_RUN = dict(cell="gru", optimizer="adam", lr=0.01, clip=1.0, gap=20, steps=150, seed=0)
+BPTT_WINDOWS = [5, 10, 15, 20]
+# every run the two panels' sliders can ask for, and the real-text curves of the default text, computed once by
+# `python -m dashboard.precompute`
+PRECOMPUTED = Path(__file__).with_name("gradients_precomputed.json")
+TEXT_LENGTH = 300  # the real-text panel's default number of characters
 FALLBACK_TEXT = """static int count_pages(struct list_head *head, unsigned long *nr)
 {
 	struct page *page;
@@ -51,25 +62,66 @@ def real_text(length: int) -> str:
     return val_head("linux", length + 1) or FALLBACK_TEXT
 
 
+def text_key(model_dir: str, version, text: str) -> str:
+    """A checkpoint's name and version with the text's hash (the key of a stored text curve)."""
+    return f"{Path(model_dir).name}|{version}|{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def text_curve(model_dir: str, text: str) -> tuple[list[float], float]:
+    """Norms by distance of the top layer of the checkpoint over text, and the largest singular value of its W_hh."""
+    ckpt = models.get_checkpoint(model_dir)
+    idx = torch.tensor(ckpt.vocab.encode(text), dtype=torch.long)
+    fl = text_flow(ckpt.model, idx)
+    return fl.by_distance().tolist(), float(fl.spectral_norm[-1])
+
+
 @st.cache_data(max_entries=16, show_spinner="Backpropagating through the trained models…")
 def text_curves(model_dirs: tuple[str, ...], text: str, versions: tuple) -> dict:
-    """name -> (norms by distance of the top layer, largest singular value of its W_hh) for each checkpoint.
+    """name -> (norms by distance of the top layer, largest singular value of its W_hh) for each checkpoint,
+    read from the build-time file for the page's default text.
 
-    versions (e.g. each card's step count) is only part of the cache key: a retrained model is recomputed.
+    versions (e.g. each card's step count) is part of the key: a retrained model is recomputed.
     """
+    stored = _precomputed().get("text", {})
     out = {}
-    for d in model_dirs:
-        ckpt = models.get_checkpoint(d)
-        idx = torch.tensor(ckpt.vocab.encode(text), dtype=torch.long)
-        fl = text_flow(ckpt.model, idx)
-        out[ckpt.path.name] = (fl.by_distance(), float(fl.spectral_norm[-1]))
+    for d, version in zip(model_dirs, versions):
+        norms, sigma = stored.get(text_key(d, version, text)) or text_curve(d, text)
+        out[Path(d).name] = (np.array(norms), sigma)
     return out
+
+
+def slider_runs() -> list[dict]:
+    """The train_memory arguments of every run the clipping and truncated-BPTT sliders can show."""
+    return ([dict(CLIP_RUN, clip=tau) for tau in [None, *CLIP_TAUS]]
+            + [dict(BPTT_RUN, bptt=k) for k in [*BPTT_WINDOWS, BPTT_RUN["gap"] + 1]])
+
+
+def run_key(kw: dict) -> str:
+    """A run's arguments as a stable string (its key in the precomputed file)."""
+    return json.dumps(kw, sort_keys=True)
+
+
+def result_to_json(r: MemoryResult) -> dict:
+    """The per-step curves and held-out scores of a run, for the precomputed file."""
+    return {"loss": r.loss.tolist(), "grad_norm": r.grad_norm.tolist(), "update_norm": r.update_norm.tolist(),
+            "eval_loss": r.eval_loss, "eval_accuracy": r.eval_accuracy, "seconds": r.seconds}
+
+
+@st.cache_resource
+def _precomputed() -> dict:
+    try:
+        return json.loads(PRECOMPUTED.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 @st.cache_data(max_entries=32, show_spinner="Training a tiny model on the copy problem…")
 def memory_run(**kw) -> MemoryResult:
-    """One seeded train_memory run (a few seconds at most)."""
-    return train_memory(MemoryConfig(**kw))
+    """One seeded train_memory run: the one trained at build time when the sliders ask for it, else trained now."""
+    stored = _precomputed().get("memory", {}).get(run_key(kw))
+    if stored is None:
+        return train_memory(MemoryConfig(**kw))
+    return MemoryResult(MemoryConfig(**kw), **{k: np.array(v) if isinstance(v, list) else v for k, v in stored.items()})
 
 
 def comparison() -> tuple[list[models.Checkpoint], list[str]]:
@@ -91,15 +143,14 @@ def show_checkpoint(ckpt: models.Checkpoint) -> None:
     """One comparison column: name, val loss, size, loss curves, the latest stored sample."""
     card = ckpt.card
     st.subheader(ckpt.path.name)
-    val = card.get("val_loss")
-    st.metric("val loss (nats/char)", "n/a" if val is None else f"{val:.3f}",
-              help=None if card.get("val_bpc") is None else f"{card['val_bpc']:.3f} bits per char")
+    bpc = card.get("val_bpc")
+    st.metric("val loss (bits/char)", "n/a" if bpc is None else f"{bpc:.3f}")
     st.caption(f"{ckpt.config.cell.upper()}, {ckpt.config.n_layer} × {ckpt.config.hidden_size}, "
                f"{ckpt.model.n_params():,} parameters, {card.get('steps', '?')} steps")
     st.plotly_chart(plots.loss_figure(ckpt.samples.get("curve", []), height=260),
                     key=f"gradients_curve_{ckpt.path.name}", config={"displayModeBar": False})
     timeline = ckpt.samples.get("timeline") or [{}]
-    st.code(timeline[-1].get("text", "(no sample stored)")[:400], language=None)
+    st.code(timeline[-1].get("text", "(no sample stored)")[:400], language=None, wrap_lines=True)
 
 
 def _positive(y: np.ndarray) -> np.ndarray:
@@ -115,20 +166,35 @@ def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
     return fig
 
 
+def _log_range(curves: dict) -> tuple[float, float]:
+    """log10 of the smallest and largest plottable value over the curves, with a little margin."""
+    y = np.concatenate([_positive(c) for c in curves.values()])
+    y = y[np.isfinite(y)]
+    if not len(y):
+        return -1.0, 1.0
+    lo, hi = np.log10(y.min()), np.log10(y.max())
+    pad = max(0.3, 0.05 * (hi - lo))
+    return float(lo - pad), float(hi + pad)
+
+
 def flow_figure(curves: dict, sigma: float | None = None, height: int = 420) -> go.Figure:
-    """Log-scale ||dL_T/dh_{T-k}|| against k for each curve, and sigma^k beside the RNN's."""
+    """Log-scale ||dL_T/dh_{T-k}|| against k for each curve, and sigma^k beside the RNN's (the y-range is the
+    curves'; the reference runs off it rather than squash them)."""
     fig = go.Figure()
     for name, y in curves.items():
         cell = name.split()[0].split("-")[-1]
         fig.add_scatter(x=np.arange(len(y)), y=_positive(y), name=name, mode="lines",
                         line=dict(color=COLOURS.get(cell), dash="dash" if name.endswith(" c") else "solid"),
                         hovertemplate=f"{name}<br>k=%{{x}}<br>%{{y:.3g}}<extra></extra>")
+    lo, hi = _log_range(curves)
     if sigma is not None:
         k = np.arange(max(len(y) for y in curves.values()))
-        fig.add_scatter(x=k, y=_positive(sigma ** k.astype(float)), name=f"σ^k (σ={sigma:g})", mode="lines",
+        log_ref = k * np.log10(sigma)  # sigma^k in log10: no overflow
+        inside = (log_ref >= lo - 1) & (log_ref <= hi + 1)
+        fig.add_scatter(x=k[inside], y=10.0 ** log_ref[inside], name=f"σ^k (σ = {sigma:.2f})", mode="lines",
                         line=dict(color=COLOURS["rnn"], dash="dot", width=1))
     return _layout(fig, height, xaxis_title="k = steps back from the loss (T - t)",
-                   yaxis=dict(type="log", title="‖∂L_T / ∂h_t‖", exponentformat="power"))
+                   yaxis=dict(type="log", title="‖∂L_T / ∂h_t‖", exponentformat="power", range=[lo, hi]))
 
 
 def training_figure(runs: dict[str, MemoryResult], threshold: float | None = None, height: int = 360) -> go.Figure:
@@ -137,16 +203,16 @@ def training_figure(runs: dict[str, MemoryResult], threshold: float | None = Non
     palette = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
     for (name, r), colour in zip(runs.items(), palette):
         steps = np.arange(1, len(r.loss) + 1)
-        fig.add_scatter(x=steps, y=r.loss, name=name, mode="lines", line=dict(color=colour), legendgroup=name,
+        fig.add_scatter(x=steps, y=r.loss / LN2, name=name, mode="lines", line=dict(color=colour), legendgroup=name,
                         row=1, col=1)
         fig.add_scatter(x=steps, y=_positive(r.grad_norm), name=name, mode="lines", line=dict(color=colour),
                         legendgroup=name, showlegend=False, row=1, col=2)
-    chance = next(iter(runs.values())).chance_loss
+    chance = next(iter(runs.values())).chance_loss / LN2
     fig.add_hline(y=chance, line=dict(color="grey", dash="dot"), annotation_text="guessing", row=1, col=1)
     if threshold is not None:
         fig.add_hline(y=threshold, line=dict(color="black", dash="dash"), annotation_text=f"clip at {threshold:g}",
                       row=1, col=2)
-    fig.update_yaxes(title_text="loss (nats)", row=1, col=1)
+    fig.update_yaxes(title_text="loss (bits)", row=1, col=1)
     fig.update_yaxes(title_text="gradient norm before clipping", type="log", exponentformat="power", row=1, col=2)
     fig.update_xaxes(title_text="training step")
     return _layout(fig, height)

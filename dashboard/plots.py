@@ -28,13 +28,13 @@ def _ema(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
 
 def loss_figure(curve: list[dict], marks: list[int] = (), selected: int | None = None,
                 height: int = 380) -> go.Figure:
-    """Train (raw and smoothed) and val loss in nats/char against step, from samples.json's curve format.
+    """Train (raw and smoothed) and val loss in bits per character against step, from samples.json's curve format.
 
     marks: steps with a stored sample (dotted lines); selected: one of them, drawn bold.
     """
     fig = go.Figure()
-    train = [(p["step"], p["train_loss"]) for p in curve if p.get("train_loss") is not None]
-    val = [(p["step"], p["val_loss"]) for p in curve if p.get("val_loss") is not None]
+    train = [(p["step"], p["train_loss"] / LN2) for p in curve if p.get("train_loss") is not None]
+    val = [(p["step"], p["val_loss"] / LN2) for p in curve if p.get("val_loss") is not None]
     if train:
         stride = max(1, len(train) // MAX_POINTS)
         steps, losses = np.array(train[::stride], dtype=float).T
@@ -42,17 +42,16 @@ def loss_figure(curve: list[dict], marks: list[int] = (), selected: int | None =
                         line=dict(color=TRAIN_COLOUR, width=1), hoverinfo="skip")
         fig.add_scatter(x=steps, y=_ema(losses, alpha=min(1.0, 20 / len(losses))), name="train", mode="lines",
                         line=dict(color=TRAIN_COLOUR, width=2),
-                        hovertemplate="step %{x}<br>train %{y:.3f} nats<extra></extra>")
+                        hovertemplate="step %{x}<br>train %{y:.3f} bits/char<extra></extra>")
     if val:
         steps, losses = np.array(val, dtype=float).T
         fig.add_scatter(x=steps, y=losses, name="val", mode="lines+markers",
                         line=dict(color=VAL_COLOUR, width=2), marker=dict(size=6),
-                        customdata=losses / LN2,
-                        hovertemplate="step %{x}<br>val %{y:.3f} nats = %{customdata:.3f} bpc<extra></extra>")
+                        hovertemplate="step %{x}<br>val %{y:.3f} bits/char<extra></extra>")
     for step in marks:
         bold = step == selected
         fig.add_vline(x=step, line=dict(color=MARK_COLOUR, dash="solid" if bold else "dot", width=3 if bold else 1))
-    return _layout(fig, height, xaxis_title="step", yaxis_title="loss (nats / char)", hovermode="x unified")
+    return _layout(fig, height, xaxis_title="step", yaxis_title="loss (bits / char)", hovermode="x unified")
 
 
 def _display_char(ch: str) -> str:

@@ -5,28 +5,45 @@ user's job does not slow other sessions); a reader thread turns the job's events
 polls. The registry lives in st.cache_resource: jobs survive reruns and a closed tab, and the checkpoint is
 written to disk by the trainer itself.
 """
+import contextlib
 import dataclasses
 import hashlib
 import multiprocessing as mp
 import os
 import queue
 import re
+import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import streamlit as st
 
 from core.corpus import CorpusError, check_user_text
 from core.checkpoint import CheckpointError, claim_output
-from core.io import OutputError
+from core.io import OutputError, read_json
 from core.device import available_devices, describe, resolve_device
 from core.train import TrainConfig, resume_config
 from core.train_events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent, ValEvent
 from dashboard.models import runs_dir
+from dashboard.train_worker import JobExited, JobFailed, run_job
 
 MAX_RUNNING = int(os.environ.get("RNNLENS_MAX_JOBS", "2"))
 MAX_UPLOAD_MB = int(os.environ.get("RNNLENS_MAX_UPLOAD_MB", "20"))
+
+
+@contextlib.contextmanager
+def _bare_main():
+    """A spawned child first re-runs the parent's __main__ file; under `streamlit run` that is the app script,
+    which would run in bare mode in every job (29 "missing ScriptRunContext" warnings, seconds of imports).
+    Hide it while the child starts."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class JobError(RuntimeError):
@@ -67,31 +84,6 @@ def run_name(corpus: str, cell: str, n_layer: int, hidden_size: int) -> str:
 
 
 @dataclasses.dataclass
-class JobFailed:
-    """The child process's training raised: the message is shown on the Train page."""
-    message: str
-
-
-@dataclasses.dataclass
-class JobExited:
-    """The child process is over (or was killed without a word)."""
-
-
-def _worker(cfg: TrainConfig, events: mp.Queue, stop: mp.Event) -> None:
-    """Child process: train, forwarding every event."""
-    import torch
-
-    from core.train import train
-
-    torch.set_num_threads(1)
-    try:
-        train(cfg, events.put, stop.is_set)
-    except Exception as err:  # shown to the user on the Train page
-        events.put(JobFailed(str(err) or type(err).__name__))
-    events.put(JobExited())
-
-
-@dataclasses.dataclass
 class JobSnapshot:
     """What the page shows about a job at one moment (a copy: safe to read without the lock)."""
     name: str
@@ -106,6 +98,7 @@ class JobSnapshot:
     path: str | None
     error: str | None
     elapsed_s: float
+    minutes: float  # the training time this leg of the run was given (a resume offers as much again)
 
     @property
     def active(self) -> bool:
@@ -115,8 +108,9 @@ class JobSnapshot:
 class Job:
     """One training run in a child process; the trainer's events are folded into what the page shows."""
 
-    def __init__(self, cfg: TrainConfig, previous: "Job | None" = None):
+    def __init__(self, cfg: TrainConfig, previous: "Job | None" = None, minutes: float | None = None):
         self.cfg = cfg
+        self.minutes = minutes or cfg.max_minutes or 5.0
         self._lock = threading.Lock()
         self._status, self._error, self._path = "running", None, None
         self._step, self._progress, self._tps, self._val_bpc = 0, 0.0, None, None
@@ -127,8 +121,9 @@ class Job:
         self._ended: float | None = None
         ctx = mp.get_context("spawn")
         self._events, self._stop = ctx.Queue(), ctx.Event()
-        self._proc = ctx.Process(target=_worker, args=(cfg, self._events, self._stop), daemon=True)
-        self._proc.start()
+        self._proc = ctx.Process(target=run_job, args=(cfg, self._events, self._stop), daemon=True)
+        with _bare_main():
+            self._proc.start()
         threading.Thread(target=self._read, daemon=True, name=f"rnnlens-job-{self.name}").start()
 
     @property
@@ -168,8 +163,11 @@ class Job:
             self._curve.append(e.point)
         elif isinstance(e, SampleEvent):
             self._samples.append({"step": e.step, "text": e.text})
-        elif isinstance(e, (CheckpointEvent, DoneEvent)):
+        elif isinstance(e, CheckpointEvent):
             self._path = e.path
+        elif isinstance(e, DoneEvent):
+            self._path = e.path
+            self._add_final_sample(e.path)
         elif isinstance(e, JobFailed):
             self._status, self._error = "error", e.message
         elif isinstance(e, JobExited):
@@ -182,6 +180,15 @@ class Job:
             return True
         return False
 
+    def _add_final_sample(self, path: str) -> None:
+        """The trainer stores a sample of the finished model in its timeline: show it if it was not sent."""
+        try:
+            final = read_json(Path(path) / "samples.json", "sample timeline")["timeline"][-1]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return
+        if not self._samples or self._samples[-1]["step"] != final["step"]:
+            self._samples.append({"step": final["step"], "text": final["text"]})
+
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             end = self._ended if self._ended is not None else time.monotonic()
@@ -189,7 +196,7 @@ class Job:
                 name=self.name, cfg=self.cfg, status=self._status, step=self._step, progress=self._progress,
                 tokens_per_s=self._tps, curve=list(self._curve), samples=list(self._samples),
                 val_bpc=self._val_bpc, path=self._path, error=self._error,
-                elapsed_s=self._elapsed_before + end - self._started)
+                elapsed_s=self._elapsed_before + end - self._started, minutes=self.minutes)
 
 
 class JobRegistry:
@@ -200,8 +207,8 @@ class JobRegistry:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, cfg: TrainConfig) -> Job:
-        """Start cfg as a new job (or resume it when cfg.resume) unless too many are running."""
+    def start(self, cfg: TrainConfig, minutes: float | None = None) -> Job:
+        """Start cfg as a new job (or resume it when cfg.resume, for `minutes` more) unless too many are running."""
         name = os.path.basename(os.path.normpath(cfg.out))
         with self._lock:
             previous = self._jobs.get(name)
@@ -215,7 +222,7 @@ class JobRegistry:
                 claim_output(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite).release()
             except OutputError as err:
                 raise JobError(str(err)) from None
-            job = Job(cfg, previous if cfg.resume else None)
+            job = Job(cfg, previous if cfg.resume else None, minutes)
             self._jobs[name] = job
             return job
 
@@ -226,7 +233,7 @@ class JobRegistry:
             cfg = resume_config(job.cfg, minutes)
         except CheckpointError:
             raise JobError(f"'{name}' has no training state to resume from.") from None
-        return self.start(cfg)
+        return self.start(cfg, minutes)
 
     def get(self, name: str | None) -> Job | None:
         with self._lock:

@@ -1,7 +1,7 @@
 """Cells: single LSTM cells lighting up over text (Karpathy et al. 2015), finding them, gates, LSTMVis search."""
 from functools import partial
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -29,9 +29,10 @@ ckpt = models.selected_checkpoint()
 if ckpt is None:
     st.stop()
 model_dir = st.session_state["model_dir"]
-st.caption(f"`{ckpt.path.name}`: each character's background is one cell's value after reading it "
-           "(blue above zero, red below; gates centred on 0.5). Hover a character for the value and the "
-           "model's top-5 guesses for the next one.")
+st.caption(f"`{ckpt.path.name}`: each character's background is one cell's value after reading it (the colour "
+           "bar above the text says which values are red and blue). Hover a character for the value and the "
+           "model's top-5 guesses for the next one. The buttons under *Find cells* open the model and text each "
+           "of the lecture's famous cells was found in.")
 
 # --- the text -------------------------------------------------------------------------------------------
 source = st.radio("Text", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="cells_source")
@@ -91,18 +92,49 @@ def highlight(kind: str, layer: int, unit: int) -> None:
     st.session_state.update(cells_kind=kind, cells_layer=layer, cells_unit=unit)
 
 
+def run_find(model_dir: str, chunk: str, warmup: str, text_key: tuple) -> None:
+    """Rank every cell against the chosen signal and highlight the best one (graded: percentile colours)."""
+    signal = st.session_state["cells_signal"]
+    pattern = st.session_state.get("cells_regex") if signal == "regex" else None
+    found = {"key": text_key, "signal": signal, "run": st.session_state.get("cells_runs", 0) + 1}
+    st.session_state["cells_runs"] = found["run"]
+    try:
+        found["scores"] = dc.find_cells(model_dir, chunk, warmup, signal, pattern,
+                                        st.session_state.get("cells_monotone", False))
+        best = found["scores"][0]
+        highlight(best.kind, best.layer, best.unit)
+        st.session_state["cells_percentiles"] = best.metric != "auc"
+    except (SignalError, DiscoveryError) as err:
+        found["error"] = str(err)
+    st.session_state["cells_found"] = found
+
+
+def run_preset(signal: str, made_for: str) -> None:
+    """Callback: open the model (and its validation text) the preset's cell was found in, then find the cell."""
+    path = models.checkpoints_dir() / made_for
+    if Path(st.session_state["model_dir"]).name != made_for and (path / "config.json").is_file():
+        st.session_state["picker_model"] = st.session_state["model_dir"] = str(path)
+        st.session_state.update(cells_source="val", cells_page=1)
+    st.session_state.update(cells_signal=signal, cells_pending_find=True)
+
+
+if st.session_state.pop("cells_pending_find", False):  # a preset was pressed: model and text are now its own
+    run_find(model_dir, chunk, warmup, text_key)
 a, b, c = st.columns(3)
 layer = a.selectbox("Layer", range(L), key="cells_layer", format_func=lambda l: f"layer {l}")
 kind = b.selectbox("Value", kinds, key="cells_kind",
                    format_func=lambda k: "cell state c (shown as tanh c)" if k == "c" else KIND_LABELS[k])
 unit = c.number_input(f"Unit (0 to {H - 1}; the arrows step through them)", 0, H - 1, key="cells_unit")
 label = f"layer {layer} {shown_label(kind)} unit {unit}"
-values, mid = dc.cell_values(acts, kind, layer, unit), neutral_value(kind)
-scale = 1.0
-if st.toggle("Stretch the colours to this cell's range on the page", key="cells_stretch"):
-    scale = max(float(np.abs(values - mid).max()) / (1 - mid), 1e-6)
-body = dc.highlight_html(acts, values, mid, ckpt.vocab.itos, unknown, label, scale)
-st.html(dc.legend_html(mid, scale) + body)
+values = dc.cell_values(acts, kind, layer, unit)
+percentiles = st.toggle("Colour by this cell's range on the page (2nd to 98th percentile)", key="cells_percentiles",
+                        help="Best for graded cells (depth, position): a cell that never leaves one side of zero "
+                             "still reads as a gradient. Switched on when a graded signal is found.")
+lo, hi = dc.colour_range(values, kind, percentiles)
+scale_note = ("red: this page's 2nd percentile of the cell, blue: its 98th" if percentiles else
+              "red: the lowest value the cell can take, blue: the highest, white: " + f"{(lo + hi) / 2:g}")
+body = dc.highlight_html(acts, values, lo, hi, ckpt.vocab.itos, unknown, label)
+st.html(dc.legend_html(lo, hi, scale_note) + body)
 st.download_button("Download this highlight as HTML", partial(dc.standalone_html, body, f"{ckpt.path.name}: {label}"),
                    file_name=f"{ckpt.path.name}-L{layer}-{kind}{unit}.html", mime="text/html", key="cells_dl_html",
                    on_click="ignore")
@@ -112,36 +144,15 @@ find_tab, heat_tab, sat_tab, search_tab, export_tab = st.tabs(
     ["Find cells", "Heatmap", "Gate saturation", "Pattern search", "Export"])
 
 
-def run_find(model_dir: str, chunk: str, warmup: str, text_key: tuple) -> None:
-    """Callback: rank every cell against the chosen signal and highlight the best one."""
-    signal = st.session_state["cells_signal"]
-    pattern = st.session_state.get("cells_regex") if signal == "regex" else None
-    found = {"key": text_key, "signal": signal}
-    try:
-        found["scores"] = dc.find_cells(model_dir, chunk, warmup, signal, pattern,
-                                        st.session_state.get("cells_monotone", False))
-        best = found["scores"][0]
-        highlight(best.kind, best.layer, best.unit)
-    except (SignalError, DiscoveryError) as err:
-        found["error"] = str(err)
-    st.session_state["cells_found"] = found
-
-
-def run_preset(signal: str, *args) -> None:
-    st.session_state["cells_signal"] = signal
-    run_find(*args)
-
-
 with find_tab:
     st.caption("Rank every cell of every layer (h, c and each gate) against a hypothesis about the text: "
                "AUC for yes/no signals, Pearson r (or Spearman's rho) for graded ones. The best cell is highlighted "
                "above.")
-    find_args = (model_dir, chunk, warmup, text_key)
     cols = st.columns(len(PRESETS))
     for col, (key, (name, signal, made_for)) in zip(cols, PRESETS.items()):
-        col.button(name, key=f"cells_preset_{key}", on_click=run_preset, args=(signal, *find_args),
-                   help=f"The lecture's {name.lower()}: {SIGNAL_LABELS[signal]} (found in {made_for})",
-                   width="stretch")
+        col.button(name, key=f"cells_preset_{key}", on_click=run_preset, args=(signal, made_for),
+                   help=f"The lecture's {name.lower()}: {SIGNAL_LABELS[signal]}. Opens `{made_for}` on its "
+                        "validation text and finds the cell.", width="stretch")
     left, right = st.columns([2, 3])
     signal = left.selectbox("Signal", list(SIGNAL_LABELS), format_func=SIGNAL_LABELS.get, key="cells_signal")
     if signal == "regex":
@@ -150,7 +161,7 @@ with find_tab:
     st.toggle("Graded signals: rank by Spearman's rho (any monotone rise or fall) instead of Pearson r",
               key="cells_monotone", help="Cells saturate: a depth cell may jump from top level to depth 1 and then "
                                          "move little, which r undervalues and rho does not.")
-    st.button("Find cells", key="cells_find", type="primary", on_click=run_find, args=find_args)
+    st.button("Find cells", key="cells_find", type="primary", on_click=run_find, args=(model_dir, chunk, warmup, text_key))
     found = st.session_state.get("cells_found")
     if found and found["key"] == text_key:
         preset_model = next((m for _, s, m in PRESETS.values() if s == found["signal"]), None)
@@ -165,23 +176,31 @@ with find_tab:
             labels = [f"{i + 1}. layer {s.layer} {s.kind} unit {s.unit} ({s.metric} {s.score:.3f})"
                       for i, s in enumerate(scores)]
             pick = st.selectbox("Highlight a found cell", range(len(scores)), format_func=labels.__getitem__,
-                                key="cells_pick")
+                                key=f"cells_pick_{found['run']}")  # a new list, a new widget: no stale label
             st.button("Highlight it", key="cells_pick_go", on_click=highlight,
                       args=(scores[pick].kind, scores[pick].layer, scores[pick].unit))
             if preset_model and preset_model != ckpt.path.name:
                 st.caption(f"The lecture found this cell in `{preset_model}`; this model may have no such cell.")
 
 n = len(chunk)
-if not (isinstance(st.session_state.get("cells_span"), tuple) and st.session_state["cells_span"][1] <= n):
-    st.session_state["cells_span"] = (0, min(n, 200))
-with heat_tab:
-    start, end = st.slider("Span of this page (characters) for the heatmap, the pattern search and the export",
-                           0, n, key="cells_span")
+
+
+def span_slider(label: str, key: str, default: tuple[int, int]) -> tuple[int, int]:
+    """A [start, end) range slider over this page, at most MAX_SPAN long and never empty."""
+    if not (isinstance(st.session_state.get(key), tuple) and st.session_state[key][1] <= n):
+        st.session_state[key] = default
+    start, end = st.slider(label, 0, n, key=key)
     if end - start > MAX_SPAN:
         st.info(f"Spans are cut to {MAX_SPAN:,} characters: using [{start}, {start + MAX_SPAN}).")
         end = start + MAX_SPAN
     if end == start:
         start, end = (start - 1, end) if end == n else (start, end + 1)
+    return start, end
+
+
+with heat_tab:
+    start, end = span_slider("Span of this page (characters) for the heatmap and the export", "cells_span",
+                             (0, min(n, 200)))
     found = st.session_state.get("cells_found")
     if found and found["key"] == text_key and found.get("scores"):
         rows = [(s.kind, s.layer, s.unit) for s in found["scores"]]
@@ -201,18 +220,25 @@ with sat_tab:
         st.plotly_chart(fig, key="cells_saturation")
 
 with search_tab:
-    st.caption(f"LSTMVis: the cells of layer {layer} ({KIND_LABELS[kind]}) above the threshold over the span "
-               f"[{start}, {end}) and below it just before and after; then where else that same set is on.")
+    st.caption(f"LSTMVis: pick a span; the cells of layer {layer} ({KIND_LABELS[kind]}) above the threshold over "
+               "all of it and below it just before and after form a set; the table lists where else that set is on.")
     lo = 0.0 if neutral_value(kind) else -1.0
-    threshold = st.slider("Threshold", lo, 1.0, 0.5 if neutral_value(kind) else 0.3, 0.05, key=f"cells_threshold_{lo}")
-    min_fraction = st.slider("Share of the set that must be on at a match", 0.5, 1.0, 1.0, 0.05,
-                             key="cells_min_fraction")
-    x = acts.states[kind][layer]
-    units, matches = pattern_search(shown_values(x, kind), start, end, threshold, min_fraction)
+    left, right = st.columns(2)
+    threshold = right.slider("Threshold", lo, 1.0, 0.5 if neutral_value(kind) else 0.3, 0.05,
+                             key=f"cells_threshold_{lo}")
+    min_fraction = right.slider("Share of the set that must be on at a match", 0.5, 1.0, 1.0, 0.05,
+                                key="cells_min_fraction")
+    x = shown_values(acts.states[kind][layer], kind)  # (H, T)
+    if st.session_state.get("cells_search_for") != (text_key, kind, layer):  # new text or cells: a span that finds
+        st.session_state["cells_search_for"] = (text_key, kind, layer)
+        st.session_state["cells_search_span"] = dc.first_word_with_matches(x, chunk, threshold, min_fraction)
+    with left:
+        s_start, s_end = span_slider("Span to search from (characters of this page)", "cells_search_span", (0, 1))
+    units, matches = pattern_search(x, s_start, s_end, threshold, min_fraction)
     if len(units) == 0:
         st.info("No cell is on over the whole span and off around it: lower the threshold or change the span.")
     else:
-        st.markdown(f"**{len(units)} cells** on over `{chunk[start:end][:60]!r}`: "
+        st.markdown(f"**{len(units)} cells** on over `{chunk[s_start:s_end][:60]!r}`: "
                     + ", ".join(str(u) for u in units[:40]) + (" …" if len(units) > 40 else ""))
         st.dataframe(pd.DataFrame([{"start": m.start, "end": m.end, "score": m.score,
                                     "text": chunk[max(0, m.start - 15):m.start] + " [" + chunk[m.start:m.end]
@@ -222,7 +248,7 @@ with search_tab:
             st.caption("The set is on nowhere else in this page.")
 
 with export_tab:
-    st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end}",
+    st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end} (the heatmap's span)",
                        partial(dc.activations_csv, acts, kind, layer, start, end),
                        file_name=f"cells-L{layer}-{kind}.csv", mime="text/csv", key="cells_dl_csv", on_click="ignore")
     st.download_button(f"NPZ: every layer and value, characters {start} to {end}",

@@ -5,22 +5,9 @@ from dashboard import gradients as G
 
 st.title("Gradients")
 st.caption("Why LSTMs exist: how the error signal travels back through time in a vanilla RNN, a GRU and an "
-           "LSTM (Bengio et al. 1994; Pascanu et al. 2013; Hochreiter & Schmidhuber 1997).")
-
-st.header("Gradient flow back through time")
-st.markdown("A vanilla RNN updates its state with")
-st.latex(r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t)")
-st.markdown("so backpropagating from $h_t$ to $h_{t-1}$ multiplies by $W_{hh}^\\top$ (and by $\\tanh'$, "
-            "which is at most 1), once per step:")
-st.latex(r"\frac{\partial L_T}{\partial h_t} = \Big(\prod_{s=t+1}^{T} W_{hh}^\top\,"
-         r"\mathrm{diag}(1 - h_s^2)\Big)\frac{\partial L_T}{\partial h_T}, \qquad "
-         r"\Big\|\frac{\partial L_T}{\partial h_t}\Big\| \le \sigma_{\max}(W_{hh})^{\,T-t}\,"
-         r"\Big\|\frac{\partial L_T}{\partial h_T}\Big\|")
-st.markdown("Largest singular value $\\sigma > 1$: the gradient can **explode**; $\\sigma < 1$: it **vanishes**. "
-            "The LSTM keeps a cell state that the backward pass crosses by an elementwise product with the "
-            "forget gate only, no matrix multiply:")
-st.latex(r"c_t = f \odot c_{t-1} + i \odot g, \qquad h_t = o \odot \tanh(c_t), \qquad "
-         r"\frac{\partial c_t}{\partial c_{t-1}} = \mathrm{diag}(f)")
+           "LSTM (Bengio et al. 1994; Pascanu et al. 2013; Hochreiter & Schmidhuber 1997). This page builds its "
+           "own small models and compares the shipped linux-rnn, linux-gru and linux-lstm: the sidebar's model is "
+           "not used here. Losses are in bits.")
 
 
 @st.fragment
@@ -42,7 +29,24 @@ def flow_panel() -> None:
                "over hundreds of steps.")
 
 
+st.header("Gradient flow back through time")
+st.markdown("How much of the loss's gradient reaches the state k steps back, for freshly initialised cells. "
+            "Move σ above 1 to see it explode in the RNN, below 1 to see it vanish.")
 flow_panel()
+with st.expander("Why: the gradient is a product of one Jacobian per step"):
+    st.markdown("A vanilla RNN updates its state with")
+    st.latex(r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t)")
+    st.markdown("so backpropagating from $h_t$ to $h_{t-1}$ multiplies by $W_{hh}^\\top$ (and by $\\tanh'$, "
+                "which is at most 1), once per step:")
+    st.latex(r"\frac{\partial L_T}{\partial h_t} = \Big(\prod_{s=t+1}^{T} W_{hh}^\top\,"
+             r"\mathrm{diag}(1 - h_s^2)\Big)\frac{\partial L_T}{\partial h_T}, \qquad "
+             r"\Big\|\frac{\partial L_T}{\partial h_t}\Big\| \le \sigma_{\max}(W_{hh})^{\,T-t}\,"
+             r"\Big\|\frac{\partial L_T}{\partial h_T}\Big\|")
+    st.markdown("Largest singular value $\\sigma > 1$: the gradient can **explode**; $\\sigma < 1$: it **vanishes**. "
+                "The LSTM keeps a cell state that the backward pass crosses by an elementwise product with the "
+                "forget gate only, no matrix multiply:")
+    st.latex(r"c_t = f \odot c_{t-1} + i \odot g, \qquad h_t = o \odot \tanh(c_t), \qquad "
+             r"\frac{\partial c_t}{\partial c_{t-1}} = \mathrm{diag}(f)")
 
 st.header("Gradient clipping")
 st.markdown("If the gradient's norm is above a threshold τ, scale it down to τ before the update; the step "
@@ -52,15 +56,15 @@ st.latex(r"g \leftarrow g \cdot \min\Big(1, \frac{\tau}{\|g\|}\Big)")
 
 @st.fragment
 def clip_panel() -> None:
-    tau = st.select_slider("Clipping threshold τ", [0.1, 0.3, 1.0, 3.0, 10.0], 1.0, key="gradients_tau")
+    tau = st.select_slider("Clipping threshold τ", G.CLIP_TAUS, 1.0, key="gradients_tau")
     free, clipped = G.memory_run(**G.CLIP_RUN, clip=None), G.memory_run(**G.CLIP_RUN, clip=tau)
     st.plotly_chart(G.training_figure({"no clipping": free, f"clipped at τ={tau:g}": clipped}, tau),
                     key="gradients_clip", config={"displayModeBar": False})
     st.caption(f"A vanilla RNN (32 units, W_hh orthogonal) trained with plain SGD (lr {G.CLIP_RUN['lr']}) on the "
                f"copy problem: recall a symbol out of 4 seen {G.CLIP_RUN['gap']} steps earlier. Held-out loss "
-               f"after {G.CLIP_RUN['steps']} steps: no clipping {free.eval_loss:.3f} nats "
-               f"(accuracy {free.eval_accuracy:.0%}), clipped {clipped.eval_loss:.3f} "
-               f"({clipped.eval_accuracy:.0%}); guessing scores {free.chance_loss:.3f}. Largest step taken: "
+               f"after {G.CLIP_RUN['steps']} steps: no clipping {free.eval_loss / G.LN2:.3f} bits "
+               f"(accuracy {free.eval_accuracy:.0%}), clipped {clipped.eval_loss / G.LN2:.3f} "
+               f"({clipped.eval_accuracy:.0%}); guessing scores {free.chance_loss / G.LN2:.3f}. Largest step taken: "
                f"{free.update_norm.max():.2g} without clipping, {clipped.update_norm.max():.2g} "
                f"(≤ lr·τ = {G.CLIP_RUN['lr'] * tau:.2g}) with it. A loose threshold (3 or more) lets the big "
                "steps through; a tight one (0.1) makes every step small and learning slow.")
@@ -77,20 +81,20 @@ st.markdown("Long sequences are trained in windows of $k$ steps: the state is ca
 @st.fragment
 def bptt_panel() -> None:
     gap = G.BPTT_RUN["gap"]
-    window = st.select_slider("Short window k (steps)", [5, 10, 15, 20], 10, key="gradients_window")
+    window = st.select_slider("Short window k (steps)", G.BPTT_WINDOWS, 10, key="gradients_window")
     short, full = G.memory_run(**G.BPTT_RUN, bptt=window), G.memory_run(**G.BPTT_RUN, bptt=gap + 1)
     st.plotly_chart(G.training_figure({f"window {window} < gap": short, f"window {gap + 1} > gap": full}),
                     key="gradients_bptt", config={"displayModeBar": False})
     st.caption(f"A GRU (32 units, Adam) on the copy problem with a gap of {gap} steps. Held-out loss: window "
-               f"{window}: {short.eval_loss:.3f} nats ({short.eval_accuracy:.0%} right), window {gap + 1}: "
-               f"{full.eval_loss:.3f} ({full.eval_accuracy:.0%}); guessing {short.chance_loss:.3f}.")
+               f"{window}: {short.eval_loss / G.LN2:.3f} bits ({short.eval_accuracy:.0%} right), window {gap + 1}: "
+               f"{full.eval_loss / G.LN2:.3f} ({full.eval_accuracy:.0%}); guessing {short.chance_loss / G.LN2:.3f}.")
 
 
 bptt_panel()
 
 @st.fragment
 def text_panel(found: list) -> None:
-    length = st.slider("Characters read (T)", 10, 1000, 300, 10, key="gradients_text_length")
+    length = st.slider("Characters read (T)", 10, 1000, G.TEXT_LENGTH, 10, key="gradients_text_length")
     text = G.real_text(length)
     with st.expander(f"The text ({min(len(text), length + 1)} characters; edit it)"):
         text = st.text_area("Text", text, key=f"gradients_text_{length}", label_visibility="collapsed")

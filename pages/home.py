@@ -7,7 +7,8 @@ st.title("rnnlens: seeing inside recurrent neural networks")
 st.markdown(
     "Character-level RNN, GRU and LSTM language models (Karpathy's *char-rnn*; Karpathy, Johnson & Fei-Fei 2015) "
     "and an image captioner with attention (Xu et al. 2015), built to be poked at. "
-    "Pick a model in the sidebar; every page uses it."
+    "Pick a character model in the sidebar: **Sample**, **Train more** and **Cells** use it. **Gradients** "
+    "compares three Linux models of its own, **Captioning** has its own captioner, and **Train** makes new models."
 )
 
 st.subheader("Sequence types and where they appear here")

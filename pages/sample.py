@@ -1,4 +1,6 @@
 """Sample: stream text from the chosen model; temperatures side by side; per-character confidence."""
+import secrets
+
 import numpy as np
 import streamlit as st
 
@@ -45,15 +47,22 @@ def inspect(key: str, prime: str, text: str, narrow: bool = False) -> None:
 with st.container(border=True):
     left, right = st.columns([2, 3], gap="large")
     with left:
-        prime = st.text_area("Prime text", DEFAULT_PRIMES.get(ckpt.card.get("corpus"), ""), height=110,
-                             key="sample_prime",
+        if st.session_state.get("sample_prime_for") != model_dir or "sample_prime" not in st.session_state:
+            st.session_state["sample_prime_for"] = model_dir  # each model starts from a prime in its corpus's style
+            st.session_state["sample_prime"] = DEFAULT_PRIMES.get(ckpt.card.get("corpus"), "")
+        prime = st.text_area("Prime text", height=110, key="sample_prime",
                              help=f"The model reads this first, then continues it (at most {MAX_PRIME:,} characters).")
         mode = st.segmented_control("Mode", list(MODES), format_func=MODES.get, default="sample",
                                     required=True, key="sample_mode")
     with right:
         a, b = st.columns(2)
         length = a.number_input("Length (characters)", 1, 5000, 500, step=100, key="sample_length")
-        seed = b.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed")
+        with b:
+            fixed = st.toggle("Fix the seed", key="sample_fix_seed",
+                              help="Off: each press draws a new seed (shown under the text), so a new sample. "
+                                   "On: the same settings give the same text.")
+            seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="sample_seed", disabled=not fixed,
+                                   label_visibility="visible" if fixed else "collapsed")
         temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="sample_temperature",
                                 disabled=mode != "sample", help="Below 1: safer, repetitive; above 1: wilder.")
         c, d = st.columns(2)
@@ -73,6 +82,8 @@ if generate:
     except ValueError as err:
         st.error(str(err))
         st.stop()
+    if not fixed:
+        seed = secrets.randbelow(2**31)
     slot = output.empty()
     if mode == "beam":
         with st.spinner("Beam search…"):
@@ -82,13 +93,16 @@ if generate:
         chars = stream_sample(ckpt.model, ckpt.vocab, prime, length, temperature, top_k,
                               greedy=mode == "greedy", seed=seed)
         text = stream_into(slot, chars, head=prime)
-    st.session_state["sample_result"] = {"model_dir": model_dir, "prime": prime, "text": text}
+    st.session_state["sample_result"] = {"model_dir": model_dir, "prime": prime, "text": text,
+                                         "seed": seed if mode == "sample" else None}
     st.session_state["sample_text"] = prime + text  # read by the Cells page
 
 result = st.session_state.get("sample_result")
 if result and result["model_dir"] == model_dir:
     if not generate:
         show_text(output, result["prime"] + result["text"])
+    if result.get("seed") is not None:
+        output.caption(f"Seed {result['seed']}: fix the seed and enter it to write this text again.")
     output.download_button("Download the text", result["prime"] + result["text"], icon=":material/download:",
                            file_name=f"{ckpt.path.name}-sample.txt", mime="text/plain", key="sample_download")
     with output:
@@ -104,6 +118,8 @@ if st.button(f"Generate at {' / '.join(map(str, BATCH_TEMPERATURES))}", key="sam
     except ValueError as err:
         st.error(str(err))
         st.stop()
+    if not fixed:
+        seed = secrets.randbelow(2**31)
     with st.spinner("Sampling four temperatures in one batch…"):
         texts = sample_batch(ckpt.model, ckpt.vocab, prime, length, BATCH_TEMPERATURES, top_k=top_k, seed=seed)
     st.session_state["sample_batch"] = {"model_dir": model_dir, "prime": prime, "texts": texts}

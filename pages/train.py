@@ -122,34 +122,34 @@ def live_panel() -> None:
     snap = job.snapshot()
     if was_active and not snap.active:
         st.rerun()  # the whole page: stop polling, and the new checkpoint shows in the sidebar
-    head, buttons = st.columns([3, 2], vertical_alignment="center")
     cfg = snap.cfg
-    head.markdown(f"### {snap.name} {STATUS[snap.status]}")
+    st.markdown(f"### {snap.name} {STATUS[snap.status]}")
     limits = " or ".join(([f"{cfg.max_minutes:g} min"] if cfg.max_minutes else [])
                          + ([f"{cfg.max_steps:,} steps"] if cfg.max_steps else []))
-    head.caption(f"{cfg.cell.upper()} {cfg.n_layer} x {cfg.hidden_size} on `{Path(cfg.corpus).stem}`, up to {limits}")
-    with buttons:
-        left, right = st.columns(2)
+    st.caption(f"{cfg.cell.upper()} {cfg.n_layer} x {cfg.hidden_size} on `{Path(cfg.corpus).stem}`, up to {limits}")
+    with st.container(horizontal=True):
         if snap.active:
-            left.button("Stop", on_click=job.stop, disabled=snap.status == "stopping", key="train_stop",
-                        icon=":material/stop:")
+            st.button("Stop", on_click=job.stop, disabled=snap.status == "stopping", key="train_stop",
+                      icon=":material/stop:")
         elif snap.path:
-            if left.button(f"Resume ({minutes:g} min more)", key="train_resume", icon=":material/replay:"):
+            if st.button(f"Resume for {snap.minutes:g} more min", key="train_resume", icon=":material/replay:",
+                         help="Continue this run from its checkpoint for as long again as its last leg."):
                 try:
-                    jobs.resume(snap.name, minutes)
+                    jobs.resume(snap.name, snap.minutes)
                 except training.JobError as err:
                     st.error(str(err))
                 else:
                     st.rerun()
-            right.button("Sample from it", on_click=use_model, args=(snap.path,), key="train_use",
-                         icon=":material/edit_note:", type="primary")
+            if st.button("Sample from it", on_click=use_model, args=(snap.path,), key="train_use",
+                         icon=":material/edit_note:", type="primary"):
+                st.switch_page("../pages/sample.py")
     st.progress(min(max(snap.progress, 0.0), 1.0),
                 text=f"{snap.progress:.0%} · step {snap.step:,} · {snap.elapsed_s:,.0f} s")
     m = st.columns(4)
     last = next((p["train_loss"] for p in reversed(snap.curve) if p["train_loss"] is not None), None)
     m[0].metric("Step", f"{snap.step:,}")
-    m[1].metric("Train loss", "–" if last is None else f"{last:.3f}")
-    m[2].metric("Val bpc", "–" if snap.val_bpc is None else f"{snap.val_bpc:.3f}")
+    m[1].metric("Train loss (bits/char)", "–" if last is None else f"{last / plots.LN2:.3f}")
+    m[2].metric("Val loss (bits/char)", "–" if snap.val_bpc is None else f"{snap.val_bpc:.3f}")
     m[3].metric("Tokens / s", "–" if snap.tokens_per_s is None else f"{snap.tokens_per_s:,.0f}")
     if snap.error:
         st.error(f"Training failed: {snap.error}")
@@ -163,7 +163,8 @@ def live_panel() -> None:
             st.markdown(f"**Sample at step {snap.samples[-1]['step']:,}**")
             st.code(snap.samples[-1]["text"], language=None, wrap_lines=True, height=300)
         else:
-            st.info("The first sample appears at the first validation step.")
+            st.info(f"A sample appears every {cfg.sample_every:,} steps and when the run ends."
+                    if cfg.sample_every else "A sample appears when the run ends.")
 
 
 live_panel()

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard import models, plots
+from dashboard.scroll import scroll_to
 
 st.title("Train more")
 ckpt = models.selected_checkpoint()
@@ -24,13 +25,11 @@ with right:
 with left:
     box = st.container(height=720, key="train_more_timeline")
     for i, entry in enumerate(timeline):
-        val = entry.get("val_loss")
         bpc = entry.get("val_bpc")
-        head = f"**step {entry['step']:,}**"
-        if val is not None:
-            head += f" · val loss {val:.3f} nats" + (f" ({bpc:.3f} bpc)" if bpc is not None else "")
+        head = f"**step {entry['step']:,}**" + (f" · val loss {bpc:.3f} bits/char" if bpc is not None else "")
         if i:
             box.markdown("<div style='text-align:center;color:#888'>⬇ train more</div>", unsafe_allow_html=True)
-        with box.container(border=True):
+        with box.container(border=True, key=f"train_more_entry_{entry['step']}"):
             st.markdown(head + (" :violet-badge[highlighted]" if entry["step"] == selected else ""))
             st.code(entry["text"], language=None, wrap_lines=True)
+scroll_to(f"train_more_entry_{selected}")

@@ -30,13 +30,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run dashboard/app.py` on a free localhost port; returns the process and its URL."""
+def start_server(env: dict, log: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """`streamlit run dashboard/app.py` (of the checkout at root) on a free localhost port; the process, its URL."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
+                            cwd=root, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -49,6 +49,9 @@ def start_server(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.5)
     proc.kill()
     raise RuntimeError(f"streamlit did not start; see {log}")
+
+
+FINISHED = "[data-testid=stApp][data-test-script-state=notRunning]"  # the first script run is over
 
 
 def settle(page, timeout_ms: int = 180_000) -> None:

@@ -1,8 +1,12 @@
-"""Real-browser test: the dashboard served by `streamlit run`, driven by Playwright with Debian's chromium.
+"""Real-browser tests: the dashboard served by `streamlit run` (one server for the module), driven by Playwright
+with Debian's chromium, as a first-time user clicks through it.
 
-Opens the Sample page, presses Generate and watches the text stream in; saves a screenshot of every page
-under artifacts/screenshots/ (git-ignored) for a person to look at.
+Sample streams; a fine-tune ends with its final sample and "Sample from it" opens Sample on the new model; a
+Cells preset on a fresh session opens its model and lights a cell, and a second preset relabels the found
+list; Train more scrolls to the highlighted sample; a figure is above the fold at 1024 px. Screenshots of
+every page at 1440 px go to artifacts/screenshots/ (git-ignored) for a person to look at.
 """
+import re
 from pathlib import Path
 
 import pytest
@@ -15,21 +19,30 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("browser") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def server(server_log):
     """The dashboard over the shipped checkpoints, with an empty folder for models trained in the test."""
-    tmp = tmp_path_factory.mktemp("browser")
-    proc, url = start_server({"RNNLENS_RUNS": str(tmp / "runs")}, tmp / "server.log")
+    proc, url = start_server({"RNNLENS_RUNS": str(server_log.parent / "runs")}, server_log)
     yield url
     proc.terminate()
     proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser(server):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1440, "height": 900})
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    return browser.new_page(viewport={"width": 1440, "height": 900})
 
 
 def test_sample_page_streams_generated_text(server, page):
@@ -62,7 +75,12 @@ def test_sample_page_streams_generated_text(server, page):
     assert screenshot(page, "sample").stat().st_size > 10_000
 
 
-def test_train_page_trains_an_upload_and_shows_it_live(server, page):
+@pytest.fixture(scope="module")
+def finetuned(server, page, server_log):
+    """Fine-tune shakespeare-lstm on an uploaded text for 12 steps from the Train page; wait until it is saved.
+
+    Returns how many "missing ScriptRunContext" lines the server logged while the job ran."""
+    before = server_log.read_text().count("missing ScriptRunContext")
     page.goto(server + "/train")
     settle(page)
     page.get_by_text("Upload a text file", exact=True).click()
@@ -72,9 +90,12 @@ def test_train_page_trains_an_upload_and_shows_it_live(server, page):
         files=[{"name": "sonnets.txt", "mimeType": "text/plain", "buffer": sonnets}])
     page.wait_for_selector("text=the last 10% of the lines are held out", timeout=120_000)
     settle(page)
+    page.get_by_role("combobox", name="Start from").click()
+    page.get_by_role("option", name="fine-tune shakespeare-lstm").click()
+    settle(page)
     page.get_by_text("More settings").click()
-    for label, value in [("Max steps (0: no limit)", "80"), ("Batch size", "8"), ("Sequence length", "32"),
-                         ("Val loss every N steps", "10"), ("Sample every N steps", "20")]:
+    for label, value in [("Max steps (0: no limit)", "12"), ("Batch size", "8"), ("Sequence length", "32"),
+                         ("Val loss every N steps", "5")]:  # "Sample every N steps" stays 100: > 12
         box = page.get_by_role("spinbutton", name=label)
         box.fill(value)
         box.press("Enter")
@@ -82,8 +103,77 @@ def test_train_page_trains_an_upload_and_shows_it_live(server, page):
     page.get_by_role("button", name="Start training").click()
     page.wait_for_selector("text=Checkpoint saved in", timeout=300_000)
     settle(page)
-    assert page.get_by_text("Sample at step").count() == 1
+    return server_log.read_text().count("missing ScriptRunContext") - before
+
+
+def test_a_finished_fine_tune_shows_its_final_sample(finetuned, page):
+    assert page.get_by_text("Sample at step").count() == 1  # the final one, though no sample step was reached
+    assert page.get_by_text("appears").count() == 0
+    resume = page.get_by_role("button", name=re.compile("^Resume"))
+    assert resume.inner_text().strip().endswith("Resume for 5 more min")  # the run's own minutes, whole
+    assert resume.evaluate("b => b.scrollWidth <= b.clientWidth")
     screenshot(page, "train")
+    assert finetuned == 0  # the job's process logs no "missing ScriptRunContext" warnings
+
+
+def test_sample_from_it_opens_sample_with_the_new_model(finetuned, server, page):
+    run = page.locator("h3").filter(has_text="sonnets-lstm").first.inner_text().split()[0]
+    page.get_by_role("button", name="Sample from it").click()
+    page.wait_for_url(re.compile(r"/sample$"), timeout=60_000)
+    page.wait_for_selector(f"text={run} writes one character at a time", timeout=120_000)  # the new model
+
+
+def found_score(page) -> tuple[str, float]:
+    """The metric and score of the first entry of "Highlight a found cell" as shown on the page."""
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text="Highlight a found cell")
+    shown = box.inner_text() + " " + " ".join(box.locator("input").evaluate_all("els => els.map(e => e.value)"))
+    found = re.search(r"1\. layer \d \w+ unit \d+ \((auc|r|rho) (-?[\d.]+)\)", shown)
+    assert found, shown
+    return found[1], float(found[2])
+
+
+def test_cell_presets_open_their_model_and_relabel_the_found_list(server, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})  # a fresh session
+    page.goto(server + "/cells")
+    settle(page)
+    page.get_by_role("button", name="Comment cell").click()
+    settle(page)
+    assert "linux-lstm: each character's background" in page.locator("[data-testid=stMain]").inner_text()
+    metric, score = found_score(page)
+    assert metric == "auc" and score > 0.8
+    page.get_by_role("button", name="Code-depth cell").click()
+    settle(page)
+    metric, score = found_score(page)  # the list now reads the depth result, not the comment one
+    assert metric in ("r", "rho") and abs(score) > 0.8
+    assert "2nd percentile" in page.locator("[data-testid=stMain]").inner_text()
+    screenshot(page, "cells")
+    page.close()
+
+
+def test_train_more_scrolls_to_the_highlighted_sample(server, page):
+    page.goto(server + "/train_more")
+    settle(page)
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    thumb.press("Home")
+    for _ in range(4):
+        thumb.press("ArrowRight")
+    settle(page)
+    entry = page.locator(".st-key-train_more_entry_700")  # Home: step 100, then 200, 300, 500, 700
+    assert "highlighted" in entry.inner_text()
+    box, shown = page.locator(".st-key-train_more_timeline").bounding_box(), entry.bounding_box()
+    assert box["y"] <= shown["y"] and shown["y"] + shown["height"] <= box["y"] + box["height"]
+
+
+def test_a_figure_is_above_the_fold_at_1024_px(server, browser):
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    for name, figure in [("", "[data-testid=stPlotlyChart]"), ("/train_more", "[data-testid=stPlotlyChart]"),
+                         ("/gradients", "[data-testid=stPlotlyChart]"), ("/cells", "pre")]:
+        page.goto(server + name)
+        settle(page)
+        top = page.locator(f"[data-testid=stMain] {figure}").first.bounding_box()["y"]
+        assert top < 768 - 100, (name, top)
+    page.close()
 
 
 def test_every_page_renders_and_is_saved_as_a_screenshot(server, page):
@@ -94,7 +184,7 @@ def test_every_page_renders_and_is_saved_as_a_screenshot(server, page):
     assert len(hrefs) >= 4
     for href in hrefs:
         name = href.rstrip("/").rsplit("/", 1)[-1] if href.rstrip("/") != server else "home"
-        if name in ("sample", "train"):
+        if name in ("sample", "train", "cells"):
             continue  # shot while in use, above
         page.goto(href)
         settle(page)

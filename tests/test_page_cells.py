@@ -49,8 +49,10 @@ def test_highlight_and_step_through_neurons(tiny, monkeypatch, tmp_path):
     assert "unit 1" in at.get("html")[0].proto.body
     at.selectbox(key="cells_kind").set_value("f").run()
     assert not at.exception and "f unit 1" in at.get("html")[0].proto.body
-    at.toggle(key="cells_stretch").set_value(True).run()
-    assert not at.exception and "f unit 1" in at.get("html")[0].proto.body
+    at.toggle(key="cells_percentiles").set_value(True).run()
+    body = at.get("html")[0].proto.body
+    assert not at.exception and "f unit 1" in body and "2nd percentile" in body
+    assert "#d62728" in body and "#1f77b4" in body  # the page's low end full red, its high end full blue
 
 
 def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
@@ -65,13 +67,17 @@ def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
         (best.kind, best.layer, best.unit)
     assert len(at.dataframe) >= 1
     # pick the second cell from the list
-    at.selectbox(key="cells_pick").set_value(1).run()
+    at.selectbox(key=f"cells_pick_{found['run']}").set_value(1).run()
     at.button(key="cells_pick_go").click().run()
     assert at.session_state["cells_unit"] == found["scores"][1].unit and not at.exception
     # graded signal and a bad regex
     at.selectbox(key="cells_signal").set_value("indentation").run()
     at.button(key="cells_find").click().run()
-    assert at.session_state["cells_found"]["scores"][0].metric == "r"
+    graded = at.session_state["cells_found"]
+    assert graded["scores"][0].metric == "r"
+    pick = at.selectbox(key=f"cells_pick_{graded['run']}")  # the list of this find, not the comment one
+    assert pick.options[0].startswith(f"1. layer {graded['scores'][0].layer}") and "(r " in pick.options[0]
+    assert at.session_state["cells_percentiles"]  # a graded cell is coloured by its range on the page
     at.toggle(key="cells_monotone").set_value(True).run()
     at.button(key="cells_find").click().run()
     assert at.session_state["cells_found"]["scores"][0].metric == "rho" and "rho" in at.dataframe[0].value.columns

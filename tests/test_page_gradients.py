@@ -1,7 +1,11 @@
 """The Gradients page under AppTest: renders, sliders change the figures, linux-* comparison present or not."""
 import json
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
+
+from core.memory_task import MemoryConfig, train_memory
+from dashboard import gradients as G
 
 from core.checkpoint import save_checkpoint
 from core.model import CharRNN, CharRNNConfig
@@ -32,12 +36,12 @@ def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
     assert [s.label for s in at.slider][:3] == ["Largest singular value σ of W_hh",
                                                 "Forget-gate bias (LSTM f, GRU z)", "Sequence length T"]
     flow = _spec(at, "gradients_flow")
-    assert {t["name"] for t in flow["data"]} >= {"rnn", "gru", "lstm", "lstm c", "σ^k (σ=1)"}
+    assert {t["name"] for t in flow["data"]} >= {"rnn", "gru", "lstm", "lstm c", "σ^k (σ = 1.00)"}
     assert flow["layout"]["yaxis"]["type"] == "log"
     at.slider(key="gradients_sigma").set_value(1.5).run()
     assert not at.exception
     moved = _spec(at, "gradients_flow")
-    assert moved["data"] != flow["data"] and any(t["name"] == "σ^k (σ=1.5)" for t in moved["data"])
+    assert moved["data"] != flow["data"] and any(t["name"] == "σ^k (σ = 1.50)" for t in moved["data"])
     clip = _spec(at, "gradients_clip")
     at.select_slider(key="gradients_tau").set_value(0.3).run()
     assert not at.exception
@@ -45,12 +49,31 @@ def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
     assert any("clipped 0.0" in c.value for c in at.caption)  # the clipped run learned the task
 
 
+def page_texts(at: AppTest) -> list[str]:
+    """Every text and axis title the page shows."""
+    texts = [e.value for kind in ("markdown", "caption", "header", "title") for e in at.get(kind)]
+    for chart in at.get("plotly_chart"):
+        layout = json.loads(chart.proto.spec)["layout"]
+        texts += [json.dumps(v) for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
+    return texts
+
+
+def test_the_precomputed_first_view_matches_a_fresh_run():
+    stored = G._precomputed()["memory"]
+    assert set(stored) == {G.run_key(kw) for kw in G.slider_runs()}  # every run the sliders can ask for
+    kw = dict(G.BPTT_RUN, bptt=G.BPTT_WINDOWS[0])
+    fresh = G.result_to_json(train_memory(MemoryConfig(**kw)))
+    np.testing.assert_allclose(stored[G.run_key(kw)]["loss"], fresh["loss"], rtol=1e-4, atol=1e-5)
+    assert abs(stored[G.run_key(kw)]["eval_loss"] - fresh["eval_loss"]) < 1e-3
+
+
 def test_comparison_panel_with_tiny_checkpoints(monkeypatch, tmp_path):
     for cell in ("rnn", "lstm"):  # linux-gru missing
         make_checkpoint(tmp_path / f"linux-{cell}", cell)
     at = _open(monkeypatch, tmp_path)
     assert [i.value for i in at.info if "linux-gru" in i.value]
-    assert {m.label for m in at.metric} == {"val loss (nats/char)"} and len(at.metric) == 2
+    assert {m.label for m in at.metric} == {"val loss (bits/char)"} and len(at.metric) == 2
+    assert not [t for t in page_texts(at) if "nats" in t]  # one unit on the page: bits
     assert any("sample at 500" in c.value for c in at.code)
     text_flow = _spec(at, "gradients_text_flow")
     assert {t["name"] for t in text_flow["data"]} >= {"linux-rnn", "linux-lstm"}

@@ -65,6 +65,7 @@ def test_sample_streams_the_requested_length_and_temperature_changes_it(roots):
     at = open_page("sample")
     at.text_area(key="sample_prime").set_value("First")
     at.number_input(key="sample_length").set_value(120)
+    at.toggle(key="sample_fix_seed").set_value(True).run()
     at.number_input(key="sample_seed").set_value(3)
     at.button(key="sample_generate").click().run()
     assert not at.exception
@@ -82,8 +83,22 @@ def test_sample_streams_the_requested_length_and_temperature_changes_it(roots):
     assert at.session_state["sample_text"] == "First" + expected
 
 
+def test_each_generate_is_a_new_sample_and_each_model_gets_its_own_prime(roots):
+    make_checkpoint(roots / "checkpoints" / "tiny-linux", corpus="linux")
+    at = open_page("sample")
+    assert at.text_area(key="sample_prime").value == "static int "  # tiny-linux comes first
+    at.number_input(key="sample_length").set_value(60)
+    texts = [at.button(key="sample_generate").click().run().session_state["sample_text"] for _ in range(2)]
+    assert texts[0] != texts[1]  # the seed is not fixed: a new seed on each press
+    seed = at.session_state["sample_result"]["seed"]
+    assert any(f"Seed {seed}" in c.value for c in at.caption)
+    at.sidebar.selectbox[0].set_value(str(roots / "checkpoints" / "tiny-lstm")).run()
+    assert at.text_area(key="sample_prime").value == "ROMEO.\n"
+
+
 def test_sample_greedy_beam_inspect_and_batch(roots):
     at = open_page("sample")
+    at.toggle(key="sample_fix_seed").set_value(True).run()
     at.number_input(key="sample_length").set_value(40)
     at.button_group(key="sample_mode").set_value("greedy").run()
     at.button(key="sample_generate").click().run()
@@ -116,9 +131,11 @@ def test_train_more_lists_the_stored_steps_beside_the_curve(roots):
     at = open_page("train_more")
     heads = [m.value for m in at.markdown if "· val loss" in m.value]
     assert [h.split("**")[1] for h in heads] == ["step 100", "step 200", "step 500"]
+    assert all("bits/char" in h for h in heads) and not [m for m in at.markdown if "nats" in m.value]
     assert [c.value for c in at.code] == [e["text"] for e in TIMELINE]
     curve = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in curve["data"]] == ["train (raw)", "train"]
+    assert curve["layout"]["yaxis"]["title"]["text"] == "loss (bits / char)"  # one unit on the page
     at.select_slider(key="train_more_step").set_value(200).run()
     assert not at.exception
 
@@ -170,6 +187,8 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     name = snap.name
     assert snap.status == "done", snap.error
     assert snap.step == 30 and len(snap.samples) >= 3 and any(p["val_loss"] for p in snap.curve)
+    at.run()
+    assert {m.label for m in at.metric if "loss" in m.label} == {"Train loss (bits/char)", "Val loss (bits/char)"}
     out = roots / "runs" / name
     assert (out / "model.safetensors").is_file() and json.loads((out / "card.json").read_text())["steps"] == 30
     at.run()

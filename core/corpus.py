@@ -311,18 +311,19 @@ def load_corpus(name_or_path: str) -> Corpus:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.corpus", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build a built-in corpus")
-    b.add_argument("name", choices=sorted(BUILDERS))
+    b = sub.add_parser("build", help="build built-in corpora")
+    b.add_argument("names", nargs="+", choices=sorted(BUILDERS), metavar="name")
     args = parser.parse_args(argv)
-    try:
-        folder = build(args.name)
-    except CorpusError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    manifest = json.loads((folder / "manifest.json").read_text())
-    sizes = ", ".join(f"{k} {v['bytes']:,} bytes" for k, v in manifest["files"].items())
-    print(f"{args.name}: {folder} ({sizes}; {len(manifest['train_docs'])} train / "
-          f"{len(manifest['val_docs'])} val documents)")
+    for name in args.names:
+        try:
+            folder = build(name)
+        except CorpusError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        manifest = json.loads((folder / "manifest.json").read_text())
+        sizes = ", ".join(f"{k} {v['bytes']:,} bytes" for k, v in manifest["files"].items())
+        print(f"{name}: {folder} ({sizes}; {len(manifest['train_docs'])} train / "
+              f"{len(manifest['val_docs'])} val documents)")
     return 0
 
 

@@ -20,7 +20,7 @@ from core.matching import counterpart, match_cells
 from core.ngram import NGram
 from core.signals import compute_signal
 from dashboard import models
-from dashboard.cells import _colour as diverging_colour
+from dashboard.cells import diverging_colour
 from dashboard.cells import val_text
 
 NAMED_CELLS = {"austen-lstm": ("quote", "1:c:317"), "linux-lstm": ("comment", "0:c:57")}  # found on the Cells page
@@ -142,7 +142,7 @@ def attribution_html(a: Attribution, after: str = "") -> str:
     spans = []
     for j, (ch, s) in enumerate(zip(a.chars, a.scores)):
         back = len(a.chars) - 1 - j
-        style = f"background:{diverging_colour(float(s) / scale, 0.0)}"
+        style = f"background:{diverging_colour(float(s) / scale)}"
         if back == 0:
             style += ";outline:2px solid #111"
         tip = html.escape(f"{ch!r}, {back} back: {s:+.4f}")
@@ -259,7 +259,7 @@ def winner_html(text: str, p_rnn: np.ndarray, p_ngram: np.ndarray) -> str:
     spans = []
     for ch, g, pr, pn in zip(text[1:], gain, p_rnn, p_ngram):
         tip = html.escape(f"{ch!r}: rnn {pr:.3f}, n-gram {pn:.3f}")
-        spans.append(f'<span style="background:{diverging_colour(float(g) / 3, 0.0)}" title="{tip}">'
+        spans.append(f'<span style="background:{diverging_colour(float(g) / 3)}" title="{tip}">'
                      f'{html.escape(ch)}</span>')
     return PRE + "".join(spans) + "</pre>"
 

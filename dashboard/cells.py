@@ -54,7 +54,8 @@ def cell_values(acts: Activations, kind: str, layer: int, unit: int) -> np.ndarr
     return shown_values(acts.states[kind][layer, unit], kind)
 
 
-def _colour(v: float, lo: float, hi: float) -> str:
+def diverging_colour(v: float, lo: float = -1.0, hi: float = 1.0) -> str:
+    """A red (lo) - white - blue (hi) background colour for v."""
     a = float(np.clip(2 * (v - lo) / max(hi - lo, 1e-9) - 1, -1, 1))  # lo -> -1 (red), hi -> +1 (blue)
     rgb = NEG if a < 0 else POS
     w = abs(a)
@@ -86,7 +87,7 @@ def highlight_html(acts: Activations, values: np.ndarray, lo: float, hi: float, 
             tip.append(f"next: {tops}")
             if not np.isnan(acts.p_next[t]):
                 tip.append(f"p(actual next) = {acts.p_next[t]:.3f}")
-        style = f"background:{_colour(values[t], lo, hi)}"
+        style = f"background:{diverging_colour(values[t], lo, hi)}"
         if unknown[t]:
             tip.append("not in the model's vocabulary (read as the unknown symbol)")
             style += ";outline:1px dashed #d00"
@@ -99,7 +100,7 @@ def highlight_html(acts: Activations, values: np.ndarray, lo: float, hi: float, 
 
 def legend_html(lo: float, hi: float, what: str) -> str:
     """A small colour bar for the highlighter, from lo (red) to hi (blue), and what the ends are."""
-    cells = "".join(f'<span style="background:{_colour(v, lo, hi)};padding:0 6px">&nbsp;</span>'
+    cells = "".join(f'<span style="background:{diverging_colour(v, lo, hi)};padding:0 6px">&nbsp;</span>'
                     for v in np.linspace(lo, hi, 11))
     return f'<div style="font-size:12px">{lo:+.3g} {cells} {hi:+.3g} &nbsp;<span style="color:#666">{what}</span></div>'
 

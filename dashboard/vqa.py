@@ -41,7 +41,7 @@ def test_image(i: int) -> tuple[Image.Image, list[str], list[str]]:
 @st.cache_data(max_entries=16, show_spinner=False)
 def image_grid(_image: Image.Image, key: str) -> np.ndarray:
     """The image's (1, L, D) encoder grid, cached by the image's key."""
-    return encode_image(_image, get_encoder()).numpy()
+    return encode_image(_image, get_encoder("mid")).numpy()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -10,7 +10,7 @@ from PIL import Image
 from core.caption.maps import entropy, max_entropy, upsample_map
 from core.caption.encoder import Encoder
 from core.caption.imagenet import ImageNetClassifier, ImageNetGuess
-from core.caption.images import ImageError, open_image
+from core.caption.images import MAX_PIXELS, ImageError, open_image
 from core.caption.model import Captioner, load_captioner
 from core.caption.photos import make_photo
 from core.caption.pipeline import describe_and_classify, mask_box, unfamiliar
@@ -62,6 +62,19 @@ def decode_upload(data: bytes) -> tuple[Image.Image | None, str | None]:
         return open_image(data).image, None
     except ImageError as e:
         return None, str(e)
+
+
+def upload_widget(key: str) -> tuple[Image.Image | None, str | None]:
+    """The photo uploader: (image, its cache key) for a usable upload; an error shown and (None, None) otherwise."""
+    up = st.file_uploader(f"JPEG, PNG, WebP, BMP or GIF (first frame), at most {MAX_PIXELS / 1e6:.0f} megapixels",
+                          key=key)
+    if up is None:
+        return None, None
+    image, error = decode_upload(up.getvalue())
+    if error:
+        st.error(f"Cannot use **{up.name}**: {error}")
+        return None, None
+    return image, "upload:" + image_key(image)
 
 
 def image_key(image: Image.Image) -> str:

@@ -4,7 +4,6 @@ import time
 import streamlit as st
 
 from core.caption.maps import entropy, max_entropy
-from core.caption.images import MAX_PIXELS
 from core.caption.model import CaptionCheckpointError
 from core.caption.photos import PhotoWorldError
 from dashboard import captioning as cap
@@ -48,14 +47,7 @@ elif source == "Sample photo":
     name = st.selectbox("Photo (scikit-image)", list(cap.SAMPLES), key="cap_sample")
     image, key = cap.sample_photo(cap.SAMPLES[name]), f"sample:{name}"
 else:
-    up = st.file_uploader(f"JPEG, PNG, WebP, BMP or GIF (first frame), at most {MAX_PIXELS / 1e6:.0f} megapixels",
-                          key="cap_upload")
-    if up is not None:
-        image, error = cap.decode_upload(up.getvalue())
-        if error:
-            st.error(f"Cannot use **{up.name}**: {error}")
-        else:
-            key = "upload:" + cap.image_key(image)
+    image, key = cap.upload_widget("cap_upload")
 if image is None:
     st.stop()
 

@@ -24,13 +24,7 @@ if source == "easy-VQA test image":
     image, suggested, truths = vqa.test_image(int(index))
     key = f"test:{index}"
 else:
-    up = st.file_uploader("JPEG, PNG, WebP, BMP or GIF (first frame)", key="vqa_upload")
-    if up is not None:
-        image, error = cap.decode_upload(up.getvalue())
-        if error:
-            st.error(f"Cannot use **{up.name}**: {error}")
-        else:
-            key = "upload:" + cap.image_key(image)
+    image, key = cap.upload_widget("vqa_upload")
 if image is None:
     st.stop()
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from core.io import atomic_directory
 
+from .concepts import ConceptLayer
 from .data import WordVocab
 
 
@@ -36,6 +37,8 @@ class DecoderConfig:
     dropout: float = 0.3
     encoder: str = "mid"          # the encoder stage whose annotations this decoder reads (core.caption.encoder)
     input_dim: int = 0            # > 0: annotations of this width are first projected to feature_dim (frozen PCA)
+    concepts: int = 0             # > 0: append this many per-cell noun log-lifts (core.caption.concepts)
+    feature_drop: float = 0.0     # training only: chance to hide an image's projected annotations (concepts stay)
 
 
 class AttentionDecoder(nn.Module):
@@ -44,9 +47,11 @@ class AttentionDecoder(nn.Module):
     def __init__(self, cfg: DecoderConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        D, E, H, A = cfg.feature_dim, cfg.embed_size, cfg.hidden_size, cfg.attention_size
-        self.project = nn.Linear(cfg.input_dim, D).requires_grad_(False) if cfg.input_dim else None
-        self.norm = nn.LayerNorm(D)
+        E, H, A = cfg.embed_size, cfg.hidden_size, cfg.attention_size
+        self.project = nn.Linear(cfg.input_dim, cfg.feature_dim).requires_grad_(False) if cfg.input_dim else None
+        self.concepts = ConceptLayer(n_concepts=cfg.concepts) if cfg.concepts else None
+        self.norm = nn.LayerNorm(cfg.feature_dim)
+        D = cfg.feature_dim + cfg.concepts                    # width of an annotation the decoder attends over
         self.embed = nn.Embedding(cfg.vocab_size, E)
         self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
         self.att_feat, self.att_hid, self.att_out = nn.Linear(D, A), nn.Linear(H, A), nn.Linear(A, 1)
@@ -56,14 +61,27 @@ class AttentionDecoder(nn.Module):
         self.head = nn.Linear(E, cfg.vocab_size)
         self.drop = nn.Dropout(cfg.dropout)
 
+    @torch.no_grad()
+    def read(self, feats: torch.Tensor) -> torch.Tensor:
+        """Raw annotations (B, L, input_dim) -> frozen projection and concepts (B, L, feature_dim + concepts)."""
+        x = feats.float()
+        parts = [self.project(x) if self.project is not None else x]
+        if self.concepts is not None:
+            parts.append(self.concepts(x))                    # (B, L, K) noun probabilities per cell
+        return torch.cat(parts, dim=-1)
+
     def prepare(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Normalised annotations (B, L, D), their attention projection (B, L, A) and the initial (h, c).
-        Raw annotations (B, L, input_dim) go through the frozen projection first; training feeds them
-        already projected (B, L, D), which is the same thing computed once."""
+        Raw annotations (B, L, input_dim) are read first (`read`); training feeds them already read,
+        which is the same thing computed once."""
         feats = feats.float()
-        if self.project is not None and feats.shape[-1] == self.cfg.input_dim:
-            feats = self.project(feats)                       # (B, L, D)
-        a = self.norm(feats)                                  # (B, L, D)
+        if self.cfg.input_dim and feats.shape[-1] == self.cfg.input_dim:
+            feats = self.read(feats)                          # (B, L, feature_dim + K)
+        base, concepts = feats[..., :self.cfg.feature_dim], feats[..., self.cfg.feature_dim:]
+        base = self.norm(base)                                # (B, L, feature_dim)
+        if self.training and self.cfg.feature_drop:           # make the words lean on the concepts as well
+            base = base * (torch.rand(base.shape[0], 1, 1, device=base.device) >= self.cfg.feature_drop)
+        a = torch.cat([base, concepts], dim=-1)               # (B, L, D)
         mean = a.mean(dim=1)                                  # (B, D)
         state = (torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))
         return a, self.att_feat(a), state

@@ -45,26 +45,29 @@ def tuxpaint_root() -> Path:
     return data_root() / "photos" / "root" / "usr" / "share" / "tuxpaint"
 
 
-def fetch() -> Path:
-    """Download the two Debian packages with apt-get and unpack them with dpkg -x (no root, cached)."""
-    root = tuxpaint_root()
-    if (root / "stamps").is_dir() and (root / "templates").is_dir():
-        return root
-    dest = data_root() / "photos" / "root"
+def unpack_debs(packages: tuple[str, ...], dest: Path) -> None:
+    """Download Debian packages with apt-get and unpack them into dest with dpkg -x (no root needed)."""
     for tool in ("apt-get", "dpkg"):
         if shutil.which(tool) is None:
-            raise PhotoWorldError(f"fetching the photo world needs `{tool}` (a Debian/Ubuntu machine)")
+            raise PhotoWorldError(f"fetching {' '.join(packages)} needs `{tool}` (a Debian/Ubuntu machine)")
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(["apt-get", "download", *PACKAGES], cwd=tmp, capture_output=True, text=True)
+        proc = subprocess.run(["apt-get", "download", *packages], cwd=tmp, capture_output=True, text=True)
         if proc.returncode != 0:                                 # a fresh machine may have no package lists yet
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            proc = subprocess.run(["apt-get", "download", *PACKAGES], cwd=tmp, capture_output=True, text=True)
+            proc = subprocess.run(["apt-get", "download", *packages], cwd=tmp, capture_output=True, text=True)
         debs = sorted(Path(tmp).glob("*.deb"))
-        if proc.returncode != 0 or len(debs) != len(PACKAGES):
-            raise PhotoWorldError(f"apt-get download {' '.join(PACKAGES)} failed: {proc.stderr.strip()[-500:]}")
+        if proc.returncode != 0 or len(debs) != len(packages):
+            raise PhotoWorldError(f"apt-get download {' '.join(packages)} failed: {proc.stderr.strip()[-500:]}")
         dest.mkdir(parents=True, exist_ok=True)
         for deb in debs:
             subprocess.run(["dpkg", "-x", str(deb), str(dest)], check=True)
+
+
+def fetch() -> Path:
+    """Download and unpack the two Tux Paint packages into data/photos/root (cached)."""
+    root = tuxpaint_root()
+    if not ((root / "stamps").is_dir() and (root / "templates").is_dir()):
+        unpack_debs(PACKAGES, data_root() / "photos" / "root")
     return root
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .concepts import noun_of_class
 from .encoder import Encoder, to_input
 from .imagenet import ImageNetClassifier, ImageNetGuess
 from .model import Captioner, load_captioner
@@ -47,10 +48,12 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
 
     Three signs: the caption names none of the photo world's nouns; its mean log-probability per word
     (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); or the
-    CNN's own top ImageNet class (index, name) never was the top class of a training image (card list)."""
+    CNN's own top ImageNet class (index, name) never was the top class of a training image (card list) and,
+    for a captioner that reads concepts, belongs to none of its concept nouns."""
     reasons = []
     seen = captioner.card.get("imagenet_top1_seen")
-    if cnn_top is not None and seen is not None and cnn_top[0] not in seen:
+    known = captioner.model.cfg.concepts and cnn_top is not None and noun_of_class(cnn_top[0]) is not None
+    if cnn_top is not None and seen is not None and cnn_top[0] not in seen and not known:
         reasons.append(f"the CNN itself sees a “{cnn_top[1]}”, which never came up in the training world")
     if captioner.card.get("world") == "photos":
         from .photos import noun_forms

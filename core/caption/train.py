@@ -10,6 +10,9 @@ Scene world (default), the photo world of real object cut-outs, or a real datase
 Teacher forcing, cross-entropy plus the doubly stochastic attention penalty, dropout, Adam with cosine
 decay, gradient clipping; the best validation-loss weights are kept, then scored on the test split
 (`core.caption.evaluate`) and written with the metrics into card.json.
+Every flag is a field of CaptionTrainConfig (core.cli). `--device auto|cpu|cuda|mps` picks where the decoder
+trains (the features are encoded on the CPU); an --out that holds a checkpoint is refused unless --overwrite,
+and it is locked while training.
 
 The penalty's weight defaults to lambda = 0.1, not the paper's 1. The penalty asks every grid location to
 receive a total attention of 1 over the caption. Scenes are mostly background, and with lambda = 1 the

@@ -6,6 +6,8 @@ Cached, frozen encoder grids (core.caption.encoder); the package's train split m
 (the validation images that pick the best weights); the package's test split is scored once at the end
 (core.vqa.evaluate) and written into card.json. Adam with warm-up and cosine decay, gradient clipping,
 classification cross-entropy plus the multiple-choice candidate-scoring loss.
+Every flag is a field of VQATrainConfig (core.cli); `--device auto|cpu|cuda|mps` picks where the models train;
+an --out that holds a checkpoint is refused unless --overwrite, and it is locked while training.
 """
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
-from core.io import (MAX_JSON_BYTES, DirectoryLock, OutputError, atomic_directory, parse_json, read_bounded,
-                     read_json, recover_staging, write_json)
+from core.io import (MAX_JSON_BYTES, DirectoryLock, OutputError, atomic_directory, claim_directory, parse_json,
+                     read_bounded, read_json, write_json)
 from core.model import CharRNN, CharRNNConfig
 from core.recurrent import N_GATES
 from core.vocab import Vocab
@@ -372,47 +372,9 @@ def checkpoint_problem(path: str | Path) -> str | None:
 
 def claim_output(path: str | Path, resume: bool = False, overwrite: bool = False,
                  flag: str = "--out") -> DirectoryLock:
-    """Lock `path` for writing a checkpoint, after checking it may be written: a new or empty directory, a
-    checkpoint to resume (resume) or to replace (overwrite), never a file, a directory holding other files,
-    or the current directory or one above it. Leftovers of a killed save are recovered first. The caller
-    releases the returned lock (the system does when the process ends)."""
-    target = Path(os.path.realpath(path))
-    if Path.cwd().resolve().is_relative_to(target):
-        raise OutputError(f"{flag} {path} is the current directory or one above it; a checkpoint needs a "
-                          f"directory of its own. Nothing was written.")
-    if target.exists() and not target.is_dir():
-        raise OutputError(f"{flag} {path} is a file, not a directory; choose a directory. Nothing was written.")
-    refusal = _output_refusal(target, resume, overwrite, flag, path)  # before the lock file is made
-    if not refusal:
-        try:
-            lock = DirectoryLock(target).acquire()
-        except OSError as e:
-            raise OutputError(f"{flag} {path} cannot be written: {e.strerror or e}. Nothing was written.") from None
-        try:
-            recover_staging(target, CHECKPOINT_FILES)
-            refusal = _output_refusal(target, resume, overwrite, flag, path)  # a recovered checkpoint counts
-        except BaseException:
-            lock.release()
-            raise
-        if not refusal:
-            return lock
-        lock.release()
-    raise OutputError(refusal + " Nothing was written.")
-
-
-def _output_refusal(target: Path, resume: bool, overwrite: bool, flag: str, given) -> str | None:
-    entries = sorted(target.iterdir()) if target.is_dir() else []
-    if not entries:
-        return None
-    names = {e.name for e in entries}
-    if not (target / "config.json").is_file() or not names <= CHECKPOINT_FILES or any(e.is_dir() for e in entries):
-        shown = ", ".join(e.name + ("/" if e.is_dir() else "") for e in entries[:5])
-        return (f"{flag} {given} holds files that are not a checkpoint ({shown}{', ...' if len(entries) > 5 else ''})"
-                f"; choose a new or empty directory.")
-    if resume or overwrite:
-        return None
-    hint = "--resume to continue it or " if flag == "--out" else ""  # export has no --resume
-    return f"{flag} {given} already holds a checkpoint; pass {hint}--overwrite to replace it."
+    """Lock `path` for writing a char-model checkpoint (core.io.claim_directory with this format's files);
+    the caller releases the returned lock."""
+    return claim_directory(path, CHECKPOINT_FILES, resume, overwrite, flag, resumable=flag == "--out")
 
 
 def export_checkpoint(src: str | Path, dst: str | Path, overwrite: bool = False) -> Path:

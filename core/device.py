@@ -11,6 +11,7 @@ import platform
 import torch
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_HELP = "where to run: auto (cuda, else mps, else cpu), cpu, cuda or mps"
 
 
 class DeviceError(ValueError):
@@ -73,5 +74,4 @@ def describe(device: torch.device) -> str:
 
 def add_device_arg(parser: argparse.ArgumentParser) -> None:
     """Add --device auto|cpu|cuda|mps (default auto) to a command line."""
-    parser.add_argument("--device", default="auto", choices=DEVICES,
-                        help="where to run: auto (cuda, else mps, else cpu), cpu, cuda or mps")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help=DEVICE_HELP)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MAX_JSON_BYTES = 16 * 2**20  # no JSON file the library reads is anywhere near this
+OVERWRITE_HELP = "replace the checkpoint already in --out (never a directory holding other files)"
 _RENAME_EXCHANGE = 2  # renameat2 flag: swap two paths in one step
 _AT_FDCWD = -100
 
@@ -144,6 +145,56 @@ class DirectoryLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def claim_directory(path: str | Path, files: Collection[str], resume: bool = False, overwrite: bool = False,
+                    flag: str = "--out", resumable: bool = False) -> DirectoryLock:
+    """Lock `path` for writing a checkpoint made of `files`, after checking it may be written: a new or empty
+    directory, a checkpoint to resume (resume) or to replace (overwrite), never a file, a directory holding
+    other files, or the current directory or one above it. Leftovers of a killed save are recovered first.
+    `resumable`: the refusal suggests --resume too. The caller releases the returned lock (the system does
+    when the process ends)."""
+    target = Path(os.path.realpath(path))
+    if Path.cwd().resolve().is_relative_to(target):
+        raise OutputError(f"{flag} {path} is the current directory or one above it; a checkpoint needs a "
+                          f"directory of its own. Nothing was written.")
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{flag} {path} is a file, not a directory; choose a directory. Nothing was written.")
+    hint = "--resume to continue it or " if resumable else ""
+
+    def refusal() -> str | None:
+        return _output_refusal(target, set(files), resume or overwrite, f"{flag} {path}", hint)
+
+    why = refusal()  # before the lock file is made
+    if not why:
+        try:
+            lock = DirectoryLock(target).acquire()
+        except OSError as e:
+            raise OutputError(f"{flag} {path} cannot be written: {e.strerror or e}. Nothing was written.") from None
+        try:
+            recover_staging(target, files)
+            why = refusal()  # a recovered checkpoint counts
+        except BaseException:
+            lock.release()
+            raise
+        if not why:
+            return lock
+        lock.release()
+    raise OutputError(why + " Nothing was written.")
+
+
+def _output_refusal(target: Path, files: set[str], replace: bool, given: str, hint: str) -> str | None:
+    entries = sorted(target.iterdir()) if target.is_dir() else []
+    if not entries:
+        return None
+    names = {e.name for e in entries}
+    if not (target / "config.json").is_file() or not names <= files or any(e.is_dir() for e in entries):
+        shown = ", ".join(e.name + ("/" if e.is_dir() else "") for e in entries[:5])
+        return (f"{given} holds files that are not a checkpoint ({shown}{', ...' if len(entries) > 5 else ''})"
+                f"; choose a new or empty directory.")
+    if replace:
+        return None
+    return f"{given} already holds a checkpoint; pass {hint}--overwrite to replace it."
 
 
 def read_bounded(path: str | Path, limit: int, dir_fd: int | None = None) -> bytes:

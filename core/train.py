@@ -38,10 +38,11 @@ from core.checkpoint import (MAX_PARAMS, Checkpoint, CheckpointError, TrainState
                              load_train_state, n_params, save_checkpoint)
 from core.cli import add_config_args, config_from_args
 from core.corpus import Corpus, CorpusError, load_corpus
-from core.device import DEVICES, autocast, bf16_supported, describe, resolve_device
+from core.device import DEVICE_HELP, DEVICES, autocast, bf16_supported, describe, resolve_device
 from core.distributed import Ranks
 from core.emergence import probe_record, probe_scores
 from core.evaluate import evaluate_loss, streams
+from core.io import OVERWRITE_HELP
 from core.model import CharRNN, CharRNNConfig
 from core.recurrent import detach
 from core.sample import sample_batch
@@ -57,8 +58,8 @@ CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text fil
             "out": "checkpoint directory to write",
             "bf16": "train in float32 (default: bf16 autocast where the device has bf16 instructions)",
             "resume": "continue the checkpoint in --out",
-            "overwrite": "replace the checkpoint already in --out (never a directory holding other files)", "max_steps": "0 or none: no step limit",
-            "max_minutes": "0 or none: no time limit", "device": "auto (cuda, else mps, else cpu), cpu, cuda or mps",
+            "overwrite": OVERWRITE_HELP, "max_steps": "0 or none: no step limit",
+            "max_minutes": "0 or none: no time limit", "device": DEVICE_HELP,
             **{k: "none: chosen from the corpus size and the device" for k in
                ("n_layer", "hidden_size", "dropout", "batch_size", "lr")}}
 

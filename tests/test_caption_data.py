@@ -78,13 +78,20 @@ def test_train_cli_on_karpathy_json(tmp_path, capsys):
     rc = train_cli.main(["--karpathy-json", str(path), "--images", str(root), "--out", str(out),
                          "--cache-dir", str(tmp_path / "cache"), "--max-steps", "2", "--eval-every", "1",
                          "--batch-size", "4", "--hidden-size", "16", "--embed-size", "8",
-                         "--attention-size", "8", "--min-count", "1", "--beam", "2"])
+                         "--attention-size", "8", "--min-count", "1", "--beam", "2", "--device", "cpu"])
     assert rc == 0
     card = json.loads((out / "card.json").read_text())
     assert card["steps"] == 2 and 0 <= card["test"]["bleu4"] <= 1 and "pointing_game" not in card["test"]
+    assert card["hardware"].startswith("cpu: ") and card["command"].endswith("--device cpu")
     assert {p.name for p in out.iterdir()} == {"model.safetensors", "config.json", "vocab.json", "card.json"}
+    capsys.readouterr()
     missing = tmp_path / "empty"
     missing.mkdir()
-    assert train_cli.main(["--karpathy-json", str(path), "--images", str(missing), "--out", str(out),
-                           "--cache-dir", str(tmp_path / "cache2")]) == 2
+    again = ["--karpathy-json", str(path), "--images", str(missing), "--out", str(out),
+             "--cache-dir", str(tmp_path / "cache2")]
+    assert train_cli.main(again) == 2                          # refused before reading any data
+    err = capsys.readouterr().err
+    assert "already holds a checkpoint; pass --overwrite to replace it" in err and "--resume" not in err
+    assert json.loads((out / "card.json").read_text()) == card and not (tmp_path / "cache2").exists()
+    assert train_cli.main([*again, "--overwrite"]) == 2        # let in, then stopped by the missing images
     assert "missing" in capsys.readouterr().err

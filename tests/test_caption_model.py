@@ -1,6 +1,10 @@
-"""Show, Attend and Tell decoder: attention normalisation, greedy == beam 1, termination, overfitting."""
+"""Show, Attend and Tell decoder: attention normalisation, greedy == beam 1, termination, overfitting; the
+trainer's command line refuses an absent device, a locked or occupied --out and bad flags in one line."""
 import pytest
 import torch
+
+from core.caption import train as train_cli
+from core.io import DirectoryLock
 
 from core.caption.data import WordVocab, tokenize
 from core.caption.model import AttentionDecoder, DecoderConfig, caption_loss, load_captioner, save_captioner
@@ -82,3 +86,38 @@ def test_tiny_decoder_overfits_five_captions(tmp_path):
         assert greedy_caption(m, v, feats[i]).text == c
     ck = load_captioner(save_captioner(tmp_path / "ck", m, v, {"name": "tiny"}))
     assert [greedy_caption(ck.model, ck.vocab, feats[i]).text for i in range(5)] == CAPTIONS
+
+
+@pytest.fixture
+def train_main(capsys):
+    """`python -m core.caption.train ARGS` in-process: (exit code, stderr)."""
+    def call(*args: str) -> tuple[int, str]:
+        code = train_cli.main(list(args))
+        return code, capsys.readouterr().err
+    return call
+
+
+def test_train_cli_names_an_absent_gpu_in_one_line(train_main, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, err = train_main("--device", "cuda", "--out", str(tmp_path / "ck"), "--cache-dir", str(tmp_path / "c"))
+    assert code == 2 and err.startswith("error: --device cuda: no CUDA GPU") and len(err.splitlines()) == 1
+    assert not (tmp_path / "ck").exists() and not (tmp_path / "c").exists()
+    code, err = train_main("--device", "tpu", "--out", str(tmp_path / "ck"))
+    assert code == 2 and "--device must be one of auto, cpu, cuda, mps, not 'tpu'" in err
+
+
+def test_train_cli_refuses_a_locked_or_occupied_out_and_bad_flags(train_main, tmp_path):
+    out = tmp_path / "ck"
+    with DirectoryLock(out):                                   # another trainer is writing out
+        code, err = train_main("--out", str(out), "--cache-dir", str(tmp_path / "c"))
+        assert code == 2 and "being written by process" in err and "Traceback" not in err
+    (out / "notes.txt").parent.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, err = train_main("--out", str(out), "--overwrite", "--cache-dir", str(tmp_path / "c"))
+    assert code == 2 and "holds files that are not a checkpoint (notes.txt)" in err
+    assert not (tmp_path / "c").exists() and (out / "notes.txt").read_text() == "mine"
+    for args, phrase in ((["--beam", "11"], "--beam has to be between 1 and 10"),
+                         (["--images", "x"], "--karpathy-json and --images go together"),
+                         (["--world", "moon"], "--world must be one of scenes, photos")):
+        code, err = train_main("--out", str(tmp_path / "other"), *args)
+        assert code == 2 and phrase in err and "Traceback" not in err

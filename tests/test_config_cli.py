@@ -1,12 +1,15 @@
 """core.cli: a config dataclass becomes a command line and back, with the dataclass's own checks."""
 import argparse
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, fields
 
 import pytest
 
+from core.caption.train import CaptionTrainConfig
 from core.cli import add_config_args, config_from_args
 from core.memory_task import MemoryConfig
 from core.train import TrainConfig
+from core.vqa.train import VQATrainConfig
 
 
 @dataclass
@@ -39,3 +42,47 @@ def test_the_trainers_configs_round_trip():
     assert parse(MemoryConfig, ["--cell", "gru", "--bptt", "5"]) == MemoryConfig(cell="gru", bptt=5)
     with pytest.raises(ValueError, match="cell must be one of"):
         parse(MemoryConfig, ["--cell", "tcn"])
+
+
+def flags_for(cfg) -> list[str]:
+    """The command line that should give cfg back: each field that differs from its default, as its flag."""
+    argv = []
+    for f in fields(cfg):
+        value, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if value == f.default:
+            continue
+        if isinstance(value, bool):
+            argv.append("--no-" + flag[2:] if f.default else flag)
+        else:
+            argv += [flag, "none" if value is None else str(value)]
+    return argv
+
+
+@pytest.mark.parametrize("cfg", [
+    CaptionTrainConfig(out="o", world="photos", encoder="late", karpathy_json="d.json", images="imgs", train_scenes=7,
+                       val_scenes=3, test_scenes=4, cache_dir="c", min_count=2, embed_size=8, hidden_size=16,
+                       attention_size=4, dropout=0.5, project_dim=0, project_imagenet=True, alpha_c=1.0, batch_size=2,
+                       lr=0.1, grad_clip=2.5, max_steps=9, max_minutes=0.5, eval_every=3, beam=1, test=False, seed=7,
+                       threads=2, device="cpu", overwrite=True),
+    VQATrainConfig(out="o", cache_dir="c", embed_size=8, hidden_size=16, attention_size=4, hops=1, dropout=0.0,
+                   batch_images=3, lr=0.1, mc_weight=0.0, max_steps=9, max_minutes=0.5, eval_every=3, seed=7, threads=2,
+                   device="cuda", half=True, overwrite=True)])
+def test_caption_and_vqa_configs_round_trip_every_flag(cfg):
+    assert [f.name for f in fields(cfg) if getattr(cfg, f.name) == f.default] in ([], ["project_dim"])
+    assert parse(type(cfg), flags_for(cfg)) == cfg
+    assert parse(type(cfg), []) == type(cfg)()  # every flag has its old default
+
+
+def test_caption_and_vqa_configs_check_their_values():
+    with pytest.raises(ValueError, match="--hops has to be at least 1"):
+        parse(VQATrainConfig, ["--hops", "0"])
+    with pytest.raises(ValueError, match="--project-imagenet needs --encoder late"):
+        parse(CaptionTrainConfig, ["--project-imagenet"])
+    with pytest.raises(ValueError, match="--encoder must be one of mid, late"):
+        CaptionTrainConfig(encoder="early")
+
+
+def test_the_dashboards_flickr8k_command_parses():
+    from dashboard.captioning import TRAIN_REAL
+    cfg = parse(CaptionTrainConfig, shlex.split(TRAIN_REAL)[3:])
+    assert cfg.karpathy_json == "dataset_flickr8k.json" and cfg.out == "checkpoints/captioner-flickr8k"

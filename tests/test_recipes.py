@@ -32,9 +32,21 @@ def test_every_recipe_belongs_to_a_shipped_checkpoint():
 
 
 def test_training_commands_parse_with_the_trainer_cli():
-    from core.train import cli_parser
-    parser = cli_parser()
+    from core.caption.train import CaptionTrainConfig
+    from core.caption.train import cli_parser as caption_parser
+    from core.cli import config_from_args
+    from core.train import TrainConfig, cli_parser
+    from core.vqa.train import VQATrainConfig
+    from core.vqa.train import cli_parser as vqa_parser
+    trainers = {"core.train": (cli_parser(), TrainConfig), "core.caption.train": (caption_parser(), CaptionTrainConfig),
+                "core.vqa.train": (vqa_parser(), VQATrainConfig)}
+    parsed = set()
     for name in SHIPPED:
         for line in training_lines((ROOT / "recipes" / f"{name}.sh").read_text()):
-            if line.startswith("python -m core.train "):
-                parser.parse_args(shlex.split(line)[3:])  # exits on an unknown or malformed flag
+            module = shlex.split(line)[2]
+            if module in trainers:
+                parser, config = trainers[module]
+                args = vars(parser.parse_args(shlex.split(line)[3:]))  # exits on an unknown or malformed flag
+                assert config_from_args(config, args).out == args["out"]  # and the config's own checks pass
+                parsed.add(module)
+    assert parsed == set(trainers)

@@ -85,18 +85,22 @@ def pixel_grids(split, grid: int = 8) -> np.ndarray:
 
 
 def test_tiny_trained_model_beats_the_question_only_baseline(tmp_path):
-    from core.vqa.train import parse_args, train
+    from core.io import OutputError
+    from core.vqa.train import VQATrainConfig, train
     full = load_split("train")
     train_split = select_images(full, np.arange(200), "train-200")
     test_split = select_images(load_split("test"), np.arange(60), "test-60")
     train_split.feats, test_split.feats = pixel_grids(train_split), pixel_grids(test_split)
-    a = parse_args(["--out", str(tmp_path / "tiny"), "--embed-size", "16", "--hidden-size", "32",
-                    "--attention-size", "16", "--max-steps", "200", "--eval-every", "100", "--batch-images", "8",
-                    "--lr", "1e-2", "--seed", "0"])
+    a = VQATrainConfig(out=str(tmp_path / "tiny"), embed_size=16, hidden_size=32, attention_size=16, max_steps=200,
+                       eval_every=100, batch_images=8, lr=1e-2, seed=0, device="cpu")
     out, metrics = train(a, {"train": train_split, "test": test_split}, log=lambda m: None)
     full_acc, blind_acc = metrics["accuracy"], metrics["question_only"]
     assert full_acc["what colour"]["accuracy"] > blind_acc["what colour"]["accuracy"] + 0.3
     assert full_acc["all"]["accuracy"] > blind_acc["all"]["accuracy"]
     card = load_vqa(out).card
     assert card["test"]["accuracy"]["all"]["accuracy"] == full_acc["all"]["accuracy"]
-    assert card["command"].startswith("python -m core.vqa.train")
+    assert card["command"].startswith("python -m core.vqa.train") and card["hardware"].startswith("cpu: ")
+    before = (out / "model.safetensors").read_bytes()
+    with pytest.raises(OutputError, match="already holds a checkpoint; pass --overwrite"):
+        train(a, {"train": train_split, "test": test_split}, log=lambda m: None)
+    assert (out / "model.safetensors").read_bytes() == before

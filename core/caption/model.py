@@ -118,11 +118,14 @@ def caption_loss(logits: torch.Tensor, alphas: torch.Tensor, targets: torch.Tens
     return ce + alpha_c * ((1.0 - coverage) ** 2).mean(), ce
 
 
+CHECKPOINT_FILES = ("model.safetensors", "config.json", "vocab.json", "card.json")  # what save_captioner writes
+
+
 def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, card: dict) -> Path:
     """Write model.safetensors (decoder only, fp16), config.json, vocab.json and card.json; replaces out whole."""
     from safetensors.torch import save_file
     with atomic_directory(out) as staging:
-        weights = {k: (v.detach().half() if v.is_floating_point() else v).contiguous()
+        weights = {k: (v.detach().half() if v.is_floating_point() else v).cpu().contiguous()
                    for k, v in model.state_dict().items()}
         save_file(weights, str(staging / "model.safetensors"))
         (staging / "config.json").write_text(json.dumps({"kind": "captioner", **asdict(model.cfg)}, indent=1))

@@ -10,6 +10,9 @@ Scene world (default), the photo world of real object cut-outs, or a real datase
 Teacher forcing, cross-entropy plus the doubly stochastic attention penalty, dropout, Adam with cosine
 decay, gradient clipping; the best validation-loss weights are kept, then scored on the test split
 (`core.caption.evaluate`) and written with the metrics into card.json.
+Every flag is a field of CaptionTrainConfig (core.cli). `--device auto|cpu|cuda|mps` picks where the decoder
+trains (the features are encoded on the CPU); an --out that holds a checkpoint is refused unless --overwrite,
+and it is locked while training.
 
 The penalty's weight defaults to lambda = 0.1, not the paper's 1. The penalty asks every grid location to
 receive a total attention of 1 over the caption. Scenes are mostly background, and with lambda = 1 the
@@ -22,20 +25,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .data import PAD, CaptionDataError, CaptionSplit, WordVocab
+from core.cli import add_config_args, config_from_args
+from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
+from core.io import OVERWRITE_HELP, claim_directory
+
+from .data import PAD, CaptionSplit, WordVocab
 from .encoder import STAGES
 from .evaluate import WORLDS
-from .model import AttentionDecoder, DecoderConfig, caption_loss, save_captioner
+from .model import CHECKPOINT_FILES, AttentionDecoder, DecoderConfig, caption_loss, save_captioner
 from .photos import PhotoWorldError
 
 
@@ -48,6 +54,75 @@ ENCODER_NOTES = {
 WORLD_NOTES = {"scenes": "generated scene world (core.caption.scenes)",
                "photos": "photo world (core.caption.photos): Tux Paint photo cut-outs on real backgrounds, "
                          "val/test objects are held-out stamp files"}
+
+
+@dataclass
+class CaptionTrainConfig:
+    """What to train on, the decoder's size and how to train it; `python -m core.caption.train` has one flag each."""
+
+    out: str = "checkpoints/captioner-scenes"
+    world: str = "scenes"
+    encoder: str = "mid"
+    karpathy_json: str | None = None
+    images: str | None = None
+    train_scenes: int = 5000
+    val_scenes: int = 250
+    test_scenes: int = 500
+    cache_dir: str = "data/caption"
+    min_count: int | None = None  # None: 1 for the generated worlds, 5 for a real dataset
+    embed_size: int = 64
+    hidden_size: int = 128
+    attention_size: int = 64
+    dropout: float = 0.2
+    project_dim: int = 0
+    project_imagenet: bool = False
+    alpha_c: float = 0.1
+    batch_size: int = 32
+    lr: float = 3e-3
+    grad_clip: float = 5.0
+    max_steps: int = 20000
+    max_minutes: float = 40.0
+    eval_every: int = 500
+    beam: int = 3
+    test: bool = True  # score the test split at the end (--no-test skips it)
+    seed: int = 0
+    threads: int = 1
+    device: str = "auto"
+    overwrite: bool = False
+
+    def __post_init__(self):
+        if (self.karpathy_json is None) != (self.images is None):
+            raise ValueError("--karpathy-json and --images go together")
+        for name, allowed in (("world", WORLDS), ("encoder", tuple(STAGES)), ("device", DEVICES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"--{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        for name in ("train_scenes", "val_scenes", "test_scenes", "batch_size", "max_steps", "eval_every",
+                     "embed_size", "hidden_size", "attention_size", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} has to be at least 1")
+        if self.project_dim < 0 or (self.project_imagenet and (self.project_dim or self.encoder != "late")):
+            raise ValueError("--project-dim has to be 0 (off) or positive; --project-imagenet needs --encoder late "
+                             "and no --project-dim")
+        if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.grad_clip <= 0 or \
+                self.alpha_c < 0:
+            raise ValueError("--dropout must be in [0, 1); --lr, --max-minutes and --grad-clip positive; "
+                             "--alpha-c >= 0")
+        if not 1 <= self.beam <= 10:
+            raise ValueError("--beam has to be between 1 and 10")
+
+
+CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
+            "encoder": "encoder stage (core.caption.encoder): " + " | ".join(STAGES),
+            "karpathy_json": "Karpathy-split JSON (dataset_flickr8k.json, dataset_coco.json, ...)",
+            "images": "folder the JSON's filepath/filename entries are relative to",
+            "cache_dir": "where encoder features are cached",
+            "min_count": "drop rarer words to <unk> (default 1 scenes, 5 real)",
+            "project_dim": "project the annotations onto their top principal components first (0: off)",
+            "project_imagenet": "late stage only: read each cell through the ImageNet classifier head (1000 class "
+                                "logits)",
+            "alpha_c": "doubly stochastic attention weight (lambda)",
+            "beam": "beam size for the final test evaluation", "test": "skip the final test-split evaluation",
+            "threads": "torch CPU threads", "device": DEVICE_HELP, "overwrite": OVERWRITE_HELP}
 
 
 @torch.no_grad()
@@ -96,12 +171,13 @@ def pairs(split: CaptionSplit, vocab: WordVocab, max_words: int = 30) -> tuple[t
     return torch.tensor(img), tokens
 
 
-def batch(split: CaptionSplit, img: torch.Tensor, tokens: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features (B, L, D) and tokens (B, T') trimmed to the longest caption in the batch."""
+def batch(split: CaptionSplit, img: torch.Tensor, tokens: torch.Tensor, idx: torch.Tensor,
+          device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (B, L, D) and tokens (B, T') trimmed to the longest caption in the batch, on device."""
     tok = tokens[idx]
     T = int((tok != 0).sum(1).max())
     feats = torch.from_numpy(np.asarray(split.feats[img[idx].numpy()], dtype=np.float32))   # (B, L, D)
-    return feats, tok[:, :T]
+    return feats.to(device), tok[:, :T].to(device)
 
 
 @torch.no_grad()
@@ -109,9 +185,9 @@ def val_loss(model: AttentionDecoder, split: CaptionSplit, img: torch.Tensor, to
              batch_size: int = 256) -> float:
     """Mean per-word cross-entropy (nats) over a split."""
     model.eval()
-    total, n = 0.0, 0
+    total, n, device = 0.0, 0, next(model.parameters()).device
     for i in range(0, len(img), batch_size):
-        feats, tok = batch(split, img, tokens, torch.arange(i, min(i + batch_size, len(img))))
+        feats, tok = batch(split, img, tokens, torch.arange(i, min(i + batch_size, len(img))), device)
         logits, alphas = model(feats, tok)
         _, ce = caption_loss(logits, alphas, tok[:, 1:])
         w = int((tok[:, 1:] != 0).sum())
@@ -120,55 +196,15 @@ def val_loss(model: AttentionDecoder, split: CaptionSplit, img: torch.Tensor, to
     return total / max(n, 1)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="checkpoints/captioner-scenes")
-    p.add_argument("--world", choices=WORLDS, default="scenes", help="generated world to train on")
-    p.add_argument("--encoder", choices=list(STAGES), default="mid", help="encoder stage (core.caption.encoder)")
-    p.add_argument("--karpathy-json", help="Karpathy-split JSON (dataset_flickr8k.json, dataset_coco.json, ...)")
-    p.add_argument("--images", help="folder the JSON's filepath/filename entries are relative to")
-    p.add_argument("--train-scenes", type=int, default=5000)
-    p.add_argument("--val-scenes", type=int, default=250)
-    p.add_argument("--test-scenes", type=int, default=500)
-    p.add_argument("--cache-dir", default="data/caption", help="where encoder features are cached")
-    p.add_argument("--min-count", type=int, default=None, help="drop rarer words to <unk> (default 1 scenes, 5 real)")
-    p.add_argument("--embed-size", type=int, default=64)
-    p.add_argument("--hidden-size", type=int, default=128)
-    p.add_argument("--attention-size", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--project-dim", type=int, default=0,
-                   help="project the annotations onto their top principal components first (0: off)")
-    p.add_argument("--project-imagenet", action="store_true",
-                   help="late stage only: read each cell through the ImageNet classifier head (1000 class logits)")
-    p.add_argument("--alpha-c", type=float, default=0.1, help="doubly stochastic attention weight (lambda)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--grad-clip", type=float, default=5.0)
-    p.add_argument("--max-steps", type=int, default=20000)
-    p.add_argument("--max-minutes", type=float, default=40.0)
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--beam", type=int, default=3, help="beam size for the final test evaluation")
-    p.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    a = p.parse_args(argv)
-    if (a.karpathy_json is None) != (a.images is None):
-        p.error("--karpathy-json and --images go together")
-    for name in ("train_scenes", "val_scenes", "test_scenes", "batch_size", "max_steps", "eval_every",
-                 "embed_size", "hidden_size", "attention_size", "threads"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} has to be at least 1")
-    if a.project_dim < 0 or (a.project_imagenet and (a.project_dim or a.encoder != "late")):
-        p.error("--project-dim has to be 0 (off) or positive; --project-imagenet needs --encoder late and no "
-                "--project-dim")
-    if not 0 <= a.dropout < 1 or a.lr <= 0 or a.max_minutes <= 0 or a.grad_clip <= 0 or a.alpha_c < 0:
-        p.error("--dropout must be in [0, 1); --lr, --max-minutes and --grad-clip positive; --alpha-c >= 0")
-    if not 1 <= a.beam <= 10:
-        p.error("--beam has to be between 1 and 10")
-    return a
+def cli_parser() -> argparse.ArgumentParser:
+    """The command line of `python -m core.caption.train`: one flag per CaptionTrainConfig field."""
+    p = argparse.ArgumentParser(prog="python -m core.caption.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_args(p, CaptionTrainConfig, help=CLI_HELP)
+    return p
 
 
-def load_splits(a: argparse.Namespace, log) -> dict[str, CaptionSplit]:
+def load_splits(a: CaptionTrainConfig, log) -> dict[str, CaptionSplit]:
     """Encode (or read cached) features for train/val/test of the chosen data source."""
     from .data import karpathy_split, photo_split, read_karpathy_json, scene_split
     from .encoder import Encoder
@@ -182,11 +218,18 @@ def load_splits(a: argparse.Namespace, log) -> dict[str, CaptionSplit]:
     sizes = {"train": a.train_scenes, "val": a.val_scenes, "test": a.test_scenes}
     make_split = photo_split if a.world == "photos" else scene_split
     return {s: make_split(s, n, a.seed, a.cache_dir, enc, progress(s)) for s, n in sizes.items()
-            if s != "test" or not a.no_test}
+            if s != "test" or a.test}
 
 
-def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -> Path:
-    """Run training per the parsed arguments and write the checkpoint; returns its directory."""
+def train(a: CaptionTrainConfig, log=print, argv_cmd: list[str] | None = None) -> Path:
+    """Train as configured and write the checkpoint to a.out (refused when it holds one, unless a.overwrite;
+    locked while training); returns its directory."""
+    device = resolve_device(a.device)
+    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
+        return _train(a, device, log, argv_cmd)
+
+
+def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str] | None) -> Path:
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
@@ -206,6 +249,7 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
         model.project.load_state_dict(projection.state_dict())
         log(f"projecting the {raw_dim}-d annotations to {cfg.feature_dim} dimensions")
         splits = {k: project_split(v, projection) for k, v in splits.items()}
+    model.to(device)
     train_img, train_tok = pairs(splits["train"], vocab)
     val_split = splits.get("val") or splits["train"]
     val_img, val_tok = pairs(val_split, vocab)
@@ -223,7 +267,7 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
                 "decoder": asdict(cfg), "n_params": sum(p.numel() for p in model.parameters()), "steps": step,
                 "training": {k: getattr(a, k) for k in TRAINING_KNOBS}, "batch_size": a.batch_size,
                 "best_step": best_step, "best_val_ce": best, "train_seconds": round(time.time() - t0, 1),
-                "hardware": f"{platform.processor() or platform.machine()}, {a.threads} thread(s)",
+                "hardware": f"{describe(device)}, torch {torch.__version__}",
                 "command": "python -m core.caption.train " + " ".join(sys.argv[1:] if argv_cmd is None else argv_cmd),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "curve": curve}
 
@@ -235,7 +279,7 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * progress))
         idx = torch.randint(len(train_img), (a.batch_size,), generator=gen)
-        feats, tok = batch(splits["train"], train_img, train_tok, idx)
+        feats, tok = batch(splits["train"], train_img, train_tok, idx, device)
         logits, alphas = model(feats, tok)
         loss, ce = caption_loss(logits, alphas, tok[:, 1:], alpha_c=a.alpha_c)
         opt.zero_grad(set_to_none=True)
@@ -256,10 +300,10 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
     if best_state is None:                                    # fewer steps than one evaluation interval
         best, best_step = val_loss(model, val_split, val_img, val_tok), step
         best_state = model.state_dict()
-    model.load_state_dict(best_state)
+    model.cpu().load_state_dict(best_state)                 # the test split is decoded on the CPU
     model.eval()
     final = {**card(), **extra}
-    if not a.no_test and "test" in splits:
+    if a.test and "test" in splits:
         from .evaluate import evaluate_split
         log("evaluating on the test split ...")
         final["test"] = evaluate_split(model, vocab, splits["test"], a.beam,
@@ -269,10 +313,10 @@ def train(a: argparse.Namespace, log=print, argv_cmd: list[str] | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = parse_args(argv)
+    args = vars(cli_parser().parse_args(argv))
     try:
-        out = train(a, log=lambda m: print(m, flush=True), argv_cmd=argv)
-    except (CaptionDataError, PhotoWorldError) as e:
+        out = train(config_from_args(CaptionTrainConfig, args), log=lambda m: print(m, flush=True), argv_cmd=argv)
+    except (ValueError, PhotoWorldError) as e:  # a bad flag, DeviceError, OutputError, CaptionDataError
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"saved {out}")

@@ -17,12 +17,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from core.checkpoint import atomic_directory
+from core.io import atomic_directory
 
 from .data import WordVocab
 from .model import StackedAttentionVQA, VQAConfig
 
 FILES = ("model.safetensors", "question_only.safetensors", "config.json", "vocab.json", "answers.json")
+CHECKPOINT_FILES = (*FILES, "card.json")  # what save_vqa writes
 
 
 class VQACheckpointError(ValueError):

@@ -6,29 +6,76 @@ Cached, frozen encoder grids (core.caption.encoder); the package's train split m
 (the validation images that pick the best weights); the package's test split is scored once at the end
 (core.vqa.evaluate) and written into card.json. Adam with warm-up and cosine decay, gradient clipping,
 classification cross-entropy plus the multiple-choice candidate-scoring loss.
+Every flag is a field of VQATrainConfig (core.cli); `--device auto|cpu|cuda|mps` picks where the models train;
+an --out that holds a checkpoint is refused unless --overwrite, and it is locked while training.
 """
 from __future__ import annotations
 
 import argparse
 import math
-import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.cli import add_config_args, config_from_args
+from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
+from core.io import OVERWRITE_HELP, claim_directory
+
 from .batches import Batcher
-from .checkpoint import save_vqa
-from .data import VQADataError, VQASplit, WordVocab, answer_list, load_split, select_images, with_features
+from .checkpoint import CHECKPOINT_FILES, save_vqa
+from .data import VQASplit, WordVocab, answer_list, load_split, select_images, with_features
 from .evaluate import evaluate_split, format_report, predict
 from .model import StackedAttentionVQA, VQAConfig, vqa_loss
 
 KNOBS = ("embed_size", "hidden_size", "attention_size", "hops", "dropout", "batch_images", "lr", "mc_weight",
          "max_steps", "max_minutes", "seed")
+
+
+@dataclass
+class VQATrainConfig:
+    """The model's size and how to train it; `python -m core.vqa.train` has one flag per field."""
+
+    out: str = "checkpoints/vqa-easy"
+    cache_dir: str = "data/vqa"
+    embed_size: int = 64
+    hidden_size: int = 128
+    attention_size: int = 64
+    hops: int = 2
+    dropout: float = 0.1
+    batch_images: int = 12  # images per batch, with all their questions
+    lr: float = 2e-3
+    mc_weight: float = 0.5
+    max_steps: int = 6000
+    max_minutes: float = 25.0  # per model
+    eval_every: int = 500
+    seed: int = 0
+    threads: int = 1
+    device: str = "auto"
+    half: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self):
+        for name in ("embed_size", "hidden_size", "attention_size", "hops", "batch_images", "max_steps",
+                     "eval_every", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} has to be at least 1")
+        if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.mc_weight < 0:
+            raise ValueError("--dropout must be in [0, 1); --lr and --max-minutes positive; --mc-weight >= 0")
+        if self.device not in DEVICES:
+            raise ValueError(f"--device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+
+
+CLI_HELP = {"cache_dir": "where encoder features are cached",
+            "batch_images": "images per batch, with all their questions",
+            "mc_weight": "weight of the multiple-choice scoring loss", "max_minutes": "budget per model",
+            "threads": "torch CPU threads", "device": DEVICE_HELP, "half": "store fp16 weights (for shipping)",
+            "overwrite": OVERWRITE_HELP}
 
 
 def set_seed(seed: int) -> None:
@@ -47,12 +94,13 @@ def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> float:
     return float((pred == batcher.answers.numpy()).mean())
 
 
-def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: argparse.Namespace, log: Callable[[str], None]
-        ) -> tuple[StackedAttentionVQA, dict]:
-    """Train one model within the step/time budget; returns it with the best validation weights, and a summary."""
+def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device: torch.device,
+        log: Callable[[str], None]) -> tuple[StackedAttentionVQA, dict]:
+    """Train one model on device within the step/time budget; returns it (on the CPU) with the best validation
+    weights, and a summary."""
     set_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    model = StackedAttentionVQA(cfg).to(a.device)
+    model = StackedAttentionVQA(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     name = "model" if cfg.use_image else "question-only"
     t0, step, best, best_step, best_state, curve = time.time(), 0, -1.0, 0, None, []
@@ -61,7 +109,7 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: argparse.Namespace, log
         nonlocal best, best_step, best_state
         model.cpu()
         acc = val_accuracy(model, val)
-        model.to(a.device)
+        model.to(device)
         curve.append({"step": step, "loss": round(loss.item(), 4), "val_accuracy": round(acc, 4),
                       "minutes": round((time.time() - t0) / 60, 2)})
         log(f"{name} step {step} loss {loss.item():.4f} val accuracy {acc:.4f} ({(time.time() - t0) / 60:.1f} min)")
@@ -73,7 +121,7 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: argparse.Namespace, log
     while (progress := max(step / a.max_steps, (time.time() - t0) / (60 * a.max_minutes))) < 1:
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
-        batch = (t.to(a.device) for t in train.batch(train.image_batch(a.batch_images, rng), rng))
+        batch = (t.to(device) for t in train.batch(train.image_batch(a.batch_images, rng), rng))
         loss, _ = vqa_loss(model, *batch, mc_weight=a.mc_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -96,9 +144,17 @@ def split_train_val(train: VQASplit) -> tuple[VQASplit, VQASplit]:
     return select_images(train, rows[rows % 10 != 0], "train"), select_images(train, rows[rows % 10 == 0], "val")
 
 
-def train(a: argparse.Namespace, splits: dict[str, VQASplit] | None = None, log: Callable[[str], None] = print,
+def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Callable[[str], None] = print,
           argv_cmd: list[str] | None = None) -> tuple[Path, dict]:
-    """Train the model and the question-only baseline, score both on the test split, write the checkpoint."""
+    """Train the model and the question-only baseline, score both on the test split, write the checkpoint to
+    a.out (refused when it holds one, unless a.overwrite; locked while training)."""
+    device = resolve_device(a.device)
+    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
+        return _train(a, device, splits, log, argv_cmd)
+
+
+def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] | None, log: Callable[[str], None],
+           argv_cmd: list[str] | None) -> tuple[Path, dict]:
     torch.set_num_threads(a.threads)
     if splits is None:
         def progress(name: str) -> Callable[[int, int], None]:
@@ -113,13 +169,12 @@ def train(a: argparse.Namespace, splits: dict[str, VQASplit] | None = None, log:
                  hops=a.hops, dropout=a.dropout)
     cfg = VQAConfig(len(vocab), len(answers), train_split.feats.shape[2], grid, **knobs)
     log(f"{len(vocab)} words, {len(answers)} answers, {len(train_b)} train / {len(val_b)} val questions")
-    model, model_summary = fit(cfg, train_b, val_b, a, log)
+    model, model_summary = fit(cfg, train_b, val_b, a, device, log)
     qcfg = VQAConfig(len(vocab), len(answers), cfg.feature_dim, grid, **{**knobs, "hops": 0}, use_image=False)
-    question_only, qo_summary = fit(qcfg, train_b, val_b, a, log)
+    question_only, qo_summary = fit(qcfg, train_b, val_b, a, device, log)
     test = splits["test"]
     metrics = evaluate_split(model, question_only, Batcher(test, vocab, answers, a.seed), test)
     log(format_report(metrics))
-    device = a.device if a.device == "cpu" else torch.cuda.get_device_name(a.device)
     card = {"name": Path(a.out).name, "world": "easy-VQA",
             "data": (f"easy-VQA (PyPI easy-vqa==1.0, MIT): its own split, {len(train_split.paths)} train + "
                      f"{len(val_split.paths)} validation images (every tenth train image) / {len(test.paths)} "
@@ -130,48 +185,25 @@ def train(a: argparse.Namespace, splits: dict[str, VQASplit] | None = None, log:
             "training": {k: getattr(a, k) for k in KNOBS}, "fit": model_summary, "fit_question_only": qo_summary,
             "test": metrics,
             "train_seconds": round(model_summary["train_seconds"] + qo_summary["train_seconds"], 1),
-            "hardware": f"{device} ({platform.processor() or platform.machine()}), {a.threads} torch thread(s)",
+            "hardware": f"{describe(device)}, torch {torch.__version__}",
             "command": "python -m core.vqa.train " + " ".join(sys.argv[1:] if argv_cmd is None else argv_cmd),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return save_vqa(a.out, model, question_only, vocab, answers, card, half=a.half), metrics
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="checkpoints/vqa-easy")
-    p.add_argument("--cache-dir", default="data/vqa", help="where encoder features are cached")
-    p.add_argument("--embed-size", type=int, default=64)
-    p.add_argument("--hidden-size", type=int, default=128)
-    p.add_argument("--attention-size", type=int, default=64)
-    p.add_argument("--hops", type=int, default=2)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--batch-images", type=int, default=12, help="images per batch, with all their questions")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--mc-weight", type=float, default=0.5, help="weight of the multiple-choice scoring loss")
-    p.add_argument("--max-steps", type=int, default=6000)
-    p.add_argument("--max-minutes", type=float, default=25.0, help="budget per model")
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--half", action="store_true", help="store fp16 weights (for shipping)")
-    a = p.parse_args(argv)
-    for name in ("embed_size", "hidden_size", "attention_size", "hops", "batch_images", "max_steps", "eval_every",
-                 "threads"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} has to be at least 1")
-    if not 0 <= a.dropout < 1 or a.lr <= 0 or a.max_minutes <= 0 or a.mc_weight < 0:
-        p.error("--dropout must be in [0, 1); --lr and --max-minutes positive; --mc-weight >= 0")
-    if a.device != "cpu" and not (a.device.startswith("cuda") and torch.cuda.is_available()):
-        p.error(f"--device {a.device} is not available here (use cpu)")
-    return a
+def cli_parser() -> argparse.ArgumentParser:
+    """The command line of `python -m core.vqa.train`: one flag per VQATrainConfig field."""
+    p = argparse.ArgumentParser(prog="python -m core.vqa.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_args(p, VQATrainConfig, help=CLI_HELP)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = parse_args(argv)
+    args = vars(cli_parser().parse_args(argv))
     try:
-        out, _ = train(a, log=lambda m: print(m, flush=True), argv_cmd=argv)
-    except VQADataError as e:
+        out, _ = train(config_from_args(VQATrainConfig, args), log=lambda m: print(m, flush=True), argv_cmd=argv)
+    except ValueError as e:  # a bad flag, DeviceError, OutputError, VQADataError
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"saved {out}")

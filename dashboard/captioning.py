@@ -95,9 +95,9 @@ def caption_image(_image: Image.Image, key: str, model: str, beam: int,
     return c.words, c.alphas, c.logprob, image, view
 
 
-def caveat(model: str, words: list[str], logprob: float, cnn_top: ImageNetGuess) -> str | None:
+def caveat(model: str, words: list[str], logprob: float, cnn_view: list[ImageNetGuess]) -> str | None:
     """A warning when the image looks unlike the captioner's training world, else None."""
-    return unfamiliar(get_captioner(model), words, logprob, (cnn_top.index, cnn_top.name))
+    return unfamiliar(get_captioner(model), words, logprob, [(g.index, g.name) for g in cnn_view])
 
 
 def for_display(image: Image.Image, width: int = 320) -> Image.Image:

@@ -57,7 +57,7 @@ main, side = st.columns([3, 2])
 main.subheader(" ".join(words) if words else "(empty caption)")
 main.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
-warning = cap.caveat(model, words, logprob, cnn_view[0])
+warning = cap.caveat(model, words, logprob, cnn_view)
 if warning:
     main.warning(warning, icon=":material/help:")
 side.markdown("**The CNN's own view** (its ImageNet classifier head, top 5)")

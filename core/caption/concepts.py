@@ -136,3 +136,14 @@ class ConceptLayer(nn.Module):
         probs = torch.softmax(self.classifier(feats.float()), dim=-1)   # (..., 1000) class activation map
         share = self.to_nouns.sum(0) / N_CLASSES                        # (K,) a uniform guess's noun mass
         return torch.log((probs @ self.to_nouns + 1e-4) / share)        # (..., K)
+
+
+def copy_map(itos: list[str]) -> torch.Tensor:
+    """(K, V) 0/1 matrix: vocabulary word v names concept noun k (singular or plural form)."""
+    from .photos import noun_forms
+    forms, nouns = noun_forms(), concept_nouns()
+    m = torch.zeros(len(nouns), len(itos))
+    for v, word in enumerate(itos):
+        if forms.get(word) in NOUN_CLASSES:
+            m[nouns.index(forms[word]), v] = 1.0
+    return m

@@ -156,6 +156,45 @@ def photo_split(split: str, n: int, seed: int, cache_dir: str | Path, encoder,
     return CaptionSplit(ShardedFeatures(shards), caps, [str(s) for s in split_seeds(split, n, seed)])
 
 
+MAX_NOUNS = 3     # a photo-world image has 1 to 3 objects, so at most 3 distinct nouns
+
+
+def noun_grid_masks(objects, grid: int) -> tuple[np.ndarray, list[str]]:
+    """Each distinct noun's union mask pooled onto the encoder grid: (MAX_NOUNS, grid * grid) covered fractions
+    (rows past the nouns are zero), and the nouns in order of first appearance."""
+    from PIL import Image
+    nouns = list(dict.fromkeys(o.noun for o in objects))
+    out = np.zeros((MAX_NOUNS, grid * grid), np.float16)
+    for k, noun in enumerate(nouns):
+        union = np.any([o.mask for o in objects if o.noun == noun], axis=0)
+        pooled = Image.fromarray(union.astype(np.uint8) * 255).resize((grid, grid), Image.BOX)
+        out[k] = np.asarray(pooled, np.float32).ravel() / 255.0
+    return out, nouns
+
+
+def photo_masks(split: str, n: int, seed: int, cache_dir: str | Path, grid: int,
+                on_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[list[str]]]:
+    """Grid masks (N, MAX_NOUNS, grid * grid) and nouns of a photo-world split, cached in shards of SHARD seeds."""
+    from .photos import make_photo, split_seeds
+    masks, nouns = [], []
+    for start in range(0, n, SHARD):
+        block = split_seeds(split, start + min(SHARD, n - start), seed)[start:]
+        stem = Path(cache_dir) / f"photos-seed{seed}-{split}-{start}.masks{grid}"
+        names = Path(f"{stem}.json")
+        cached = json.loads(names.read_text()) if names.exists() else None
+        if cached is None or [int(s) for s in cached["seeds"][:len(block)]] != block:
+            made = [noun_grid_masks(make_photo(s).objects, grid) for s in block]
+            cached = {"seeds": block, "nouns": [m[1] for m in made]}
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            np.save(f"{stem}.npy", np.stack([m[0] for m in made]))
+            names.write_text(json.dumps(cached))
+        masks.append(np.load(f"{stem}.npy")[:len(block)])
+        nouns += cached["nouns"][:len(block)]
+        if on_progress:
+            on_progress(start + len(block), n)
+    return np.concatenate(masks), nouns
+
+
 def read_karpathy_json(path: str | Path) -> dict[str, list[tuple[str, list[list[str]]]]]:
     """Karpathy-split JSON -> {"train"|"val"|"test": [(relative image path, [tokens, ...])]} ("restval" joins train)."""
     try:

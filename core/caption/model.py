@@ -39,6 +39,7 @@ class DecoderConfig:
     input_dim: int = 0            # > 0: annotations of this width are first projected to feature_dim (frozen PCA)
     concepts: int = 0             # > 0: append this many per-cell noun log-lifts (core.caption.concepts)
     feature_drop: float = 0.0     # training only: chance to hide an image's projected annotations (concepts stay)
+    copy: bool = False            # with concepts: a gated path from the attended concepts to their noun words
 
 
 class AttentionDecoder(nn.Module):
@@ -60,6 +61,9 @@ class AttentionDecoder(nn.Module):
         self.out_h, self.out_z = nn.Linear(H, E), nn.Linear(D, E)
         self.head = nn.Linear(E, cfg.vocab_size)
         self.drop = nn.Dropout(cfg.dropout)
+        if cfg.copy:                                          # (K, V): concept k -> the words that name its noun
+            self.register_buffer("copy_map", torch.zeros(cfg.concepts, cfg.vocab_size))
+            self.copy_gate = nn.Linear(H, 1)
 
     @torch.no_grad()
     def read(self, feats: torch.Tensor) -> torch.Tensor:
@@ -96,6 +100,9 @@ class AttentionDecoder(nn.Module):
         y = self.embed(prev)                                                             # (B, E)
         h, c = self.lstm(torch.cat([y, z], dim=-1), (h, c))
         logits = self.head(self.drop(y + self.out_h(self.drop(h)) + self.out_z(z)))      # (B, V)
+        if self.cfg.copy:                                     # copy what the concepts under the attention say
+            said = z[:, self.cfg.feature_dim:] @ self.copy_map                           # (B, V)
+            logits = logits + F.softplus(self.copy_gate(h)) * said
         return logits, (h, c), alpha
 
     def forward(self, feats: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

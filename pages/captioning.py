@@ -112,5 +112,5 @@ with st.expander("What if part of the image were hidden?", icon=":material/visib
         st.markdown(f"Before: **{' '.join(words)}**  \nAfter: **{' '.join(w2) if w2 else '(empty)'}** "
                     f"(log-prob {lp2:.2f})")
         cap.gallery([(cap.for_display(masked, cap.THUMB), "masked input")] +
-                    [(cap.overlay(masked, a2[k], cap.THUMB), f"{k + 1}. {w}") for k, w in enumerate(w2)],
+                    [(cap.overlay(masked, a2[k], cap.THUMB), f"masked: {k + 1}. {w}") for k, w in enumerate(w2)],
                     "cap_masked_words")

@@ -1,6 +1,7 @@
 """Dashboard latency: generate-to-first-character and streaming rate in a real browser vs the core sampler,
 each page's first render under AppTest with the models already cached, and each page's first visit in
-chromium on a cold server (a fresh `streamlit run` per visit) beside a bare one-title script served the same way.
+chromium on a cold server (a fresh `streamlit run dashboard/serve.py` per visit, or app.py in a checkout without
+serve.py) beside a bare one-title script served the same way.
 
 `python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
 `python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT]` (the cold visits only; --root
@@ -127,11 +128,15 @@ def page_renders(repeats: int) -> dict[str, list[float]]:
 COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 
-def cold_visit(root: Path, path: str, env: dict, log: Path) -> float:
-    """Seconds from opening root's app at path on a freshly started server to the end of its first script run."""
+def cold_visit(root: Path, path: str, env: dict, log: Path) -> tuple[float, float]:
+    """Opening root's app at path on a freshly started server: seconds from the server's start until it answers
+    its health check (dashboard/serve.py imports its libraries then), and from opening the page to the end of its
+    first script run."""
     from playwright.sync_api import sync_playwright
 
+    t_start = time.perf_counter()
     proc, url = start_server(env, log, root)
+    ready = time.perf_counter() - t_start
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -145,20 +150,24 @@ def cold_visit(root: Path, path: str, env: dict, log: Path) -> float:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return elapsed
+    return ready, elapsed
 
 
-def cold_renders(root: Path, env: dict, tmp: Path, repeats: int) -> dict[str, list[float]]:
-    """cold_visit of every page, and of a bare one-title script (the baseline), `repeats` times each, interleaved."""
+def cold_renders(root: Path, env: dict, tmp: Path, repeats: int) -> tuple[dict[str, list[float]], list[float]]:
+    """cold_visit of every page, and of a bare one-title script (the baseline), `repeats` times each, interleaved;
+    and the seconds each server of root's app took to start."""
     bare = tmp / "bare"
     (bare / "dashboard").mkdir(parents=True)
     (bare / "dashboard" / "app.py").write_text("import streamlit as st\nst.title('bare')\n")
     times: dict[str, list[float]] = {}
+    starts = []
     for _ in range(repeats):
-        times.setdefault("(bare script, baseline)", []).append(cold_visit(bare, "", env, tmp / "server.log"))
+        times.setdefault("(bare script, baseline)", []).append(cold_visit(bare, "", env, tmp / "server.log")[1])
         for path in COLD_PAGES:
-            times.setdefault(path or "/", []).append(cold_visit(root, path, env, tmp / "server.log"))
-    return times
+            ready, elapsed = cold_visit(root, path, env, tmp / "server.log")
+            times.setdefault(path or "/", []).append(elapsed)
+            starts.append(ready)
+    return times, starts
 
 
 def print_table(title: str, times: dict[str, list[float]]) -> None:
@@ -202,9 +211,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cold_env = {"RNNLENS_CHECKPOINTS": str(args.root / "checkpoints"), "RNNLENS_RUNS": str(tmp / "cold-runs")}
-        cold = cold_renders(args.root, cold_env, tmp, args.repeats)
+        cold, starts = cold_renders(args.root, cold_env, tmp, args.repeats)
         print_table(f"first visit of each page on a cold server, in chromium ({args.root}; target < 3 s), "
                     f"medians of {args.repeats}", cold)
+        print(f"  (the server itself: {statistics.median(starts):.3f} s from start to answering, median)")
         if args.cold_only:
             print(f"load average at the end: {os.getloadavg()[0]:.1f}")
             return 0

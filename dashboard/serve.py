@@ -1,10 +1,13 @@
-"""Serve the dashboard with its imports done at start: `streamlit run dashboard/serve.py` (options as for app.py).
+"""Serve the dashboard warm: `streamlit run dashboard/serve.py` (options as for app.py).
 
-A st.App around dashboard/app.py whose startup imports every dashboard module, and with them torch, plotly,
-pandas and the captioner's CNN code, before the server answers its first visitor: a page's first visit then pays
-for its own work, not for seconds of imports. `streamlit run dashboard/app.py` still works, without the head start.
+A st.App around dashboard/app.py whose startup, before the server answers its first visitor, imports every
+dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes the two heaviest
+first views into the shared caches: the Cells page's first text page of the default model and the Captioning
+page's default photo. A page's first visit then pays for its own rendering, not for seconds of imports and model
+runs. `streamlit run dashboard/app.py` still works, without the head start.
 """
 import importlib
+import logging
 import pkgutil
 import sys
 from contextlib import asynccontextmanager
@@ -35,7 +38,43 @@ async def preload(_app):
         importlib.import_module(name)
     go.Figure([go.Scatter(), go.Bar(), go.Heatmap()], layout=dict(template="plotly_white"))  # plotly builds its
     # template and validators on first use: seconds
+    quiet = NoSessionYet()
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(quiet)
+    try:
+        warm_first_views()
+    finally:
+        logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").removeFilter(quiet)
     yield
+
+
+class NoSessionYet(logging.Filter):
+    """At start no session exists for a cached loader's spinner to show in, so streamlit notes a missing
+    ScriptRunContext once per loader: expected during the warm-up, and dropped only then."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "missing ScriptRunContext" not in record.getMessage()
+
+
+def warm_first_views() -> None:
+    """Fill the caches with what the default views of Cells and Captioning compute on a first visit."""
+    from core.caption.model import CaptionCheckpointError
+    from core.corpus import CorpusError
+    from dashboard import captioning, cells, models
+
+    options = models.available_models()
+    if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
+        try:
+            corpus = str(models.get_checkpoint(options[0]).card.get("corpus", ""))
+            text = cells.val_text(corpus).replace("\r\n", "\n")
+            cells.activations(options[0], text[:cells.PAGE_CHARS], "")
+        except (models.CheckpointError, CorpusError, OSError):
+            pass  # the page says what is wrong when it is visited
+    name = next(iter(captioning.SAMPLES))  # the default sample photo, the default captioner and beam
+    try:
+        captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",
+                                 next(iter(captioning.MODELS)), 3)
+    except (CaptionCheckpointError, OSError):
+        pass
 
 
 app = st.App("app.py", lifespan=preload)

@@ -12,8 +12,8 @@ st.title("Captioning")
 st.caption("Show, Attend and Tell (Xu et al. 2015): an LSTM writes the caption word by word and, before each word, "
            "spreads a soft attention over the frozen CNN's grid of image features.")
 inputs, outputs = st.columns(2, gap="medium")
-model = inputs.radio("Captioner", list(cap.MODELS), horizontal=True, key="cap_model",
-                     format_func=lambda m: {"photos": "Photos (real objects)", "shapes": "Shapes (generated scenes)"}[m])
+model = inputs.radio("Captioner", list(cap.MODELS), horizontal=True, key="cap_model", format_func={
+    "photos": "Photos (real objects)", "shapes": "Shapes (generated scenes)"}.get)
 source = inputs.radio("Image", ["Sample photo", "New scene", "Upload"], horizontal=True, key="cap_source",
                       format_func=lambda s: {"New scene": "New photo-world scene" if model == "photos" else
                                              "New scene"}.get(s, s))
@@ -99,18 +99,21 @@ chart.plotly_chart(cap.entropy_figure(words, alphas), key="cap_entropy", config=
 chart.caption(f"Low entropy: a sharp look at a few cells; {max_entropy(alphas.shape[-1]):.2f} nats would be uniform "
               "over the whole grid. Function words (a, and, of) tend to look everywhere.")
 
-with st.expander("What if part of the image were hidden?", icon=":material/visibility_off:"):
-    g = captioner.model.cfg.grid
-    c1, c2 = st.columns(2)
-    cols = c1.slider("Grey box: grid columns", 0, g, (0, g // 2), key="cap_box_cols")
-    rows = c2.slider("Grey box: grid rows", 0, g, (0, g // 2), key="cap_box_rows")
-    if cols[0] == cols[1] or rows[0] == rows[1]:
-        st.info("The box is empty: widen it.")
-    else:
-        box = (cols[0] / g, rows[0] / g, cols[1] / g, rows[1] / g)
-        w2, a2, lp2, masked, _ = cap.caption_image(image, key, model, beam, box)
-        st.markdown(f"Before: **{' '.join(words)}**  \nAfter: **{' '.join(w2) if w2 else '(empty)'}** "
-                    f"(log-prob {lp2:.2f})")
-        cap.gallery([(cap.for_display(masked, cap.THUMB), "masked input")] +
-                    [(cap.overlay(masked, a2[k], cap.THUMB), f"masked: {k + 1}. {w}") for k, w in enumerate(w2)],
-                    "cap_masked_words")
+what_if = st.expander("What if part of the image were hidden?", icon=":material/visibility_off:", key="cap_what_if",
+                      on_change="rerun")  # runs its second caption only while open
+if what_if.open:
+    with what_if:
+        g = captioner.model.cfg.grid
+        c1, c2 = st.columns(2)
+        cols = c1.slider("Grey box: grid columns", 0, g, (0, g // 2), key="cap_box_cols")
+        rows = c2.slider("Grey box: grid rows", 0, g, (0, g // 2), key="cap_box_rows")
+        if cols[0] == cols[1] or rows[0] == rows[1]:
+            st.info("The box is empty: widen it.")
+        else:
+            box = (cols[0] / g, rows[0] / g, cols[1] / g, rows[1] / g)
+            w2, a2, lp2, masked, _ = cap.caption_image(image, key, model, beam, box)
+            st.markdown(f"Before: **{' '.join(words)}**  \nAfter: **{' '.join(w2) if w2 else '(empty)'}** "
+                        f"(log-prob {lp2:.2f})")
+            cap.gallery([(cap.for_display(masked, cap.THUMB), "masked input")] +
+                        [(cap.overlay(masked, a2[k], cap.THUMB), f"masked: {k + 1}. {w}") for k, w in enumerate(w2)],
+                        "cap_masked_words")

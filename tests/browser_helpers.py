@@ -40,7 +40,7 @@ def start_server(env: dict, log: Path, root: Path = ROOT) -> tuple[subprocess.Po
                              "--browser.gatherUsageStats", "false"],
                             cwd=root, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # serve.py imports and computes the first views before it answers
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url + "/_stcore/health", timeout=2)

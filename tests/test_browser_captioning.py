@@ -61,9 +61,12 @@ def test_captioning_fits_its_columns_and_reads_in_order(server, browser, width):
         settle(page)
         open_expander(page, "What if part of the image were hidden?")
         open_expander(page, "What this captioner knows")
-        words = page.locator("[data-testid=stMain] h3").first.inner_text().split()
+        page.wait_for_function(  # the rerun is over: one map per word of the headline, and the masked maps
+            "() => document.querySelectorAll('.st-key-cap_words img').length === document.querySelector("
+            "'[data-testid=stMain] h3').innerText.split(' ').length && document.querySelectorAll("
+            "'.st-key-cap_masked_words img').length >= 2", timeout=180_000)
+        settle(page)
         thumbs, masked = boxes(page, "cap_words"), boxes(page, "cap_masked_words")
-        assert len(thumbs) == len(words) and len(masked) >= 2, (captioner, words, len(thumbs), len(masked))
         assert out_of_order(thumbs) == [] and out_of_order(masked) == [], (captioner, thumbs, masked)
         assert page.evaluate(SPILLS) == [], (captioner, width)
     if width == 1440:

@@ -11,6 +11,8 @@ from dashboard import captioning as cap
 st.title("Captioning")
 st.caption("Show, Attend and Tell (Xu et al. 2015): an LSTM writes the caption word by word and, before each word, "
            "spreads a soft attention over the frozen CNN's grid of image features.")
+about = st.expander("What this captioner knows: training data, model card, how to train on a real dataset",
+                    icon=":material/badge:")  # filled once the captioner is loaded
 inputs, outputs = st.columns(2, gap="medium")
 model = inputs.radio("Captioner", list(cap.MODELS), horizontal=True, key="cap_model", format_func={
     "photos": "Photos (real objects)", "shapes": "Shapes (generated scenes)"}.get)
@@ -22,6 +24,13 @@ try:
 except CaptionCheckpointError as err:
     st.error(f"Cannot load the captioner: {err}")
     st.stop()
+with about:
+    st.info(cap.model_note(model, captioner))
+    if model == "shapes":
+        st.code(cap.TRAIN_REAL, language="bash", wrap_lines=True)
+    st.markdown("  \n".join(f"**{k}**: {v}" for k, v in cap.card_rows(captioner).items()))
+    if model == "photos":
+        st.markdown("**nouns it knows**: " + ", ".join(cap.nouns(captioner)))
 
 st.session_state.setdefault("cap_seed", 0)
 image, key, refs = None, None, []
@@ -72,19 +81,10 @@ def word_map() -> None:
             time.sleep(0.6)
 
 
-if words:
-    with outputs:
-        word_map()
-with st.expander("What this captioner knows: training data, model card, how to train on a real dataset",
-                 icon=":material/badge:"):
-    st.info(cap.model_note(model, captioner))
-    if model == "shapes":
-        st.code(cap.TRAIN_REAL, language="bash", wrap_lines=True)
-    st.markdown("  \n".join(f"**{k}**: {v}" for k, v in cap.card_rows(captioner).items()))
-    if model == "photos":
-        st.markdown("**nouns it knows**: " + ", ".join(cap.nouns(captioner)))
 if not words:
     st.stop()
+with outputs:
+    word_map()
 
 st.markdown("#### Every word")
 cap.gallery([(cap.overlay(image, alphas[k], cap.THUMB), f"{k + 1}. {w}") for k, w in enumerate(words)], "cap_words")

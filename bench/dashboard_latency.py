@@ -1,10 +1,12 @@
 """Dashboard latency: generate-to-first-character and streaming rate in a real browser vs the core sampler,
 each page's first render under AppTest with the models already cached, and each page's first visit in
-chromium on a cold server (a fresh `streamlit run` per visit) beside a bare one-title script served the same way.
+chromium on a cold server (a fresh `streamlit run dashboard/serve.py` per visit, or app.py in a checkout without
+serve.py) beside a bare one-title script served the same way.
 
 `python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
-`python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT]` (the cold visits only; --root
-serves another checkout of the app, e.g. an older commit, with this bench)
+`python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT ...]` (the cold visits only; --root
+serves another checkout of the app, e.g. an older commit, with this bench; given twice, the two are visited in
+turn, page by page, and each gets its table beside the same baseline)
 
 The model is checkpoints/shakespeare-lstm when it is there, else an untrained 2 x 512 LSTM built here (same
 size and cost per character; it says which). The server runs with one torch thread, as the dashboard does.
@@ -124,14 +126,18 @@ def page_renders(repeats: int) -> dict[str, list[float]]:
     return times
 
 
-COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/captioning"]
+COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 
-def cold_visit(root: Path, path: str, env: dict, log: Path) -> float:
-    """Seconds from opening root's app at path on a freshly started server to the end of its first script run."""
+def cold_visit(root: Path, path: str, env: dict, log: Path) -> tuple[float, float]:
+    """Opening root's app at path on a freshly started server: seconds from the server's start until it answers
+    its health check (dashboard/serve.py imports its libraries then), and from opening the page to the end of its
+    first script run."""
     from playwright.sync_api import sync_playwright
 
+    t_start = time.perf_counter()
     proc, url = start_server(env, log, root)
+    ready = time.perf_counter() - t_start
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -145,20 +151,29 @@ def cold_visit(root: Path, path: str, env: dict, log: Path) -> float:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return elapsed
+    return ready, elapsed
 
 
-def cold_renders(root: Path, env: dict, tmp: Path, repeats: int) -> dict[str, list[float]]:
-    """cold_visit of every page, and of a bare one-title script (the baseline), `repeats` times each, interleaved."""
+def cold_renders(roots: list[Path], tmp: Path, repeats: int) -> tuple[list[dict[str, list[float]]], list[list[float]]]:
+    """cold_visit of every page of each root's app, and of a bare one-title script (the baseline), `repeats` times
+    each, interleaved (so a change of machine load hits every checkout alike); per root, the times and the seconds
+    each of its servers took to start."""
     bare = tmp / "bare"
     (bare / "dashboard").mkdir(parents=True)
     (bare / "dashboard" / "app.py").write_text("import streamlit as st\nst.title('bare')\n")
-    times: dict[str, list[float]] = {}
+    times: list[dict[str, list[float]]] = [{} for _ in roots]
+    starts: list[list[float]] = [[] for _ in roots]
     for _ in range(repeats):
-        times.setdefault("(bare script, baseline)", []).append(cold_visit(bare, "", env, tmp / "server.log"))
+        base = cold_visit(bare, "", {}, tmp / "server.log")[1]
         for path in COLD_PAGES:
-            times.setdefault(path or "/", []).append(cold_visit(root, path, env, tmp / "server.log"))
-    return times
+            for root, t, s in zip(roots, times, starts):
+                env = {"RNNLENS_CHECKPOINTS": str(root / "checkpoints"), "RNNLENS_RUNS": str(tmp / "cold-runs")}
+                ready, elapsed = cold_visit(root, path, env, tmp / "server.log")
+                t.setdefault(path or "/", []).append(elapsed)
+                s.append(ready)
+        for t in times:
+            t.setdefault("(bare script, baseline)", []).append(base)
+    return times, starts
 
 
 def print_table(title: str, times: dict[str, list[float]]) -> None:
@@ -195,16 +210,19 @@ def main() -> int:
     p.add_argument("--length", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cold-only", action="store_true", help="only the first visit of each page on a cold server")
-    p.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app the cold visits serve")
+    p.add_argument("--root", type=Path, action="append",
+                   help="a checkout whose app the cold visits serve (default: this one); repeat it to compare")
     args = p.parse_args()
+    args.root = args.root or [ROOT]
     med = statistics.median
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cold_env = {"RNNLENS_CHECKPOINTS": str(args.root / "checkpoints"), "RNNLENS_RUNS": str(tmp / "cold-runs")}
-        cold = cold_renders(args.root, cold_env, tmp, args.repeats)
-        print_table(f"first visit of each page on a cold server, in chromium ({args.root}; target < 3 s), "
-                    f"medians of {args.repeats}", cold)
+        colds, starts = cold_renders(args.root, tmp, args.repeats)
+        for root, cold, start in zip(args.root, colds, starts):
+            print_table(f"first visit of each page on a cold server, in chromium ({root}; target < 3 s), "
+                        f"medians of {args.repeats}", cold)
+            print(f"  (the server itself: {statistics.median(start):.3f} s from start to answering, median)")
         if args.cold_only:
             print(f"load average at the end: {os.getloadavg()[0]:.1f}")
             return 0

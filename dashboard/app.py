@@ -1,4 +1,4 @@
-"""rnnlens dashboard entrypoint: `streamlit run dashboard/app.py`.
+"""rnnlens dashboard script: `streamlit run dashboard/serve.py` serves it warm (or `streamlit run dashboard/app.py`).
 
 Wide layout, the shared sidebar model picker (shipped checkpoints plus those trained here) with the chosen
 model's card, and navigation over the pages in ../pages/.

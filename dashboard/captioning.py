@@ -23,6 +23,7 @@ SAMPLES = {"cat (chelsea)": "chelsea", "astronaut": "astronaut", "coffee": "coff
 TRAIN_REAL = ("python -m core.caption.train --karpathy-json dataset_flickr8k.json "
               "--images Flicker8k_Dataset --out checkpoints/captioner-flickr8k")
 CARD_ROWS = ("data", "encoder", "n_params", "steps", "train_seconds", "hardware", "command")
+THUMB = 150  # px, width of a per-word thumbnail
 
 
 @st.cache_resource
@@ -115,6 +116,13 @@ def overlay(image: Image.Image, alpha: np.ndarray, width: int = 320) -> Image.Im
     tint = np.array([255.0, 230.0, 120.0])
     out = img * (0.15 + 0.85 * up[..., None]) * 0.8 + tint * 0.2 * up[..., None]
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+def gallery(items: list[tuple[Image.Image, str]], key: str) -> None:
+    """Captioned thumbnails in reading order, wrapping onto new rows as the page narrows."""
+    with st.container(horizontal=True, gap="small", key=key):
+        for image, caption in items:
+            st.image(image, caption=caption)
 
 
 def entropy_figure(words: list[str], alphas: np.ndarray) -> go.Figure:

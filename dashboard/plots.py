@@ -48,10 +48,11 @@ def loss_figure(curve: list[dict], marks: list[int] = (), selected: int | None =
         fig.add_scatter(x=steps, y=losses, name="val", mode="lines+markers",
                         line=dict(color=VAL_COLOUR, width=2), marker=dict(size=6),
                         hovertemplate="step %{x}<br>val %{y:.3f} bits/char<extra></extra>")
-    for step in marks:
-        bold = step == selected
-        fig.add_vline(x=step, line=dict(color=MARK_COLOUR, dash="solid" if bold else "dot", width=3 if bold else 1))
-    return _layout(fig, height, xaxis_title="step", yaxis_title="loss (bits / char)", hovermode="x unified")
+    lines = [dict(type="line", xref="x", yref="y domain", x0=step, x1=step, y0=0, y1=1,  # add_vline's shape,
+                  line=dict(color=MARK_COLOUR, dash="solid" if step == selected else "dot",  # all at once
+                            width=3 if step == selected else 1)) for step in marks]
+    return _layout(fig, height, xaxis_title="step", yaxis_title="loss (bits / char)", hovermode="x unified",
+                   shapes=lines)
 
 
 def _display_char(ch: str) -> str:
@@ -120,7 +121,7 @@ SEQUENCE_TYPES = [
 
 def sequence_types_figure() -> go.Figure:
     """The lecture's picture of RNN sequence types (inputs red, hidden green, outputs blue) mapped to pages."""
-    fig = go.Figure()
+    shapes, notes = [], []  # plain dicts, validated by plotly once at the end (add_* one at a time is quadratic)
     box, gap, min_width, panel_gap = 0.6, 0.9, 2.6, 0.5
     colours = {"in": "#f4a6a6", "h": "#9fd89f", "out": "#a6c8f4"}
     levels = {"in": 0.0, "h": 1.1, "out": 2.2}
@@ -135,21 +136,22 @@ def sequence_types_figure() -> go.Figure:
             for kind, on in (("in", ins[k]), ("h", 1), ("out", outs[k])):
                 if on:
                     y = levels[kind]
-                    fig.add_shape(type="rect", x0=x - box / 2, x1=x + box / 2, y0=y, y1=y + box,
-                                  fillcolor=colours[kind], line=dict(color="#555", width=1))
+                    shapes.append(dict(type="rect", x0=x - box / 2, x1=x + box / 2, y0=y, y1=y + box,
+                                       fillcolor=colours[kind], line=dict(color="#555", width=1)))
             arrows = [(x, levels["h"], x, levels["in"] + box)] * ins[k] \
                 + [(x, levels["out"], x, levels["h"] + box)] * outs[k]
             if k:  # the recurrence: h_{t-1} -> h_t
                 y = levels["h"] + box / 2
                 arrows.append((x - box / 2, y, x - gap + box / 2, y))
             for head_x, head_y, tail_x, tail_y in arrows:
-                fig.add_annotation(x=head_x, y=head_y, ax=tail_x, ay=tail_y, xref="x", yref="y", axref="x",
-                                   ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5, text="")
-        fig.add_annotation(x=centre, y=3.25, text=f"<b>{title}</b>", showarrow=False, font=dict(size=15))
-        fig.add_annotation(x=centre, y=-0.55, text=example, showarrow=False, font=dict(size=12, color="#444"))
-        fig.add_annotation(x=centre, y=-1.45, text=f"<b>{pages}</b>", showarrow=False,
-                           font=dict(size=12, color="#6a3d9a"))
+                notes.append(dict(x=head_x, y=head_y, ax=tail_x, ay=tail_y, xref="x", yref="y", axref="x",
+                                  ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5, text=""))
+        notes.append(dict(x=centre, y=3.25, text=f"<b>{title}</b>", showarrow=False, font=dict(size=15)))
+        notes.append(dict(x=centre, y=-0.55, text=example, showarrow=False, font=dict(size=12, color="#444")))
+        notes.append(dict(x=centre, y=-1.45, text=f"<b>{pages}</b>", showarrow=False,
+                          font=dict(size=12, color="#6a3d9a")))
         x0 += width + panel_gap
+    fig = go.Figure(layout=dict(shapes=shapes, annotations=notes))
     fig.update_xaxes(visible=False, range=[-0.1, x0 - panel_gap + 0.1])
     fig.update_yaxes(visible=False, range=[-1.95, 3.55], scaleanchor="x", scaleratio=1)
     return _layout(fig, 330, showlegend=False, margin=dict(l=0, r=0, t=0, b=0))

@@ -31,14 +31,16 @@ def free_port() -> int:
 
 
 def start_server(env: dict, log: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
-    """`streamlit run dashboard/app.py` (of the checkout at root) on a free localhost port; the process, its URL."""
+    """`streamlit run dashboard/serve.py` (of the checkout at root; dashboard/app.py where it has no serve.py) on a
+    free localhost port; the process, its URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+    entry = "dashboard/serve.py" if (root / "dashboard" / "serve.py").is_file() else "dashboard/app.py"
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", entry, "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false"],
                             cwd=root, env={**os.environ, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # serve.py imports and computes the first views before it answers
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url + "/_stcore/health", timeout=2)

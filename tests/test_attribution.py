@@ -1,11 +1,14 @@
-"""Attribution: analytic answers on a linear model, completeness of integrated gradients on a tiny LSTM."""
+"""Attribution: analytic answers on a linear model, completeness of integrated gradients on a tiny and a shipped LSTM."""
 import numpy as np
 import pytest
 import torch
 
-from core.attribution import (AttributionError, attribute, gradient_x_input, integrated_gradients, main, reach)
+from core.attribution import AttributionError, attribute, gradient_x_input, integrated_gradients, main, reach
+from core.checkpoint import load_checkpoint
+from core.corpus import load_corpus
 from core.model import CharRNN, CharRNNConfig
 from core.vocab import Vocab
+from tests.conftest import ROOT
 
 
 def linear_fn(weights: torch.Tensor, bias: torch.Tensor):
@@ -69,3 +72,13 @@ def test_reach_counts_back_from_the_last_character():
 def test_cli_rejects_a_missing_checkpoint(capsys, tmp_path):
     assert main(["--checkpoint", str(tmp_path / "none"), "--position", "3"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_integrated_gradients_are_complete_on_the_shipped_austen_lstm():
+    """Ten random validation positions, 200 characters back each: the trained LSTM, not only a tiny one."""
+    ckpt = load_checkpoint(ROOT / "checkpoints" / "austen-lstm")
+    text = load_corpus("austen").val[:20_000]
+    rng = np.random.default_rng(0)
+    runs = [attribute(ckpt.model, ckpt.vocab, text, int(p), "ig") for p in rng.integers(200, len(text) - 1, 10)]
+    assert max(a.completeness_error for a in runs) < 0.01
+    assert all(len(a.chars) == 200 and a.nodes >= 16 for a in runs)

@@ -5,7 +5,7 @@
 - clamp and resample: core.intervene.side_by_side (free + clamped stream, 500 characters) vs plain
   core.sample.stream_sample of 500 characters (no clamp).  Target < 1 s.
 - attribution of one position over 200 earlier characters: gradient x input and integrated gradients (adaptive,
-  from 16 nodes, completeness within 0.2%; the nodes it spent are printed) vs one forward pass over the same
+  from 16 nodes, completeness within 0.5%; the nodes it spent are printed) vs one forward pass over the same
   200 characters without gradients.  Target < 0.5 s.
 - matching two 2 x 512 LSTMs (random weights) on 20k characters: core.matching.match_cells on extracted
   h and c (1024 units each, 2048 sequences) vs extracting them.  Target < 5 s for the matching.

@@ -14,8 +14,11 @@ Two things make completeness hold on trained LSTMs, not only on small ones:
   2.5 logits within 1/2000 of the path (austen-lstm: 5 of 5 positions), which no quadrature resolves
   (zeros: median error 13% at 32 nodes).  From the average character the inputs stay the size of real ones.
 - The integral is adaptive composite Gauss-Legendre: every piece of [0, 1] is checked against its own
-  completeness, F(end) - F(start), which forward passes give exactly, and a piece that misses by more than its
-  share of the tolerance is halved.  All nodes of a round run as one batch (one backward pass).
+  completeness, F(end) - F(start), which forward passes give exactly, and the pieces that miss most are
+  halved until the misses add up to less than the tolerance.  All nodes of a round run as one batch.
+On austen-lstm (val, 200 characters back) this reaches 0.03-0.3% with 48-112 nodes on 4 of 5 positions; on
+the fifth (val position 6294) F still jumps within 1/512 of the path and the error stays far above 1%, so
+each Attribution carries its completeness_error for display.
 """
 from __future__ import annotations
 
@@ -105,13 +108,14 @@ def _path_gradients(fn: LogitFn, base: torch.Tensor, diff: torch.Tensor, alphas:
 
 
 def integrated_gradients(fn: LogitFn, emb: torch.Tensor, target: int, baseline: torch.Tensor | None = None,
-                         steps: int = 16, tol: float = 2e-3, max_steps: int = 512
+                         steps: int = 16, tol: float = 5e-3, max_steps: int = 256
                          ) -> tuple[torch.Tensor, float, float, int]:
     """IG attributions (T,) of F_target from baseline (default zeros) to emb (T, E); F(emb), F(baseline), nodes.
 
-    Starts from `steps` Gauss-Legendre nodes and halves each piece of the path whose sum misses its own
-    F(end) - F(start) by more than tol * |F(emb) - F(baseline)| * its length, until every piece fits or
-    max_steps nodes are spent; with every piece fitting, the total misses completeness by at most tol."""
+    Globally adaptive quadrature: each piece of the path has its own miss |sum of its attributions -
+    (F(end) - F(start))|; while the misses add up to more than tol * |F(emb) - F(baseline)|, the pieces that
+    miss most are halved (all of a round's nodes as one batch), until max_steps nodes are spent.  The
+    completeness error is at most the summed misses."""
     if steps < 1:
         raise AttributionError("integrated gradients need at least one quadrature step")
     emb = emb.detach()
@@ -120,33 +124,37 @@ def integrated_gradients(fn: LogitFn, emb: torch.Tensor, target: int, baseline: 
     per_piece = min(steps, NODES_PER_PIECE)
     x, w = (torch.tensor(v, dtype=emb.dtype) for v in np.polynomial.legendre.leggauss(per_piece))  # on [-1, 1]
     n_pieces = -(-steps // per_piece)
-    pending = [(k / n_pieces, (k + 1) / n_pieces) for k in range(n_pieces)]
+    todo = [(k / n_pieces, (k + 1) / n_pieces) for k in range(n_pieces)]
     f_at = dict(zip((0.0, 1.0), _logits_at(fn, base, diff, torch.tensor([0.0, 1.0]), target).tolist()))
     allowed = tol * max(abs(f_at[1.0] - f_at[0.0]), MIN_DELTA)
-    total, used = torch.zeros(emb.shape[0], dtype=emb.dtype), 0
-    while pending:
-        ends = sorted({e for piece in pending for e in piece} - f_at.keys())
+    done: dict[tuple[float, float], tuple[torch.Tensor, float]] = {}  # piece -> (its attributions (T,), miss)
+    used = 0
+    while todo:
+        ends = sorted({e for piece in todo for e in piece} - f_at.keys())
         if ends:
             f_at.update(zip(ends, _logits_at(fn, base, diff, torch.tensor(ends), target).tolist()))
-        lo = torch.tensor([a for a, _ in pending], dtype=emb.dtype)[:, None]  # (P, 1)
-        half = torch.tensor([(b - a) / 2 for a, b in pending], dtype=emb.dtype)[:, None]  # (P, 1)
+        lo = torch.tensor([a for a, _ in todo], dtype=emb.dtype)[:, None]  # (P, 1)
+        half = torch.tensor([(b - a) / 2 for a, b in todo], dtype=emb.dtype)[:, None]  # (P, 1)
         alphas = (lo + half * (x + 1)).reshape(-1)  # (P * n,)
-        grads = _path_gradients(fn, base, diff, alphas, target).view(len(pending), per_piece, -1)  # (P, n, T)
+        grads = _path_gradients(fn, base, diff, alphas, target).view(len(todo), per_piece, -1)  # (P, n, T)
         parts = torch.einsum("pn,pnt->pt", half * w, grads)  # (P, T)
         used += len(alphas)
-        retry = []
-        for (a, b), part in zip(pending, parts):
-            fits = abs(float(part.sum()) - (f_at[b] - f_at[a])) <= allowed * (b - a)
-            if fits or used + per_piece * (len(retry) + 2) > max_steps:
-                total += part
-            else:
-                retry += [(a, (a + b) / 2), ((a + b) / 2, b)]
-        pending = retry
+        for (a, b), part in zip(todo, parts):
+            done[(a, b)] = part, abs(float(part.sum()) - (f_at[b] - f_at[a]))
+        todo = []
+        excess = sum(miss for _, miss in done.values()) - allowed
+        for piece in sorted(done, key=lambda k: -done[k][1]):  # halve the worst pieces until the rest fit
+            if excess <= 0 or used + per_piece * (len(todo) + 2) > max_steps:
+                break
+            excess -= done.pop(piece)[1]
+            a, b = piece
+            todo += [(a, (a + b) / 2), ((a + b) / 2, b)]
+    total = torch.stack([part for part, _ in done.values()]).sum(0)  # (T,)
     return total, f_at[1.0], f_at[0.0], used
 
 
 def attribute(model: CharRNN, vocab: Vocab, text: str, position: int, method: str = "ig", window: int = 200,
-              target: str | None = None, steps: int = 16, tol: float = 2e-3) -> Attribution:
+              target: str | None = None, steps: int = 16, tol: float = 5e-3) -> Attribution:
     """Attribute the prediction after text[position] (of `target`, default the real next char, else the argmax)
     against the window's average character."""
     if not 0 <= position < len(text):
@@ -194,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", choices=("ig", "grad_x_input"), default="ig")
     p.add_argument("--window", type=int, default=200)
     p.add_argument("--steps", type=int, default=16, help="first quadrature nodes for integrated gradients")
-    p.add_argument("--tol", type=float, default=2e-3, help="completeness tolerance of integrated gradients")
+    p.add_argument("--tol", type=float, default=5e-3, help="completeness tolerance of integrated gradients")
     p.add_argument("--skip", type=int, default=0, help="start this far into the corpus val split")
     p.add_argument("--max-chars", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=0)

@@ -28,7 +28,7 @@ from dashboard.cells import val_text
 NAMED_CELLS = {"austen-lstm": ("quote", "1:c:317"), "linux-lstm": ("comment", "0:c:57")}  # found on the Cells page
 LINUX_MODELS = ("linux-rnn", "linux-gru", "linux-lstm")
 MATCH_SIGNALS = ("comment", "string", "brace_depth", "line_position")
-METHODS = {"ig": "integrated gradients", "grad_x_input": "gradient x input"}
+METHODS = {"grad_x_input": "gradient x input", "ig": "integrated gradients"}  # the fast one first
 REFERENCE_CHARS = 2_000   # val characters whose means resolve `mean` clamps
 HELDOUT_SKIP = 50_000     # causal scores start this far into val, past the text cells were found on
 NGRAM_TRAIN_CHARS = 500_000

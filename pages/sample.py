@@ -4,9 +4,10 @@ import secrets
 import numpy as np
 import streamlit as st
 
-from core.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from core.attribution import AttributionError
+from core.corpus import CorpusError
 from core.intervene import InterventionError
+from core.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from dashboard import causal as dca
 from dashboard import models, plots
 from dashboard.streaming import show_text, stream_into
@@ -78,7 +79,7 @@ def clamp_panel(prime: str, length: int, temperature: float, seed: int | None) -
             validate_sampling(temperature, length, 0, 1, seed, prime)
             st.session_state["sample_clamped"] = {"model_dir": model_dir, "seed": seed, "shown": dca.clamped_samples(
                 model_dir, (spec,), prime, min(length, MAX_CLAMPED), temperature, seed)}
-        except (InterventionError, ValueError) as err:
+        except (InterventionError, CorpusError, ValueError, OSError) as err:
             st.session_state.pop("sample_clamped", None)
             st.error(f"Cannot clamp `{spec}`: {err}")
     done = st.session_state.get("sample_clamped")

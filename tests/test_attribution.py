@@ -1,4 +1,4 @@
-"""Attribution: analytic answers on a linear model, completeness of integrated gradients on a tiny and a shipped LSTM."""
+"""Attribution: analytic answers on a linear model; integrated gradients complete on a tiny and a shipped LSTM."""
 import numpy as np
 import pytest
 import torch

@@ -1,9 +1,9 @@
 """Real-browser tests: the dashboard served by `streamlit run` (one server for the module), driven by Playwright
 with Debian's chromium, as a first-time user clicks through it.
 
-Sample streams, and clamps cells beside the free stream; a fine-tune ends with its final sample and "Sample from it" opens Sample on the new model; a
-Cells preset on a fresh session opens its model and lights a cell, and a second preset relabels the found
-list; Train more scrolls to the highlighted sample; a figure is above the fold at 1024 px. Screenshots of
+Sample streams, and clamps cells beside the free stream; a fine-tune ends with its final sample and "Sample
+from it" opens Sample on the new model; a Cells preset on a fresh session opens its model and lights a cell,
+and a second preset relabels the found list; Train more scrolls to the highlighted sample; a figure is above the fold at 1024 px. Screenshots of
 every page at 1440 px go to artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 import re

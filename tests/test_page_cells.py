@@ -114,6 +114,8 @@ def test_attribution_colours_the_characters_a_prediction_leans_on(tiny, monkeypa
     assert not any("back: " in h.proto.body for h in at.get("html"))  # nothing computed before it is asked for
     at.number_input(key="cells_attr_position").set_value(30).run()
     at.toggle(key="cells_attr_on").set_value(True).run()
+    assert not at.exception and "Predicting" in " ".join(m.value for m in at.markdown)  # gradient x input
+    at.radio(key="cells_attr_method").set_value("ig").run()
     assert not at.exception
     page = val_text(str(Path(tiny).parent / "tiny.c"))
     words = " ".join(m.value for m in [*at.markdown, *at.caption])

@@ -11,12 +11,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.activations import extract
-from core.attribution import Attribution, attribute
+from core.attribution import Attribution, attribute, reach
 from core.cell_checks import CellCheck, check_cells
 from core.discovery import rank_cells
 from core.error_analysis import ErrorRow, compare_with_ngram
-from core.intervene import CausalScore, build_clamps, causal_score, char_diff, parse_clamp, side_by_side
+from core.intervene import (CausalScore, build_clamps, causal_score, char_diff, first_divergence, parse_clamp,
+                            side_by_side)
 from core.matching import counterpart, match_cells
+from core.model import CharRNNConfig
 from core.ngram import NGram
 from core.signals import compute_signal
 from dashboard import models
@@ -26,6 +28,7 @@ from dashboard.cells import val_text
 NAMED_CELLS = {"austen-lstm": ("quote", "1:c:317"), "linux-lstm": ("comment", "0:c:57")}  # found on the Cells page
 LINUX_MODELS = ("linux-rnn", "linux-gru", "linux-lstm")
 MATCH_SIGNALS = ("comment", "string", "brace_depth", "line_position")
+METHODS = {"grad_x_input": "gradient x input", "ig": "integrated gradients"}  # the fast one first
 REFERENCE_CHARS = 2_000   # val characters whose means resolve `mean` clamps
 HELDOUT_SKIP = 50_000     # causal scores start this far into val, past the text cells were found on
 NGRAM_TRAIN_CHARS = 500_000
@@ -82,6 +85,37 @@ def diff_html(free: str, clamped: str) -> tuple[str, str]:
     return PRE + "".join(left) + "</pre>", PRE + "".join(right) + "</pre>"
 
 
+def clamp_controls(prefix: str, cfg: CharRNNConfig) -> tuple[str, int, str, str]:
+    """Layer, state, units and value-or-mean widgets keyed `{prefix}_*`; (spec L:KIND:UNITS[=VALUE], layer, kind,
+    units)."""
+    kinds = ("c", "h") if cfg.cell == "lstm" else ("h",)
+    if st.session_state.get(f"{prefix}_layer", 0) >= cfg.n_layer or st.session_state.get(f"{prefix}_kind") not in kinds:
+        st.session_state.update({f"{prefix}_layer": cfg.n_layer - 1, f"{prefix}_kind": kinds[0]})
+    st.session_state.setdefault(f"{prefix}_units", "0")
+    a, b, c, d = st.columns(4)
+    layer = a.selectbox("Layer", range(cfg.n_layer), key=f"{prefix}_layer")
+    kind = b.selectbox("State", kinds, key=f"{prefix}_kind", format_func={"c": "cell state c", "h": "hidden h"}.get)
+    units = c.text_input("Units (comma-separated)", key=f"{prefix}_units")
+    mode = d.radio("Clamp to", ["value", "mean"], key=f"{prefix}_mode", horizontal=True,
+                   format_func={"mean": "its mean (ablate)", "value": "a value"}.get)
+    value = st.slider("Value", -5.0, 5.0, 2.0, 0.1, key=f"{prefix}_value", disabled=mode == "mean",
+                      help="c is unbounded (|c| of a few is common); h lies in -1..1")
+    return f"{layer}:{kind}:{units.replace(' ', '')}" + ("" if mode == "mean" else f"={value}"), layer, kind, units
+
+
+def show_clamped(shown: list[str], free: str, clamped: str) -> None:
+    """Which clamps ran, where the texts part, and the two texts side by side with their differences marked."""
+    at = first_divergence(free, clamped)
+    st.markdown(f"Clamped {', '.join(f'`{s}`' for s in shown)} at every step. "
+                + ("The two texts are identical." if at is None else f"The texts part at character **{at}**."))
+    left, right = diff_html(free, clamped)
+    l, r = st.columns(2)
+    l.markdown("**Free** (red: gone under the clamp)")
+    l.html(left)
+    r.markdown("**Clamped** (green: new under the clamp)")
+    r.html(right)
+
+
 @st.cache_data(max_entries=16, show_spinner="Clamping the cell and 20 random cells on every event…")
 def _causal(model_dir: str, stamp: float, signal: str, spec: str, events: int, controls: int, horizon: int,
             chars: int) -> CausalScore:
@@ -123,7 +157,7 @@ def _attribution(model_dir: str, stamp: float, text: str, position: int, method:
 
 
 def attribution(model_dir: str, text: str, position: int, method: str, window: int = 200,
-                steps: int = 64) -> Attribution:
+                steps: int = 16) -> Attribution:
     """core.attribution.attribute for the checkpoint, cached (raises AttributionError)."""
     return _attribution(str(model_dir), models.stamp(model_dir), text, position, method, window, steps)
 
@@ -149,6 +183,18 @@ def attribution_html(a: Attribution, after: str = "") -> str:
         spans.append(f'<span style="{style}" title="{tip}">{html.escape(ch)}</span>')
     nxt = f'<span style="color:#999">{html.escape(after)}</span>' if after else ""
     return PRE + "".join(spans) + nxt + "</pre>"
+
+
+def show_attribution(a: Attribution, after: str = "") -> None:
+    """What is predicted, how far back the attribution reaches, its completeness, and the coloured text."""
+    st.markdown(f"Predicting **{a.target!r}** (logit {a.logit:.2f}); 90% of the attribution lies in the last "
+                f"**{reach(a.scores)}** characters. Blue raised the logit, red lowered it; the outlined character "
+                "is the last one read" + (", grey is what comes next." if after else "."))
+    if a.method == "ig":
+        st.caption(f"Completeness: the attributions sum to {a.scores.sum():.3f}, the logit moved "
+                   f"{a.logit - a.baseline_logit:.3f} from the baseline (every character replaced by the window's "
+                   f"average one): error {a.completeness_error:.2%}, {a.nodes} gradient evaluations.")
+    st.html(attribution_html(a, after))
 
 
 # ---- c. is the cell real? -----------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Cause & effect: clamp a cell and resample, attribute a prediction, test a cell, match cells across models."""
 import streamlit as st
 
-from core.attribution import AttributionError, reach
+from core.attribution import AttributionError
 from core.corpus import CorpusError
 from core.discovery import DiscoveryError
-from core.intervene import InterventionError, first_divergence
+from core.intervene import InterventionError
 from core.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import models
@@ -37,7 +37,6 @@ if named is None:
             "cell 0:c:57): pick one of them in the sidebar to start from those cells.")
 signal_default, cell_default = named or ("quote", f"{cfg.n_layer - 1}:{'c' if cfg.cell == 'lstm' else 'h'}:0")
 layer0, kind0, unit0 = cell_default.split(":")
-kinds = ("c", "h") if cfg.cell == "lstm" else ("h",)
 if st.session_state.get("causal_model") != model_dir:  # a new model: its own defaults
     st.session_state.update(causal_model=model_dir, causal_layer=int(layer0), causal_kind=kind0, causal_units=unit0,
                             causal_signal=signal_default)
@@ -48,34 +47,18 @@ clamp_tab, attr_tab, real_tab, across_tab, ngram_tab, emerge_tab = st.tabs(
     ["Clamp & resample", "Attribution", "Is the cell real?", "Across models", "vs the n-gram", "Emerging in training"])
 
 with clamp_tab:
-    a, b, c, d = st.columns(4)
-    layer = a.selectbox("Layer", range(cfg.n_layer), key="causal_layer")
-    kind = b.selectbox("State", kinds, key="causal_kind", format_func={"c": "cell state c", "h": "hidden h"}.get)
-    units = c.text_input("Units (comma-separated)", key="causal_units")
-    mode = d.radio("Clamp to", ["value", "mean"], key="causal_mode", horizontal=True,
-                   format_func={"mean": "its mean (ablate)", "value": "a value"}.get)
-    value = st.slider("Value", -5.0, 5.0, 2.0, 0.1, key="causal_value", disabled=mode == "mean",
-                      help="c is unbounded (|c| of a few is common); h lies in -1..1")
+    spec, layer, kind, units = dca.clamp_controls("causal", cfg)
     e, f, g, h = st.columns(4)
     prime = e.text_input("Prime", "\n", key="causal_prime")
     length = f.slider("Characters", 50, 1000, 200, 50, key="causal_length")
     temperature = g.slider("Temperature", 0.1, 1.5, 0.8, 0.05, key="causal_temperature")
     seed = h.number_input("Seed", 0, 2**31 - 1, 1, key="causal_seed")
-    spec = f"{layer}:{kind}:{units.replace(' ', '')}" + ("" if mode == "mean" else f"={value}")
     try:
         shown, free, clamped = dca.clamped_samples(model_dir, (spec,), prime, length, temperature, int(seed))
     except PROBLEMS as err:
         st.error(f"Cannot clamp `{spec}`: {err}")
     else:
-        at = first_divergence(free, clamped)
-        st.markdown(f"Clamped {', '.join(f'`{s}`' for s in shown)} at every step. "
-                    + ("The two texts are identical." if at is None else f"The texts part at character **{at}**."))
-        left, right = dca.diff_html(free, clamped)
-        l, r = st.columns(2)
-        l.markdown("**Free** (red: gone under the clamp)")
-        l.html(left)
-        r.markdown("**Clamped** (green: new under the clamp)")
-        r.html(right)
+        dca.show_clamped(shown, free, clamped)
 
     st.subheader("Causal score")
     st.caption("Clamp one cell to its value outside spans right after a span opens (a quote, a comment), and "
@@ -106,22 +89,14 @@ with attr_tab:
         a, b, c = st.columns(3)
         position = a.number_input("Explain the prediction after character", 0, len(val) - 2,
                                   dca.default_position(val), key="causal_position")
-        method = b.radio("Method", ["grad_x_input", "ig"], key="causal_method", horizontal=True,
-                         format_func={"grad_x_input": "gradient x input", "ig": "integrated gradients"}.get)
+        method = b.radio("Method", list(dca.METHODS), key="causal_method", horizontal=True, format_func=dca.METHODS.get)
         window = c.slider("Characters back", 20, 400, 200, 20, key="causal_window")
         try:
             attr = dca.attribution(model_dir, val, int(position), method, window)
         except PROBLEMS as err:
             st.error(f"Cannot attribute this position: {err}")
         else:
-            st.markdown(f"Predicting **{attr.target!r}** (logit {attr.logit:.2f}); 90% of the attribution lies in "
-                        f"the last **{reach(attr.scores)}** characters. Blue raised the logit, red lowered it; the "
-                        "outlined character is the last one read, grey is what comes next.")
-            if method == "ig":
-                st.caption(f"Completeness: the attributions sum to {attr.scores.sum():.3f}, the logit moved "
-                           f"{attr.logit - attr.baseline_logit:.3f} from the all-zero embeddings: error "
-                           f"{attr.completeness_error:.1%}.")
-            st.html(dca.attribution_html(attr, val[position + 1:position + 21]))
+            dca.show_attribution(attr, val[position + 1:position + 21])
 
 with real_tab:
     st.caption("The best of hundreds of cells tracks even a meaningless signal a little. Shuffle the signal in "

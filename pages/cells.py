@@ -6,10 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from core.activations import KIND_LABELS, KINDS, neutral_value, shown_label, shown_values
+from core.attribution import AttributionError
 from core.corpus import CorpusError
 from core.discovery import DiscoveryError, pattern_search
 from core.io import decode_text
 from core.signals import SIGNALS, SignalError
+from dashboard import causal as dca
 from dashboard import cells as dc
 from dashboard import models
 
@@ -140,8 +142,8 @@ st.download_button("Download this highlight as HTML", partial(dc.standalone_html
                    on_click="ignore")
 
 # --- panels ---------------------------------------------------------------------------------------------
-find_tab, heat_tab, sat_tab, search_tab, export_tab = st.tabs(
-    ["Find cells", "Heatmap", "Gate saturation", "Pattern search", "Export"])
+find_tab, heat_tab, sat_tab, search_tab, attr_tab, export_tab = st.tabs(
+    ["Find cells", "Heatmap", "Gate saturation", "Pattern search", "Attribution", "Export"])
 
 
 with find_tab:
@@ -246,6 +248,22 @@ with search_tab:
                      hide_index=True, height=300)
         if not matches:
             st.caption("The set is on nowhere else in this page.")
+
+with attr_tab:
+    st.caption("Which earlier characters the model's prediction after one character leans on: each of the "
+               "200 characters before it coloured by its share of the predicted next character's logit.")
+    left, right = st.columns(2)
+    position = left.number_input("Explain the prediction after character (of this page)", 0, n - 2,
+                                 min(dca.default_position(chunk), n - 2), key="cells_attr_position")
+    method = right.radio("Method", list(dca.METHODS), key="cells_attr_method", horizontal=True,
+                         format_func=dca.METHODS.get)
+    if st.toggle("Attribute this prediction", key="cells_attr_on"):
+        try:
+            attr = dca.attribution(model_dir, warmup + chunk, len(warmup) + int(position), method)
+        except AttributionError as err:
+            st.error(f"Cannot attribute this position: {err}")
+        else:
+            dca.show_attribution(attr, chunk[position + 1:position + 21])
 
 with export_tab:
     st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end} (the heatmap's span)",

@@ -4,13 +4,18 @@ import secrets
 import numpy as np
 import streamlit as st
 
+from core.attribution import AttributionError
+from core.corpus import CorpusError
+from core.intervene import InterventionError
 from core.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
+from dashboard import causal as dca
 from dashboard import models, plots
 from dashboard.streaming import show_text, stream_into
 
 BATCH_TEMPERATURES = [0.2, 0.5, 1.0, 1.5]
 DEFAULT_PRIMES = {"shakespeare": "ROMEO.\n", "austen": "\"My dear", "linux": "static int ", "latex": "\\begin{"}
 MODES = {"sample": "Sample", "greedy": "Greedy", "beam": "Beam search"}
+MAX_CLAMPED = 1_000  # characters per stream when clamping
 
 st.title("Sample")
 ckpt = models.selected_checkpoint()
@@ -42,6 +47,45 @@ def inspect(key: str, prime: str, text: str, narrow: bool = False) -> None:
                    f"it wrote `{text[pos]!r}` (p = {p_chosen[pos]:.3f}, rank {rank} of {len(vocab)}).")
     chart.plotly_chart(plots.topk_figure([vocab.itos[i] for i in top], probs[pos][top].tolist(), actual=text[pos]),
                        key=f"{key}_top", config={"displayModeBar": False})
+    attribute_here(key, prime + text, len(prime) + pos - 1)
+
+
+def attribute_here(key: str, full: str, position: int) -> None:
+    """On demand: which earlier characters the prediction of full[position + 1] leans on."""
+    left, right = st.columns([2, 3])
+    if not left.toggle("Which earlier characters did this choice lean on?", key=f"{key}_attr"):
+        return
+    method = right.radio("Method", list(dca.METHODS), key=f"{key}_method", horizontal=True,
+                         format_func=dca.METHODS.get)
+    if position < 0:
+        st.info("The first character of a sample with an empty prime follows nothing.")
+        return
+    try:
+        dca.show_attribution(dca.attribution(model_dir, full, position, method))
+    except AttributionError as err:
+        st.error(f"Cannot attribute this character: {err}")
+
+
+@st.fragment
+def clamp_panel(prime: str, length: int, temperature: float, seed: int | None) -> None:
+    """Clamp cells, then write a free and a clamped stream from one seed and show them side by side."""
+    st.caption("Fix cells (h or c) of a layer to a value, or to their mean over validation text (ablation), at "
+               "every step. The free and the clamped stream share the prime, the seed and every random draw, so "
+               "they part only where the clamp changes the model's choice. Several units: separate them with commas.")
+    spec, *_ = dca.clamp_controls("sample_clamp", ckpt.model.config)
+    if st.button("Generate free and clamped", key="sample_clamp_go", icon=":material/compare:"):
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        try:
+            validate_sampling(temperature, length, 0, 1, seed, prime)
+            st.session_state["sample_clamped"] = {"model_dir": model_dir, "seed": seed, "shown": dca.clamped_samples(
+                model_dir, (spec,), prime, min(length, MAX_CLAMPED), temperature, seed)}
+        except (InterventionError, CorpusError, ValueError, OSError) as err:
+            st.session_state.pop("sample_clamped", None)
+            st.error(f"Cannot clamp `{spec}`: {err}")
+    done = st.session_state.get("sample_clamped")
+    if done and done["model_dir"] == model_dir:
+        dca.show_clamped(*done["shown"])
+        st.caption(f"Seed {done['seed']}, temperature {temperature}, prime as above.")
 
 
 with st.container(border=True):
@@ -107,6 +151,11 @@ if result and result["model_dir"] == model_dir:
                            file_name=f"{ckpt.path.name}-sample.txt", mime="text/plain", key="sample_download")
     with output:
         inspect("sample_main", result["prime"], result["text"])
+
+st.divider()
+st.subheader("Clamp cells and resample")
+last_seed = result["seed"] if result and result["model_dir"] == model_dir else None
+clamp_panel(prime, int(length), temperature, int(seed) if fixed else last_seed)
 
 st.divider()
 st.subheader("Same prime, four temperatures")

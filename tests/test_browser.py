@@ -1,10 +1,10 @@
 """Real-browser tests: the dashboard served by `streamlit run` (one server for the module), driven by Playwright
 with Debian's chromium, as a first-time user clicks through it.
 
-Sample streams; a fine-tune ends with its final sample and "Sample from it" opens Sample on the new model; a
-Cells preset on a fresh session opens its model and lights a cell, and a second preset relabels the found
-list; Train more scrolls to the highlighted sample; a figure is above the fold at 1024 px; the server log has
-no "missing ScriptRunContext" warning. Screenshots of
+Sample streams, and clamps cells beside the free stream; a fine-tune ends with its final sample and "Sample
+from it" opens Sample on the new model; a Cells preset on a fresh session opens its model and lights a cell,
+and a second preset relabels the found list; Train more scrolls to the highlighted sample; a figure is above the
+fold at 1024 px; the server log has no "missing ScriptRunContext" warning. Screenshots of
 every page at 1440 px go to artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 import re
@@ -52,6 +52,21 @@ def test_sample_page_streams_generated_text(server, page):
     settle(page)
     assert page.locator("[data-testid=stPlotlyChart]").count() >= 2
     assert screenshot(page, "sample").stat().st_size > 10_000
+
+
+def test_sample_page_clamps_cells_beside_the_free_stream(server, page):
+    page.goto(server + "/sample")
+    settle(page)
+    units = page.get_by_role("textbox", name="Units (comma-separated)")
+    units.fill("0,1,2,3")
+    units.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Generate free and clamped").click()
+    settle(page)
+    page.get_by_text("at every step").wait_for(timeout=120_000)
+    free, clamped = (page.locator("pre", has=page.locator(f"span[style*='{colour}']")).first.inner_text()
+                     for colour in ("#f8c9c9", "#c6ecc6"))  # each side marks what the other lacks
+    assert len(free) > 100 and len(clamped) > 100 and free != clamped
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.cells import val_text
 from tests.tiny_checkpoint import make_checkpoint
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -106,3 +107,18 @@ def test_last_sample_source(tiny, monkeypatch, tmp_path):
     at.radio(key="cells_source").set_value("sample").run()
     assert not at.exception and "if (a) {\n\treturn 1;" in shown_text(at)
     assert np.isfinite(at.session_state["cells_span"][1])
+
+
+def test_attribution_colours_the_characters_a_prediction_leans_on(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    assert not any("back: " in h.proto.body for h in at.get("html"))  # nothing computed before it is asked for
+    at.number_input(key="cells_attr_position").set_value(30).run()
+    at.toggle(key="cells_attr_on").set_value(True).run()
+    assert not at.exception and "Predicting" in " ".join(m.value for m in at.markdown)  # gradient x input
+    at.radio(key="cells_attr_method").set_value("ig").run()
+    assert not at.exception
+    page = val_text(str(Path(tiny).parent / "tiny.c"))
+    words = " ".join(m.value for m in [*at.markdown, *at.caption])
+    assert f"Predicting **{page[31]!r}**" in words and "Completeness" in words
+    body = next(h.proto.body for h in at.get("html") if "back: " in h.proto.body)
+    assert html.unescape(re.sub(r"<[^>]+>", "", body)).startswith(page[:31])  # the 31 characters read so far

@@ -9,6 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from core.intervene import Clamp, side_by_side
 from core.sample import sample_batch, stream_sample
 from core.train import TrainConfig
 from dashboard import training
@@ -242,3 +243,32 @@ def test_a_job_stops_with_a_checkpoint_and_resumes_where_it_stopped(tmp_path):
     assert resumed.step > stopped.step
     assert resumed.curve[:len(stopped.curve)] == stopped.curve  # one curve across the two runs
     assert json.loads((tmp_path / "sonnets" / "card.json").read_text())["steps"] == resumed.step
+
+
+def test_sample_clamps_cells_beside_the_free_stream_and_attributes_a_choice(roots):
+    at = open_page("sample")
+    at.toggle(key="sample_fix_seed").set_value(True).run()
+    at.number_input(key="sample_seed").set_value(3)
+    at.number_input(key="sample_length").set_value(60)
+    at.button(key="sample_generate").click().run()
+    at.text_input(key="sample_clamp_units").set_value("0,1,2,3").run()
+    at.slider(key="sample_clamp_value").set_value(5.0).run()
+    at.button(key="sample_clamp_go").click().run()
+    assert not at.exception
+    shown, free, clamped = at.session_state["sample_clamped"]["shown"]
+    ckpt = get_checkpoint(at.session_state["model_dir"])
+    prime = at.text_area(key="sample_prime").value
+    clamp = Clamp(0, "c", (0, 1, 2, 3), (5.0,) * 4)
+    assert (free, clamped) == side_by_side(ckpt.model, ckpt.vocab, [clamp], prime, 60, 1.0, 3)
+    assert free != clamped and "Clamped `0:c:0 = +5.000`" in " ".join(m.value for m in at.markdown)
+    diff = [h.value for h in at.get("html") if "#c6ecc6" in h.value or "#f8c9c9" in h.value]
+    assert len(diff) == 2  # the free and the clamped text, their differences marked
+
+    at.toggle(key="sample_main_inspect").set_value(True).run()
+    at.slider(key="sample_main_pos").set_value(7).run()
+    at.toggle(key="sample_main_attr").set_value(True).run()
+    at.radio(key="sample_main_method").set_value("ig").run()
+    assert not at.exception
+    words = " ".join(m.value for m in [*at.markdown, *at.caption])
+    assert f"Predicting **{at.session_state['sample_result']['text'][7]!r}**" in words and "Completeness" in words
+    assert any("back: " in h.value for h in at.get("html"))  # the attributed characters carry their scores

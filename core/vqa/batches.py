@@ -68,6 +68,10 @@ class Batcher:
     def __len__(self) -> int:
         return len(self.answers)
 
+    def four_choices(self) -> np.ndarray:
+        """(Q,) bool: the questions whose fixed candidate set holds four real candidates."""
+        return (self.candidates != len(self.answer_names)).sum(1).numpy() == N_CANDIDATES
+
     def image_batch(self, n_images: int, rng: np.random.Generator) -> torch.Tensor:
         """Question indices (B,) of every question about n_images images drawn at random."""
         rows = rng.choice(len(self.questions_of), size=min(n_images, len(self.questions_of)), replace=False)

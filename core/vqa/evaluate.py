@@ -82,7 +82,7 @@ def evaluate_split(model: StackedAttentionVQA, question_only: StackedAttentionVQ
     pred, pick, last = predict(model, batcher)
     q_pred, q_pick, _ = predict(question_only, batcher)
     ground = grounding(last, split, types, model.cfg.grid)
-    four = (batcher.candidates != len(batcher.answer_names)).sum(1).numpy() == 4
+    four = batcher.four_choices()
     four_types = [t for t, f in zip(types, four) if f]
     return {"split": split.name, "questions": len(answers),
             "accuracy": accuracy_table(pred == answers, types, split.TYPES),

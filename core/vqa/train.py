@@ -49,11 +49,13 @@ def set_seed(seed: int) -> None:
 
 
 @torch.no_grad()
-def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> float:
-    """Answer accuracy on a validation batcher."""
-    pred, _, _ = predict(model, batcher)
+def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> tuple[float, float]:
+    """Answer accuracy and four-candidate multiple-choice accuracy on a validation batcher."""
+    pred, pick, _ = predict(model, batcher)
     model.train()
-    return float((pred == batcher.answers.numpy()).mean())
+    four = batcher.four_choices()
+    mc = (pick == batcher.target.numpy())[four]
+    return float((pred == batcher.answers.numpy()).mean()), float(mc.mean()) if len(mc) else float("nan")
 
 
 def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: argparse.Namespace, log: Callable[[str], None],
@@ -73,11 +75,12 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: argparse.Namespace, log
     def checkpoint_if_best() -> None:
         nonlocal best, best_step, best_state
         model.cpu()
-        acc = val_accuracy(model, val)
+        acc, mc = val_accuracy(model, val)
         model.to(a.device)
         curve.append({"step": step, "loss": round(loss.item(), 4), "val_accuracy": round(acc, 4),
-                      "minutes": round((time.time() - t0) / 60, 2)})
-        log(f"{name} step {step} loss {loss.item():.4f} val accuracy {acc:.4f} ({(time.time() - t0) / 60:.1f} min)")
+                      "val_four_choices": round(mc, 4), "minutes": round((time.time() - t0) / 60, 2)})
+        log(f"{name} step {step} loss {loss.item():.4f} val accuracy {acc:.4f}, four-candidate multiple choice "
+            f"{mc:.4f} ({(time.time() - t0) / 60:.1f} min)")
         if acc > best:
             best, best_step = acc, step
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

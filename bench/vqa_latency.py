@@ -6,6 +6,7 @@ they differ in what follows it (stacked attention + one backward pass for word s
 search of the caption). Medians over interleaved repeats, same process, same image.
 
     python bench/vqa_latency.py [--repeats 9] [--threads 1] [--model checkpoints/vqa-easy]
+    python bench/vqa_latency.py --model checkpoints/vqa-photos     (late stage, beside captioner-photos)
 """
 import argparse
 import os
@@ -28,12 +29,12 @@ from core.caption.pipeline import describe  # noqa: E402
 from core.vqa.checkpoint import load_vqa  # noqa: E402
 from core.vqa.pipeline import answer_question, encode_image  # noqa: E402
 
-QUESTION = "what color is the shape?"
+QUESTIONS = {"mid": "what color is the shape?", "late": "what animal is this?"}
 
 
 def vqa_path(data: bytes, encoder: Encoder, ckpt) -> None:
     image = open_image(data).image
-    ans = answer_question(ckpt, encode_image(image, encoder), QUESTION)
+    ans = answer_question(ckpt, encode_image(image, encoder), QUESTIONS[encoder.stage])
     _ = ans.top(5), [upsample_map(a, image.height, image.width) for a in ans.alphas]
 
 
@@ -55,11 +56,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--threads", type=int, default=1, help="torch threads (the dashboard uses 1)")
     p.add_argument("--model", default="checkpoints/vqa-easy")
-    p.add_argument("--captioner", default="checkpoints/captioner-scenes")
+    p.add_argument("--captioner", help="default: the captioner reading the VQA model's encoder stage "
+                                       "(captioner-scenes for mid, captioner-photos for late)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     data = twelve_megapixel_jpeg()
-    encoder, ckpt, captioner = Encoder(), load_vqa(a.model), load_captioner(a.captioner)
+    ckpt = load_vqa(a.model)
+    stage = ckpt.model.cfg.encoder
+    captioner = load_captioner(a.captioner or f"checkpoints/captioner-{'photos' if stage == 'late' else 'scenes'}")
+    encoder = Encoder(stage)
     paths = {"vqa": (vqa_path, ckpt), "caption": (caption_path, captioner)}
     for fn, model in paths.values():                                       # warm-up
         fn(data, encoder, model)

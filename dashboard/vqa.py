@@ -1,4 +1,6 @@
-"""VQA page glue: the cached checkpoint, easy-VQA test images with their questions, answers and figures."""
+"""VQA page glue: the cached checkpoints (easy shapes, photos), test images and photo-world scenes with their
+questions, answers, multiple-choice candidates and figures."""
+import random
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
+from core.caption.photos import make_photo
+from core.vqa import photo_questions
 from core.vqa.batches import candidate_sets
 from core.vqa.checkpoint import VQACheckpoint, load_vqa
 from core.vqa.data import load_split
@@ -13,14 +17,18 @@ from core.vqa.pipeline import Answer, answer_question, choose, encode_image
 from dashboard.captioning import get_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_DIR = ROOT / "checkpoints" / "vqa-easy"
-UPLOAD_QUESTIONS = ["what color is the shape?", "what shape is in the image?", "is there a red shape?",
-                    "does the image contain a circle?", "is there not a blue shape?"]
+MODELS = {"easy": ROOT / "checkpoints" / "vqa-easy", "photos": ROOT / "checkpoints" / "vqa-photos"}
+MODEL_NAMES = {"easy": "Easy shapes (easy-VQA)", "photos": "Photos (photo world)"}
+UPLOAD_QUESTIONS = {"easy": ["what color is the shape?", "what shape is in the image?", "is there a red shape?",
+                             "does the image contain a circle?", "is there not a blue shape?"],
+                    "photos": ["what is this?", "what animal is this?", "what colour is the dog?",
+                               "how many birds are there?", "is there a car?", "what fruit is this?"]}
+DEMO_SEEDS = 30_000_000          # photo-world seeds beyond train/val/test, drawn from the held-out stamps
 
 
 @st.cache_resource
-def get_vqa(path: str = str(MODEL_DIR)) -> VQACheckpoint:
-    return load_vqa(path)
+def get_vqa(name: str = "easy") -> VQACheckpoint:
+    return load_vqa(MODELS[name])
 
 
 @st.cache_resource
@@ -30,36 +38,53 @@ def test_split():
 
 
 @st.cache_data(max_entries=16)
-def test_image(i: int) -> tuple[Image.Image, list[str], list[str]]:
-    """Test image i, its questions and their true answers."""
+def test_image(i: int) -> tuple[Image.Image, list[str], list[str], list[tuple[str, ...]]]:
+    """easy-VQA test image i, its questions, their true answers (and no fixed candidates)."""
     split = test_split()
     rows = np.flatnonzero(split.image_index == i)
-    answers = get_vqa().answers
-    return split.image(i), [split.questions[r] for r in rows], [answers[split.answers[r]] for r in rows]
+    answers = get_vqa("easy").answers
+    return split.image(i), [split.questions[r] for r in rows], [answers[split.answers[r]] for r in rows], []
+
+
+@st.cache_data(max_entries=16)
+def photo_scene(k: int) -> tuple[Image.Image, list[str], list[str], list[tuple[str, ...]]]:
+    """Photo-world demo scene k: the photo, its generated questions, true answers and four candidates each."""
+    scene = make_photo(DEMO_SEEDS + k)
+    qs = photo_questions.scene_questions(scene)
+    return scene.image, [q.text for q in qs], [q.answer for q in qs], [q.candidates for q in qs]
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def image_grid(_image: Image.Image, key: str) -> np.ndarray:
-    """The image's (1, L, D) encoder grid, cached by the image's key."""
-    return encode_image(_image, get_encoder("mid")).numpy()
+def image_grid(_image: Image.Image, key: str, stage: str) -> np.ndarray:
+    """The image's (1, L, D) encoder grid at the given encoder stage, cached by the image's key."""
+    return encode_image(_image, get_encoder(stage)).numpy()
+
+
+def _grid(image: Image.Image, key: str, model: str):
+    import torch
+    return torch.from_numpy(image_grid(image, key, get_vqa(model).model.cfg.encoder))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def ask(_image: Image.Image, key: str, question: str) -> Answer:
+def ask(_image: Image.Image, key: str, question: str, model: str = "easy") -> Answer:
     """Answer, per-hop maps and word saliency for a question about the image; raises QuestionError."""
-    import torch
-    return answer_question(get_vqa(), torch.from_numpy(image_grid(_image, key)), question)
+    return answer_question(get_vqa(model), _grid(_image, key, model), question)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def multiple_choice(_image: Image.Image, key: str, question: str, candidates: tuple[str, ...]) -> np.ndarray:
+def multiple_choice(_image: Image.Image, key: str, question: str, candidates: tuple[str, ...],
+                    model: str = "easy") -> np.ndarray:
     """Softmax over the candidates' scores (C,)."""
-    import torch
-    return choose(get_vqa(), torch.from_numpy(image_grid(_image, key)), question, list(candidates))
+    return choose(get_vqa(model), _grid(_image, key, model), question, list(candidates))
 
 
-def four_candidates(answers: list[str], answer: str, seed: int) -> list[str]:
+def four_candidates(model: str, answer: str, question: str, seed: int) -> list[str]:
     """The given answer and up to three distractors of the same kind, in a seeded random order."""
+    if model == "photos":
+        if answer in ("yes", "no"):
+            return ["yes", "no"]
+        return list(photo_questions.four_candidates(answer, random.Random(seed), question))
+    answers = get_vqa(model).answers
     cands, _ = candidate_sets(np.array([answers.index(answer)]), answers, np.random.default_rng(seed))
     return [answers[c] for c in cands[0] if c < len(answers)]
 
@@ -88,6 +113,16 @@ def model_note(ckpt: VQACheckpoint) -> str:
     test = ckpt.card.get("test", {})
     acc = test.get("accuracy", {}).get("all", {}).get("accuracy")
     qo = test.get("question_only", {}).get("all", {}).get("accuracy")
+    if ckpt.card.get("world") == "photos":
+        mc = test.get("multiple_choice", {})
+        four, four_qo = mc.get("four_choices", {}).get("all", {}), mc.get("four_choices_question_only", {}).get("all", {})
+        scores = (f" On held-out photos (objects from stamp files it never saw): multiple choice "
+                  f"{four['accuracy']:.1%} (question-only baseline {four_qo['accuracy']:.1%}), open-ended "
+                  f"{acc:.1%} ({qo:.1%}); attention mass on the object {test.get('mass_ratio', 0):.1f}x uniform."
+                  if four and four_qo and acc is not None and qo is not None else "")
+        return ("This model was trained on the **photo world**: real photo cut-outs of animals, fruit, vegetables, "
+                "vehicles and things on real backgrounds, with generated questions (what is this, what colour, "
+                f"how many, is there, what is to the left/right of). It answers only in that world's words.{scores}")
     scores = (f" Test accuracy {acc:.2%} (question-only baseline {qo:.2%}); attention mass in the shape "
               f"{test.get('mass_ratio', 0):.1f}x uniform." if acc is not None and qo is not None else "")
     return ("This model was trained only on **easy-VQA** (64 x 64 images of one coloured shape: circle, "

@@ -6,23 +6,44 @@ from core.vqa.data import QuestionError
 from dashboard import captioning as cap
 from dashboard import vqa
 
+SOURCES = {"easy-VQA test image": "easy", "Photo-world scene": "photos", "Upload": None}
+
 st.title("Visual question answering")
 st.caption("Stacked Attention Networks (Yang et al. 2016): an LSTM reads the question (many-to-one); its final "
-           "state attends over the captioner's frozen 14 x 14 image grid, adds what it saw to itself and attends "
+           "state attends over the captioner's frozen image grid, adds what it saw to itself and attends "
            "again (2 hops); a classifier picks the answer.")
+
+
+def match_source() -> None:
+    """Switching the model shows an image of its own world."""
+    st.session_state["vqa_source"] = next(s for s, w in SOURCES.items() if w == st.session_state["vqa_model"])
+
+
+model = st.radio("Model", list(vqa.MODELS), format_func=vqa.MODEL_NAMES.get, horizontal=True, key="vqa_model",
+                 on_change=match_source)
 try:
-    ckpt = vqa.get_vqa()
+    ckpt = vqa.get_vqa(model)
 except VQACheckpointError as err:
     st.error(f"Cannot load the VQA model: {err}")
     st.stop()
 st.info(vqa.model_note(ckpt))
+with st.expander("Model card", icon=":material/badge:"):
+    st.markdown("  \n".join(f"**{k}**: {v}" for k, v in cap.card_rows(ckpt).items()))
 
-source = st.radio("Image", ["easy-VQA test image", "Upload"], horizontal=True, key="vqa_source")
-image, key, suggested, truths = None, None, vqa.UPLOAD_QUESTIONS, []
+source = st.radio("Image", list(SOURCES), horizontal=True, key="vqa_source")
+image, key, suggested, truths, choices = None, None, vqa.UPLOAD_QUESTIONS[model], [], []
 if source == "easy-VQA test image":
     index = st.number_input("Test image (0-999)", 0, 999, 0, key="vqa_index")
-    image, suggested, truths = vqa.test_image(int(index))
+    image, suggested, truths, choices = vqa.test_image(int(index))
     key = f"test:{index}"
+elif source == "Photo-world scene":
+    st.session_state.setdefault("vqa_scene", 0)
+    if st.button("New photo-world scene", key="vqa_new_scene", icon=":material/casino:"):
+        st.session_state["vqa_scene"] += 1
+    image, suggested, truths, choices = vqa.photo_scene(st.session_state["vqa_scene"])
+    key = f"photos:{st.session_state['vqa_scene']}"
+    st.caption("A new scene of the photo world, its objects drawn from held-out stamp files; the suggested "
+               "questions are generated from its objects and masks.")
 else:
     image, key = cap.upload_widget("vqa_upload")
 if image is None:
@@ -33,11 +54,13 @@ def use_suggestion() -> None:
     st.session_state["vqa_question"] = st.session_state["vqa_suggested"]
 
 
-st.session_state.setdefault("vqa_question", suggested[0])
+if st.session_state.get("vqa_suggestions") != suggested:      # a new image: start from its first question
+    st.session_state["vqa_suggestions"] = suggested
+    st.session_state["vqa_question"] = suggested[0]
 st.selectbox("Suggested questions", suggested, key="vqa_suggested", on_change=use_suggestion)
 question = st.text_input("Question", key="vqa_question", max_chars=None)
 try:
-    ans = vqa.ask(image, key, question)
+    ans = vqa.ask(image, key, question, model)
 except QuestionError as err:
     st.warning(str(err))
     st.stop()
@@ -45,7 +68,8 @@ for note in ans.question.notes():
     st.warning(note)
 
 word, prob = ans.best
-truth = dict(zip(suggested, truths)).get(question.strip().lower()) if truths else None
+asked = question.strip().lower()
+truth = dict(zip(suggested, truths)).get(asked)
 st.subheader(f"{word}  ({prob:.1%})")
 qo_word = ckpt.answers[int(ans.question_only_probs.argmax())]
 st.caption(f"Question as read: “{' '.join(ans.question.words)}”"
@@ -55,11 +79,15 @@ st.caption(f"Question as read: “{' '.join(ans.question.words)}”"
 left, right = st.columns([1, 1])
 with left:
     if st.toggle("Multiple choice (four candidates)", key="vqa_mc"):
-        candidates = vqa.four_candidates(ckpt.answers, truth or word, seed=len(question))
-        scores = vqa.multiple_choice(image, key, question, tuple(candidates))
-        st.plotly_chart(vqa.top_figure(sorted(zip(candidates, scores.tolist()), key=lambda x: -x[1])),
-                        key="vqa_mc_chart", config={"displayModeBar": False})
-        st.caption("Each candidate is encoded by its own LSTM and scored against the fused question-image vector.")
+        candidates = (dict(zip(suggested, choices)).get(asked)
+                      or vqa.four_candidates(model, truth or word, question, seed=len(question)))
+        scores = vqa.multiple_choice(image, key, question, tuple(candidates), model)
+        ranked = sorted(zip(candidates, scores.tolist()), key=lambda x: -x[1])
+        st.markdown(f"**Pick: {ranked[0][0]}**" + (f" ({'right' if ranked[0][0] == truth else 'wrong'})"
+                                                    if truth else ""))
+        st.plotly_chart(vqa.top_figure(ranked), key="vqa_mc_chart", config={"displayModeBar": False})
+        st.caption("Each candidate is encoded by its own LSTM and scored against the fused question-image vector; "
+                   "the bars are the softmax over the candidates' scores.")
     else:
         st.plotly_chart(vqa.top_figure(ans.top(5)), key="vqa_top", config={"displayModeBar": False})
 with right:

@@ -1,5 +1,6 @@
-"""VQA page (AppTest, shipped checkpoint): a test image with a typed question gets an answer, one map per hop and
-word bars; unknown words, empty and 10,000-character questions get warnings; uploads good and bad."""
+"""VQA page (AppTest, shipped checkpoints): a test image with a typed question gets an answer, one map per hop and
+word bars; unknown words, empty and 10,000-character questions get warnings; uploads good and bad; the photos
+model on a photo-world scene (typed and multiple-choice questions, a new scene) and on an uploaded photo."""
 import io
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from test_caption_images import bad_uploads
+
+from core.vqa.photo_questions import photo_answers
 
 PAGE = "../pages/vqa.py"
 
@@ -72,3 +75,42 @@ def test_bad_uploads_show_an_error(app, name):
     at.file_uploader(key="vqa_upload").set_value(("upload.png", data, "image/png")).run()
     assert not at.exception
     assert any(phrase.lower() in e.value.lower() for e in at.error), [e.value for e in at.error]
+
+
+def test_photos_model_scene_typed_and_multiple_choice_questions(app):
+    at = app
+    at.radio(key="vqa_model").set_value("photos").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.radio(key="vqa_source").value == "Photo-world scene" and "photo world" in at.info[0].value
+    answers = set(photo_answers())
+    count = next(q for q in at.selectbox(key="vqa_suggested").options if q.startswith("how many"))
+    at.text_input(key="vqa_question").input(count).run()
+    assert not at.exception and not at.warning
+    assert at.subheader[0].value.split()[0] in answers and len(hop_captions(at)) == 2
+    assert any("true answer" in c.value for c in at.caption)
+    at.toggle(key="vqa_mc").set_value(True).run()
+    assert not at.exception and any(m.value.startswith("**Pick: ") for m in at.markdown)
+    first = at.selectbox(key="vqa_suggested").options
+    at.button(key="vqa_new_scene").click().run()
+    assert not at.exception and at.session_state["vqa_scene"] == 1 and len(hop_captions(at)) == 2
+    assert at.selectbox(key="vqa_suggested").options != first                # the new scene's own questions
+    assert at.text_input(key="vqa_question").value == at.selectbox(key="vqa_suggested").options[0]
+    at.toggle(key="vqa_mc").set_value(False).run()
+
+
+def test_photos_model_answers_an_uploaded_photo(app):
+    import skimage.data
+    at = app
+    at.radio(key="vqa_model").set_value("photos").run()
+    at.radio(key="vqa_source").set_value("Upload").run()
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.chelsea()).save(buf, "JPEG")
+    at.file_uploader(key="vqa_upload").set_value(("chelsea.jpg", buf.getvalue(), "image/jpeg")).run()
+    at.text_input(key="vqa_question").input("what animal is this?").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value.split()[0] in photo_answers() and len(hop_captions(at)) == 2
+    at.toggle(key="vqa_mc").set_value(True).run()
+    assert not at.exception and any(m.value.startswith("**Pick: ") for m in at.markdown)
+    at.toggle(key="vqa_mc").set_value(False).run()
+    at.radio(key="vqa_model").set_value("easy").run()
+    assert at.radio(key="vqa_source").value == "easy-VQA test image" and not at.exception

@@ -2,6 +2,7 @@
 
 A multiple-choice set is the correct answer plus up to three distractors of the same kind (colours
 against colours, shapes against shapes, yes against no), in random order, like Visual7W's four candidates.
+easy-VQA's are drawn here; the photo world's come with its questions (core.vqa.photo_questions).
 """
 from __future__ import annotations
 
@@ -56,11 +57,20 @@ class Batcher:
         self.questions_of = [np.flatnonzero(split.image_index == i) for i in range(len(split.paths))]
         self.answer_tokens = answer_tokens(answers, vocab)                   # (A + 1, Ta)
         self.answer_names = answers
-        cands, target = candidate_sets(np.array(split.answers), answers, np.random.default_rng(seed))
+        fixed = split.candidate_ids(answers)                                   # (Q, 4) or None
+        self.draw_fresh = fixed is None
+        if fixed is None:
+            cands, target = candidate_sets(np.array(split.answers), answers, np.random.default_rng(seed))
+        else:
+            cands, target = fixed, (fixed == np.array(split.answers)[:, None]).argmax(1)
         self.candidates, self.target = torch.from_numpy(cands), torch.from_numpy(target)
 
     def __len__(self) -> int:
         return len(self.answers)
+
+    def four_choices(self) -> np.ndarray:
+        """(Q,) bool: the questions whose fixed candidate set holds four real candidates."""
+        return (self.candidates != len(self.answer_names)).sum(1).numpy() == N_CANDIDATES
 
     def image_batch(self, n_images: int, rng: np.random.Generator) -> torch.Tensor:
         """Question indices (B,) of every question about n_images images drawn at random."""
@@ -72,12 +82,13 @@ class Batcher:
         """tokens (B, T'), feats (N, L, D) float32 of the N distinct images, image index (B,), answers (B,),
         candidate tokens (B, 4, Ta), target (B,).
 
-        With rng, fresh candidate sets are drawn (training); without, the split's fixed sets are used."""
+        With rng, fresh candidate sets are drawn (training) unless the split fixes them (the photo world's);
+        without, the split's fixed sets are used."""
         tok = self.tokens[idx]
         tok = tok[:, :int((tok != 0).sum(1).max())]
         images, image_index = torch.unique(self.image_index[idx], return_inverse=True)
         feats = self.feats[images].float()
-        if rng is None:
+        if rng is None or not self.draw_fresh:
             cands, target = self.candidates[idx], self.target[idx]
         else:
             c, t = candidate_sets(self.answers[idx].numpy(), self.answer_names, rng)

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,8 @@ class VQASplit:
     image_index: np.ndarray          # (Q,) row of `feats` / `paths` for each question
     paths: list[str]
     feats: np.ndarray | None = None  # (N, L, D) float16, memory-mapped
+    TYPES: ClassVar[tuple[str, ...]] = QUESTION_TYPES
+    GROUNDED: ClassVar[tuple[str, tuple[str, ...]]] = ("colour/shape", ("what colour", "what shape"))
 
     def image(self, i: int) -> Image.Image:
         """The i-th image of the split (RGB)."""
@@ -131,6 +134,15 @@ class VQASplit:
     def types(self) -> list[str]:
         """Question type of every question."""
         return [question_type(q) for q in self.questions]
+
+    def masks_of_image(self, i: int) -> dict[int, np.ndarray]:
+        """{question row: (H, W) bool mask of what it is about} for the questions about image i: the shape."""
+        mask = shape_mask(self.image(i))
+        return {int(q): mask for q in np.flatnonzero(self.image_index == i)}
+
+    def candidate_ids(self, answers: list[str]) -> np.ndarray | None:
+        """(Q, 4) fixed multiple-choice answer ids, or None: easy-VQA draws them (core.vqa.batches)."""
+        return None
 
 
 def answer_list() -> list[str]:

@@ -1,11 +1,14 @@
-"""Evaluate a VQA checkpoint on the easy-VQA test split: accuracy per question type, beside the question-only
-baseline, multiple-choice accuracy, and grounding of the last attention hop in the shape's mask.
+"""Evaluate a VQA checkpoint on its world's test split: accuracy per question type, beside the question-only
+baseline, multiple-choice accuracy, and grounding of the last attention hop in the mask of what is asked about.
 
     python -m core.vqa.evaluate --model checkpoints/vqa-easy
+    python -m core.vqa.evaluate --model checkpoints/vqa-photos --photo-features data/caption
 
-Grounding: the last hop's 14 x 14 map is upsampled to the 64 x 64 image and normalised; its mass inside the
-shape mask is compared with a uniform map's (the mask's area fraction). mass_ratio = mean mass / mean
-uniform mass over the questions about the shape's colour or kind ("what colour", "what shape").
+Grounding: the last hop's map is upsampled to the image and normalised; its mass inside the mask is compared
+with a uniform map's (the mask's area fraction). easy-VQA: the shape's mask, mass_ratio = mean mass / mean
+uniform mass over the questions about the shape's colour or kind ("what colour", "what shape"). Photo world:
+the visible mask of the question's objects (the answer's object for left/right questions), mass_ratio over
+every question that has one ("is there" questions answered no and zero counts show nothing).
 """
 from __future__ import annotations
 
@@ -16,13 +19,13 @@ import numpy as np
 import torch
 
 from core.caption.maps import upsample_map
+from core.caption.photos import PhotoWorldError
 
 from .batches import Batcher
 from .checkpoint import VQACheckpointError, load_vqa
-from .data import QUESTION_TYPES, VQADataError, VQASplit, load_split, shape_mask, with_features
+from .data import VQADataError, VQASplit, load_split, with_features
 from .model import StackedAttentionVQA
-
-GROUNDED_TYPES = ("what colour", "what shape")
+from .photo_data import ENCODER_STAGE, PHOTO_SEED, photo_features, photo_vqa_split
 
 
 @torch.no_grad()
@@ -41,81 +44,114 @@ def predict(model: StackedAttentionVQA, batcher: Batcher, batch_size: int = 512
     return torch.cat(preds).numpy(), torch.cat(picks).numpy(), torch.cat(last).numpy()
 
 
-def accuracy_table(correct: np.ndarray, types: list[str]) -> dict[str, dict]:
-    """{type: {"n", "accuracy"}} for every question type present, plus "all"."""
+def accuracy_table(correct: np.ndarray, types: list[str], order: tuple[str, ...]) -> dict[str, dict]:
+    """{type: {"n", "accuracy"}} for every question type present (in the given order), plus "all"."""
     types_arr = np.array(types)
     table = {t: {"n": int((types_arr == t).sum()), "accuracy": float(correct[types_arr == t].mean())}
-             for t in QUESTION_TYPES if (types_arr == t).any()}
+             for t in order if (types_arr == t).any()}
     table["all"] = {"n": len(correct), "accuracy": float(correct.mean())}
     return table
 
 
 def grounding(last: np.ndarray, split: VQASplit, types: list[str], grid: int) -> dict[str, dict]:
-    """Per question type: mean attention mass inside the shape mask, the uniform mass and their ratio."""
-    masks = [shape_mask(split.image(i)) for i in range(len(split.paths))]
-    mass, uniform = np.zeros(len(last)), np.zeros(len(last))
-    for q, alpha in enumerate(last):
-        mask = masks[split.image_index[q]]
-        up = upsample_map(alpha.reshape(grid, grid), *mask.shape)
-        mass[q], uniform[q] = up[mask].sum() / up.sum(), mask.mean()
-    types_arr = np.array(types)
+    """Per question type: mean attention mass inside the mask of what the question is about, the uniform
+    mass (the mask's area fraction) and their ratio; questions without a mask are left out."""
+    mass, uniform = np.full(len(last), np.nan), np.full(len(last), np.nan)
+    for i in range(len(split.paths)):
+        for q, mask in split.masks_of_image(i).items():
+            up = upsample_map(last[q].reshape(grid, grid), *mask.shape)
+            mass[q], uniform[q] = up[mask].sum() / up.sum(), mask.mean()
+    types_arr, has_mask = np.array(types), ~np.isnan(mass)
+    name, grounded = split.GROUNDED
     out = {}
-    groups = [(t, types_arr == t) for t in QUESTION_TYPES] + [("colour/shape", np.isin(types_arr, GROUNDED_TYPES))]
-    for name, sel in groups:
+    for t, sel in [(t, types_arr == t) for t in split.TYPES] + [(name, np.isin(types_arr, grounded))]:
+        sel = sel & has_mask
         if sel.any():
-            out[name] = {"mass": float(mass[sel].mean()), "uniform": float(uniform[sel].mean()),
-                         "ratio": float(mass[sel].mean() / uniform[sel].mean())}
+            out[t] = {"n": int(sel.sum()), "mass": float(mass[sel].mean()), "uniform": float(uniform[sel].mean()),
+                      "ratio": float(mass[sel].mean() / uniform[sel].mean())}
     return out
 
 
 def evaluate_split(model: StackedAttentionVQA, question_only: StackedAttentionVQA, batcher: Batcher,
                    split: VQASplit) -> dict:
-    """Test metrics of the model and its question-only baseline: per-type accuracy, multiple choice, grounding."""
+    """Test metrics of the model and its question-only baseline: per-type accuracy, multiple choice, grounding.
+    Multiple choice is scored over all candidate sets and over those with four real candidates."""
     types = split.types()
     answers = batcher.answers.numpy()
     target = batcher.target.numpy()
     pred, pick, last = predict(model, batcher)
     q_pred, q_pick, _ = predict(question_only, batcher)
     ground = grounding(last, split, types, model.cfg.grid)
+    four = batcher.four_choices()
+    four_types = [t for t, f in zip(types, four) if f]
     return {"split": split.name, "questions": len(answers),
-            "accuracy": accuracy_table(pred == answers, types),
-            "question_only": accuracy_table(q_pred == answers, types),
+            "accuracy": accuracy_table(pred == answers, types, split.TYPES),
+            "question_only": accuracy_table(q_pred == answers, types, split.TYPES),
             "multiple_choice": {"accuracy": float((pick == target).mean()),
-                                "question_only": float((q_pick == target).mean())},
-            "grounding": ground, "mass_ratio": ground["colour/shape"]["ratio"]}
+                                "question_only": float((q_pick == target).mean()),
+                                "four_choices": accuracy_table((pick == target)[four], four_types, split.TYPES),
+                                "four_choices_question_only": accuracy_table((q_pick == target)[four], four_types,
+                                                                             split.TYPES)},
+            "grounding": ground, "mass_ratio": ground[split.GROUNDED[0]]["ratio"]}
 
 
 def format_report(metrics: dict) -> str:
-    """The per-type table and the closing `accuracy=... question_only=... mass_ratio=...` line."""
+    """The per-type table, multiple choice, and the closing `accuracy=... question_only=... mass_ratio=...` line."""
     acc, qo, g = metrics["accuracy"], metrics["question_only"], metrics["grounding"]
-    lines = [f"{'question type':26s} {'n':>5s} {'model':>7s} {'q-only':>7s} {'mass in mask / uniform':>24s}"]
-    for t in [*QUESTION_TYPES, "all"]:
-        if t in acc:
-            gr = g.get(t)
-            ground = f"{gr['mass']:.2f} / {gr['uniform']:.2f} = {gr['ratio']:.2f}x" if gr else ""
-            lines.append(f"{t:26s} {acc[t]['n']:5d} {acc[t]['accuracy']:7.4f} {qo[t]['accuracy']:7.4f} {ground:>24s}")
     mc = metrics["multiple_choice"]
-    lines.append(f"multiple choice (correct + up to 3 same-kind distractors): model {mc['accuracy']:.4f}, "
-                 f"question-only {mc['question_only']:.4f}")
+    four, four_qo = mc["four_choices"], mc["four_choices_question_only"]
+    lines = [f"{'question type':26s} {'n':>5s} {'model':>7s} {'q-only':>7s} {'4-choice model / q-only':>24s} "
+             f"{'mass in mask / uniform':>24s}"]
+    for t in acc:
+        gr = g.get(t)
+        ground = f"{gr['mass']:.2f} / {gr['uniform']:.2f} = {gr['ratio']:.2f}x" if gr else ""
+        choice = f"{four[t]['accuracy']:.4f} / {four_qo[t]['accuracy']:.4f} (n {four[t]['n']})" if t in four else ""
+        lines.append(f"{t:26s} {acc[t]['n']:5d} {acc[t]['accuracy']:7.4f} {qo[t]['accuracy']:7.4f} {choice:>24s} "
+                     f"{ground:>24s}")
+    lines.append(f"multiple choice, every candidate set (correct + up to 3 same-kind distractors): model "
+                 f"{mc['accuracy']:.4f}, question-only {mc['question_only']:.4f}")
+    lines.append(f"multiple choice, four candidates ({four['all']['n']} questions): model {four['all']['accuracy']:.4f}, "
+                 f"question-only {four_qo['all']['accuracy']:.4f}")
     lines.append(f"accuracy={acc['all']['accuracy']:.4f} question_only={qo['all']['accuracy']:.4f} "
                  f"mass_ratio={metrics['mass_ratio']:.2f}")
     return "\n".join(lines)
 
 
+def load_test(world: str, a: argparse.Namespace) -> VQASplit:
+    """The test split of a world with its grids: easy-VQA's own, or the photo world's held-out photos (raw grids;
+    the photo model projects them itself)."""
+    if world == "photos":
+        from core.caption.data import photo_split
+        from core.caption.encoder import Encoder
+        raw = photo_split("test", a.test_images, PHOTO_SEED, a.photo_features, Encoder(ENCODER_STAGE))
+        return photo_vqa_split("test", a.test_images, PHOTO_SEED, photo_features(raw), a.cache_dir)
+    return with_features(load_split("test"), a.cache_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="checkpoints/vqa-easy")
-    p.add_argument("--cache-dir", default="data/vqa", help="where encoder features are cached")
+    p.add_argument("--world", choices=("easy", "photos"), help="test data (default: the world in the model's card)")
+    p.add_argument("--cache-dir", default="data/vqa", help="where easy-VQA grids and photo questions are cached")
+    p.add_argument("--photo-features", default="data/caption", help="photo world: the captioner's feature cache")
+    p.add_argument("--test-images", type=int, default=300, help="photo world: test photos")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(max(1, a.threads))
+    if a.test_images < 1:
+        p.error("--test-images has to be at least 1")
     try:
         ckpt = load_vqa(a.model)
-        split = with_features(load_split("test"), a.cache_dir)
-    except (VQACheckpointError, VQADataError) as e:
+        world = a.world or ("photos" if ckpt.card.get("world") == "photos" else "easy")
+        if (world == "photos") != (ckpt.model.cfg.encoder == ENCODER_STAGE):
+            raise VQADataError(f"{a.model} reads the {ckpt.model.cfg.encoder!r} encoder stage; the {world} test "
+                               f"split is not its world")
+        split = load_test(world, a)
+        batcher = Batcher(split, ckpt.vocab, ckpt.answers)
+    except (VQACheckpointError, VQADataError, PhotoWorldError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    metrics = evaluate_split(ckpt.model, ckpt.question_only, Batcher(split, ckpt.vocab, ckpt.answers), split)
+    metrics = evaluate_split(ckpt.model, ckpt.question_only, batcher, split)
     print(format_report(metrics))
     return 0
 

@@ -30,6 +30,8 @@ class VQAConfig:
     hops: int = 2
     dropout: float = 0.1
     use_image: bool = True
+    encoder: str = "mid"          # the encoder stage whose grids the model reads (core.caption.encoder)
+    input_dim: int = 0            # > 0: grids of this width first go through a frozen projection to feature_dim
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,6 +47,7 @@ class StackedAttentionVQA(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, E, padding_idx=0)
         self.question_lstm = nn.LSTM(E, H, batch_first=True)
         if cfg.use_image:
+            self.reduce = nn.Linear(cfg.input_dim, D).requires_grad_(False) if cfg.input_dim else None
             self.norm = nn.LayerNorm(D)
             self.project = nn.Linear(D, H)
             self.att_image = nn.ModuleList(nn.Linear(H, A, bias=False) for _ in range(cfg.hops))
@@ -67,13 +70,17 @@ class StackedAttentionVQA(nn.Module):
         """Fused query u_K (B, H) and the attention of every hop (B, K, L) from embedded questions.
 
         feats (N, L, D) holds N images; question b asks about image image_index[b] (default: b). The
-        image-side projections are computed once per image, so many questions per image cost little."""
+        image-side projections are computed once per image, so many questions per image cost little. Raw grids
+        (N, L, input_dim) pass the frozen projection first; training feeds them already projected (N, L, D)."""
         u = self.encode_words(self.drop(embedded), tokens, self.question_lstm)    # (B, H)
         if not self.cfg.use_image:
             return u, u.new_zeros(u.shape[0], 0, 0)
         if image_index is None:
             image_index = torch.arange(len(u))
-        v = torch.tanh(self.project(self.norm(feats.float())))                    # (N, L, H)
+        feats = feats.float()
+        if self.reduce is not None and feats.shape[-1] == self.cfg.input_dim:
+            feats = self.reduce(feats)                                              # (N, L, D)
+        v = torch.tanh(self.project(self.norm(feats)))                              # (N, L, H)
         alphas = []
         for k in range(self.cfg.hops):
             keys = self.att_image[k](self.drop(v))[image_index]                      # (B, L, A)

@@ -42,8 +42,8 @@ class Answer:
 
 @torch.no_grad()
 def encode_image(image: Image.Image, encoder: Encoder) -> torch.Tensor:
-    """An RGB image -> its (1, L, D) encoder grid."""
-    return encoder(to_input([image]))
+    """An RGB image -> its (1, L, D) encoder grid (at the encoder stage's own input size)."""
+    return encoder(to_input([image], encoder.input_size))
 
 
 def _saliency(model: StackedAttentionVQA, tokens: torch.Tensor, feats: torch.Tensor, answer: int) -> np.ndarray:

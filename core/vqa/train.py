@@ -1,11 +1,15 @@
-"""Train the stacked-attention VQA model (Yang et al. 2016) and its question-only baseline on easy-VQA.
+"""Train the stacked-attention VQA model (Yang et al. 2016) and its question-only baseline on easy-VQA or on
+the photo world's generated questions.
 
     python -m core.vqa.train --out checkpoints/vqa-easy --seed 0 --threads 1
+    python -m core.vqa.train --world photos --train-images 1000 --photo-features data/caption --out checkpoints/vqa-photos
 
-Cached, frozen encoder grids (core.caption.encoder); the package's train split minus every tenth image
-(the validation images that pick the best weights); the package's test split is scored once at the end
-(core.vqa.evaluate) and written into card.json. Adam with warm-up and cosine decay, gradient clipping,
-classification cross-entropy plus the multiple-choice candidate-scoring loss.
+Cached, frozen encoder grids (core.caption.encoder). easy-VQA: the package's train split minus every tenth
+image (the validation images that pick the best weights), its test split scored once at the end. Photo
+world: the late-stage grids the captioner caches (1280-d, projected onto their top principal components,
+a frozen layer of the model), train/val/test photo seeds whose val and test objects are held-out stamp
+files. Test metrics (core.vqa.evaluate) go into card.json. Adam with warm-up and cosine decay, gradient
+clipping, classification cross-entropy plus the multiple-choice candidate-scoring loss.
 Every flag is a field of VQATrainConfig (core.cli); `--device auto|cpu|cuda|mps` picks where the models train;
 an --out that holds a checkpoint is refused unless --overwrite, and it is locked while training.
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.caption.photos import PhotoWorldError
 from core.cli import add_config_args, config_from_args
 from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
 from core.io import OVERWRITE_HELP, claim_directory
@@ -32,9 +37,12 @@ from .checkpoint import CHECKPOINT_FILES, save_vqa
 from .data import VQASplit, WordVocab, answer_list, load_split, select_images, with_features
 from .evaluate import evaluate_split, format_report, predict
 from .model import StackedAttentionVQA, VQAConfig, vqa_loss
+from .photo_data import ENCODER_STAGE, PHOTO_SEED, photo_features, photo_vqa_split
+from .photo_questions import photo_answers
 
 KNOBS = ("embed_size", "hidden_size", "attention_size", "hops", "dropout", "batch_images", "lr", "mc_weight",
          "max_steps", "max_minutes", "seed")
+WORLDS = ("easy", "photos")
 
 
 @dataclass
@@ -42,7 +50,13 @@ class VQATrainConfig:
     """The model's size and how to train it; `python -m core.vqa.train` has one flag per field."""
 
     out: str = "checkpoints/vqa-easy"
+    world: str = "easy"
     cache_dir: str = "data/vqa"
+    photo_features: str = "data/caption"
+    train_images: int = 1000  # photo world
+    val_images: int = 250
+    test_images: int = 300
+    project_dim: int = 256
     embed_size: int = 64
     hidden_size: int = 128
     attention_size: int = 64
@@ -61,8 +75,10 @@ class VQATrainConfig:
     overwrite: bool = False
 
     def __post_init__(self):
+        if self.world not in WORLDS:
+            raise ValueError(f"--world must be one of {', '.join(WORLDS)}, not {self.world!r}")
         for name in ("embed_size", "hidden_size", "attention_size", "hops", "batch_images", "max_steps",
-                     "eval_every", "threads"):
+                     "eval_every", "threads", "train_images", "val_images", "test_images", "project_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} has to be at least 1")
         if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.mc_weight < 0:
@@ -71,7 +87,11 @@ class VQATrainConfig:
             raise ValueError(f"--device must be one of {', '.join(DEVICES)}, not {self.device!r}")
 
 
-CLI_HELP = {"cache_dir": "where encoder features are cached",
+CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WORLDS),
+            "cache_dir": "where easy-VQA grids and photo questions are cached",
+            "photo_features": "photo world: the captioner's feature cache (late-stage grids, shards of 500 photos)",
+            "train_images": "photo world: training photos", "val_images": "photo world: validation photos",
+            "test_images": "photo world: test photos", "project_dim": "photo world: principal components kept",
             "batch_images": "images per batch, with all their questions",
             "mc_weight": "weight of the multiple-choice scoring loss", "max_minutes": "budget per model",
             "threads": "torch CPU threads", "device": DEVICE_HELP, "half": "store fp16 weights (for shipping)",
@@ -87,20 +107,25 @@ def set_seed(seed: int) -> None:
 
 
 @torch.no_grad()
-def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> float:
-    """Answer accuracy on a validation batcher."""
-    pred, _, _ = predict(model, batcher)
+def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> tuple[float, float]:
+    """Answer accuracy and four-candidate multiple-choice accuracy on a validation batcher."""
+    pred, pick, _ = predict(model, batcher)
     model.train()
-    return float((pred == batcher.answers.numpy()).mean())
+    four = batcher.four_choices()
+    mc = (pick == batcher.target.numpy())[four]
+    return float((pred == batcher.answers.numpy()).mean()), float(mc.mean()) if len(mc) else float("nan")
 
 
 def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device: torch.device,
-        log: Callable[[str], None]) -> tuple[StackedAttentionVQA, dict]:
+        log: Callable[[str], None], reduce: torch.nn.Linear | None = None) -> tuple[StackedAttentionVQA, dict]:
     """Train one model on device within the step/time budget; returns it (on the CPU) with the best validation
-    weights, and a summary."""
+    weights, and a summary. `reduce` gives the frozen projection of raw grids (cfg.input_dim > 0) its weights."""
     set_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    model = StackedAttentionVQA(cfg).to(device)
+    model = StackedAttentionVQA(cfg)
+    if cfg.use_image and reduce is not None:
+        model.reduce.load_state_dict(reduce.state_dict())
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     name = "model" if cfg.use_image else "question-only"
     t0, step, best, best_step, best_state, curve = time.time(), 0, -1.0, 0, None, []
@@ -108,11 +133,12 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device:
     def checkpoint_if_best() -> None:
         nonlocal best, best_step, best_state
         model.cpu()
-        acc = val_accuracy(model, val)
+        acc, mc = val_accuracy(model, val)
         model.to(device)
         curve.append({"step": step, "loss": round(loss.item(), 4), "val_accuracy": round(acc, 4),
-                      "minutes": round((time.time() - t0) / 60, 2)})
-        log(f"{name} step {step} loss {loss.item():.4f} val accuracy {acc:.4f} ({(time.time() - t0) / 60:.1f} min)")
+                      "val_four_choices": round(mc, 4), "minutes": round((time.time() - t0) / 60, 2)})
+        log(f"{name} step {step} loss {loss.item():.4f} val accuracy {acc:.4f}, four-candidate multiple choice "
+            f"{mc:.4f} ({(time.time() - t0) / 60:.1f} min)")
         if acc > best:
             best, best_step = acc, step
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -121,7 +147,7 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device:
     while (progress := max(step / a.max_steps, (time.time() - t0) / (60 * a.max_minutes))) < 1:
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
-        batch = (t.to(device) for t in train.batch(train.image_batch(a.batch_images, rng), rng))
+        batch = (t.to(a.device) for t in train.batch(train.image_batch(a.batch_images, rng), rng))
         loss, _ = vqa_loss(model, *batch, mc_weight=a.mc_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -144,10 +170,52 @@ def split_train_val(train: VQASplit) -> tuple[VQASplit, VQASplit]:
     return select_images(train, rows[rows % 10 != 0], "train"), select_images(train, rows[rows % 10 == 0], "val")
 
 
+def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
+                 ) -> tuple[dict[str, VQASplit], torch.nn.Linear]:
+    """Photo-world train/val/test splits over grids projected by a PCA fitted on the training grids."""
+    from core.caption.data import photo_split
+    from core.caption.encoder import Encoder
+    from core.caption.train import pca_layer
+    encoder = Encoder(ENCODER_STAGE)
+    sizes = {"train": a.train_images, "val": a.val_images, "test": a.test_images}
+    raw = {s: photo_split(s, n, PHOTO_SEED, a.photo_features, encoder,
+                          lambda i, total, s=s: log(f"encoding {s} photos: {i}/{total}") if i % 500 == 0 else None)
+           for s, n in sizes.items()}
+    reduce = pca_layer(raw["train"].feats, a.project_dim, seed=a.seed)
+    log(f"projecting the {encoder.feature_dim}-d grids onto their top {a.project_dim} principal components")
+    return {s: photo_vqa_split(s, n, PHOTO_SEED, photo_features(raw[s], reduce), a.cache_dir)
+            for s, n in sizes.items()}, reduce
+
+
+def easy_splits(a: VQATrainConfig, log: Callable[[str], None]) -> dict[str, VQASplit]:
+    """easy-VQA's train and test splits with their cached grids."""
+    def progress(name: str) -> Callable[[int, int], None]:
+        return lambda i, total: log(f"encoding {name}: {i}/{total}") if i == total or i % 500 == 0 else None
+    return {n: with_features(load_split(n), a.cache_dir, progress=progress(n)) for n in ("train", "test")}
+
+
+def data_note(a: VQATrainConfig, train_b: Batcher, val_b: Batcher, test: VQASplit) -> dict[str, str]:
+    """The card's "data" and "encoder" lines."""
+    counts = f"{len(train_b)} / {len(val_b)} / {len(test.questions)} questions"
+    if a.world == "photos":
+        from core.caption.train import ENCODER_NOTES
+        return {"data": (f"photo world (core.caption.photos, Tux Paint photo cut-outs on real backgrounds; val/test "
+                         f"objects are held-out stamp files), questions from core.vqa.photo_questions: "
+                         f"{a.train_images} train / {a.val_images} val / {a.test_images} test photos "
+                         f"(seed {PHOTO_SEED}); {counts}"),
+                "encoder": (f"{ENCODER_NOTES[ENCODER_STAGE]}, projected inside the model onto their top "
+                            f"{a.project_dim} principal components (frozen PCA of 300 training photos)")}
+    return {"data": (f"easy-VQA (PyPI easy-vqa==1.0, MIT): its own split, {len(train_b.questions_of)} train + "
+                     f"{len(val_b.questions_of)} validation images (every tenth train image) / {len(test.paths)} "
+                     f"test images; {counts}"),
+            "encoder": "core.caption.encoder (EfficientNet-Lite0, ImageNet, frozen): 14x14 grid of 192-d vectors"}
+
+
 def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Callable[[str], None] = print,
           argv_cmd: list[str] | None = None) -> tuple[Path, dict]:
     """Train the model and the question-only baseline, score both on the test split, write the checkpoint to
-    a.out (refused when it holds one, unless a.overwrite; locked while training)."""
+    a.out (refused when it holds one, unless a.overwrite; locked while training). `splits` holds train and
+    test (and val; without one, every tenth train image validates)."""
     device = resolve_device(a.device)
     with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
         return _train(a, device, splits, log, argv_cmd)
@@ -156,30 +224,29 @@ def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Cal
 def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] | None, log: Callable[[str], None],
            argv_cmd: list[str] | None) -> tuple[Path, dict]:
     torch.set_num_threads(a.threads)
+    reduce = None
     if splits is None:
-        def progress(name: str) -> Callable[[int, int], None]:
-            return lambda i, total: log(f"encoding {name}: {i}/{total}") if i == total or i % 500 == 0 else None
-        splits = {n: with_features(load_split(n), a.cache_dir, progress=progress(n)) for n in ("train", "test")}
-    train_split, val_split = split_train_val(splits["train"])
-    answers = answer_list()
+        splits, reduce = photo_splits(a, log) if a.world == "photos" else (easy_splits(a, log), None)
+    train_split, val_split = ((splits["train"], splits["val"]) if "val" in splits
+                              else split_train_val(splits["train"]))
+    answers = photo_answers() if a.world == "photos" else answer_list()
     vocab = WordVocab.build(train_split.questions + answers)
     train_b, val_b = Batcher(train_split, vocab, answers, a.seed), Batcher(val_split, vocab, answers, a.seed)
     grid = int(round(math.sqrt(train_split.feats.shape[1])))
     knobs = dict(embed_size=a.embed_size, hidden_size=a.hidden_size, attention_size=a.attention_size,
                  hops=a.hops, dropout=a.dropout)
-    cfg = VQAConfig(len(vocab), len(answers), train_split.feats.shape[2], grid, **knobs)
+    grids = dict(encoder=ENCODER_STAGE, input_dim=reduce.in_features) if reduce is not None else {}
+    cfg = VQAConfig(len(vocab), len(answers), train_split.feats.shape[2], grid, **knobs, **grids)
     log(f"{len(vocab)} words, {len(answers)} answers, {len(train_b)} train / {len(val_b)} val questions")
-    model, model_summary = fit(cfg, train_b, val_b, a, device, log)
-    qcfg = VQAConfig(len(vocab), len(answers), cfg.feature_dim, grid, **{**knobs, "hops": 0}, use_image=False)
+    model, model_summary = fit(cfg, train_b, val_b, a, device, log, reduce)
+    qcfg = VQAConfig(len(vocab), len(answers), cfg.feature_dim, grid, **{**knobs, "hops": 0}, use_image=False,
+                     **grids)
     question_only, qo_summary = fit(qcfg, train_b, val_b, a, device, log)
     test = splits["test"]
     metrics = evaluate_split(model, question_only, Batcher(test, vocab, answers, a.seed), test)
     log(format_report(metrics))
-    card = {"name": Path(a.out).name, "world": "easy-VQA",
-            "data": (f"easy-VQA (PyPI easy-vqa==1.0, MIT): its own split, {len(train_split.paths)} train + "
-                     f"{len(val_split.paths)} validation images (every tenth train image) / {len(test.paths)} "
-                     f"test images; {len(train_b)} / {len(val_b)} / {len(test.questions)} questions"),
-            "encoder": "core.caption.encoder (EfficientNet-Lite0, ImageNet, frozen): 14x14 grid of 192-d vectors",
+    card = {"name": Path(a.out).name, "world": "photos" if a.world == "photos" else "easy-VQA",
+            **data_note(a, train_b, val_b, test),
             "model": cfg.to_dict(), "n_params": sum(p.numel() for p in model.parameters()),
             "question_only_params": sum(p.numel() for p in question_only.parameters()),
             "training": {k: getattr(a, k) for k in KNOBS}, "fit": model_summary, "fit_question_only": qo_summary,
@@ -203,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(cli_parser().parse_args(argv))
     try:
         out, _ = train(config_from_args(VQATrainConfig, args), log=lambda m: print(m, flush=True), argv_cmd=argv)
-    except ValueError as e:  # a bad flag, DeviceError, OutputError, VQADataError
+    except (ValueError, PhotoWorldError) as e:  # a bad flag, DeviceError, OutputError, VQADataError, missing photos
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"saved {out}")

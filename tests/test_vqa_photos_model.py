@@ -1,0 +1,63 @@
+"""The shipped photo-world VQA model: small, carded with held-out test numbers above its question-only baseline,
+and it answers questions about held-out scenes through the pipeline and the `ask` command line."""
+import numpy as np
+import pytest
+import torch
+
+from core.caption.encoder import Encoder
+from core.caption.photos import make_photo, split_seeds
+from core.vqa.checkpoint import load_vqa
+from core.vqa.photo_questions import photo_answers, scene_questions
+from core.vqa.pipeline import answer_question, choose, encode_image
+from tests.conftest import ROOT
+
+MODEL = ROOT / "checkpoints" / "vqa-photos"
+
+
+@pytest.fixture(scope="module")
+def ckpt():
+    return load_vqa(MODEL)
+
+
+def test_shipped_photos_checkpoint_is_small_and_carded(ckpt):
+    assert sum(f.stat().st_size for f in MODEL.iterdir()) < 25e6
+    test = ckpt.card["test"]
+    four, four_qo = (test["multiple_choice"][k]["all"]["accuracy"]
+                     for k in ("four_choices", "four_choices_question_only"))
+    assert four > four_qo + 0.03                  # the image's contribution (the 80% target is not met)
+    assert test["accuracy"]["all"]["accuracy"] > test["question_only"]["all"]["accuracy"]
+    assert ckpt.card["world"] == "photos" and ckpt.answers == photo_answers()
+    assert ckpt.model.cfg.encoder == "late" and ckpt.model.cfg.input_dim == 1280
+    assert ckpt.card["command"].startswith("python -m core.vqa.train --world photos")
+
+
+def test_answers_questions_about_held_out_scenes(ckpt):
+    encoder = Encoder("late")
+    right = total = 0
+    for seed in split_seeds("test", 4):
+        scene = make_photo(seed)
+        feats = encode_image(scene.image, encoder)                          # (1, 144, 1280) raw grid
+        for q in scene_questions(scene):
+            ans = answer_question(ckpt, feats, q.text)
+            assert ans.alphas.shape == (2, 12, 12) and abs(ans.probs.sum() - 1) < 1e-4
+            if q.candidates:
+                scores = choose(ckpt, feats, q.text, list(q.candidates))
+                right += q.candidates[int(np.argmax(scores))] == q.answer
+                total += 1
+    assert total >= 8 and right / total >= 0.5, (right, total)
+
+
+def test_ask_cli_on_a_held_out_scene(tmp_path, capsys):
+    from core.vqa import ask
+    scene = make_photo(split_seeds("test", 1)[0])
+    path = tmp_path / "scene.png"
+    scene.image.save(path)
+    torch.set_num_threads(1)
+    assert ask.main(["--model", str(MODEL), "--image", str(path), "--question", "what is this?"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].split()[1] in photo_answers() and "hop 2:" in "\n".join(out)
+    q = next(q for q in scene_questions(scene) if q.kind == "count")
+    assert ask.main(["--model", str(MODEL), "--image", str(path), "--question", q.text,
+                     "--candidates", *q.candidates]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].split()[1] in q.candidates

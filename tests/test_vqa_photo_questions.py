@@ -102,3 +102,17 @@ def test_batcher_uses_the_fixed_candidates():
     for k, q in enumerate(split.photo_questions):
         picked = [answers[i] for i in b.candidates[k].tolist() if i < len(answers)]
         assert picked == list(q.candidates or ("yes", "no")) and picked[int(b.target[k])] == q.answer
+
+
+def test_photo_features_projects_raw_grids_with_the_frozen_layer():
+    import torch
+
+    from core.caption.data import CaptionSplit
+    from core.vqa.photo_data import photo_features
+    raw = CaptionSplit(np.random.default_rng(0).normal(size=(3, 4, 10)).astype(np.float16), [[]] * 3, ["1", "2", "3"])
+    layer = torch.nn.Linear(10, 2)
+    out = photo_features(raw, layer)
+    assert out.shape == (3, 4, 2) and out.dtype == np.float16
+    expected = layer(torch.from_numpy(raw.feats.astype(np.float32))).detach().numpy()
+    np.testing.assert_allclose(out.astype(np.float32), expected, atol=1e-2)
+    np.testing.assert_array_equal(photo_features(raw), raw.feats)

@@ -27,6 +27,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -170,13 +171,15 @@ def imagenet_layer() -> torch.nn.Linear:
 
 
 @torch.no_grad()
-def project_split(split: CaptionSplit, model: AttentionDecoder, chunk: int = 64) -> CaptionSplit:
-    """The split with every annotation read once by the decoder's frozen projection (and concepts), float16."""
+def project_split(split: CaptionSplit, read: Callable[[torch.Tensor], torch.Tensor], width: int,
+                  chunk: int = 64) -> CaptionSplit:
+    """The split with every annotation read once by a frozen map to `width` dimensions (float16 in memory):
+    a decoder's `read` (projection and concepts), or a plain projection layer."""
     n, L, _ = split.feats.shape
-    out = np.empty((n, L, model.cfg.feature_dim + model.cfg.concepts), np.float16)
+    out = np.empty((n, L, width), np.float16)
     for i in range(0, n, chunk):
         j = min(i + chunk, n)
-        out[i:j] = model.read(torch.from_numpy(np.asarray(split.feats[np.arange(i, j)], dtype=np.float32))).numpy()
+        out[i:j] = read(torch.from_numpy(np.asarray(split.feats[np.arange(i, j)], dtype=np.float32))).numpy()
     return CaptionSplit(out, split.captions, split.keys)
 
 
@@ -277,7 +280,7 @@ def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str]
         model.project.load_state_dict(projection.state_dict())
         log(f"projecting the {raw_dim}-d annotations to {cfg.feature_dim} dimensions"
             + (f", plus {cfg.concepts} concepts" if cfg.concepts else ""))
-        splits = {k: project_split(v, model) for k, v in splits.items()}
+        splits = {k: project_split(v, model.read, cfg.feature_dim + cfg.concepts) for k, v in splits.items()}
     model.to(device)
     train_img, train_tok = pairs(splits["train"], vocab)
     targets = None

@@ -71,4 +71,4 @@ def photo_features(raw: CaptionSplit, reduce: nn.Linear | None = None) -> np.nda
     if reduce is None:
         return np.asarray(raw.feats[np.arange(len(raw.feats))])
     from core.caption.train import project_split
-    return project_split(raw, reduce).feats
+    return project_split(raw, reduce, reduce.out_features).feats

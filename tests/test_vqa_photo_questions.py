@@ -111,8 +111,28 @@ def test_photo_features_projects_raw_grids_with_the_frozen_layer():
     from core.vqa.photo_data import photo_features
     raw = CaptionSplit(np.random.default_rng(0).normal(size=(3, 4, 10)).astype(np.float16), [[]] * 3, ["1", "2", "3"])
     layer = torch.nn.Linear(10, 2)
-    out = photo_features(raw, layer)
+    out = photo_features(raw, layer, 2)
     assert out.shape == (3, 4, 2) and out.dtype == np.float16
     expected = layer(torch.from_numpy(raw.feats.astype(np.float32))).detach().numpy()
     np.testing.assert_allclose(out.astype(np.float32), expected, atol=1e-2)
     np.testing.assert_array_equal(photo_features(raw), raw.feats)
+
+
+def test_vqa_model_with_concepts_reads_raw_grids_like_pre_read_ones():
+    import torch
+
+    from core.caption.concepts import NOUN_CLASSES, ConceptLayer
+    from core.caption.train import imagenet_layer
+    from core.vqa.model import StackedAttentionVQA, VQAConfig
+    torch.manual_seed(0)
+    k = len(NOUN_CLASSES)
+    model = StackedAttentionVQA(VQAConfig(9, 5, 8, 3, 8, 16, 8, encoder="late", input_dim=1280, concepts=k)).eval()
+    model.concepts.load_state_dict(ConceptLayer(imagenet_layer()).state_dict())
+    raw = torch.randn(2, 9, 1280)
+    read = model.read(raw)
+    assert read.shape == (2, 9, 8 + k)
+    tokens = torch.tensor([[3, 4, 2], [5, 2, 0]])
+    logits, alphas, _ = model(tokens, raw)
+    again, _, _ = model(tokens, read)
+    assert logits.shape == (2, 5) and torch.allclose(logits, again, atol=1e-5)
+    assert torch.allclose(alphas.sum(-1), torch.ones(2, 2))

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.caption.concepts import ConceptLayer
+
 
 @dataclass
 class VQAConfig:
@@ -32,6 +34,7 @@ class VQAConfig:
     use_image: bool = True
     encoder: str = "mid"          # the encoder stage whose grids the model reads (core.caption.encoder)
     input_dim: int = 0            # > 0: grids of this width first go through a frozen projection to feature_dim
+    concepts: int = 0             # > 0: plus this many per-cell noun concepts of the ImageNet head (core.caption.concepts)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,8 +51,9 @@ class StackedAttentionVQA(nn.Module):
         self.question_lstm = nn.LSTM(E, H, batch_first=True)
         if cfg.use_image:
             self.reduce = nn.Linear(cfg.input_dim, D).requires_grad_(False) if cfg.input_dim else None
+            self.concepts = ConceptLayer(n_concepts=cfg.concepts) if cfg.concepts else None
             self.norm = nn.LayerNorm(D)
-            self.project = nn.Linear(D, H)
+            self.project = nn.Linear(D + cfg.concepts, H)
             self.att_image = nn.ModuleList(nn.Linear(H, A, bias=False) for _ in range(cfg.hops))
             self.att_query = nn.ModuleList(nn.Linear(H, A) for _ in range(cfg.hops))
             self.att_out = nn.ModuleList(nn.Linear(A, 1) for _ in range(cfg.hops))
@@ -65,6 +69,13 @@ class StackedAttentionVQA(nn.Module):
         _, (h, _) = lstm(packed)
         return h[-1]                                                   # (B, H)
 
+    @torch.no_grad()
+    def read(self, feats: torch.Tensor) -> torch.Tensor:
+        """Raw grids (N, L, input_dim) -> frozen projection and concepts (N, L, feature_dim + concepts)."""
+        x = feats.float()
+        parts = [self.reduce(x)] + ([self.concepts(x)] if self.concepts is not None else [])
+        return torch.cat(parts, dim=-1)
+
     def fuse(self, embedded: torch.Tensor, tokens: torch.Tensor, feats: torch.Tensor | None,
              image_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused query u_K (B, H) and the attention of every hop (B, K, L) from embedded questions.
@@ -78,9 +89,11 @@ class StackedAttentionVQA(nn.Module):
         if image_index is None:
             image_index = torch.arange(len(u))
         feats = feats.float()
-        if self.reduce is not None and feats.shape[-1] == self.cfg.input_dim:
-            feats = self.reduce(feats)                                              # (N, L, D)
-        v = torch.tanh(self.project(self.norm(feats)))                              # (N, L, H)
+        if self.cfg.input_dim and feats.shape[-1] == self.cfg.input_dim:
+            feats = self.read(feats)                                                # (N, L, D + K)
+        D = self.cfg.feature_dim
+        grid = torch.cat([self.norm(feats[..., :D]), feats[..., D:]], dim=-1)       # (N, L, D + K)
+        v = torch.tanh(self.project(grid))                                          # (N, L, H)
         alphas = []
         for k in range(self.cfg.hops):
             keys = self.att_image[k](self.drop(v))[image_index]                      # (B, L, A)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
+import torch
 from PIL import Image
-from torch import nn
 
 from core.caption.data import CaptionSplit
 from core.caption.photos import make_photo, split_seeds
@@ -65,10 +65,11 @@ def photo_vqa_split(split: str, n: int, seed: int, feats: np.ndarray, question_d
                          np.array([row[q.seed] for q in qs]), [str(s) for s in seeds], feats, qs)
 
 
-def photo_features(raw: CaptionSplit, reduce: nn.Linear | None = None) -> np.ndarray:
-    """(N, L, D) float16 grids of a cached photo split (core.caption.data.photo_split) in memory, projected
-    by the frozen `reduce` layer when one is given."""
-    if reduce is None:
+def photo_features(raw: CaptionSplit, read: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                   width: int = 0) -> np.ndarray:
+    """(N, L, D) float16 grids of a cached photo split (core.caption.data.photo_split) in memory, read by a
+    frozen map to `width` dimensions when one is given (the model's projection, and concepts)."""
+    if read is None:
         return np.asarray(raw.feats[np.arange(len(raw.feats))])
     from core.caption.train import project_split
-    return project_split(raw, reduce, reduce.out_features).feats
+    return project_split(raw, read, width).feats

@@ -57,6 +57,7 @@ class VQATrainConfig:
     val_images: int = 250
     test_images: int = 300
     project_dim: int = 256
+    concepts: bool = False  # photo world: the ImageNet head's per-cell noun concepts beside the PCA grid
     embed_size: int = 64
     hidden_size: int = 128
     attention_size: int = 64
@@ -92,6 +93,7 @@ CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WO
             "photo_features": "photo world: the captioner's feature cache (late-stage grids, shards of 500 photos)",
             "train_images": "photo world: training photos", "val_images": "photo world: validation photos",
             "test_images": "photo world: test photos", "project_dim": "photo world: principal components kept",
+            "concepts": "photo world: add the ImageNet head's per-cell noun concepts (core.caption.concepts)",
             "batch_images": "images per batch, with all their questions",
             "mc_weight": "weight of the multiple-choice scoring loss", "max_minutes": "budget per model",
             "threads": "torch CPU threads", "device": DEVICE_HELP, "half": "store fp16 weights (for shipping)",
@@ -117,14 +119,15 @@ def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> tuple[float, f
 
 
 def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device: torch.device,
-        log: Callable[[str], None], reduce: torch.nn.Linear | None = None) -> tuple[StackedAttentionVQA, dict]:
+        log: Callable[[str], None], frozen: dict[str, torch.nn.Module] | None = None
+        ) -> tuple[StackedAttentionVQA, dict]:
     """Train one model on device within the step/time budget; returns it (on the CPU) with the best validation
-    weights, and a summary. `reduce` gives the frozen projection of raw grids (cfg.input_dim > 0) its weights."""
+    weights, and a summary. `frozen` gives the frozen layers that read raw grids (reduce, concepts) their weights."""
     set_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     model = StackedAttentionVQA(cfg)
-    if cfg.use_image and reduce is not None:
-        model.reduce.load_state_dict(reduce.state_dict())
+    for name, layer in (frozen or {}).items() if cfg.use_image else ():
+        getattr(model, name).load_state_dict(layer.state_dict())
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     name = "model" if cfg.use_image else "question-only"
@@ -147,7 +150,7 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device:
     while (progress := max(step / a.max_steps, (time.time() - t0) / (60 * a.max_minutes))) < 1:
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
-        batch = (t.to(a.device) for t in train.batch(train.image_batch(a.batch_images, rng), rng))
+        batch = (t.to(device) for t in train.batch(train.image_batch(a.batch_images, rng), rng))
         loss, _ = vqa_loss(model, *batch, mc_weight=a.mc_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -171,20 +174,30 @@ def split_train_val(train: VQASplit) -> tuple[VQASplit, VQASplit]:
 
 
 def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
-                 ) -> tuple[dict[str, VQASplit], torch.nn.Linear]:
-    """Photo-world train/val/test splits over grids projected by a PCA fitted on the training grids."""
+                 ) -> tuple[dict[str, VQASplit], dict[str, torch.nn.Module]]:
+    """Photo-world train/val/test splits over grids read by a PCA fitted on the training grids (and the ImageNet
+    head's concepts), and those frozen layers by the model's attribute names."""
     from core.caption.data import photo_split
     from core.caption.encoder import Encoder
-    from core.caption.train import pca_layer
+    from core.caption.concepts import NOUN_CLASSES, ConceptLayer
+    from core.caption.train import imagenet_layer, pca_layer
     encoder = Encoder(ENCODER_STAGE)
     sizes = {"train": a.train_images, "val": a.val_images, "test": a.test_images}
     raw = {s: photo_split(s, n, PHOTO_SEED, a.photo_features, encoder,
                           lambda i, total, s=s: log(f"encoding {s} photos: {i}/{total}") if i % 500 == 0 else None)
            for s, n in sizes.items()}
-    reduce = pca_layer(raw["train"].feats, a.project_dim, seed=a.seed)
-    log(f"projecting the {encoder.feature_dim}-d grids onto their top {a.project_dim} principal components")
-    return {s: photo_vqa_split(s, n, PHOTO_SEED, photo_features(raw[s], reduce), a.cache_dir)
-            for s, n in sizes.items()}, reduce
+    frozen = {"reduce": pca_layer(raw["train"].feats, a.project_dim, seed=a.seed)}
+    if a.concepts:
+        frozen["concepts"] = ConceptLayer(imagenet_layer())
+    reader = StackedAttentionVQA(VQAConfig(1, 1, a.project_dim, input_dim=encoder.feature_dim,
+                                           concepts=len(NOUN_CLASSES) if a.concepts else 0))
+    for name, layer in frozen.items():
+        getattr(reader, name).load_state_dict(layer.state_dict())
+    log(f"projecting the {encoder.feature_dim}-d grids onto their top {a.project_dim} principal components"
+        + (f", plus {reader.cfg.concepts} concepts" if a.concepts else ""))
+    width = a.project_dim + reader.cfg.concepts
+    return {s: photo_vqa_split(s, n, PHOTO_SEED, photo_features(raw[s], reader.read, width), a.cache_dir)
+            for s, n in sizes.items()}, frozen
 
 
 def easy_splits(a: VQATrainConfig, log: Callable[[str], None]) -> dict[str, VQASplit]:
@@ -198,13 +211,14 @@ def data_note(a: VQATrainConfig, train_b: Batcher, val_b: Batcher, test: VQASpli
     """The card's "data" and "encoder" lines."""
     counts = f"{len(train_b)} / {len(val_b)} / {len(test.questions)} questions"
     if a.world == "photos":
-        from core.caption.train import ENCODER_NOTES
+        from core.caption.train import CONCEPT_NOTE, ENCODER_NOTES
         return {"data": (f"photo world (core.caption.photos, Tux Paint photo cut-outs on real backgrounds; val/test "
                          f"objects are held-out stamp files), questions from core.vqa.photo_questions: "
                          f"{a.train_images} train / {a.val_images} val / {a.test_images} test photos "
                          f"(seed {PHOTO_SEED}); {counts}"),
                 "encoder": (f"{ENCODER_NOTES[ENCODER_STAGE]}, projected inside the model onto their top "
-                            f"{a.project_dim} principal components (frozen PCA of 300 training photos)")}
+                            f"{a.project_dim} principal components (frozen PCA of 300 training photos)"
+                            + (CONCEPT_NOTE if a.concepts else ""))}
     return {"data": (f"easy-VQA (PyPI easy-vqa==1.0, MIT): its own split, {len(train_b.questions_of)} train + "
                      f"{len(val_b.questions_of)} validation images (every tenth train image) / {len(test.paths)} "
                      f"test images; {counts}"),
@@ -224,9 +238,9 @@ def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Cal
 def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] | None, log: Callable[[str], None],
            argv_cmd: list[str] | None) -> tuple[Path, dict]:
     torch.set_num_threads(a.threads)
-    reduce = None
+    frozen = None
     if splits is None:
-        splits, reduce = photo_splits(a, log) if a.world == "photos" else (easy_splits(a, log), None)
+        splits, frozen = photo_splits(a, log) if a.world == "photos" else (easy_splits(a, log), None)
     train_split, val_split = ((splits["train"], splits["val"]) if "val" in splits
                               else split_train_val(splits["train"]))
     answers = photo_answers() if a.world == "photos" else answer_list()
@@ -235,10 +249,12 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
     grid = int(round(math.sqrt(train_split.feats.shape[1])))
     knobs = dict(embed_size=a.embed_size, hidden_size=a.hidden_size, attention_size=a.attention_size,
                  hops=a.hops, dropout=a.dropout)
-    grids = dict(encoder=ENCODER_STAGE, input_dim=reduce.in_features) if reduce is not None else {}
-    cfg = VQAConfig(len(vocab), len(answers), train_split.feats.shape[2], grid, **knobs, **grids)
+    grids = {} if frozen is None else dict(encoder=ENCODER_STAGE, input_dim=frozen["reduce"].in_features,
+                                           concepts=frozen["concepts"].to_nouns.shape[1] if "concepts" in frozen else 0)
+    width = train_split.feats.shape[2] - grids.get("concepts", 0)          # the PCA part of each read cell
+    cfg = VQAConfig(len(vocab), len(answers), width, grid, **knobs, **grids)
     log(f"{len(vocab)} words, {len(answers)} answers, {len(train_b)} train / {len(val_b)} val questions")
-    model, model_summary = fit(cfg, train_b, val_b, a, device, log, reduce)
+    model, model_summary = fit(cfg, train_b, val_b, a, device, log, frozen)
     qcfg = VQAConfig(len(vocab), len(answers), cfg.feature_dim, grid, **{**knobs, "hops": 0}, use_image=False,
                      **grids)
     question_only, qo_summary = fit(qcfg, train_b, val_b, a, device, log)

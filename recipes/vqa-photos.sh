@@ -7,4 +7,4 @@
 # The training lines end with the commands in checkpoints/vqa-photos/card.json, in order (tests/test_recipes.py).
 set -e
 python -m core.caption.photos fetch
-python -m core.vqa.train --world photos --train-images 5000 --val-images 250 --test-images 300 --photo-features data/caption --out checkpoints/vqa-photos --embed-size 64 --hidden-size 256 --attention-size 128 --dropout 0.3 --batch-images 16 --lr 2e-3 --max-steps 2000 --max-minutes 30 --eval-every 250 --seed 0 --threads 1 --half
+python -m core.vqa.train --world photos --concepts --train-images 5000 --val-images 250 --test-images 300 --photo-features data/caption --out checkpoints/vqa-photos --overwrite --embed-size 64 --hidden-size 256 --attention-size 128 --dropout 0.3 --batch-images 16 --lr 2e-3 --max-steps 2000 --max-minutes 12 --eval-every 250 --seed 0 --threads 2 --half

@@ -50,6 +50,8 @@ def test_sample_page_streams_generated_text(server, page):
     settle(page)
     page.get_by_role("button", name="Generate at").click()
     settle(page)
+    page.wait_for_function("document.querySelectorAll('[data-testid=stPlotlyChart]').length >= 2",
+                           timeout=60_000)                       # plotly draws after the script has finished
     assert page.locator("[data-testid=stPlotlyChart]").count() >= 2
     assert screenshot(page, "sample").stat().st_size > 10_000
 

@@ -147,3 +147,11 @@ def copy_map(itos: list[str]) -> torch.Tensor:
         if forms.get(word) in NOUN_CLASSES:
             m[nouns.index(forms[word]), v] = 1.0
     return m
+
+
+@torch.no_grad()
+def read_annotations(feats: torch.Tensor, project: nn.Module | None, concepts: nn.Module | None) -> torch.Tensor:
+    """Raw grids (..., 1280) -> [frozen projection; per-cell concepts] (..., D + K), as captioner and VQA read them."""
+    x = feats.float()
+    parts = [project(x) if project is not None else x] + ([concepts(x)] if concepts is not None else [])
+    return torch.cat(parts, dim=-1)

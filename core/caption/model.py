@@ -18,7 +18,7 @@ from torch import nn
 
 from core.io import atomic_directory
 
-from .concepts import ConceptLayer
+from .concepts import ConceptLayer, read_annotations
 from .data import WordVocab
 
 
@@ -68,11 +68,7 @@ class AttentionDecoder(nn.Module):
     @torch.no_grad()
     def read(self, feats: torch.Tensor) -> torch.Tensor:
         """Raw annotations (B, L, input_dim) -> frozen projection and concepts (B, L, feature_dim + concepts)."""
-        x = feats.float()
-        parts = [self.project(x) if self.project is not None else x]
-        if self.concepts is not None:
-            parts.append(self.concepts(x))                    # (B, L, K) noun probabilities per cell
-        return torch.cat(parts, dim=-1)
+        return read_annotations(feats, self.project, self.concepts)
 
     def prepare(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Normalised annotations (B, L, D), their attention projection (B, L, A) and the initial (h, c).

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.caption.concepts import ConceptLayer
+from core.caption.concepts import ConceptLayer, read_annotations
 
 
 @dataclass
@@ -72,9 +72,7 @@ class StackedAttentionVQA(nn.Module):
     @torch.no_grad()
     def read(self, feats: torch.Tensor) -> torch.Tensor:
         """Raw grids (N, L, input_dim) -> frozen projection and concepts (N, L, feature_dim + concepts)."""
-        x = feats.float()
-        parts = [self.reduce(x)] + ([self.concepts(x)] if self.concepts is not None else [])
-        return torch.cat(parts, dim=-1)
+        return read_annotations(feats, self.reduce, self.concepts)
 
     def fuse(self, embedded: torch.Tensor, tokens: torch.Tensor, feats: torch.Tensor | None,
              image_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

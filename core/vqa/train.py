@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -179,7 +180,7 @@ def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
     head's concepts), and those frozen layers by the model's attribute names."""
     from core.caption.data import photo_split
     from core.caption.encoder import Encoder
-    from core.caption.concepts import NOUN_CLASSES, ConceptLayer
+    from core.caption.concepts import NOUN_CLASSES, ConceptLayer, read_annotations
     from core.caption.train import imagenet_layer, pca_layer
     encoder = Encoder(ENCODER_STAGE)
     sizes = {"train": a.train_images, "val": a.val_images, "test": a.test_images}
@@ -189,14 +190,12 @@ def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
     frozen = {"reduce": pca_layer(raw["train"].feats, a.project_dim, seed=a.seed)}
     if a.concepts:
         frozen["concepts"] = ConceptLayer(imagenet_layer())
-    reader = StackedAttentionVQA(VQAConfig(1, 1, a.project_dim, input_dim=encoder.feature_dim,
-                                           concepts=len(NOUN_CLASSES) if a.concepts else 0))
-    for name, layer in frozen.items():
-        getattr(reader, name).load_state_dict(layer.state_dict())
+    n_concepts = len(NOUN_CLASSES) if a.concepts else 0
     log(f"projecting the {encoder.feature_dim}-d grids onto their top {a.project_dim} principal components"
-        + (f", plus {reader.cfg.concepts} concepts" if a.concepts else ""))
-    width = a.project_dim + reader.cfg.concepts
-    return {s: photo_vqa_split(s, n, PHOTO_SEED, photo_features(raw[s], reader.read, width), a.cache_dir)
+        + (f", plus {n_concepts} concepts" if a.concepts else ""))
+    read = partial(read_annotations, project=frozen["reduce"], concepts=frozen.get("concepts"))
+    return {s: photo_vqa_split(s, n, PHOTO_SEED, photo_features(raw[s], read, a.project_dim + n_concepts),
+                               a.cache_dir)
             for s, n in sizes.items()}, frozen
 
 

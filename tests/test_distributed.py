@@ -29,6 +29,24 @@ def torchrun(out, *flags: str, wait: bool = True):
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
 
 
+def kill_job(launcher: subprocess.Popen) -> None:
+    """SIGKILL a torchrun job: its workers (torchrun starts each in a session of its own) and then torchrun."""
+    workers = [int(stat.split()[0]) for stat in (_read(f"/proc/{pid}/stat") for pid in os.listdir("/proc")
+               if pid.isdigit()) if stat and int(stat.rsplit(")", 1)[1].split()[1]) == launcher.pid]
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    os.killpg(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:  # the process ended meanwhile
+        return ""
+
+
 def weights(path) -> dict:
     return load_checkpoint(path).model.state_dict()
 
@@ -54,8 +72,7 @@ def test_a_killed_two_process_run_resumes_exactly_and_refuses_another_world_size
     deadline = time.time() + 200
     while not (tmp_path / "cut" / "train_state.json").exists() and cut.poll() is None and time.time() < deadline:
         time.sleep(0.02)
-    os.killpg(cut.pid, signal.SIGKILL)  # killed right after its first checkpoint
-    cut.wait()
+    kill_job(cut)  # killed right after its first checkpoint
     killed_at = load_checkpoint(tmp_path / "cut").card["steps"]
     assert killed_at < 120
     refused = subprocess.run([sys.executable, "-m", "core.train", *TINY, "--out", str(tmp_path / "cut"), "--resume",

@@ -46,6 +46,29 @@ def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
             for name, s in scores.items()}
 
 
+def attach_retrained(checkpoint: str | Path, timeline: list[dict], command: str) -> None:
+    """Store a from-scratch retrain's probed timeline in the checkpoint's samples.json (key "retrained")."""
+    from core.io import read_json, replace_json
+
+    path = Path(checkpoint) / "samples.json"
+    samples = read_json(path, "sample timeline") if path.exists() else {}
+    replace_json(path, {**samples, "retrained": {"command": command, "timeline": timeline}})
+
+
+def emergence_timeline(samples: dict) -> tuple[list[dict], str]:
+    """The probed timeline to draw for a checkpoint's samples.json, and where it comes from: the model's own
+    training ("own"), else a stored from-scratch retrain of its configuration (the retrain's command), else ([], "")."""
+    own = [e for e in samples.get("timeline") or [] if isinstance(e, dict) and e.get("probe")]
+    if own:
+        return own, "own"
+    retrained = samples.get("retrained")
+    if isinstance(retrained, dict) and isinstance(retrained.get("timeline"), list):
+        probed = [e for e in retrained["timeline"] if isinstance(e, dict) and isinstance(e.get("probe"), dict)]
+        if probed:
+            return probed, str(retrained.get("command", "a retrain from scratch"))
+    return [], ""
+
+
 def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
                      on_entry: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Train a model from scratch (a core.train.TrainConfig) and probe each checkpoint it writes: one entry a step.
@@ -89,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=50)
     p.add_argument("--out", default="runs/emergence", help="with --retrain: where the run is written")
     p.add_argument("--json", help="with --retrain: write the timeline here")
+    p.add_argument("--attach", action="store_true", help="with --retrain: store the timeline in the checkpoint's "
+                   "samples.json, where the pages draw it when the model's own training recorded no probes")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
@@ -112,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.json:
                     Path(args.json).write_text(json.dumps({"config": base, "timeline": timeline}, indent=1))
 
-            retrain_timeline(cfg, args.chars, report)
+            timeline = retrain_timeline(cfg, args.chars, report)
+            if args.attach:
+                attach_retrained(args.checkpoint[0], timeline,
+                                 "python -m core.emergence " + " ".join(argv if argv is not None else sys.argv[1:]))
             return 0
         for path in args.checkpoint:
             ckpt = load_checkpoint(path)

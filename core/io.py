@@ -243,6 +243,13 @@ def write_json(path: Path, obj, indent: int = 1) -> None:
     path.write_text(json.dumps(obj, indent=indent, ensure_ascii=False), encoding="utf-8")
 
 
+def replace_json(path: Path, obj) -> None:
+    """Write obj as JSON over the file at path atomically: readers see the old file or the new one, whole."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_json(staging, obj)
+    os.replace(staging, path)
+
+
 def decode_text(raw: bytes) -> str:
     """A user's bytes as text with Unix newlines, or ValueError saying where they are not UTF-8."""
     try:

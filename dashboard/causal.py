@@ -14,6 +14,7 @@ from core.activations import extract
 from core.attribution import Attribution, attribute, reach
 from core.cell_checks import CellCheck, check_cells
 from core.discovery import rank_cells
+from core.emergence import emergence_timeline
 from core.error_analysis import ErrorRow, compare_with_ngram
 from core.intervene import (CausalScore, build_clamps, causal_score, char_diff, first_divergence, parse_clamp,
                             side_by_side)
@@ -316,7 +317,8 @@ def emergence_frame(timeline: list[dict]) -> pd.DataFrame:
     """Long table (step, signal, score, cell) from the timeline entries that carry probe scores."""
     return pd.DataFrame([{"step": e["step"], "signal": name, "score": s["score"],
                           "cell": f"{s['layer']}:{s['kind']}:{s['unit']} ({s['metric']})"}
-                         for e in timeline for name, s in (e.get("probe") or {}).items() if s])
+                         for e in timeline for name, s in (e.get("probe") or {}).items()
+                         if isinstance(s, dict) and {"score", "layer", "kind", "unit", "metric"} <= s.keys()])
 
 
 def emergence_figure(frame: pd.DataFrame) -> go.Figure:
@@ -328,3 +330,22 @@ def emergence_figure(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
                       xaxis_title="training step", yaxis_title="best cell's AUC or |r| on the probe text")
     return fig
+
+
+def show_emergence(samples: dict, key: str) -> None:
+    """The cells-emerging chart of a checkpoint (its own probed timeline, else its stored from-scratch retrain)."""
+    timeline, source = emergence_timeline(samples)
+    frame = emergence_frame(timeline)
+    if frame.empty:
+        st.info("This model's training timeline has no probe scores yet: models trained from now on record, at "
+                "each timeline step, the best cell's score for quotes, comments, line position and depth on a "
+                "fixed probe text. Train one on the **Train** page to watch the cells emerge.")
+        return
+    st.plotly_chart(emergence_figure(frame), key=key)
+    if source == "own":
+        st.caption("Recorded while this model trained: at each timeline step, the best cell for each signal on "
+                   "the first characters of the validation split.")
+    else:
+        st.caption("This model was trained before probes were recorded, so its configuration was retrained from "
+                   "scratch with the same seed, probing every checkpoint: `" + source + "`. The curves show when "
+                   "each kind of cell appears; the shipped model's own cells may differ in number.")

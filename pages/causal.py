@@ -134,10 +134,4 @@ with ngram_tab:
         st.html(dca.winner_html(text[:2_000], p_rnn[:1_999], p_ngram[:1_999]))
 
 with emerge_tab:
-    frame = dca.emergence_frame(ckpt.samples.get("timeline", []))
-    if frame.empty:
-        st.info("This model's training timeline has no probe scores yet: models trained from now on record, at "
-                "each timeline step, the best cell's score for quotes, comments, line position and depth on a "
-                "fixed probe text. Train one on the **Train** page to watch the cells emerge.")
-    else:
-        st.plotly_chart(dca.emergence_figure(frame), key="causal_emergence")
+    dca.show_emergence(ckpt.samples, "causal_emergence")

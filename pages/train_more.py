@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard import models, plots
+from dashboard.causal import show_emergence
 from dashboard.scroll import scroll_to
 
 st.title("Train more")
@@ -22,6 +23,8 @@ left, right = st.columns([3, 2], gap="large")
 with right:
     st.plotly_chart(plots.loss_figure(curve, marks=steps, selected=selected), key="train_more_curve")
     st.caption("Dotted lines: steps with a stored sample; the highlighted one is solid.")
+    st.subheader("Cells emerging")
+    show_emergence(ckpt.samples, "train_more_emergence")
 with left:
     box = st.container(height=720, key="train_more_timeline")
     for i, entry in enumerate(timeline):

@@ -91,3 +91,26 @@ def test_retrain_timeline_probes_every_checkpoint(tmp_path):
     assert [e["step"] for e in timeline] == [3, 6]
     line = timeline[-1]["probe"]["line_position"]
     assert line["metric"] == "r" and 0 < line["score"] <= 1
+
+
+def test_a_retrain_attached_to_a_checkpoint_is_drawn_until_the_model_has_probes_of_its_own(tmp_path, tiny_checkpoint):
+    import shutil
+
+    from core.checkpoint import load_checkpoint
+    from core.emergence import emergence_timeline, main
+    from core.io import replace_json
+
+    ckpt = shutil.copytree(tiny_checkpoint, tmp_path / "shipped")
+    old = load_checkpoint(ckpt).samples  # as a model trained before the trainer recorded probes
+    replace_json(ckpt / "samples.json", {**old, "timeline": [{k: v for k, v in e.items() if k != "probe"}
+                                                              for e in old["timeline"]]})
+    assert emergence_timeline(load_checkpoint(ckpt).samples) == ([], "")
+    argv = ["--checkpoint", str(ckpt), "--retrain", "4", "--every", "2", "--out", str(tmp_path / "run"),
+            "--chars", "800", "--attach"]
+    assert main(argv) == 0
+    samples = load_checkpoint(ckpt).samples  # still a valid checkpoint, its own timeline untouched
+    timeline, source = emergence_timeline(samples)
+    assert [e["step"] for e in timeline] == [2, 4] and source == "python -m core.emergence " + " ".join(argv)
+    assert len(samples["timeline"]) == len(old["timeline"]) and samples["curve"] == old["curve"]
+    assert emergence_timeline(old) == ([e for e in old["timeline"] if e.get("probe")], "own")
+    assert emergence_timeline({"retrained": {"timeline": [{"step": 1, "probe": "bad"}, 3]}}) == ([], "")

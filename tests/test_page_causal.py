@@ -109,3 +109,16 @@ def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
     figure = [c for c in at.get("plotly_chart")][-1].proto.spec
     assert figure.count('"0:c:3 (auc)"') == 3 and '"name":"quote"' in figure  # one point per timeline step
     assert "no probe scores yet" not in texts(at)
+
+
+def test_a_stored_retrain_is_drawn_for_a_model_without_probes_and_says_so(tmp_path, monkeypatch):
+    from core.checkpoint import load_checkpoint
+    from core.emergence import attach_retrained
+
+    path = make_checkpoint(tmp_path / "old", "lstm", text=PROSE)
+    probe = {"comment": {"layer": 1, "kind": "c", "unit": 7, "metric": "auc", "score": 0.9}}
+    attach_retrained(path, [{"step": s, "val_loss": 2.0, "probe": probe} for s in (100, 200)], "python -m X")
+    assert load_checkpoint(path).samples["retrained"]["command"] == "python -m X"
+    at = open_page(str(path), monkeypatch, tmp_path)
+    figure = [c for c in at.get("plotly_chart")][-1].proto.spec
+    assert figure.count('"1:c:7 (auc)"') == 2 and "retrained from scratch" in texts(at)

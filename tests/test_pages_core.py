@@ -137,6 +137,7 @@ def test_train_more_lists_the_stored_steps_beside_the_curve(roots):
     curve = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in curve["data"]] == ["train (raw)", "train"]
     assert curve["layout"]["yaxis"]["title"]["text"] == "loss (bits / char)"  # one unit on the page
+    assert "no probe scores yet" in at.info[0].value  # the cells-emerging panel, for a timeline without probes
     at.select_slider(key="train_more_step").set_value(200).run()
     assert not at.exception
 

@@ -8,7 +8,7 @@ from core.io import DirectoryLock
 
 from core.caption.data import WordVocab, tokenize
 from core.caption.model import AttentionDecoder, DecoderConfig, caption_loss, load_captioner, save_captioner
-from core.caption.search import beam_caption, caption, greedy_caption
+from core.caption.search import beam_caption, caption, caption_words, greedy_caption
 
 CAPTIONS = ["a red circle", "two blue squares", "a green star above a yellow triangle",
             "a purple circle to the left of a red square", "three shapes : a red star , a blue star and a green star"]
@@ -121,3 +121,16 @@ def test_train_cli_refuses_a_locked_or_occupied_out_and_bad_flags(train_main, tm
                          (["--world", "moon"], "--world must be one of scenes, photos")):
         code, err = train_main("--out", str(tmp_path / "other"), *args)
         assert code == 2 and phrase in err and "Traceback" not in err
+
+
+def test_articles_agree_with_the_next_word_only_in_a_world_that_writes_an():
+    from core.caption.data import agree_articles
+
+    assert agree_articles("a insect beside an cat on a orange rock".split()) == \
+        "an insect beside a cat on an orange rock".split()
+    assert agree_articles([]) == [] and agree_articles(["a"]) == ["a"]
+    with_an = WordVocab.build([tokenize(c) for c in [*CAPTIONS, "an orange star"]])
+    a_orange = ["a", "orange", "star"]
+    assert caption_words(with_an, with_an.encode(a_orange)[1:-1]) == ["an", "orange", "star"]
+    shapes = vocab()  # the shapes world always writes "a"
+    assert caption_words(shapes, shapes.encode(["a", "above"])[1:-1]) == ["a", "above"]

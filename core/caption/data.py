@@ -31,6 +31,16 @@ def tokenize(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+|[,:]", text.lower())
 
 
+def article(word: str) -> str:
+    """The indefinite article before word, by its first letter ("an apple", "a cat")."""
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def agree_articles(words: list[str]) -> list[str]:
+    """words with each "a"/"an" made to agree with the word after it."""
+    return [article(nxt) if w in ("a", "an") else w for w, nxt in zip(words, words[1:])] + words[-1:]
+
+
 class WordVocab:
     """Word <-> index map with <pad>=0, <start>=1, <end>=2, <unk>=3."""
 

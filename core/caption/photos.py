@@ -27,6 +27,7 @@ from PIL import Image, ImageFilter
 
 from core.corpus import data_root
 
+from .data import article
 from .photo_stamps import BACKGROUNDS, NOUNS, PLURALS, TEXTURES
 
 SIZE = 448
@@ -112,10 +113,6 @@ def plural(noun: str) -> str:
     if noun.endswith("y") and noun[-2] not in "aeiou":
         return noun[:-1] + "ies"
     return noun + "s"
-
-
-def article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
 
 
 def _colour_names(rgb: np.ndarray) -> np.ndarray:

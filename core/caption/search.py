@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import END, PAD, START, WordVocab
+from .data import END, PAD, START, WordVocab, agree_articles
 from .model import AttentionDecoder
 
 
@@ -69,7 +69,14 @@ def _caption(model: AttentionDecoder, vocab: WordVocab, ids: list[int], alphas: 
              score: float) -> Caption:
     g = model.cfg.grid
     maps = torch.stack(alphas).reshape(-1, g, g).numpy() if alphas else np.zeros((0, g, g), np.float32)
-    return Caption([vocab.itos[i] for i in ids], maps, score)
+    return Caption(caption_words(vocab, ids), maps, score)
+
+
+def caption_words(vocab: WordVocab, ids: list[int]) -> list[str]:
+    """The words of ids; in a world whose captions write "an" (the photos), each article agrees with the next word
+    (the copy path can change the noun after the decoder chose "a")."""
+    words = [vocab.itos[i] for i in ids]
+    return agree_articles(words) if "an" in vocab.stoi else words
 
 
 @torch.no_grad()

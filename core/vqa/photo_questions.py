@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.caption.data import SHARD
+from core.caption.data import SHARD, article
 from core.caption.photo_stamps import NOUNS
-from core.caption.photos import (COLOUR_NAMES, PhotoScene, article, make_photo, plural, split_of, split_seeds,
+from core.caption.photos import (COLOUR_NAMES, PhotoScene, make_photo, plural, split_of, split_seeds,
                                  stamp_splits)
 
 PHOTO_TYPES = ("object", "colour", "count", "yes/no", "relation")

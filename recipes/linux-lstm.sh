@@ -7,3 +7,5 @@ python -m core.train --corpus linux --out runs/linux-384-s11 --cell lstm --n-lay
 python -m core.train --corpus linux --out runs/linux-lstm-s11 --resume --max-steps 2750 --max-minutes 0 --threads 1
 # shipping copy: fp16 weights, no optimizer state
 python -m core.checkpoint export runs/linux-lstm-s11 checkpoints/linux-lstm --overwrite
+# cells emerging: the same configuration retrained from scratch for 2,000 steps, probed every 100, stored in samples.json
+python -m core.emergence --checkpoint checkpoints/linux-lstm --retrain 2000 --every 100 --out runs/linux-lstm-emergence --threads 1 --attach

@@ -10,10 +10,12 @@ SHIPPED = sorted(p.parent.name for p in (ROOT / "checkpoints").glob("*/card.json
 
 
 def training_lines(recipe: str) -> list[str]:
-    """The recipe's python commands, without the shipping export."""
+    """The recipe's training commands: its python commands without the shipping export, data fetching and the
+    emergence retrain (which trains a separate run and stores only its probe timeline)."""
     return [line for line in recipe.splitlines()
             if line.startswith("python -m ") and not line.startswith(("python -m core.checkpoint export",
-                                                                     "python -m core.caption.photos fetch"))]
+                                                                     "python -m core.caption.photos fetch",
+                                                                     "python -m core.emergence"))]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -3,7 +3,8 @@
 Sampling is bound by per-step overhead, not arithmetic: the first layer's input projection of every
 character is precomputed as a (V, G*H) table, each layer is one `addmm` plus elementwise gate maths, and
 the weights are laid out once, transposed and contiguous. The model may sit on a GPU: ids go in and logits
-come out on the CPU, so samplers keep their CPU random generators.
+come out on the CPU, so samplers keep their CPU random generators. Subclasses can rewrite each new state
+through `_fix` (core.intervene clamps cells that way) without a second copy of the step loop.
 """
 import torch
 
@@ -60,10 +61,14 @@ class Stepper:
             x = self._cell(l, gi, gh)
         return torch.addmm(self.b_out, x, self.w_out).cpu()  # (B, V)
 
+    def _fix(self, l: int, kind: str, state: torch.Tensor) -> torch.Tensor:
+        """The new state of `kind` ("h" or "c") of layer l, (B, H), as the next layer and step will read it."""
+        return state
+
     def _cell(self, l: int, gi: torch.Tensor, gh: torch.Tensor) -> torch.Tensor:
         if self.cell == "lstm":  # gate order i, f, g, o (as nn.LSTM)
             i, f, g, o = (gi + gh).chunk(4, dim=1)
-            c = torch.sigmoid(f) * self.c[l] + torch.sigmoid(i) * torch.tanh(g)
+            c = self._fix(l, "c", torch.sigmoid(f) * self.c[l] + torch.sigmoid(i) * torch.tanh(g))
             self.c[l] = c
             h = torch.sigmoid(o) * torch.tanh(c)
         elif self.cell == "gru":  # gate order r, z, n (as nn.GRU)
@@ -74,5 +79,5 @@ class Stepper:
             h = n + z * (self.h[l] - n)
         else:
             h = torch.tanh(gi + gh)
-        self.h[l] = h
+        h = self.h[l] = self._fix(l, "h", h)
         return h

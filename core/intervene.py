@@ -121,8 +121,8 @@ class ClampedStepper(Stepper):
     """The fast stepper (core.stepper) over B streams, stream b with its own clamps (inference only)."""
 
     def __init__(self, model: CharRNN, clamps_per_stream: list[list[Clamp]]):
-        super().__init__(model)
         B, H = len(clamps_per_stream), model.config.hidden_size
+        super().__init__(model, streams=B)
         # (layer, kind) -> (mask (B, H) bool, value (B, H)); only pairs that some stream clamps
         self.clamps: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         for b, clamps in enumerate(clamps_per_stream):

@@ -6,8 +6,9 @@
 - clamp and resample: core.intervene.side_by_side (free + clamped stream, 500 characters) vs plain
   core.sample.stream_sample of 500 characters (no clamp).  Target < 1 s.
 - attribution of one position over 200 earlier characters: gradient x input and integrated gradients (adaptive,
-  from 16 nodes, completeness within 0.5%; the nodes it spent are printed) vs one forward pass over the same
-  200 characters without gradients.  Target < 0.5 s.
+  from 16 nodes, completeness within 0.5% (the default) and within 1% (the target); the nodes it spent and the
+  cost of one node are printed) vs one forward pass over the same 200 characters without gradients.
+  Target < 0.5 s.
 - matching two 2 x 512 LSTMs (random weights) on 20k characters: core.matching.match_cells on extracted
   h and c (1024 units each, 2048 sequences) vs extracting them.  Target < 5 s for the matching.
 """
@@ -56,10 +57,13 @@ def attribution_part(ckpt, R: int) -> None:
     fn = last_logits(model)
     bw, bc, _ = timed(lambda: torch.no_grad()(fn)(emb), R)
     print(f"  {'baseline: one forward pass, no gradient':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
-    for method in ("grad_x_input", "ig"):
-        w, c, a = timed(lambda: attribute(model, vocab, text, 199, method, 200), R)
-        row(f"{method} ({a.nodes} nodes" + (f", completeness {a.completeness_error:.2%})" if method == "ig" else ")"),
-            w, c, bw, bc)
+    w, c, _ = timed(lambda: attribute(model, vocab, text, 199, "grad_x_input", 200), R)
+    row("grad_x_input (1 gradient)", w, c, bw, bc)
+    for tol in (5e-3, 1e-2):  # the default, and the 1% the completeness target asks for
+        w, c, a = timed(lambda: attribute(model, vocab, text, 199, "ig", 200, tol=tol), R)
+        row(f"ig tol {tol:.1%} ({a.nodes} nodes, completeness {a.completeness_error:.2%})", w, c, bw, bc)
+        print(f"    {1e3 * w / a.nodes:.1f} ms wall, {1e3 * c / a.nodes:.1f} ms cpu per node; the 0.5 s target "
+              f"affords {0.5 / (w / a.nodes):.0f} nodes at this cost")
 
 
 def matching_part(chars: int, R: int) -> None:
@@ -74,7 +78,8 @@ def matching_part(chars: int, R: int) -> None:
     print(f"  {'baseline: extracting h, c of both (once)':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
     w, c, m = timed(lambda: match_cells(*acts), R)
     row(f"match_cells ({len(m.units_a)} x {len(m.units_b)} units, h and c)", w, c, bw, bc)
-    print(f"  match_cells: {'meets' if w < 5 else 'MISSES'} the 5 s target (wall {w:.2f} s)")
+    print(f"  match_cells against the 5 s target: wall {w:.2f} s ({'meets' if w < 5 else 'misses'}), cpu {c:.2f} s "
+          f"({'meets' if c < 5 else 'misses'}; wall exceeds cpu by what other jobs on the machine took)")
 
 
 PARTS = ("clamp", "attribution", "matching")

@@ -10,12 +10,14 @@ h = o * tanh(c) is computed from the clamped c.
 Sampling runs a free and a clamped stream as one batch through the fast stepper (core.stepper), and the
 streams share their random draws: each step is one exponential race (core.sample.pick), the way
 torch.multinomial samples, run by every stream against the same V exponential numbers.  So the free stream
-is exactly plain sampling from the same seed, and the two texts differ only where the clamp changed the
-distribution enough to change the winner.  The causal score of a cell for a span-closing event (a closing quote,
-the end of a comment, a closing brace) is the change in log-probability that the model emits the closing
-character somewhere in the `horizon` characters after the span opened, following the real text
-(teacher-forced), when the cell is clamped to its value outside spans; the same clamp on random cells of the
-same layer and kind gives a control distribution and a z-score.
+is plain sampling from the same seed (its logits agree with core.sample's to float rounding), and the two
+texts differ only where the clamp changed the distribution enough to change the winner.
+
+The causal score of a cell for a span-closing event (a closing quote, the end of a comment, a closing brace)
+is the change in log-probability that the model emits the closing character somewhere in the `horizon`
+characters after the span opened, following the real text (teacher-forced), when the cell is clamped to its
+value outside spans; the same clamp on random cells of the same layer and kind gives a control distribution
+and a z-score.
 """
 from __future__ import annotations
 

@@ -7,13 +7,17 @@ over a text: mean ablation, or its mean where a signal is off), applied after ea
 the clamped value is what the next layer, the head and the next step read; for an LSTM's c the output
 h = o * tanh(c) is computed from the clamped c.
 
-Sampling runs a free and a clamped stream as one batch that shares its random draws (one uniform number per
-step, inverted through each stream's cumulative distribution), so the two texts differ only where the
-clamp changed the distribution.  The causal score of a cell for a span-closing event (a closing quote,
-the end of a comment, a closing brace) is the change in log-probability that the model emits the closing
-character somewhere in the `horizon` characters after the span opened, following the real text
-(teacher-forced), when the cell is clamped to its value outside spans; the same clamp on random cells of the
-same layer and kind gives a control distribution and a z-score.
+Sampling runs a free and a clamped stream as one batch through the fast stepper (core.stepper), and the
+streams share their random draws: each step is one exponential race (core.sample.pick), the way
+torch.multinomial samples, run by every stream against the same V exponential numbers.  So the free stream
+is plain sampling from the same seed (its logits agree with core.sample's to float rounding), and the two
+texts differ only where the clamp changed the distribution enough to change the winner.
+
+The causal score of a cell for a span-closing event (a closing quote, the end of a comment, a closing brace)
+is the change in log-probability that the model emits the closing character somewhere in the `horizon`
+characters after the span opened, following the real text (teacher-forced), when the cell is clamped to its
+value outside spans; the same clamp on random cells of the same layer and kind gives a control distribution
+and a z-score.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ import torch
 
 from core.activations import Activations
 from core.model import CharRNN
+from core.stepper import Stepper
 from core.vocab import Vocab
 
 MEAN = "mean"  # clamp value: the cell's mean over a reference text (mean ablation), until resolved
@@ -114,28 +119,12 @@ def build_clamps(model: CharRNN, vocab: Vocab, specs: list[str], reference: Call
     return clamps
 
 
-class ClampedStepper:
-    """Steps a CharRNN over B streams one character at a time; stream b has its own clamps (inference only)."""
+class ClampedStepper(Stepper):
+    """The fast stepper (core.stepper) over B streams, stream b with its own clamps (inference only)."""
 
     def __init__(self, model: CharRNN, clamps_per_stream: list[list[Clamp]]):
-        cfg = model.config
-        self.model, self.cell, self.n_layer = model, cfg.cell, cfg.n_layer
-        B, H = len(clamps_per_stream), cfg.hidden_size
-        rnn = model.rnn
-        with torch.no_grad():
-            self.w_ih = [getattr(rnn, f"weight_ih_l{l}").detach() for l in range(self.n_layer)]  # (G*H, I)
-            self.w_hh = [getattr(rnn, f"weight_hh_l{l}").detach() for l in range(self.n_layer)]  # (G*H, H)
-            self.b_ih = [getattr(rnn, f"bias_ih_l{l}").detach() for l in range(self.n_layer)]
-            self.b_hh = [getattr(rnn, f"bias_hh_l{l}").detach() for l in range(self.n_layer)]
-            if self.cell == "lstm":  # transposed for addmm; layer 0's input part looked up per character
-                # a contiguous transposed copy makes B = 1 a fast matrix-vector product; for a few streams
-                # the plain layout avoids a packing copy per call (1.1 vs 1.6 ms a step at B = 2, 2 x 384)
-                layout = (lambda w: w.t()) if 2 <= B <= 8 else (lambda w: w.t().contiguous())
-                self.w_ih_t = [layout(w) for w in self.w_ih]
-                self.w_hh_t = [layout(w) for w in self.w_hh]
-                self.bias = [bi + bh for bi, bh in zip(self.b_ih, self.b_hh)]  # (G*H,)
-                self.table = torch.addmm(self.bias[0], model.embed.weight, self.w_ih_t[0])  # (V, G*H)
-            self.w_out, self.b_out = model.head.weight.detach(), model.head.bias.detach()
+        B, H = len(clamps_per_stream), model.config.hidden_size
+        super().__init__(model, streams=B)
         # (layer, kind) -> (mask (B, H) bool, value (B, H)); only pairs that some stream clamps
         self.clamps: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         for b, clamps in enumerate(clamps_per_stream):
@@ -147,70 +136,46 @@ class ClampedStepper:
                                                                          torch.zeros(B, H)))
                 mask[b, list(c.units)] = True
                 value[b, list(c.units)] = torch.tensor(c.values, dtype=torch.float32)
-        self.h = [torch.zeros(B, H) for _ in range(self.n_layer)]
-        self.c = [torch.zeros(B, H) for _ in range(self.n_layer)]
+        self.clamps = {k: (m.to(self.device), v.to(self.device)) for k, (m, v) in self.clamps.items()}
+        self.h = [torch.zeros(B, H, device=self.device) for _ in range(self.n_layer)]
+        self.c = [torch.zeros(B, H, device=self.device) for _ in range(self.n_layer)] if self.cell == "lstm" else []
 
     def set_state(self, h: torch.Tensor, c: torch.Tensor | None = None) -> None:
         """Start from given states, each (L, B, H) (c only for an LSTM)."""
-        self.h = [t.clone() for t in h.unbind(0)]
+        self.h = [t.to(self.device, copy=True) for t in h.unbind(0)]
         if c is not None:
-            self.c = [t.clone() for t in c.unbind(0)]
+            self.c = [t.to(self.device, copy=True) for t in c.unbind(0)]
 
-    def _fix(self, l: int, kind: str, x: torch.Tensor) -> torch.Tensor:
+    def _fix(self, l: int, kind: str, state: torch.Tensor) -> torch.Tensor:
         entry = self.clamps.get((l, kind))
-        return x if entry is None else torch.where(entry[0], entry[1], x)
-
-    @torch.inference_mode()
-    def step(self, ids: torch.Tensor) -> torch.Tensor:
-        """Feed one character per stream, ids (B,) -> next-character logits (B, V)."""
-        x = self.model.embed(ids) if self.cell != "lstm" else None  # (B, H)
-        for l in range(self.n_layer):
-            if self.cell == "lstm":
-                pre = self.table[ids] if l == 0 else torch.addmm(self.bias[l], x, self.w_ih_t[l])  # (B, G*H)
-                i, f, g, o = torch.addmm(pre, self.h[l], self.w_hh_t[l]).chunk(4, 1)
-                self.c[l] = self._fix(l, "c", torch.sigmoid(f) * self.c[l] + torch.sigmoid(i) * torch.tanh(g))
-                x = torch.sigmoid(o) * torch.tanh(self.c[l])  # (B, H)
-            else:
-                cell_fn = torch.gru_cell if self.cell == "gru" else torch.rnn_tanh_cell
-                x = cell_fn(x, self.h[l], self.w_ih[l], self.w_hh[l], self.b_ih[l], self.b_hh[l])  # (B, H)
-            x = self.h[l] = self._fix(l, "h", x)
-        return torch.addmm(self.b_out, x, self.w_out.t())  # (B, V)
+        return state if entry is None else torch.where(entry[0], entry[1], state)
 
     def run(self, ids: torch.Tensor) -> torch.Tensor:
         """Teacher-force ids (B, T) through every stream -> logits (B, T, V)."""
         return torch.stack([self.step(ids[:, t]) for t in range(ids.shape[1])], 1)
 
 
-def coupled_pick(logits: torch.Tensor, temperature: float, generator: torch.Generator, top_k: int = 0
-                 ) -> torch.Tensor:
-    """Sample one id per stream from logits (B, V) with one shared uniform draw (inverse CDF) -> ids (B,)."""
-    if 0 < top_k < logits.shape[1]:
-        logits = logits.masked_fill(logits < logits.topk(top_k, dim=-1).values[:, -1:], float("-inf"))
-    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
-    cdf = probs.cumsum(-1)
-    u = torch.rand(1, generator=generator) * cdf[:, -1:]  # (B, 1) scaled to each row's total
-    return torch.searchsorted(cdf, u).squeeze(1).clamp_max(logits.shape[1] - 1)
-
-
 @torch.inference_mode()
 def sample_streams(model: CharRNN, vocab: Vocab, clamps_per_stream: list[list[Clamp]], prime: str = "\n",
                    length: int = 500, temperature: float = 0.8, seed: int = 0, top_k: int = 0) -> list[str]:
-    """One sampled continuation of prime per stream (each with its own clamps), all sharing the random draws."""
-    from core.sample import validate_sampling
+    """One sampled continuation of prime per stream (each with its own clamps), all sharing the random draws.
+
+    A stream without clamps is what core.sample.stream_sample gives for the same seed."""
+    from core.sample import START, pick, validate_sampling
 
     validate_sampling(temperature, length, top_k)
     generator = torch.Generator().manual_seed(seed)
-    stepper = ClampedStepper(model, clamps_per_stream)
     B = len(clamps_per_stream)
-    prime_ids = torch.tensor(vocab.encode(prime or "\n"))
-    for t in prime_ids[:-1]:  # the prompt runs clamped too: the clamp holds at every step
-        stepper.step(t.repeat(B))
-    ids, out = prime_ids[-1].repeat(B), []
-    for _ in range(length):
-        logits = stepper.step(ids)  # (B, V)
+    stepper = ClampedStepper(model, clamps_per_stream)
+    for t in vocab.encode(prime or START):  # the prompt runs clamped too: the clamp holds at every step
+        logits = stepper.step(torch.full((B,), t))  # (B, V)
+    temps = torch.full((B, 1), float(temperature))
+    out = []
+    for n in range(length):
+        if n:
+            logits = stepper.step(out[-1])
         logits[:, 0] = float("-inf")  # never emit the unknown symbol
-        ids = coupled_pick(logits, temperature, generator, top_k)
-        out.append(ids)
+        out.append(pick(logits, temps, top_k, False, generator, shared=True))  # (B,)
     return [vocab.decode(row) for row in torch.stack(out, 1).tolist()]
 
 

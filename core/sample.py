@@ -49,8 +49,13 @@ def validate_sampling(temperature: float = 1.0, length: int = 1, top_k: int = 0,
 
 
 def pick(logits: torch.Tensor, temperature: torch.Tensor, top_k: int, greedy: bool,
-         generator: torch.Generator) -> torch.Tensor:
-    """Choose the next id of each stream: logits (B, V), temperature (B, 1) -> ids (B,)."""
+         generator: torch.Generator, shared: bool = False) -> torch.Tensor:
+    """Choose the next id of each stream: logits (B, V), temperature (B, 1) -> ids (B,).
+
+    A draw is an exponential race, the way torch.multinomial draws one sample: the id with the largest p / q
+    for q ~ Exp(1) per id. With `shared`, every stream races against the same q (one draw of V numbers per
+    step), so each stream picks what it would pick sampled alone from the same seed, and two streams whose
+    distributions agree pick the same id (a counterfactual coupling of the streams)."""
     if greedy:
         return logits.argmax(-1)
     logits = logits / temperature
@@ -58,7 +63,8 @@ def pick(logits: torch.Tensor, temperature: torch.Tensor, top_k: int, greedy: bo
         kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits.float(), dim=-1)  # (B, V)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    q = torch.empty_like(probs[:1] if shared else probs).exponential_(generator=generator)  # (1 or B, V)
+    return (probs / q).argmax(-1)
 
 
 def _prime_ids(vocab: Vocab, prime: str) -> list[int]:

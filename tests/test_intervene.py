@@ -8,6 +8,7 @@ from core.intervene import (Clamp, ClampedStepper, build_clamps, InterventionErr
                             closing_events, first_divergence, main, parse_clamp, resolve, sample_streams,
                             side_by_side)
 from core.model import CharRNN, CharRNNConfig
+from core.sample import stream_sample
 from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
 
@@ -97,6 +98,17 @@ def test_causal_score_finds_the_planted_cell_and_not_a_random_one():
     assert len(planted.control_effects) == len(set(planted.control_units)) == 12 and 0 not in planted.control_units
     random_cell = causal_score(model, acts, signal, 0, "c", 9, n_control=12, seed=1)
     assert abs(random_cell.z) < abs(planted.z) / 5
+
+
+@pytest.mark.parametrize("cell,top_k", [("lstm", 0), ("lstm", 3), ("gru", 0), ("rnn", 0)])
+def test_each_stream_is_what_it_would_sample_alone(cell, top_k):
+    torch.manual_seed(1)
+    model = CharRNN(CharRNNConfig(len(PAREN_VOCAB), cell, 2, 16)).eval()
+    clamp = [Clamp(1, "h", (2, 5), (0.8, -0.6))]
+    free, clamped = sample_streams(model, PAREN_VOCAB, [[], clamp], "x(", 200, 1.2, seed=4, top_k=top_k)
+    assert free == "".join(stream_sample(model, PAREN_VOCAB, "x(", 200, 1.2, top_k, seed=4))
+    assert [clamped] == sample_streams(model, PAREN_VOCAB, [clamp], "x(", 200, 1.2, seed=4, top_k=top_k)
+    assert free != clamped
 
 
 def test_top_k_one_is_greedy_and_bad_settings_are_refused():

@@ -72,6 +72,12 @@ def test_bad_checkpoint_and_flags(run, tmp_path):
     assert proc.returncode == 2 and "missing" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("core.vqa.train", "--hops", "0")
     assert proc.returncode == 2 and "--hops has to be at least 1" in proc.stderr
+    proc = run("core.vqa.train", "--world", "photos", "--noun-evidence")
+    assert proc.returncode == 2 and "add --concepts" in proc.stderr
+    proc = run("core.vqa.train", "--attend-objects", "0.5")
+    assert proc.returncode == 2 and "for the photo world" in proc.stderr
+    proc = run("core.vqa.evaluate", "--model", str(MODEL), "--split", "val")
+    assert proc.returncode == 2 and "--split val is the photo world's" in proc.stderr
 
 
 def test_train_refuses_an_absent_gpu_and_an_occupied_out_before_reading_data(run, tmp_path, monkeypatch):

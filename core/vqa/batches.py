@@ -64,6 +64,7 @@ class Batcher:
         else:
             cands, target = fixed, (fixed == np.array(split.answers)[:, None]).argmax(1)
         self.candidates, self.target = torch.from_numpy(cands), torch.from_numpy(target)
+        self.attention_targets: torch.Tensor | None = None    # (Q, L) where to look, for supervised attention
 
     def __len__(self) -> int:
         return len(self.answers)

@@ -3,6 +3,9 @@ baseline, multiple-choice accuracy, and grounding of the last attention hop in t
 
     python -m core.vqa.evaluate --model checkpoints/vqa-easy
     python -m core.vqa.evaluate --model checkpoints/vqa-photos --photo-features data/caption
+    python -m core.vqa.evaluate --model checkpoints/vqa-photos --photo-features data/caption --split val
+
+(`--split val` scores the photo world's 250 validation photos instead: the split to choose settings on.)
 
 Grounding: the last hop's map is upsampled to the image and normalised; its mass inside the mask is compared
 with a uniform map's (the mask's area fraction). easy-VQA: the shape's mask, mass_ratio = mean mass / mean
@@ -26,6 +29,8 @@ from .checkpoint import VQACheckpointError, load_vqa
 from .data import VQADataError, VQASplit, load_split, with_features
 from .model import StackedAttentionVQA
 from .photo_data import ENCODER_STAGE, PHOTO_SEED, photo_features, photo_vqa_split
+
+PHOTO_IMAGES = {"test": 300, "val": 250}       # the photo world's held-out splits, as the trainer's defaults
 
 
 @torch.no_grad()
@@ -118,13 +123,16 @@ def format_report(metrics: dict) -> str:
 
 
 def load_test(world: str, a: argparse.Namespace) -> VQASplit:
-    """The test split of a world with its grids: easy-VQA's own, or the photo world's held-out photos (raw grids;
-    the photo model projects them itself)."""
+    """The split to score with its grids: easy-VQA's own test split, or the photo world's held-out test (or
+    validation) photos (raw grids; the photo model projects them itself)."""
     if world == "photos":
         from core.caption.data import photo_split
         from core.caption.encoder import Encoder
-        raw = photo_split("test", a.test_images, PHOTO_SEED, a.photo_features, Encoder(ENCODER_STAGE))
-        return photo_vqa_split("test", a.test_images, PHOTO_SEED, photo_features(raw), a.cache_dir)
+        n = a.images or PHOTO_IMAGES[a.split]
+        raw = photo_split(a.split, n, PHOTO_SEED, a.photo_features, Encoder(ENCODER_STAGE))
+        return photo_vqa_split(a.split, n, PHOTO_SEED, photo_features(raw), a.cache_dir)
+    if a.split != "test":
+        raise VQADataError("--split val is the photo world's; easy-VQA is scored on its test split")
     return with_features(load_split("test"), a.cache_dir)
 
 
@@ -134,12 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--world", choices=("easy", "photos"), help="test data (default: the world in the model's card)")
     p.add_argument("--cache-dir", default="data/vqa", help="where easy-VQA grids and photo questions are cached")
     p.add_argument("--photo-features", default="data/caption", help="photo world: the captioner's feature cache")
-    p.add_argument("--test-images", type=int, default=300, help="photo world: test photos")
+    p.add_argument("--split", choices=tuple(PHOTO_IMAGES), default="test",
+                   help="photo world: the held-out test photos, or the validation photos that choose settings")
+    p.add_argument("--images", "--test-images", type=int, default=0,
+                   help="photo world: photos of the split scored (default: 300 test, 250 val)")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(max(1, a.threads))
-    if a.test_images < 1:
-        p.error("--test-images has to be at least 1")
+    if a.images < 0:
+        p.error("--images cannot be negative (0: the split's default)")
     try:
         ckpt = load_vqa(a.model)
         world = a.world or ("photos" if ckpt.card.get("world") == "photos" else "easy")

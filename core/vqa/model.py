@@ -8,6 +8,11 @@ vectors, each projected to v_i = tanh(W v_i^cnn). Each hop k:
 The answer is a softmax classifier over the answer vocabulary applied to u_K. For multiple choice, each
 candidate answer is encoded by its own LSTM (its final state c) and scored by c . W_C u_K.
 With use_image=False the same model is the question-only baseline: u_0 alone goes to the classifier.
+
+Noun evidence (photo world, with concepts): the question's noun words pick their concept channels
+(core.caption.concepts.copy_map), giving a per-cell evidence map e (B, L) for what is asked about. Each hop adds
+g_k e to its attention logits, and a count pathway (core.vqa.evidence) turns the sorted top cells of e into a
+vector added to u_K: how strongly and how widely the named noun shows, which says "zero" from "one" and yes from no.
 """
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.caption.concepts import ConceptLayer, read_annotations
+from core.caption.grounded import attention_mass_loss
+
+from .evidence import CountPathway, noun_evidence
 
 
 @dataclass
@@ -35,6 +43,7 @@ class VQAConfig:
     encoder: str = "mid"          # the encoder stage whose grids the model reads (core.caption.encoder)
     input_dim: int = 0            # > 0: grids of this width first go through a frozen projection to feature_dim
     concepts: int = 0             # > 0: plus this many per-cell noun concepts of the ImageNet head (core.caption.concepts)
+    noun_evidence: bool = False   # the question's nouns' concept maps steer attention and feed a count pathway
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +66,12 @@ class StackedAttentionVQA(nn.Module):
             self.att_image = nn.ModuleList(nn.Linear(H, A, bias=False) for _ in range(cfg.hops))
             self.att_query = nn.ModuleList(nn.Linear(H, A) for _ in range(cfg.hops))
             self.att_out = nn.ModuleList(nn.Linear(A, 1) for _ in range(cfg.hops))
+            if cfg.noun_evidence:
+                if not cfg.concepts:
+                    raise ValueError("noun evidence needs concepts")
+                self.register_buffer("copy_map", torch.zeros(cfg.concepts, cfg.vocab_size))   # (K, V), frozen
+                self.evidence_gain = nn.Parameter(torch.full((cfg.hops,), 0.5))
+                self.count = CountPathway(H)
         self.classifier = nn.Linear(H, cfg.n_answers)
         self.candidate_lstm = nn.LSTM(E, H, batch_first=True)
         self.candidate_proj = nn.Linear(H, H, bias=False)
@@ -92,13 +107,20 @@ class StackedAttentionVQA(nn.Module):
         D = self.cfg.feature_dim
         grid = torch.cat([self.norm(feats[..., :D]), feats[..., D:]], dim=-1)       # (N, L, D + K)
         v = torch.tanh(self.project(grid))                                          # (N, L, H)
+        evidence = (noun_evidence(feats[..., D:][image_index], tokens, self.copy_map)  # (B, L)
+                    if self.cfg.noun_evidence else None)
         alphas = []
         for k in range(self.cfg.hops):
             keys = self.att_image[k](self.drop(v))[image_index]                      # (B, L, A)
             h = torch.tanh(keys + self.att_query[k](u)[:, None])                     # (B, L, A)
-            p = F.softmax(self.att_out[k](h).squeeze(-1), dim=1)                      # (B, L)
+            logits = self.att_out[k](h).squeeze(-1)                                  # (B, L)
+            if evidence is not None:
+                logits = logits + self.evidence_gain[k] * evidence
+            p = F.softmax(logits, dim=1)                                              # (B, L)
             u = u + torch.bmm(p[:, None], v[image_index]).squeeze(1)                  # (B, H)
             alphas.append(p)
+        if evidence is not None:
+            u = u + self.count(evidence, tokens, self.copy_map)
         return u, torch.stack(alphas, 1)                                            # (B, H), (B, K, L)
 
     def forward(self, tokens: torch.Tensor, feats: torch.Tensor | None = None, image_index: torch.Tensor | None = None
@@ -116,11 +138,16 @@ class StackedAttentionVQA(nn.Module):
 
 
 def vqa_loss(model: StackedAttentionVQA, tokens: torch.Tensor, feats: torch.Tensor | None, image_index: torch.Tensor,
-             answers: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, mc_weight: float = 0.5
+             answers: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, mc_weight: float = 0.5,
+             attention_targets: torch.Tensor | None = None, attention_weight: float = 0.0
              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Classification cross-entropy plus mc_weight x the candidate-scoring cross-entropy; (loss, logits)."""
-    logits, _, u = model(tokens, feats, image_index)
+    """Classification cross-entropy plus mc_weight x the candidate-scoring cross-entropy, plus attention_weight x
+    -log(attention mass on the question's objects) at every hop when (B, L) grid targets are given (rows of zeros:
+    nothing to look at; core.caption.grounded); (loss, logits)."""
+    logits, alphas, u = model(tokens, feats, image_index)
     scores = model.score_candidates(u, candidates)                      # (B, C)
     scores = scores.masked_fill((candidates == 0).all(-1), float("-inf"))  # padded candidate slots
     loss = F.cross_entropy(logits, answers) + mc_weight * F.cross_entropy(scores, target)
+    if attention_targets is not None and attention_weight > 0 and alphas.shape[1]:
+        loss = loss + attention_weight * attention_mass_loss(alphas, attention_targets[:, None].expand_as(alphas))
     return loss, logits

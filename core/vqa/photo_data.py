@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from core.caption.data import CaptionSplit
-from core.caption.photos import make_photo, split_seeds
+from core.caption.photos import make_photo, noun_forms, split_seeds
 
-from .data import VQASplit
+from .data import VQASplit, tokenize
 from .photo_questions import PHOTO_TYPES, PhotoQuestion, photo_answers, split_questions
 
 ENCODER_STAGE = "late"       # the encoder stage that knows real objects (see the captioner-photos card)
@@ -73,3 +73,21 @@ def photo_features(raw: CaptionSplit, read: Callable[[torch.Tensor], torch.Tenso
         return np.asarray(raw.feats[np.arange(len(raw.feats))])
     from core.caption.train import project_split
     return project_split(raw, read, width).feats
+
+
+def attention_targets(split: PhotoVQASplit, masks: np.ndarray, nouns: list[list[str]]) -> torch.Tensor:
+    """(Q, L) grid weights of what each question is about, scaled so that its best-covered cell is 1, from the
+    split's per-noun grid masks (core.caption.data.photo_masks: (N, MAX_NOUNS, L) and each image's nouns); rows
+    of zeros for questions that show nothing ("is there" answered no, zero counts). Left/right and "what is
+    this" questions are about their answer's object, the others about the noun they name."""
+    forms = noun_forms()
+    out = np.zeros((len(split.photo_questions), masks.shape[-1]), np.float32)
+    for k, q in enumerate(split.photo_questions):
+        if not q.objects:
+            continue
+        i = int(split.image_index[k])
+        noun = q.answer if q.kind in ("object", "relation") else next(
+            forms[w] for w in reversed(tokenize(q.text)) if forms.get(w) in nouns[i])
+        row = masks[i, nouns[i].index(noun)].astype(np.float32)
+        out[k] = row / max(float(row.max()), 1e-6)
+    return torch.from_numpy(out)

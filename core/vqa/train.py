@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.caption.concepts import copy_map
 from core.caption.photos import PhotoWorldError
 from core.cli import add_config_args, config_from_args
 from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
@@ -38,11 +39,11 @@ from .checkpoint import CHECKPOINT_FILES, save_vqa
 from .data import VQASplit, WordVocab, answer_list, load_split, select_images, with_features
 from .evaluate import evaluate_split, format_report, predict
 from .model import StackedAttentionVQA, VQAConfig, vqa_loss
-from .photo_data import ENCODER_STAGE, PHOTO_SEED, photo_features, photo_vqa_split
+from .photo_data import ENCODER_STAGE, PHOTO_SEED, attention_targets, photo_features, photo_vqa_split
 from .photo_questions import photo_answers
 
 KNOBS = ("embed_size", "hidden_size", "attention_size", "hops", "dropout", "batch_images", "lr", "mc_weight",
-         "max_steps", "max_minutes", "seed")
+         "noun_evidence", "attend_objects", "max_steps", "max_minutes", "seed")
 WORLDS = ("easy", "photos")
 
 
@@ -59,6 +60,8 @@ class VQATrainConfig:
     test_images: int = 300
     project_dim: int = 256
     concepts: bool = False  # photo world: the ImageNet head's per-cell noun concepts beside the PCA grid
+    noun_evidence: bool = False  # photo world, with concepts: the question's noun steers attention, feeds counts
+    attend_objects: float = 0.0  # photo world: weight of the supervised-attention loss (0: off)
     embed_size: int = 64
     hidden_size: int = 128
     attention_size: int = 64
@@ -85,6 +88,10 @@ class VQATrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')} has to be at least 1")
         if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.mc_weight < 0:
             raise ValueError("--dropout must be in [0, 1); --lr and --max-minutes positive; --mc-weight >= 0")
+        if self.noun_evidence and not self.concepts:
+            raise ValueError("--noun-evidence reads the concept channels: add --concepts")
+        if self.attend_objects < 0 or (self.attend_objects and self.world != "photos"):
+            raise ValueError("--attend-objects is a non-negative weight, for the photo world (it has the masks)")
         if self.device not in DEVICES:
             raise ValueError(f"--device must be one of {', '.join(DEVICES)}, not {self.device!r}")
 
@@ -95,6 +102,10 @@ CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WO
             "train_images": "photo world: training photos", "val_images": "photo world: validation photos",
             "test_images": "photo world: test photos", "project_dim": "photo world: principal components kept",
             "concepts": "photo world: add the ImageNet head's per-cell noun concepts (core.caption.concepts)",
+            "noun_evidence": "photo world: the concept map of the noun a question names steers each hop's "
+                             "attention and feeds a count pathway (core.vqa.evidence)",
+            "attend_objects": "photo world: weight of the supervised-attention loss, -log(attention mass on the "
+                              "question's objects) at every hop (core.caption.grounded; 0: off)",
             "batch_images": "images per batch, with all their questions",
             "mc_weight": "weight of the multiple-choice scoring loss", "max_minutes": "budget per model",
             "threads": "torch CPU threads", "device": DEVICE_HELP, "half": "store fp16 weights (for shipping)",
@@ -120,15 +131,18 @@ def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> tuple[float, f
 
 
 def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device: torch.device,
-        log: Callable[[str], None], frozen: dict[str, torch.nn.Module] | None = None
-        ) -> tuple[StackedAttentionVQA, dict]:
+        log: Callable[[str], None], frozen: dict[str, torch.nn.Module] | None = None,
+        vocab: WordVocab | None = None) -> tuple[StackedAttentionVQA, dict]:
     """Train one model on device within the step/time budget; returns it (on the CPU) with the best validation
-    weights, and a summary. `frozen` gives the frozen layers that read raw grids (reduce, concepts) their weights."""
+    weights, and a summary. `frozen` gives the frozen layers that read raw grids (reduce, concepts) their weights;
+    a model with noun evidence takes its word-to-concept map from `vocab`."""
     set_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     model = StackedAttentionVQA(cfg)
     for name, layer in (frozen or {}).items() if cfg.use_image else ():
         getattr(model, name).load_state_dict(layer.state_dict())
+    if cfg.use_image and cfg.noun_evidence:
+        model.copy_map.copy_(copy_map(vocab.itos))
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     name = "model" if cfg.use_image else "question-only"
@@ -151,8 +165,11 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device:
     while (progress := max(step / a.max_steps, (time.time() - t0) / (60 * a.max_minutes))) < 1:
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
-        batch = (t.to(device) for t in train.batch(train.image_batch(a.batch_images, rng), rng))
-        loss, _ = vqa_loss(model, *batch, mc_weight=a.mc_weight)
+        idx = train.image_batch(a.batch_images, rng)
+        batch = (t.to(device) for t in train.batch(idx, rng))
+        looks = None if train.attention_targets is None else train.attention_targets[idx].to(device)   # (B, L)
+        loss, _ = vqa_loss(model, *batch, mc_weight=a.mc_weight, attention_targets=looks,
+                           attention_weight=a.attend_objects)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -246,14 +263,18 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
     vocab = WordVocab.build(train_split.questions + answers)
     train_b, val_b = Batcher(train_split, vocab, answers, a.seed), Batcher(val_split, vocab, answers, a.seed)
     grid = int(round(math.sqrt(train_split.feats.shape[1])))
+    if a.attend_objects:
+        from core.caption.data import photo_masks
+        train_b.attention_targets = attention_targets(
+            train_split, *photo_masks("train", len(train_split.paths), PHOTO_SEED, a.photo_features, grid))
     knobs = dict(embed_size=a.embed_size, hidden_size=a.hidden_size, attention_size=a.attention_size,
                  hops=a.hops, dropout=a.dropout)
     grids = {} if frozen is None else dict(encoder=ENCODER_STAGE, input_dim=frozen["reduce"].in_features,
                                            concepts=frozen["concepts"].to_nouns.shape[1] if "concepts" in frozen else 0)
     width = train_split.feats.shape[2] - grids.get("concepts", 0)          # the PCA part of each read cell
-    cfg = VQAConfig(len(vocab), len(answers), width, grid, **knobs, **grids)
+    cfg = VQAConfig(len(vocab), len(answers), width, grid, **knobs, **grids, noun_evidence=a.noun_evidence)
     log(f"{len(vocab)} words, {len(answers)} answers, {len(train_b)} train / {len(val_b)} val questions")
-    model, model_summary = fit(cfg, train_b, val_b, a, device, log, frozen)
+    model, model_summary = fit(cfg, train_b, val_b, a, device, log, frozen, vocab)
     qcfg = VQAConfig(len(vocab), len(answers), cfg.feature_dim, grid, **{**knobs, "hops": 0}, use_image=False,
                      **grids)
     question_only, qo_summary = fit(qcfg, train_b, val_b, a, device, log)

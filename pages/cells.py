@@ -141,12 +141,8 @@ st.download_button("Download this highlight as HTML", partial(dc.standalone_html
                    file_name=f"{ckpt.path.name}-L{layer}-{kind}{unit}.html", mime="text/html", key="cells_dl_html",
                    on_click="ignore")
 
-# --- panels ---------------------------------------------------------------------------------------------
-find_tab, heat_tab, sat_tab, search_tab, attr_tab, export_tab = st.tabs(
-    ["Find cells", "Heatmap", "Gate saturation", "Pattern search", "Attribution", "Export"])
-
-
-with find_tab:
+# --- panels (only the open one runs) -----------------------------------------------------------------------
+def find_panel() -> None:
     st.caption("Rank every cell of every layer (h, c and each gate) against a hypothesis about the text: "
                "AUC for yes/no signals, Pearson r (or Spearman's rho) for graded ones. The best cell is highlighted "
                "above.")
@@ -184,14 +180,18 @@ with find_tab:
             if preset_model and preset_model != ckpt.path.name:
                 st.caption(f"The lecture found this cell in `{preset_model}`; this model may have no such cell.")
 
+
 n = len(chunk)
 
 
 def span_slider(label: str, key: str, default: tuple[int, int]) -> tuple[int, int]:
-    """A [start, end) range slider over this page, at most MAX_SPAN long and never empty."""
+    """A [start, end) range slider over this page, at most MAX_SPAN long and never empty; it keeps its span while
+    its panel is closed (streamlit forgets the state of a widget that a run does not draw)."""
+    kept = st.session_state.get(f"{key}_kept")
     if not (isinstance(st.session_state.get(key), tuple) and st.session_state[key][1] <= n):
-        st.session_state[key] = default
+        st.session_state[key] = kept if isinstance(kept, tuple) and kept[1] <= n else default
     start, end = st.slider(label, 0, n, key=key)
+    st.session_state[f"{key}_kept"] = (start, end)
     if end - start > MAX_SPAN:
         st.info(f"Spans are cut to {MAX_SPAN:,} characters: using [{start}, {start + MAX_SPAN}).")
         end = start + MAX_SPAN
@@ -200,9 +200,13 @@ def span_slider(label: str, key: str, default: tuple[int, int]) -> tuple[int, in
     return start, end
 
 
-with heat_tab:
-    start, end = span_slider("Span of this page (characters) for the heatmap and the export", "cells_span",
-                             (0, min(n, 200)))
+def shared_span() -> tuple[int, int]:
+    """The span the heatmap shows and the export writes (one slider, drawn by whichever of the two is open)."""
+    return span_slider("Span of this page (characters) for the heatmap and the export", "cells_span", (0, min(n, 200)))
+
+
+def heatmap_panel() -> None:
+    start, end = shared_span()
     found = st.session_state.get("cells_found")
     if found and found["key"] == text_key and found.get("scores"):
         rows = [(s.kind, s.layer, s.unit) for s in found["scores"]]
@@ -212,7 +216,8 @@ with heat_tab:
         st.caption("Rows: the chosen unit and the next 15 of its layer (find cells to show the best ones).")
     st.plotly_chart(dc.heatmap_figure(acts, rows, start, end), key="cells_heatmap")
 
-with sat_tab:
+
+def saturation_panel() -> None:
     fig = dc.saturation_figure(acts)
     if fig is None:
         st.info("A vanilla RNN has no gates.")
@@ -221,7 +226,8 @@ with sat_tab:
                    "over this text, as in Karpathy et al.'s fig. 4.")
         st.plotly_chart(fig, key="cells_saturation")
 
-with search_tab:
+
+def search_panel() -> None:
     st.caption(f"LSTMVis: pick a span; the cells of layer {layer} ({KIND_LABELS[kind]}) above the threshold over "
                "all of it and below it just before and after form a set; the table lists where else that set is on.")
     lo = 0.0 if neutral_value(kind) else -1.0
@@ -249,7 +255,8 @@ with search_tab:
         if not matches:
             st.caption("The set is on nowhere else in this page.")
 
-with attr_tab:
+
+def attribution_panel() -> None:
     st.caption("Which earlier characters the model's prediction after one character leans on: each of the "
                "200 characters before it coloured by its share of the predicted next character's logit.")
     left, right = st.columns(2)
@@ -265,10 +272,20 @@ with attr_tab:
         else:
             dca.show_attribution(attr, chunk[position + 1:position + 21])
 
-with export_tab:
-    st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end} (the heatmap's span)",
+
+def export_panel() -> None:
+    start, end = shared_span()
+    st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end}",
                        partial(dc.activations_csv, acts, kind, layer, start, end),
                        file_name=f"cells-L{layer}-{kind}.csv", mime="text/csv", key="cells_dl_csv", on_click="ignore")
     st.download_button(f"NPZ: every layer and value, characters {start} to {end}",
                        partial(dc.activations_npz, acts, start, end), file_name="cells.npz",
                        mime="application/octet-stream", key="cells_dl_npz", on_click="ignore")
+
+
+PANELS = {"Find cells": find_panel, "Heatmap": heatmap_panel, "Gate saturation": saturation_panel,
+          "Pattern search": search_panel, "Attribution": attribution_panel, "Export": export_panel}
+for tab, panel in zip(st.tabs(list(PANELS), key="cells_panel", on_change="rerun"), PANELS.values()):
+    if tab.open:  # lazy tabs: the closed panels build no figures, tables or searches
+        with tab:
+            panel()

@@ -40,6 +40,24 @@ def open_page(model_dir: str, monkeypatch, tmp_path) -> AppTest:
     return at
 
 
+def open_panel(at: AppTest, name: str) -> AppTest:
+    """Click a tab of the lower panels (they are lazy: only the open one runs)."""
+    at.session_state["cells_panel"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_first_render_runs_only_the_find_panel(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    assert at.button(key="cells_find") and not at.get("plotly_chart") and not at.dataframe  # no heatmap, no search
+    open_panel(at, "Heatmap")
+    assert len(at.get("plotly_chart")) == 1 and "cells_find" not in [b.key for b in at.button]
+    at.slider(key="cells_span").set_value((10, 60)).run()
+    open_panel(at, "Export")  # the export writes the heatmap's span, kept while the heatmap is closed
+    assert "characters 10 to 60" in at.get("download_button")[-1].proto.label
+
+
 def test_highlight_and_step_through_neurons(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     page = at.get("html")[0].proto.body
@@ -97,8 +115,10 @@ def test_pasted_text_with_unknown_chars_and_paging(tiny, monkeypatch, tmp_path):
     assert "dashed" in at.get("html")[0].proto.body
     at.number_input(key="cells_page").set_value(2).run()  # 6,300 characters: two pages
     assert not at.exception
-    # the pattern search and the saturation plot render for the chosen span
-    assert len(at.get("plotly_chart")) == 2
+    # the heatmap, the saturation plot and the pattern search render for the second page
+    for name in ("Heatmap", "Gate saturation"):
+        assert len(open_panel(at, name).get("plotly_chart")) == 1, name
+    assert open_panel(at, "Pattern search").slider(key="cells_search_span").value[1] <= 6_300 - 5_000
 
 
 def test_last_sample_source(tiny, monkeypatch, tmp_path):
@@ -106,11 +126,13 @@ def test_last_sample_source(tiny, monkeypatch, tmp_path):
     at.session_state["sample_text"] = "if (a) {\n\treturn 1;\n}\n"
     at.radio(key="cells_source").set_value("sample").run()
     assert not at.exception and "if (a) {\n\treturn 1;" in shown_text(at)
+    open_panel(at, "Heatmap")
     assert np.isfinite(at.session_state["cells_span"][1])
 
 
 def test_attribution_colours_the_characters_a_prediction_leans_on(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
+    open_panel(at, "Attribution")
     assert not any("back: " in h.proto.body for h in at.get("html"))  # nothing computed before it is asked for
     at.number_input(key="cells_attr_position").set_value(30).run()
     at.toggle(key="cells_attr_on").set_value(True).run()

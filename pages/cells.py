@@ -14,6 +14,7 @@ from core.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import cells as dc
 from dashboard import models
+from dashboard.panels import lazy_tabs
 
 SOURCES = {"val": "Validation split", "paste": "Paste or upload", "sample": "Last sample"}
 PRESETS = {  # the lecture's named cells: button label, signal, the shipped model they were found in
@@ -185,13 +186,10 @@ n = len(chunk)
 
 
 def span_slider(label: str, key: str, default: tuple[int, int]) -> tuple[int, int]:
-    """A [start, end) range slider over this page, at most MAX_SPAN long and never empty; it keeps its span while
-    its panel is closed (streamlit forgets the state of a widget that a run does not draw)."""
-    kept = st.session_state.get(f"{key}_kept")
+    """A [start, end) range slider over this page, at most MAX_SPAN long and never empty."""
     if not (isinstance(st.session_state.get(key), tuple) and st.session_state[key][1] <= n):
-        st.session_state[key] = kept if isinstance(kept, tuple) and kept[1] <= n else default
+        st.session_state[key] = default
     start, end = st.slider(label, 0, n, key=key)
-    st.session_state[f"{key}_kept"] = (start, end)
     if end - start > MAX_SPAN:
         st.info(f"Spans are cut to {MAX_SPAN:,} characters: using [{start}, {start + MAX_SPAN}).")
         end = start + MAX_SPAN
@@ -285,7 +283,5 @@ def export_panel() -> None:
 
 PANELS = {"Find cells": find_panel, "Heatmap": heatmap_panel, "Gate saturation": saturation_panel,
           "Pattern search": search_panel, "Attribution": attribution_panel, "Export": export_panel}
-for tab, panel in zip(st.tabs(list(PANELS), key="cells_panel", on_change="rerun"), PANELS.values()):
-    if tab.open:  # lazy tabs: the closed panels build no figures, tables or searches
-        with tab:
-            panel()
+lazy_tabs(PANELS, "cells_panel", keep=("cells_signal", "cells_regex", "cells_monotone", "cells_span",
+                                       "cells_threshold_", "cells_min_fraction", "cells_search_span", "cells_attr_"))

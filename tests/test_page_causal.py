@@ -37,12 +37,22 @@ def texts(at: AppTest) -> str:
     return " ".join(str(m.value) for m in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning])
 
 
+def open_panel(at: AppTest, name: str) -> AppTest:
+    """Click one of the page's tabs (they are lazy: only the open one runs)."""
+    at.session_state["causal_panel"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def test_first_render_shows_free_and_clamped_streams(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     bodies = [h.proto.body for h in at.get("html")]
-    assert len(bodies) >= 3 and all("<pre" in b for b in bodies[:2])  # free, clamped, attribution
+    assert len(bodies) == 2 and all("<pre" in b for b in bodies)  # free and clamped; nothing attributed yet
     assert "Clamped `1:c:0 = +2.000`" in texts(at)  # the default cell, clamped to the default value
-    assert "no probe scores yet" in texts(at)  # the tiny timeline predates the probe
+    at.text_input(key="causal_units").set_value("3").run()
+    assert "no probe scores yet" in texts(open_panel(at, "Emerging in training"))  # the timeline predates the probe
+    assert "Clamped `1:c:3 = +2.000`" in texts(open_panel(at, "Clamp & resample"))  # the units kept while closed
 
 
 def test_mean_and_value_clamps(tiny, monkeypatch, tmp_path):
@@ -73,26 +83,26 @@ def test_causal_score_button(tiny, monkeypatch, tmp_path):
 
 
 def test_attribution_methods(tiny, monkeypatch, tmp_path):
-    at = open_page(tiny, monkeypatch, tmp_path)
+    at = open_panel(open_page(tiny, monkeypatch, tmp_path), "Attribution")
     assert "90% of the attribution lies in" in texts(at)
     at.radio(key="causal_method").set_value("ig").run()
     assert not at.exception and "Completeness" in texts(at)
 
 
 def test_cell_checks_and_error_analysis_buttons(tiny, monkeypatch, tmp_path):
-    at = open_page(tiny, monkeypatch, tmp_path)
+    at = open_panel(open_page(tiny, monkeypatch, tmp_path), "Is the cell real?")
     at.button(key="causal_check_btn").click().run()
     assert not at.exception
     table = at.dataframe[0].value
     assert len(table) == 5 and set(table["verdict"]) <= {"real", "fails null", "fails held-out"}
-    at.button(key="causal_errors_btn").click().run()
+    open_panel(at, "vs the n-gram").button(key="causal_errors_btn").click().run()
     assert not at.exception
     rows = at.session_state["causal_errors"][0]
     assert rows[0].kind == "all" and rows[0].n == 4_999
 
 
 def test_matching_without_the_linux_models_says_so(tiny, monkeypatch, tmp_path):
-    at = open_page(tiny, monkeypatch, tmp_path)
+    at = open_panel(open_page(tiny, monkeypatch, tmp_path), "Across models")
     at.button(key="causal_match_btn").click().run()
     assert not at.exception
     assert "are missing" in " ".join(e.value for e in at.error)
@@ -105,7 +115,7 @@ def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
 
     base = load_checkpoint(make_checkpoint(tmp_path / "base", "lstm", text=PROSE))
     path = save_checkpoint(tmp_path / "probed", base.model, base.vocab, base.card, {"timeline": timeline})
-    at = open_page(str(path), monkeypatch, tmp_path)
+    at = open_panel(open_page(str(path), monkeypatch, tmp_path), "Emerging in training")
     figure = [c for c in at.get("plotly_chart")][-1].proto.spec
     assert figure.count('"0:c:3 (auc)"') == 3 and '"name":"quote"' in figure  # one point per timeline step
     assert "no probe scores yet" not in texts(at)

@@ -51,11 +51,13 @@ def open_panel(at: AppTest, name: str) -> AppTest:
 def test_first_render_runs_only_the_find_panel(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     assert at.button(key="cells_find") and not at.get("plotly_chart") and not at.dataframe  # no heatmap, no search
+    at.selectbox(key="cells_signal").set_value("indentation").run()
     open_panel(at, "Heatmap")
     assert len(at.get("plotly_chart")) == 1 and "cells_find" not in [b.key for b in at.button]
     at.slider(key="cells_span").set_value((10, 60)).run()
     open_panel(at, "Export")  # the export writes the heatmap's span, kept while the heatmap is closed
     assert "characters 10 to 60" in at.get("download_button")[-1].proto.label
+    assert open_panel(at, "Find cells").selectbox(key="cells_signal").value == "indentation"  # kept while closed
 
 
 def test_highlight_and_step_through_neurons(tiny, monkeypatch, tmp_path):

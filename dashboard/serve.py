@@ -3,9 +3,8 @@
 A st.App around dashboard/app.py whose startup, before the server answers its first visitor, imports every
 dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes what the pages'
 first views compute into the shared caches: the Cells page's first text page and the Cause & effect page's free
-and clamped streams of the default model, the Gradients page's curves, runs and models, Home's figure, and the
-Captioning page's default photo. A page's first visit then pays for its own rendering, not for seconds of imports
-and model runs. `streamlit run dashboard/app.py` still works, without the head start.
+and clamped streams of the default model, the Gradients page's curves, runs and models, and the Captioning page's
+default photo. A page's first visit then pays for its own rendering, not for seconds of imports and model runs. `streamlit run dashboard/app.py` still works, without the head start.
 """
 import importlib
 import logging
@@ -64,12 +63,12 @@ class NoSessionYet(logging.Filter):
 
 
 def warm_first_views() -> None:
-    """Fill the caches with what the default views of Cells, Cause & effect, Gradients, Home and Captioning compute
-    on a first visit."""
+    """Fill the caches with what the default views of Cells, Cause & effect, Gradients and Captioning compute on a
+    first visit."""
     from core.caption.model import CaptionCheckpointError
     from core.corpus import CorpusError
     from core.intervene import InterventionError
-    from dashboard import captioning, causal, cells, gradients, models, plots
+    from dashboard import captioning, causal, cells, gradients, models
 
     options = models.available_models()
     if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
@@ -81,7 +80,6 @@ def warm_first_views() -> None:
         except (models.CheckpointError, CorpusError, InterventionError, OSError):
             pass  # the page says what is wrong when it is visited
     gradients.warm_first_view()
-    st.cache_data(plots.sequence_types_figure)()  # as pages/home.py caches it
     name = next(iter(captioning.SAMPLES))  # the default sample photo, the default captioner and beam
     try:
         captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",

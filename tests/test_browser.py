@@ -4,15 +4,16 @@ with Debian's chromium, as a first-time user clicks through it.
 Sample streams, and clamps cells beside the free stream; a fine-tune ends with its final sample and "Sample
 from it" opens Sample on the new model; a Cells preset on a fresh session opens its model and lights a cell,
 and a second preset relabels the found list; Train more scrolls to the highlighted sample; a figure is above the
-fold at 1024 px; the server log has no "missing ScriptRunContext" warning. Screenshots of
-every page at 1440 px go to artifacts/screenshots/ (git-ignored) for a person to look at.
+fold at 1024 px; no element is wider than its column (every page at 1440 px, the fold's pages at 1024 px); the
+server log has no "missing ScriptRunContext" warning. Screenshots of every page at 1440 px go to
+artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import CHROMIUM, ROOT, WATCH_OUTPUT, screenshot, settle
+from tests.browser_helpers import CHROMIUM, ROOT, SPILLS, WATCH_OUTPUT, screenshot, settle
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
@@ -173,6 +174,7 @@ def test_a_figure_is_above_the_fold_at_1024_px(server, browser):
                 break
             page.wait_for_timeout(1000)
         assert top < 768 - 100, (name, top)
+        assert page.evaluate(SPILLS) == [], name  # nor wider than its column at 1024 px
     page.close()
 
 
@@ -189,6 +191,7 @@ def test_every_page_renders_and_is_saved_as_a_screenshot(server, page):
         page.goto(href)
         settle(page)
         assert page.locator("[data-testid=stException]").count() == 0, name
+        assert page.evaluate(SPILLS) == [], name  # nothing wider than its column at 1440 px
         screenshot(page, name or "home")
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.page_helpers import open_tab
 from tests.tiny_checkpoint import TIMELINE, make_checkpoint
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -38,11 +39,7 @@ def texts(at: AppTest) -> str:
 
 
 def open_panel(at: AppTest, name: str) -> AppTest:
-    """Click one of the page's tabs (they are lazy: only the open one runs)."""
-    at.session_state["causal_panel"] = name
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_tab(at, "causal_panel", name)
 
 
 def test_first_render_shows_free_and_clamped_streams(tiny, monkeypatch, tmp_path):

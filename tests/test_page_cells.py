@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.cells import val_text
+from tests.page_helpers import open_tab
 from tests.tiny_checkpoint import make_checkpoint
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -41,11 +42,7 @@ def open_page(model_dir: str, monkeypatch, tmp_path) -> AppTest:
 
 
 def open_panel(at: AppTest, name: str) -> AppTest:
-    """Click a tab of the lower panels (they are lazy: only the open one runs)."""
-    at.session_state["cells_panel"] = name
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_tab(at, "cells_panel", name)
 
 
 def test_first_render_runs_only_the_find_panel(tiny, monkeypatch, tmp_path):

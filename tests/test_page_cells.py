@@ -88,6 +88,9 @@ def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
     at.selectbox(key=f"cells_pick_{found['run']}").set_value(1).run()
     at.button(key="cells_pick_go").click().run()
     assert at.session_state["cells_unit"] == found["scores"][1].unit and not at.exception
+    at.button(key="cells_preset_depth").click().run()  # a second preset: the found list is the depth one at once
+    depth = at.session_state["cells_found"]
+    assert depth["signal"] == "brace_depth" and "(r " in at.selectbox(key=f"cells_pick_{depth['run']}").options[0]
     # graded signal and a bad regex
     at.selectbox(key="cells_signal").set_value("indentation").run()
     at.button(key="cells_find").click().run()

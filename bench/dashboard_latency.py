@@ -4,9 +4,9 @@ chromium on a cold server (a fresh `streamlit run dashboard/serve.py` per visit,
 serve.py) beside a bare one-title script served the same way.
 
 `python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
-`python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT ...]` (the cold visits only; --root
-serves another checkout of the app, e.g. an older commit, with this bench; given twice, the two are visited in
-turn, page by page, and each gets its table beside the same baseline)
+`python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT ...] [--pages /cells /gradients]` (the
+cold visits only; --root serves another checkout of the app, e.g. an older commit, with this bench; given twice, the
+two are visited in turn, page by page, and each gets its table beside the same baseline; --pages visits only those)
 
 The model is checkpoints/shakespeare-lstm when it is there, else an untrained 2 x 512 LSTM built here (same
 size and cost per character; it says which). The server runs with one torch thread, as the dashboard does.
@@ -154,7 +154,8 @@ def cold_visit(root: Path, path: str, env: dict, log: Path) -> tuple[float, floa
     return ready, elapsed
 
 
-def cold_renders(roots: list[Path], tmp: Path, repeats: int) -> tuple[list[dict[str, list[float]]], list[list[float]]]:
+def cold_renders(roots: list[Path], tmp: Path, repeats: int,
+                 pages: list[str]) -> tuple[list[dict[str, list[float]]], list[list[float]]]:
     """cold_visit of every page of each root's app, and of a bare one-title script (the baseline), `repeats` times
     each, interleaved (so a change of machine load hits every checkout alike); per root, the times and the seconds
     each of its servers took to start."""
@@ -165,7 +166,7 @@ def cold_renders(roots: list[Path], tmp: Path, repeats: int) -> tuple[list[dict[
     starts: list[list[float]] = [[] for _ in roots]
     for _ in range(repeats):
         base = cold_visit(bare, "", {}, tmp / "server.log")[1]
-        for path in COLD_PAGES:
+        for path in pages:
             for root, t, s in zip(roots, times, starts):
                 env = {"RNNLENS_CHECKPOINTS": str(root / "checkpoints"), "RNNLENS_RUNS": str(tmp / "cold-runs")}
                 ready, elapsed = cold_visit(root, path, env, tmp / "server.log")
@@ -210,6 +211,8 @@ def main() -> int:
     p.add_argument("--length", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cold-only", action="store_true", help="only the first visit of each page on a cold server")
+    p.add_argument("--pages", nargs="+", choices=[p or "/" for p in COLD_PAGES], metavar="PATH",
+                   help=f"the pages to visit cold (default: all of {' '.join(p or '/' for p in COLD_PAGES)})")
     p.add_argument("--root", type=Path, action="append",
                    help="a checkout whose app the cold visits serve (default: this one); repeat it to compare")
     args = p.parse_args()
@@ -218,7 +221,8 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        colds, starts = cold_renders(args.root, tmp, args.repeats)
+        pages = [p.rstrip("/") for p in args.pages] if args.pages else COLD_PAGES  # "/" is Home
+        colds, starts = cold_renders(args.root, tmp, args.repeats, pages)
         for root, cold, start in zip(args.root, colds, starts):
             print_table(f"first visit of each page on a cold server, in chromium ({root}; target < 3 s), "
                         f"medians of {args.repeats}", cold)

@@ -30,6 +30,8 @@ NAMED_CELLS = {"austen-lstm": ("quote", "1:c:317"), "linux-lstm": ("comment", "0
 LINUX_MODELS = ("linux-rnn", "linux-gru", "linux-lstm")
 MATCH_SIGNALS = ("comment", "string", "brace_depth", "line_position")
 METHODS = {"grad_x_input": "gradient x input", "ig": "integrated gradients"}  # the fast one first
+CLAMP_FIRST = dict(prime="\n", length=200, temperature=0.8, seed=1)  # the clamp panel's first stream
+CLAMP_VALUE = 2.0         # the clamp panel's first value
 REFERENCE_CHARS = 2_000   # val characters whose means resolve `mean` clamps
 HELDOUT_SKIP = 50_000     # causal scores start this far into val, past the text cells were found on
 NGRAM_TRAIN_CHARS = 500_000
@@ -41,6 +43,17 @@ PRE = ('<pre style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:
 def named_cell(model_dir: str) -> tuple[str, str] | None:
     """(signal, L:KIND:UNIT) of the lecture's named cell for a shipped model, or None."""
     return NAMED_CELLS.get(Path(model_dir).name)
+
+
+def default_cell(model_dir: str, cfg: CharRNNConfig) -> tuple[str, str]:
+    """(signal, L:KIND:UNIT) the page opens on: the lecture's named cell, else unit 0 of the top layer's state."""
+    return named_cell(model_dir) or ("quote", f"{cfg.n_layer - 1}:{'c' if cfg.cell == 'lstm' else 'h'}:0")
+
+
+def warm_first_view(model_dir: str) -> None:
+    """Fill the shared caches with the free and clamped streams the page shows first for a model."""
+    cell = default_cell(model_dir, models.get_checkpoint(model_dir).model.config)[1]
+    clamped_samples(model_dir, (f"{cell}={CLAMP_VALUE}",), **CLAMP_FIRST)
 
 
 def shipped_dir(name: str) -> Path:
@@ -99,7 +112,7 @@ def clamp_controls(prefix: str, cfg: CharRNNConfig) -> tuple[str, int, str, str]
     units = c.text_input("Units (comma-separated)", key=f"{prefix}_units")
     mode = d.radio("Clamp to", ["value", "mean"], key=f"{prefix}_mode", horizontal=True,
                    format_func={"mean": "its mean (ablate)", "value": "a value"}.get)
-    value = st.slider("Value", -5.0, 5.0, 2.0, 0.1, key=f"{prefix}_value", disabled=mode == "mean",
+    value = st.slider("Value", -5.0, 5.0, CLAMP_VALUE, 0.1, key=f"{prefix}_value", disabled=mode == "mean",
                       help="c is unbounded (|c| of a few is common); h lies in -1..1")
     return f"{layer}:{kind}:{units.replace(' ', '')}" + ("" if mode == "mean" else f"={value}"), layer, kind, units
 

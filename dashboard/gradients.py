@@ -18,12 +18,15 @@ from dashboard.plots import LN2
 COLOURS = {"rnn": "#d62728", "gru": "#2ca02c", "lstm": "#1f77b4"}
 COMPARE = ("linux-rnn", "linux-gru", "linux-lstm")
 HIDDEN = 64  # units of the random-init cells
+FLOW_DEFAULTS = dict(length=200, sigma=1.0, forget_bias=1.0, input_scale=0.1)  # the flow panel's sliders at first
 # the clipping demo: a vanilla RNN, plain SGD, W_hh = orthogonal; without clipping the big steps undo its progress
 CLIP_RUN = dict(cell="rnn", optimizer="sgd", lr=0.3, sigma=1.0, gap=20, steps=150, seed=0)
 CLIP_TAUS = [0.1, 0.3, 1.0, 3.0, 10.0]
+CLIP_DEFAULT_TAU = 1.0
 # the truncated-BPTT demo: a GRU that learns the full-length task in about 100 steps
 BPTT_RUN = dict(cell="gru", optimizer="adam", lr=0.01, clip=1.0, gap=20, steps=150, seed=0)
 BPTT_WINDOWS = [5, 10, 15, 20]
+BPTT_DEFAULT_WINDOW = 10
 # every run the two panels' sliders can ask for, and the real-text curves of the default text, computed once by
 # `python -m dashboard.precompute`
 PRECOMPUTED = Path(__file__).with_name("gradients_precomputed.json")
@@ -137,6 +140,18 @@ def comparison() -> tuple[list[models.Checkpoint], list[str]]:
         except (models.CheckpointError, OSError) as err:
             missing.append(f"`{name}` cannot be loaded: {err}")
     return found, missing
+
+
+def warm_first_view() -> None:
+    """Fill the shared caches with what the page computes on a first visit (dashboard/serve.py calls it at start)."""
+    flow_curves(**FLOW_DEFAULTS)
+    for kw in (dict(CLIP_RUN, clip=None), dict(CLIP_RUN, clip=CLIP_DEFAULT_TAU),
+               dict(BPTT_RUN, bptt=BPTT_DEFAULT_WINDOW), dict(BPTT_RUN, bptt=BPTT_RUN["gap"] + 1)):
+        memory_run(**kw)
+    found = comparison()[0]
+    if found:
+        text_curves(tuple(str(c.path) for c in found), real_text(TEXT_LENGTH)[:TEXT_LENGTH + 1],
+                    tuple(c.card.get("steps") for c in found))
 
 
 def show_checkpoint(ckpt: models.Checkpoint) -> None:

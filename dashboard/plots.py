@@ -1,4 +1,5 @@
 """Plotly figure builders for the dashboard: loss curves, confidence band, top-k bars, sequence types."""
+import html
 import math
 
 import numpy as np
@@ -119,13 +120,29 @@ SEQUENCE_TYPES = [
 ]
 
 
-def sequence_types_figure() -> go.Figure:
-    """The lecture's picture of RNN sequence types (inputs red, hidden green, outputs blue) mapped to pages."""
-    shapes, notes = [], []  # plain dicts, validated by plotly once at the end (add_* one at a time is quadratic)
-    box, gap, min_width, panel_gap = 0.6, 0.9, 2.6, 0.5
+def _svg_text(x: float, y: float, label: str, size: int, colour: str) -> str:
+    """Centred SVG text at (x, y); "<br>" breaks lines, "<b>...</b>" is bold."""
+    bold = label.startswith("<b>")
+    lines = label.replace("<b>", "").replace("</b>", "").split("<br>")
+    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else 1.2}em">{html.escape(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    weight = "bold" if bold else "normal"
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="{size}" fill="{colour}" '
+            f'font-weight="{weight}">{spans}</text>')
+
+
+def sequence_types_svg() -> str:
+    """The lecture's picture of RNN sequence types (inputs red, hidden green, outputs blue) mapped to pages: an SVG
+    (a static picture needs no chart library in the browser)."""
+    box, gap, min_width, panel_gap, scale = 0.6, 0.9, 2.6, 0.5, 60  # in boxes' units; scale: pixels per unit
     colours = {"in": "#f4a6a6", "h": "#9fd89f", "out": "#a6c8f4"}
     levels = {"in": 0.0, "h": 1.1, "out": 2.2}
-    x0 = 0.0
+    top, bottom, left = 3.55, -2.2, -0.1
+
+    def px(x: float, y: float) -> tuple[float, float]:  # diagram units (y up) -> SVG pixels (y down)
+        return (x - left) * scale, (top - y) * scale
+
+    parts, x0 = [], 0.0
     for title, example, pages, ins, outs in SEQUENCE_TYPES:
         n = len(ins)
         width = max((n - 1) * gap + box, min_width)
@@ -135,23 +152,24 @@ def sequence_types_figure() -> go.Figure:
             x = first + k * gap
             for kind, on in (("in", ins[k]), ("h", 1), ("out", outs[k])):
                 if on:
-                    y = levels[kind]
-                    shapes.append(dict(type="rect", x0=x - box / 2, x1=x + box / 2, y0=y, y1=y + box,
-                                       fillcolor=colours[kind], line=dict(color="#555", width=1)))
-            arrows = [(x, levels["h"], x, levels["in"] + box)] * ins[k] \
-                + [(x, levels["out"], x, levels["h"] + box)] * outs[k]
+                    rx, ry = px(x - box / 2, levels[kind] + box)
+                    parts.append(f'<rect x="{rx:.1f}" y="{ry:.1f}" width="{box * scale:.1f}" height="{box * scale:.1f}" '
+                                 f'fill="{colours[kind]}" stroke="#555"/>')
+            arrows = [(x, levels["in"] + box, x, levels["h"])] * ins[k] \
+                + [(x, levels["h"] + box, x, levels["out"])] * outs[k]
             if k:  # the recurrence: h_{t-1} -> h_t
                 y = levels["h"] + box / 2
-                arrows.append((x - box / 2, y, x - gap + box / 2, y))
-            for head_x, head_y, tail_x, tail_y in arrows:
-                notes.append(dict(x=head_x, y=head_y, ax=tail_x, ay=tail_y, xref="x", yref="y", axref="x",
-                                  ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5, text=""))
-        notes.append(dict(x=centre, y=3.25, text=f"<b>{title}</b>", showarrow=False, font=dict(size=15)))
-        notes.append(dict(x=centre, y=-0.55, text=example, showarrow=False, font=dict(size=12, color="#444")))
-        notes.append(dict(x=centre, y=-1.45, text=f"<b>{pages}</b>", showarrow=False,
-                          font=dict(size=12, color="#6a3d9a")))
+                arrows.append((x - gap + box / 2, y, x - box / 2, y))
+            for tail_x, tail_y, head_x, head_y in arrows:
+                (x1, y1), (x2, y2) = px(tail_x, tail_y), px(head_x, head_y)
+                parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#444" '
+                             'stroke-width="1.5" marker-end="url(#head)"/>')
+        for y, label, size, colour in ((3.2, f"<b>{title}</b>", 15, "#111"), (-0.45, example, 12, "#444"),
+                                       (-1.35, f"<b>{pages}</b>", 12, "#6a3d9a")):
+            parts.append(_svg_text(*px(centre, y), label, size, colour))
         x0 += width + panel_gap
-    fig = go.Figure(layout=dict(shapes=shapes, annotations=notes))
-    fig.update_xaxes(visible=False, range=[-0.1, x0 - panel_gap + 0.1])
-    fig.update_yaxes(visible=False, range=[-1.95, 3.55], scaleanchor="x", scaleratio=1)
-    return _layout(fig, 330, showlegend=False, margin=dict(l=0, r=0, t=0, b=0))
+    w, h = px(x0 - panel_gap + 0.1, bottom)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" height="{h:.0f}" '
+            'font-family="sans-serif"><defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+            'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>'
+            + "".join(parts) + "</svg>")

@@ -1,10 +1,11 @@
 """Serve the dashboard warm: `streamlit run dashboard/serve.py` (options as for app.py).
 
 A st.App around dashboard/app.py whose startup, before the server answers its first visitor, imports every
-dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes the two heaviest
-first views into the shared caches: the Cells page's first text page of the default model and the Captioning
-page's default photo. A page's first visit then pays for its own rendering, not for seconds of imports and model
-runs. `streamlit run dashboard/app.py` still works, without the head start.
+dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes what the pages'
+first views compute into the shared caches: the Cells page's first text page and the Cause & effect page's free
+and clamped streams of the default model, the Gradients page's curves, runs and models, and the Captioning page's
+default photo. A page's first visit then pays for its own rendering, not for seconds of imports and model runs.
+`streamlit run dashboard/app.py` still works, without the head start.
 """
 import importlib
 import logging
@@ -36,8 +37,15 @@ async def preload(_app):
     names = [f"dashboard.{m.name}" for m in pkgutil.iter_modules(dashboard.__path__) if m.name not in SKIP]
     for name in names + list(LAZY):
         importlib.import_module(name)
-    go.Figure([go.Scatter(), go.Bar(), go.Heatmap()], layout=dict(template="plotly_white"))  # plotly builds its
-    # template and validators on first use: seconds
+    import pandas as pd
+    import plotly.io as pio
+    from streamlit import dataframe_util
+
+    # plotly builds its template, validators and JSON encoder on first use, and pyarrow its pandas conversion:
+    # seconds, here once instead of in the first st.plotly_chart and st.dataframe
+    fig = go.Figure([go.Scatter(), go.Bar(), go.Heatmap()], layout=dict(template="plotly_white"))
+    pio.to_json(fig, validate=False)
+    dataframe_util.convert_anything_to_arrow_bytes(pd.DataFrame({"a": [1.0], "b": ["x"]}))
     quiet = NoSessionYet()
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(quiet)
     try:
@@ -56,10 +64,12 @@ class NoSessionYet(logging.Filter):
 
 
 def warm_first_views() -> None:
-    """Fill the caches with what the default views of Cells and Captioning compute on a first visit."""
+    """Fill the caches with what the default views of Cells, Cause & effect, Gradients and Captioning compute on a
+    first visit."""
     from core.caption.model import CaptionCheckpointError
     from core.corpus import CorpusError
-    from dashboard import captioning, cells, models
+    from core.intervene import InterventionError
+    from dashboard import captioning, causal, cells, gradients, models
 
     options = models.available_models()
     if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
@@ -67,8 +77,10 @@ def warm_first_views() -> None:
             corpus = str(models.get_checkpoint(options[0]).card.get("corpus", ""))
             text = cells.val_text(corpus).replace("\r\n", "\n")
             cells.activations(options[0], text[:cells.PAGE_CHARS], "")
-        except (models.CheckpointError, CorpusError, OSError):
+            causal.warm_first_view(options[0])
+        except (models.CheckpointError, CorpusError, InterventionError, OSError):
             pass  # the page says what is wrong when it is visited
+    gradients.warm_first_view()
     name = next(iter(captioning.SAMPLES))  # the default sample photo, the default captioner and beam
     try:
         captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",

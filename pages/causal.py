@@ -8,6 +8,7 @@ from core.intervene import InterventionError
 from core.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import models
+from dashboard.panels import lazy_tabs
 
 PROBLEMS = (InterventionError, AttributionError, CorpusError, SignalError, DiscoveryError, ValueError, OSError)
 
@@ -35,7 +36,7 @@ st.caption(f"`{ckpt.path.name}` ({cfg.cell.upper()}, {cfg.n_layer} x {cfg.hidden
 if named is None:
     st.info("The lecture's named cells live in **austen-lstm** (quote cell 1:c:317) and **linux-lstm** (comment "
             "cell 0:c:57): pick one of them in the sidebar to start from those cells.")
-signal_default, cell_default = named or ("quote", f"{cfg.n_layer - 1}:{'c' if cfg.cell == 'lstm' else 'h'}:0")
+signal_default, cell_default = dca.default_cell(model_dir, cfg)
 layer0, kind0, unit0 = cell_default.split(":")
 if st.session_state.get("causal_model") != model_dir:  # a new model: its own defaults
     st.session_state.update(causal_model=model_dir, causal_layer=int(layer0), causal_kind=kind0, causal_units=unit0,
@@ -43,16 +44,15 @@ if st.session_state.get("causal_model") != model_dir:  # a new model: its own de
     for key in ("causal_score", "causal_checks", "causal_errors"):
         st.session_state.pop(key, None)
 
-clamp_tab, attr_tab, real_tab, across_tab, ngram_tab, emerge_tab = st.tabs(
-    ["Clamp & resample", "Attribution", "Is the cell real?", "Across models", "vs the n-gram", "Emerging in training"])
 
-with clamp_tab:
+def clamp_panel() -> None:
     spec, layer, kind, units = dca.clamp_controls("causal", cfg)
     e, f, g, h = st.columns(4)
-    prime = e.text_input("Prime", "\n", key="causal_prime")
-    length = f.slider("Characters", 50, 1000, 200, 50, key="causal_length")
-    temperature = g.slider("Temperature", 0.1, 1.5, 0.8, 0.05, key="causal_temperature")
-    seed = h.number_input("Seed", 0, 2**31 - 1, 1, key="causal_seed")
+    first = dca.CLAMP_FIRST
+    prime = e.text_input("Prime", first["prime"], key="causal_prime")
+    length = f.slider("Characters", 50, 1000, first["length"], 50, key="causal_length")
+    temperature = g.slider("Temperature", 0.1, 1.5, first["temperature"], 0.05, key="causal_temperature")
+    seed = h.number_input("Seed", 0, 2**31 - 1, first["seed"], key="causal_seed")
     try:
         shown, free, clamped = dca.clamped_samples(model_dir, (spec,), prime, length, temperature, int(seed))
     except PROBLEMS as err:
@@ -79,7 +79,8 @@ with clamp_tab:
                    f"by {score.effect:+.4f} nats.")
         st.plotly_chart(dca.controls_figure(score), key="causal_controls")
 
-with attr_tab:
+
+def attribution_panel() -> None:
     try:
         val = dca.model_val_text(model_dir)[:5_000]
     except PROBLEMS as err:
@@ -98,7 +99,8 @@ with attr_tab:
         else:
             dca.show_attribution(attr, val[position + 1:position + 21])
 
-with real_tab:
+
+def real_panel() -> None:
     st.caption("The best of hundreds of cells tracks even a meaningless signal a little. Shuffle the signal in "
                "blocks of 5 lines 100 times; a cell is real when it beats the 99th percentile of the best shuffled "
                "score, and still does on a second, disjoint text.")
@@ -112,7 +114,8 @@ with real_tab:
         st.markdown(f"**{SIGNALS[tested].label}**: ranked on val[0:10k], held out on val[10k:20k].")
         st.dataframe(dca.checks_table(checks), hide_index=True)
 
-with across_tab:
+
+def across_panel() -> None:
     st.caption("linux-lstm's best cell for each signal, and its one-to-one partner (by correlation of activations "
                "on 5,000 characters of linux val) in linux-rnn and linux-gru; 'none' when |r| < 0.5. This panel "
                "always uses the three shipped linux models.")
@@ -121,7 +124,8 @@ with across_tab:
     if "causal_match" in st.session_state:
         st.dataframe(st.session_state["causal_match"], hide_index=True)
 
-with ngram_tab:
+
+def ngram_panel() -> None:
     st.caption("As in Karpathy et al. (2015, sec. 4.3): an error is a character given probability below 0.5. "
                "Which of a 5-gram's errors (fitted on 500k training characters) does this model remove, by kind "
                "of character, on the first 5,000 validation characters?")
@@ -133,5 +137,14 @@ with ngram_tab:
         st.caption("Each character: blue where this model gave it more probability than the n-gram, red less.")
         st.html(dca.winner_html(text[:2_000], p_rnn[:1_999], p_ngram[:1_999]))
 
-with emerge_tab:
+
+def emergence_panel() -> None:
     dca.show_emergence(ckpt.samples, "causal_emergence")
+
+
+PANELS = {"Clamp & resample": clamp_panel, "Attribution": attribution_panel, "Is the cell real?": real_panel,
+          "Across models": across_panel, "vs the n-gram": ngram_panel, "Emerging in training": emergence_panel}
+lazy_tabs(PANELS, "causal_panel", keep=("causal_layer", "causal_kind", "causal_units", "causal_mode", "causal_value",
+                                         "causal_prime", "causal_length", "causal_temperature", "causal_seed",
+                                         "causal_signal", "causal_cell_", "causal_position", "causal_method",
+                                         "causal_window", "causal_check_signal"))

@@ -13,10 +13,12 @@ st.caption("Why LSTMs exist: how the error signal travels back through time in a
 @st.fragment
 def flow_panel() -> None:
     c1, c2, c3, c4 = st.columns(4)
-    sigma = c1.slider("Largest singular value σ of W_hh", 0.5, 2.0, 1.0, 0.05, key="gradients_sigma")
-    forget_bias = c2.slider("Forget-gate bias (LSTM f, GRU z)", -2.0, 6.0, 1.0, 0.5, key="gradients_fbias")
-    length = c3.slider("Sequence length T", 10, 1000, 200, 10, key="gradients_length")
-    scale = c4.select_slider("Input scale", [0.01, 0.1, 1.0], 0.1, key="gradients_scale")
+    first = G.FLOW_DEFAULTS
+    sigma = c1.slider("Largest singular value σ of W_hh", 0.5, 2.0, first["sigma"], 0.05, key="gradients_sigma")
+    forget_bias = c2.slider("Forget-gate bias (LSTM f, GRU z)", -2.0, 6.0, first["forget_bias"], 0.5,
+                            key="gradients_fbias")
+    length = c3.slider("Sequence length T", 10, 1000, first["length"], 10, key="gradients_length")
+    scale = c4.select_slider("Input scale", [0.01, 0.1, 1.0], first["input_scale"], key="gradients_scale")
     curves = G.flow_curves(length, sigma, forget_bias, scale)
     st.plotly_chart(G.flow_figure(curves, sigma), key="gradients_flow", config={"displayModeBar": False})
     far = {name: y[-1] for name, y in curves.items()}
@@ -56,7 +58,7 @@ st.latex(r"g \leftarrow g \cdot \min\Big(1, \frac{\tau}{\|g\|}\Big)")
 
 @st.fragment
 def clip_panel() -> None:
-    tau = st.select_slider("Clipping threshold τ", G.CLIP_TAUS, 1.0, key="gradients_tau")
+    tau = st.select_slider("Clipping threshold τ", G.CLIP_TAUS, G.CLIP_DEFAULT_TAU, key="gradients_tau")
     free, clipped = G.memory_run(**G.CLIP_RUN, clip=None), G.memory_run(**G.CLIP_RUN, clip=tau)
     st.plotly_chart(G.training_figure({"no clipping": free, f"clipped at τ={tau:g}": clipped}, tau),
                     key="gradients_clip", config={"displayModeBar": False})
@@ -81,7 +83,8 @@ st.markdown("Long sequences are trained in windows of $k$ steps: the state is ca
 @st.fragment
 def bptt_panel() -> None:
     gap = G.BPTT_RUN["gap"]
-    window = st.select_slider("Short window k (steps)", G.BPTT_WINDOWS, 10, key="gradients_window")
+    window = st.select_slider("Short window k (steps)", G.BPTT_WINDOWS, G.BPTT_DEFAULT_WINDOW,
+                              key="gradients_window")
     short, full = G.memory_run(**G.BPTT_RUN, bptt=window), G.memory_run(**G.BPTT_RUN, bptt=gap + 1)
     st.plotly_chart(G.training_figure({f"window {window} < gap": short, f"window {gap + 1} > gap": full}),
                     key="gradients_bptt", config={"displayModeBar": False})

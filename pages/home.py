@@ -12,7 +12,7 @@ st.markdown(
 )
 
 st.subheader("Sequence types and where they appear here")
-st.plotly_chart(st.cache_data(plots.sequence_types_figure)(), config={"displayModeBar": False, "staticPlot": True})
+st.image(plots.sequence_types_svg(), width="stretch")
 st.caption("Red: inputs, green: the recurrent hidden state (same weights at every step), blue: outputs.")
 
 st.subheader("The pages")

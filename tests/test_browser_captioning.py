@@ -5,30 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import CHROMIUM, settle
+from tests.browser_helpers import CHROMIUM, SPILLS, settle
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api")
-
-# every image, code block and element of the main area whose box leaves that of its column, expander or the main
-# area (their content boxes), or a code block that must scroll
-SPILLS = """() => {
-  const main = document.querySelector('[data-testid=stMainBlockContainer]');
-  const out = [];
-  for (const el of main.querySelectorAll('img, pre, [data-testid=stElementContainer]')) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0) continue;
-    const col = el.parentElement.closest('[data-testid=stColumn], [data-testid=stExpanderDetails]') || main;
-    const c = col.getBoundingClientRect(), style = getComputedStyle(col);
-    const left = c.left + parseFloat(style.paddingLeft), right = c.right - parseFloat(style.paddingRight);
-    const label = el.tagName + ' ' + (el.closest('[data-testid=stImage]')?.innerText || el.innerText).slice(0, 40);
-    if (r.left < left - 1 || r.right > right + 1) out.push(`${label}: ${r.left}-${r.right} in ${left}-${right}`);
-    if (el.tagName === 'PRE' && el.scrollWidth > el.clientWidth + 1) out.push(`${label}: cut off`);
-  }
-  return out;
-}"""
-
 
 def boxes(page, key: str) -> list[dict]:
     """Bounding boxes of the thumbnails in the gallery made with `key`, in page order."""

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.page_helpers import open_tab
 from tests.tiny_checkpoint import TIMELINE, make_checkpoint
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -37,12 +38,18 @@ def texts(at: AppTest) -> str:
     return " ".join(str(m.value) for m in [*at.markdown, *at.caption, *at.info, *at.error, *at.warning])
 
 
+def open_panel(at: AppTest, name: str) -> AppTest:
+    return open_tab(at, "causal_panel", name)
+
+
 def test_first_render_shows_free_and_clamped_streams(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     bodies = [h.proto.body for h in at.get("html")]
-    assert len(bodies) >= 3 and all("<pre" in b for b in bodies[:2])  # free, clamped, attribution
+    assert len(bodies) == 2 and all("<pre" in b for b in bodies)  # free and clamped; nothing attributed yet
     assert "Clamped `1:c:0 = +2.000`" in texts(at)  # the default cell, clamped to the default value
-    assert "no probe scores yet" in texts(at)  # the tiny timeline predates the probe
+    at.text_input(key="causal_units").set_value("3").run()
+    assert "no probe scores yet" in texts(open_panel(at, "Emerging in training"))  # the timeline predates the probe
+    assert "Clamped `1:c:3 = +2.000`" in texts(open_panel(at, "Clamp & resample"))  # the units kept while closed
 
 
 def test_mean_and_value_clamps(tiny, monkeypatch, tmp_path):
@@ -73,26 +80,26 @@ def test_causal_score_button(tiny, monkeypatch, tmp_path):
 
 
 def test_attribution_methods(tiny, monkeypatch, tmp_path):
-    at = open_page(tiny, monkeypatch, tmp_path)
+    at = open_panel(open_page(tiny, monkeypatch, tmp_path), "Attribution")
     assert "90% of the attribution lies in" in texts(at)
     at.radio(key="causal_method").set_value("ig").run()
     assert not at.exception and "Completeness" in texts(at)
 
 
 def test_cell_checks_and_error_analysis_buttons(tiny, monkeypatch, tmp_path):
-    at = open_page(tiny, monkeypatch, tmp_path)
+    at = open_panel(open_page(tiny, monkeypatch, tmp_path), "Is the cell real?")
     at.button(key="causal_check_btn").click().run()
     assert not at.exception
     table = at.dataframe[0].value
     assert len(table) == 5 and set(table["verdict"]) <= {"real", "fails null", "fails held-out"}
-    at.button(key="causal_errors_btn").click().run()
+    open_panel(at, "vs the n-gram").button(key="causal_errors_btn").click().run()
     assert not at.exception
     rows = at.session_state["causal_errors"][0]
     assert rows[0].kind == "all" and rows[0].n == 4_999
 
 
 def test_matching_without_the_linux_models_says_so(tiny, monkeypatch, tmp_path):
-    at = open_page(tiny, monkeypatch, tmp_path)
+    at = open_panel(open_page(tiny, monkeypatch, tmp_path), "Across models")
     at.button(key="causal_match_btn").click().run()
     assert not at.exception
     assert "are missing" in " ".join(e.value for e in at.error)
@@ -105,7 +112,7 @@ def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
 
     base = load_checkpoint(make_checkpoint(tmp_path / "base", "lstm", text=PROSE))
     path = save_checkpoint(tmp_path / "probed", base.model, base.vocab, base.card, {"timeline": timeline})
-    at = open_page(str(path), monkeypatch, tmp_path)
+    at = open_panel(open_page(str(path), monkeypatch, tmp_path), "Emerging in training")
     figure = [c for c in at.get("plotly_chart")][-1].proto.spec
     assert figure.count('"0:c:3 (auc)"') == 3 and '"name":"quote"' in figure  # one point per timeline step
     assert "no probe scores yet" not in texts(at)
@@ -119,6 +126,6 @@ def test_a_stored_retrain_is_drawn_for_a_model_without_probes_and_says_so(tmp_pa
     probe = {"comment": {"layer": 1, "kind": "c", "unit": 7, "metric": "auc", "score": 0.9}}
     attach_retrained(path, [{"step": s, "val_loss": 2.0, "probe": probe} for s in (100, 200)], "python -m X")
     assert load_checkpoint(path).samples["retrained"]["command"] == "python -m X"
-    at = open_page(str(path), monkeypatch, tmp_path)
+    at = open_panel(open_page(str(path), monkeypatch, tmp_path), "Emerging in training")
     figure = [c for c in at.get("plotly_chart")][-1].proto.spec
     assert figure.count('"1:c:7 (auc)"') == 2 and "retrained from scratch" in texts(at)

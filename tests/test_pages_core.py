@@ -1,4 +1,5 @@
 """AppTest of the dashboard shell and its Home, Sample, Train more and Train pages on tiny checkpoints made here."""
+import base64
 import html
 import json
 import re
@@ -50,7 +51,10 @@ def test_shell_picks_a_model_and_shows_its_card(roots):
     card = " ".join(m.value for m in at.sidebar.markdown)
     assert "corpus: **shakespeare**" in card and "layers x hidden: **1 x 16**" in card and "val bpc: **2.741**" in card
     assert at.title[0].value.startswith("rnnlens")
-    assert len(at.get("plotly_chart")) == 1  # the sequence-types picture
+    # the sequence-types picture is an SVG: the first visit loads no plotly bundle (4.7 MB) for a static picture
+    assert not at.get("plotly_chart") and len(at.get("image")) == 1
+    picture = base64.b64decode(at.get("image")[0].proto.imgs[0].url.split(",", 1)[1]).decode()
+    assert all(t in picture for t in ("<svg", "one to many", "many to one", "Gradients", "marker-end"))
 
 
 def test_pages_say_what_to_do_without_any_checkpoint(monkeypatch, tmp_path):

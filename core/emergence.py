@@ -85,8 +85,8 @@ def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
     def on_event(event: TrainEvent) -> None:
         if isinstance(event, (CheckpointEvent, DoneEvent)):
             ckpt = load_checkpoint(event.path)
-            if timeline and timeline[-1]["step"] == ckpt.card.get("steps"):
-                return
+            if timeline and timeline[-1]["step"] >= ckpt.card.get("steps", 0):
+                return  # the final save repeats the last step, or rewinds to an earlier, better one
             timeline.append({"step": ckpt.card.get("steps"), "val_loss": ckpt.card.get("val_loss"),
                              "probe": probe_record(probe_scores(ckpt.model, ckpt.vocab, probe))})
             if on_entry:

@@ -114,3 +114,16 @@ def test_a_retrain_attached_to_a_checkpoint_is_drawn_until_the_model_has_probes_
     assert len(samples["timeline"]) == len(old["timeline"]) and samples["curve"] == old["curve"]
     assert emergence_timeline(old) == ([e for e in old["timeline"] if e.get("probe")], "own")
     assert emergence_timeline({"retrained": {"timeline": [{"step": 1, "probe": "bad"}, 3]}}) == ([], "")
+
+
+@pytest.mark.parametrize("name, signal, steps", [("linux-lstm", "comment", 2000), ("austen-lstm", "quote", 2300)])
+def test_the_shipped_models_carry_their_retrain_timeline(name, signal, steps):
+    from core.checkpoint import load_checkpoint
+    from core.emergence import emergence_timeline
+    from tests.conftest import ROOT
+
+    timeline, source = emergence_timeline(load_checkpoint(ROOT / "checkpoints" / name).samples)
+    assert source == next(line for line in (ROOT / "recipes" / f"{name}.sh").read_text().splitlines()
+                          if line.startswith("python -m core.emergence"))
+    assert [e["step"] for e in timeline] == list(range(100, steps + 1, 100))
+    assert timeline[-1]["probe"][signal]["score"] > 0.9

@@ -14,6 +14,7 @@ from core.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import cells as dc
 from dashboard import models
+from dashboard.panels import lazy_tabs
 
 SOURCES = {"val": "Validation split", "paste": "Paste or upload", "sample": "Last sample"}
 PRESETS = {  # the lecture's named cells: button label, signal, the shipped model they were found in
@@ -141,12 +142,8 @@ st.download_button("Download this highlight as HTML", partial(dc.standalone_html
                    file_name=f"{ckpt.path.name}-L{layer}-{kind}{unit}.html", mime="text/html", key="cells_dl_html",
                    on_click="ignore")
 
-# --- panels ---------------------------------------------------------------------------------------------
-find_tab, heat_tab, sat_tab, search_tab, attr_tab, export_tab = st.tabs(
-    ["Find cells", "Heatmap", "Gate saturation", "Pattern search", "Attribution", "Export"])
-
-
-with find_tab:
+# --- panels (only the open one runs) -----------------------------------------------------------------------
+def find_panel() -> None:
     st.caption("Rank every cell of every layer (h, c and each gate) against a hypothesis about the text: "
                "AUC for yes/no signals, Pearson r (or Spearman's rho) for graded ones. The best cell is highlighted "
                "above.")
@@ -184,6 +181,7 @@ with find_tab:
             if preset_model and preset_model != ckpt.path.name:
                 st.caption(f"The lecture found this cell in `{preset_model}`; this model may have no such cell.")
 
+
 n = len(chunk)
 
 
@@ -200,9 +198,13 @@ def span_slider(label: str, key: str, default: tuple[int, int]) -> tuple[int, in
     return start, end
 
 
-with heat_tab:
-    start, end = span_slider("Span of this page (characters) for the heatmap and the export", "cells_span",
-                             (0, min(n, 200)))
+def shared_span() -> tuple[int, int]:
+    """The span the heatmap shows and the export writes (one slider, drawn by whichever of the two is open)."""
+    return span_slider("Span of this page (characters) for the heatmap and the export", "cells_span", (0, min(n, 200)))
+
+
+def heatmap_panel() -> None:
+    start, end = shared_span()
     found = st.session_state.get("cells_found")
     if found and found["key"] == text_key and found.get("scores"):
         rows = [(s.kind, s.layer, s.unit) for s in found["scores"]]
@@ -212,7 +214,8 @@ with heat_tab:
         st.caption("Rows: the chosen unit and the next 15 of its layer (find cells to show the best ones).")
     st.plotly_chart(dc.heatmap_figure(acts, rows, start, end), key="cells_heatmap")
 
-with sat_tab:
+
+def saturation_panel() -> None:
     fig = dc.saturation_figure(acts)
     if fig is None:
         st.info("A vanilla RNN has no gates.")
@@ -221,7 +224,8 @@ with sat_tab:
                    "over this text, as in Karpathy et al.'s fig. 4.")
         st.plotly_chart(fig, key="cells_saturation")
 
-with search_tab:
+
+def search_panel() -> None:
     st.caption(f"LSTMVis: pick a span; the cells of layer {layer} ({KIND_LABELS[kind]}) above the threshold over "
                "all of it and below it just before and after form a set; the table lists where else that set is on.")
     lo = 0.0 if neutral_value(kind) else -1.0
@@ -249,7 +253,8 @@ with search_tab:
         if not matches:
             st.caption("The set is on nowhere else in this page.")
 
-with attr_tab:
+
+def attribution_panel() -> None:
     st.caption("Which earlier characters the model's prediction after one character leans on: each of the "
                "200 characters before it coloured by its share of the predicted next character's logit.")
     left, right = st.columns(2)
@@ -265,10 +270,18 @@ with attr_tab:
         else:
             dca.show_attribution(attr, chunk[position + 1:position + 21])
 
-with export_tab:
-    st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end} (the heatmap's span)",
+
+def export_panel() -> None:
+    start, end = shared_span()
+    st.download_button(f"CSV: layer {layer} {kind}, characters {start} to {end}",
                        partial(dc.activations_csv, acts, kind, layer, start, end),
                        file_name=f"cells-L{layer}-{kind}.csv", mime="text/csv", key="cells_dl_csv", on_click="ignore")
     st.download_button(f"NPZ: every layer and value, characters {start} to {end}",
                        partial(dc.activations_npz, acts, start, end), file_name="cells.npz",
                        mime="application/octet-stream", key="cells_dl_npz", on_click="ignore")
+
+
+PANELS = {"Find cells": find_panel, "Heatmap": heatmap_panel, "Gate saturation": saturation_panel,
+          "Pattern search": search_panel, "Attribution": attribution_panel, "Export": export_panel}
+lazy_tabs(PANELS, "cells_panel", keep=("cells_signal", "cells_regex", "cells_monotone", "cells_span",
+                                       "cells_threshold_", "cells_min_fraction", "cells_search_span", "cells_attr_"))

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.cells import val_text
+from tests.page_helpers import open_tab
 from tests.tiny_checkpoint import make_checkpoint
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -38,6 +39,22 @@ def open_page(model_dir: str, monkeypatch, tmp_path) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def open_panel(at: AppTest, name: str) -> AppTest:
+    return open_tab(at, "cells_panel", name)
+
+
+def test_first_render_runs_only_the_find_panel(tiny, monkeypatch, tmp_path):
+    at = open_page(tiny, monkeypatch, tmp_path)
+    assert at.button(key="cells_find") and not at.get("plotly_chart") and not at.dataframe  # no heatmap, no search
+    at.selectbox(key="cells_signal").set_value("indentation").run()
+    open_panel(at, "Heatmap")
+    assert len(at.get("plotly_chart")) == 1 and "cells_find" not in [b.key for b in at.button]
+    at.slider(key="cells_span").set_value((10, 60)).run()
+    open_panel(at, "Export")  # the export writes the heatmap's span, kept while the heatmap is closed
+    assert "characters 10 to 60" in at.get("download_button")[-1].proto.label
+    assert open_panel(at, "Find cells").selectbox(key="cells_signal").value == "indentation"  # kept while closed
 
 
 def test_highlight_and_step_through_neurons(tiny, monkeypatch, tmp_path):
@@ -71,6 +88,9 @@ def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
     at.selectbox(key=f"cells_pick_{found['run']}").set_value(1).run()
     at.button(key="cells_pick_go").click().run()
     assert at.session_state["cells_unit"] == found["scores"][1].unit and not at.exception
+    at.button(key="cells_preset_depth").click().run()  # a second preset: the found list is the depth one at once
+    depth = at.session_state["cells_found"]
+    assert depth["signal"] == "brace_depth" and "(r " in at.selectbox(key=f"cells_pick_{depth['run']}").options[0]
     # graded signal and a bad regex
     at.selectbox(key="cells_signal").set_value("indentation").run()
     at.button(key="cells_find").click().run()
@@ -97,8 +117,10 @@ def test_pasted_text_with_unknown_chars_and_paging(tiny, monkeypatch, tmp_path):
     assert "dashed" in at.get("html")[0].proto.body
     at.number_input(key="cells_page").set_value(2).run()  # 6,300 characters: two pages
     assert not at.exception
-    # the pattern search and the saturation plot render for the chosen span
-    assert len(at.get("plotly_chart")) == 2
+    # the heatmap, the saturation plot and the pattern search render for the second page
+    for name in ("Heatmap", "Gate saturation"):
+        assert len(open_panel(at, name).get("plotly_chart")) == 1, name
+    assert open_panel(at, "Pattern search").slider(key="cells_search_span").value[1] <= 6_300 - 5_000
 
 
 def test_last_sample_source(tiny, monkeypatch, tmp_path):
@@ -106,11 +128,13 @@ def test_last_sample_source(tiny, monkeypatch, tmp_path):
     at.session_state["sample_text"] = "if (a) {\n\treturn 1;\n}\n"
     at.radio(key="cells_source").set_value("sample").run()
     assert not at.exception and "if (a) {\n\treturn 1;" in shown_text(at)
+    open_panel(at, "Heatmap")
     assert np.isfinite(at.session_state["cells_span"][1])
 
 
 def test_attribution_colours_the_characters_a_prediction_leans_on(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
+    open_panel(at, "Attribution")
     assert not any("back: " in h.proto.body for h in at.get("html"))  # nothing computed before it is asked for
     at.number_input(key="cells_attr_position").set_value(30).run()
     at.toggle(key="cells_attr_on").set_value(True).run()

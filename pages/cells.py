@@ -160,7 +160,8 @@ def find_panel() -> None:
     st.toggle("Graded signals: rank by Spearman's rho (any monotone rise or fall) instead of Pearson r",
               key="cells_monotone", help="Cells saturate: a depth cell may jump from top level to depth 1 and then "
                                          "move little, which r undervalues and rho does not.")
-    st.button("Find cells", key="cells_find", type="primary", on_click=run_find, args=(model_dir, chunk, warmup, text_key))
+    st.button("Find cells", key="cells_find", type="primary", on_click=run_find,
+              args=(model_dir, chunk, warmup, text_key))
     found = st.session_state.get("cells_found")
     if found and found["key"] == text_key:
         preset_model = next((m for _, s, m in PRESETS.values() if s == found["signal"]), None)

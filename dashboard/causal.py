@@ -352,7 +352,8 @@ def show_emergence(samples: dict, key: str) -> None:
     if frame.empty:
         st.info("This model's training timeline has no probe scores yet: models trained from now on record, at "
                 "each timeline step, the best cell's score for quotes, comments, line position and depth on a "
-                "fixed probe text. Train one on the **Train** page to watch the cells emerge.")
+                "fixed probe text. Train one on the **Train** page to watch the cells emerge, or pick `linux-lstm` or "
+                "`austen-lstm` in the sidebar: each carries a timeline from a retrain of its configuration.")
         return
     st.plotly_chart(emergence_figure(frame), key=key)
     if source == "own":

@@ -82,6 +82,13 @@ def settle(page, timeout_ms: int = 180_000) -> None:
     page.wait_for_timeout(700)
 
 
+def enter(field, value: str) -> None:
+    """Type value into a text or number field, press Enter and wait for the rerun it starts."""
+    field.fill(value)
+    field.press("Enter")
+    settle(field.page)
+
+
 def screenshot(page, name: str) -> Path:
     """The whole main area (it scrolls inside the window, so grow the window to its height first)."""
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import CHROMIUM, ROOT, SPILLS, WATCH_OUTPUT, screenshot, settle
+from tests.browser_helpers import CHROMIUM, ROOT, SPILLS, WATCH_OUTPUT, enter, screenshot, settle
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
@@ -29,9 +29,7 @@ def test_sample_page_streams_generated_text(server, page):
     page.goto(server + "/sample")
     settle(page)
     length = page.get_by_role("spinbutton", name="Length (characters)")
-    length.fill("4000")
-    length.press("Enter")
-    settle(page)
+    enter(length, "4000")
     prime = page.get_by_role("textbox", name="Prime text").input_value()
     page.evaluate(WATCH_OUTPUT)
     page.get_by_role("button", name="Generate", exact=True).click()
@@ -42,9 +40,7 @@ def test_sample_page_streams_generated_text(server, page):
     shown = page.locator(".st-key-sample_output pre.rnnlens-text").inner_text()
     assert shown.startswith(prime.rstrip("\n"))
     settle(page)
-    length.fill("400")  # a shorter text for the screenshot
-    length.press("Enter")
-    settle(page)
+    enter(length, "400")  # a shorter text for the screenshot
     page.get_by_role("button", name="Generate", exact=True).click()
     settle(page)
     page.get_by_text("Show confidence and top-5 next characters").first.click()
@@ -60,10 +56,7 @@ def test_sample_page_streams_generated_text(server, page):
 def test_sample_page_clamps_cells_beside_the_free_stream(server, page):
     page.goto(server + "/sample")
     settle(page)
-    units = page.get_by_role("textbox", name="Units (comma-separated)")
-    units.fill("0,1,2,3")
-    units.press("Enter")
-    settle(page)
+    enter(page.get_by_role("textbox", name="Units (comma-separated)"), "0,1,2,3")
     page.get_by_role("button", name="Generate free and clamped").click()
     settle(page)
     page.get_by_text(re.compile(r"^Clamped .* at every step")).wait_for(timeout=120_000)
@@ -93,10 +86,7 @@ def finetuned(server, page, server_log):
     page.get_by_text("More settings").click()
     for label, value in [("Max steps (0: no limit)", "12"), ("Batch size", "8"), ("Sequence length", "32"),
                          ("Val loss every N steps", "5")]:  # "Sample every N steps" stays 100: > 12
-        box = page.get_by_role("spinbutton", name=label)
-        box.fill(value)
-        box.press("Enter")
-        settle(page)
+        enter(page.get_by_role("spinbutton", name=label), value)
     page.get_by_role("button", name="Start training").click()
     page.wait_for_selector("text=Checkpoint saved in", timeout=300_000)
     settle(page)

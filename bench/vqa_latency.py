@@ -34,7 +34,8 @@ QUESTIONS = {"mid": "what color is the shape?", "late": "what animal is this?"}
 
 def vqa_path(data: bytes, encoder: Encoder, ckpt) -> None:
     image = open_image(data).image
-    ans = answer_question(ckpt, encode_image(image, encoder), QUESTIONS[encoder.stage])
+    ans = answer_question(ckpt, encode_image(image, encoder, bool(ckpt.model.cfg.colours)),
+                          QUESTIONS[encoder.stage])
     _ = ans.top(5), [upsample_map(a, image.height, image.width) for a in ans.alphas]
 
 

@@ -55,14 +55,15 @@ def photo_scene(k: int) -> tuple[Image.Image, list[str], list[str], list[tuple[s
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def image_grid(_image: Image.Image, key: str, stage: str) -> np.ndarray:
-    """The image's (1, L, D) encoder grid at the given encoder stage, cached by the image's key."""
-    return encode_image(_image, get_encoder(stage)).numpy()
+def image_grid(_image: Image.Image, key: str, stage: str, colours: bool = False) -> np.ndarray:
+    """The image's (1, L, D) encoder grid at the given encoder stage (with colour channels), cached by its key."""
+    return encode_image(_image, get_encoder(stage), colours).numpy()
 
 
 def _grid(image: Image.Image, key: str, model: str):
     import torch
-    return torch.from_numpy(image_grid(image, key, get_vqa(model).model.cfg.encoder))
+    cfg = get_vqa(model).model.cfg
+    return torch.from_numpy(image_grid(image, key, cfg.encoder, bool(cfg.colours)))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

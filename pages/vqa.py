@@ -87,7 +87,8 @@ with left:
                                                     if truth else ""))
         st.plotly_chart(vqa.top_figure(ranked), key="vqa_mc_chart", config={"displayModeBar": False})
         st.caption("Each candidate is encoded by its own LSTM and scored against the fused question-image vector; "
-                   "the bars are the softmax over the candidates' scores.")
+                   "when all four are answers the model knows, that score is joined with the answer classifier's "
+                   "probability of each. The bars are the softmax over the joined scores.")
     else:
         st.plotly_chart(vqa.top_figure(ans.top(5)), key="vqa_top", config={"displayModeBar": False})
 with right:

@@ -70,7 +70,7 @@ PHOTO_ONLY = ["concepts", "copy", "feature_drop", "attend_nouns"]     # need the
     (CaptionTrainConfig(world="photos", encoder="late", project_dim=8, concepts=True, copy=True, feature_drop=0.2,
                         attend_nouns=0.5), None),
     (VQATrainConfig(out="o", world="photos", photo_features="p", train_images=5, val_images=2, test_images=3,
-                    project_dim=8, concepts=True, noun_evidence=True, attend_objects=0.5, cache_dir="c", embed_size=8,
+                    project_dim=8, concepts=True, noun_evidence=True, colours=True, attend_objects=0.5, cache_dir="c", embed_size=8,
                     hidden_size=16, attention_size=4, hops=1, dropout=0.0, batch_images=3, lr=0.1, mc_weight=0.0,
                     max_steps=9, max_minutes=0.5, eval_every=3, seed=7, threads=2, device="cuda", half=True,
                     overwrite=True), [])])

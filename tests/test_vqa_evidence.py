@@ -66,7 +66,7 @@ def test_evidence_steers_attention_toward_the_named_noun():
     model = evidence_model()
     feats = torch.cat([torch.randn(1, 9, 6), grid_with("dog", 7)], -1)           # (1, L, D + K)
     with torch.no_grad():
-        model.evidence_gain.fill_(3.0)
+        model.evidence_gate.bias.fill_(3.0)                     # the gain of each hop, whatever the question
         _, asked, _ = model(encode("how many dogs are there"), feats)
         _, other, _ = model(encode("what is this"), feats)
     assert torch.allclose(asked.sum(-1), torch.ones(1, 2), atol=1e-6)

@@ -36,6 +36,19 @@ def test_shapes_and_attention_sums_to_one():
     assert blind.shape == (3, 5) and no_maps.shape == (3, 0, 0)
 
 
+def test_multiple_choice_joins_the_scorer_and_the_classifier_when_it_knows_every_candidate():
+    model = tiny()
+    logits, _, u = model(torch.tensor([[3, 4, 5]]), torch.randn(1, 9, 6))
+    cands = torch.tensor([[[3], [4], [5], [0]]])                             # (1, 4, 1): the last slot is empty
+    scorer = torch.log_softmax(model.score_candidates(u, cands)[:, :3], -1)  # (1, 3)
+    known = model.candidate_logprobs(logits, u, cands, torch.tensor([[2, 0, 4, 5]]))
+    assert torch.isinf(known[0, 3]) and known[0, 3] < 0
+    classifier = torch.log_softmax(logits, -1)[0, [2, 0, 4]]
+    assert torch.allclose(known[0, :3], scorer[0] + classifier, atol=1e-5)
+    unknown = model.candidate_logprobs(logits, u, cands, torch.tensor([[2, -1, 4, 5]]))  # one outside the answers
+    assert torch.allclose(unknown[0, :3], scorer[0], atol=1e-5)
+
+
 def test_padding_does_not_change_the_answer():
     model = tiny()
     feats = torch.randn(1, 9, 6)

@@ -36,7 +36,7 @@ def test_answers_questions_about_held_out_scenes(ckpt):
     right = total = 0
     for seed in split_seeds("test", 4):
         scene = make_photo(seed)
-        feats = encode_image(scene.image, encoder)                          # (1, 144, 1280) raw grid
+        feats = encode_image(scene.image, encoder, bool(ckpt.model.cfg.colours))   # (1, 144, 1280 + 11)
         for q in scene_questions(scene):
             ans = answer_question(ckpt, feats, q.text)
             assert ans.alphas.shape == (2, 12, 12) and abs(ans.probs.sum() - 1) < 1e-4

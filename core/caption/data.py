@@ -182,27 +182,36 @@ def noun_grid_masks(objects, grid: int) -> tuple[np.ndarray, list[str]]:
     return out, nouns
 
 
-def photo_masks(split: str, n: int, seed: int, cache_dir: str | Path, grid: int,
-                on_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[list[str]]]:
-    """Grid masks (N, MAX_NOUNS, grid * grid) and nouns of a photo-world split, cached in shards of SHARD seeds."""
+def photo_grids(split: str, n: int, seed: int, cache_dir: str | Path, name: str,
+                compute: Callable[[object], tuple[np.ndarray, object]],
+                on_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list]:
+    """Per-photo arrays (N, ...) of the first n seeds of a split and a JSON-able extra per photo, from
+    compute(scene) -> (array, extra), cached as `{name}.npy` / `{name}.json` in shards of SHARD seeds."""
     from .photos import make_photo, split_seeds
-    masks, nouns = [], []
+    arrays, extras = [], []
     for start in range(0, n, SHARD):
         block = split_seeds(split, start + min(SHARD, n - start), seed)[start:]
-        stem = Path(cache_dir) / f"photos-seed{seed}-{split}-{start}.masks{grid}"
+        stem = Path(cache_dir) / f"photos-seed{seed}-{split}-{start}.{name}"
         names = Path(f"{stem}.json")
         cached = json.loads(names.read_text()) if names.exists() else None
         if cached is None or [int(s) for s in cached["seeds"][:len(block)]] != block:
-            made = [noun_grid_masks(make_photo(s).objects, grid) for s in block]
-            cached = {"seeds": block, "nouns": [m[1] for m in made]}
+            made = [compute(make_photo(s)) for s in block]
+            cached = {"seeds": block, "extras": [m[1] for m in made]}
             stem.parent.mkdir(parents=True, exist_ok=True)
             np.save(f"{stem}.npy", np.stack([m[0] for m in made]))
             names.write_text(json.dumps(cached))
-        masks.append(np.load(f"{stem}.npy")[:len(block)])
-        nouns += cached["nouns"][:len(block)]
+        arrays.append(np.load(f"{stem}.npy")[:len(block)])
+        extras += cached["extras"][:len(block)]
         if on_progress:
             on_progress(start + len(block), n)
-    return np.concatenate(masks), nouns
+    return np.concatenate(arrays), extras
+
+
+def photo_masks(split: str, n: int, seed: int, cache_dir: str | Path, grid: int,
+                on_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[list[str]]]:
+    """Grid masks (N, MAX_NOUNS, grid * grid) and nouns of a photo-world split (cached by photo_grids)."""
+    return photo_grids(split, n, seed, cache_dir, f"masks{grid}", lambda scene: noun_grid_masks(scene.objects, grid),
+                       on_progress)
 
 
 def read_karpathy_json(path: str | Path) -> dict[str, list[tuple[str, list[list[str]]]]]:

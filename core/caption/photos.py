@@ -115,7 +115,7 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-def _colour_names(rgb: np.ndarray) -> np.ndarray:
+def colour_names(rgb: np.ndarray) -> np.ndarray:
     """Basic colour name index (into COLOUR_NAMES) per pixel of (N, 3) uint8 RGB."""
     x = rgb.astype(np.float32) / 255.0
     mx, mn = x.max(1), x.min(1)
@@ -146,7 +146,7 @@ def load_stamp(path: str, noun: str) -> Stamp:
     a = np.asarray(im)
     im = im.crop(Image.fromarray((a[..., 3] > 127).astype(np.uint8) * 255).getbbox())
     a = np.asarray(im)
-    names = _colour_names(a[..., :3][a[..., 3] > 127])
+    names = colour_names(a[..., :3][a[..., 3] > 127])
     counts = np.bincount(names, minlength=len(COLOUR_NAMES))
     colour = COLOUR_NAMES[int(counts.argmax())] if counts.max() >= 0.5 * max(len(names), 1) else None
     return Stamp(path, noun, im, colour)

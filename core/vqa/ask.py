@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from core.caption.encoder import Encoder
-    feats = encode_image(image, Encoder(ckpt.model.cfg.encoder))
+    feats = encode_image(image, Encoder(ckpt.model.cfg.encoder), bool(ckpt.model.cfg.colours))
     try:
         ans = answer_question(ckpt, feats, a.question)
         scores = choose(ckpt, feats, a.question, a.candidates) if a.candidates else None

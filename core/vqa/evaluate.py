@@ -26,6 +26,7 @@ from core.caption.photos import PhotoWorldError
 
 from .batches import Batcher
 from .checkpoint import VQACheckpointError, load_vqa
+from .colours import photo_colours
 from .data import VQADataError, VQASplit, load_split, with_features
 from .model import StackedAttentionVQA
 from .photo_data import ENCODER_STAGE, PHOTO_SEED, photo_features, photo_vqa_split
@@ -40,9 +41,10 @@ def predict(model: StackedAttentionVQA, batcher: Batcher, batch_size: int = 512
     model.eval()
     preds, picks, last = [], [], []
     for i in range(0, len(batcher), batch_size):
-        tok, feats, image_index, _, cands, _ = batcher.batch(torch.arange(i, min(i + batch_size, len(batcher))))
+        idx = torch.arange(i, min(i + batch_size, len(batcher)))
+        tok, feats, image_index, _, cands, _ = batcher.batch(idx)
         logits, alphas, u = model(tok, feats, image_index)
-        scores = model.score_candidates(u, cands).masked_fill((cands == 0).all(-1), float("-inf"))
+        scores = model.candidate_logprobs(logits, u, cands, batcher.candidates[idx])
         preds.append(logits.argmax(1))
         picks.append(scores.argmax(1))
         last.append(alphas[:, -1] if alphas.shape[1] else alphas.new_zeros(len(tok), 0))
@@ -122,15 +124,20 @@ def format_report(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def load_test(world: str, a: argparse.Namespace) -> VQASplit:
+def load_test(world: str, a: argparse.Namespace, colours: bool = False) -> VQASplit:
     """The split to score with its grids: easy-VQA's own test split, or the photo world's held-out test (or
-    validation) photos (raw grids; the photo model projects them itself)."""
+    validation) photos (raw grids, with colour channels when the model reads them; the photo model projects
+    them itself)."""
     if world == "photos":
         from core.caption.data import photo_split
         from core.caption.encoder import Encoder
         n = a.images or PHOTO_IMAGES[a.split]
-        raw = photo_split(a.split, n, PHOTO_SEED, a.photo_features, Encoder(ENCODER_STAGE))
-        return photo_vqa_split(a.split, n, PHOTO_SEED, photo_features(raw), a.cache_dir)
+        encoder = Encoder(ENCODER_STAGE)
+        feats = photo_features(photo_split(a.split, n, PHOTO_SEED, a.photo_features, encoder))
+        if colours:
+            grid = int(round(feats.shape[1] ** 0.5))
+            feats = np.concatenate([feats, photo_colours(a.split, n, PHOTO_SEED, a.photo_features, grid)], -1)
+        return photo_vqa_split(a.split, n, PHOTO_SEED, feats, a.cache_dir)
     if a.split != "test":
         raise VQADataError("--split val is the photo world's; easy-VQA is scored on its test split")
     return with_features(load_split("test"), a.cache_dir)
@@ -157,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if (world == "photos") != (ckpt.model.cfg.encoder == ENCODER_STAGE):
             raise VQADataError(f"{a.model} reads the {ckpt.model.cfg.encoder!r} encoder stage; the {world} test "
                                f"split is not its world")
-        split = load_test(world, a)
+        split = load_test(world, a, bool(ckpt.model.cfg.colours))
         batcher = Batcher(split, ckpt.vocab, ckpt.answers)
     except (VQACheckpointError, VQADataError, PhotoWorldError) as e:
         print(f"error: {e}", file=sys.stderr)

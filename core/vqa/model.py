@@ -13,6 +13,13 @@ Noun evidence (photo world, with concepts): the question's noun words pick their
 (core.caption.concepts.copy_map), giving a per-cell evidence map e (B, L) for what is asked about. Each hop adds
 g_k e to its attention logits, and a count pathway (core.vqa.evidence) turns the sorted top cells of e into a
 vector added to u_K: how strongly and how widely the named noun shows, which says "zero" from "one" and yes from no.
+The gain g_k is read off the question (a linear map of u_0), so a question can turn the evidence down where the
+noun it names is not what to look at: "what is to the left of the car?" asks about the thing beside the car.
+
+Colour channels (photo world, core.vqa.colours): each cell's share of pixels per basic colour name, appended to
+the raw grid and passed through unprojected, beside the concepts. Each hop also adds W_c [a_k; a_k - m] to u_k,
+where a_k = sum_i p_ki c_i are the colour shares under its attention and m the whole image's, so that "what colour
+is the car?" reads the attended colours directly, and how they stand out from the background.
 """
 from __future__ import annotations
 
@@ -44,6 +51,7 @@ class VQAConfig:
     input_dim: int = 0            # > 0: grids of this width first go through a frozen projection to feature_dim
     concepts: int = 0             # > 0: plus this many per-cell noun concepts of the ImageNet head (core.caption.concepts)
     noun_evidence: bool = False   # the question's nouns' concept maps steer attention and feed a count pathway
+    colours: int = 0              # > 0: the grid ends with this many per-cell colour-name shares (core.vqa.colours)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +70,7 @@ class StackedAttentionVQA(nn.Module):
             self.reduce = nn.Linear(cfg.input_dim, D).requires_grad_(False) if cfg.input_dim else None
             self.concepts = ConceptLayer(n_concepts=cfg.concepts) if cfg.concepts else None
             self.norm = nn.LayerNorm(D)
-            self.project = nn.Linear(D + cfg.concepts, H)
+            self.project = nn.Linear(D + cfg.concepts + cfg.colours, H)
             self.att_image = nn.ModuleList(nn.Linear(H, A, bias=False) for _ in range(cfg.hops))
             self.att_query = nn.ModuleList(nn.Linear(H, A) for _ in range(cfg.hops))
             self.att_out = nn.ModuleList(nn.Linear(A, 1) for _ in range(cfg.hops))
@@ -70,8 +78,11 @@ class StackedAttentionVQA(nn.Module):
                 if not cfg.concepts:
                     raise ValueError("noun evidence needs concepts")
                 self.register_buffer("copy_map", torch.zeros(cfg.concepts, cfg.vocab_size))   # (K, V), frozen
-                self.evidence_gain = nn.Parameter(torch.full((cfg.hops,), 0.5))
+                self.evidence_gate = nn.Linear(H, cfg.hops)                 # u_0 -> gain of each hop
+                nn.init.zeros_(self.evidence_gate.weight)
+                nn.init.constant_(self.evidence_gate.bias, 0.5)
                 self.count = CountPathway(H)
+            self.colour_read = nn.Linear(2 * cfg.colours, H) if cfg.colours else None
         self.classifier = nn.Linear(H, cfg.n_answers)
         self.candidate_lstm = nn.LSTM(E, H, batch_first=True)
         self.candidate_proj = nn.Linear(H, H, bias=False)
@@ -86,8 +97,10 @@ class StackedAttentionVQA(nn.Module):
 
     @torch.no_grad()
     def read(self, feats: torch.Tensor) -> torch.Tensor:
-        """Raw grids (N, L, input_dim) -> frozen projection and concepts (N, L, feature_dim + concepts)."""
-        return read_annotations(feats, self.reduce, self.concepts)
+        """Raw grids (N, L, input_dim + colours) -> frozen projection, concepts and the colours passed through
+        (N, L, feature_dim + concepts + colours)."""
+        n = self.cfg.input_dim
+        return torch.cat([read_annotations(feats[..., :n], self.reduce, self.concepts), feats[..., n:].float()], -1)
 
     def fuse(self, embedded: torch.Tensor, tokens: torch.Tensor, feats: torch.Tensor | None,
              image_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,29 +108,34 @@ class StackedAttentionVQA(nn.Module):
 
         feats (N, L, D) holds N images; question b asks about image image_index[b] (default: b). The
         image-side projections are computed once per image, so many questions per image cost little. Raw grids
-        (N, L, input_dim) pass the frozen projection first; training feeds them already projected (N, L, D)."""
+        (N, L, input_dim + colours) pass the frozen projection first; training feeds them already read."""
         u = self.encode_words(self.drop(embedded), tokens, self.question_lstm)    # (B, H)
         if not self.cfg.use_image:
             return u, u.new_zeros(u.shape[0], 0, 0)
         if image_index is None:
             image_index = torch.arange(len(u))
         feats = feats.float()
-        if self.cfg.input_dim and feats.shape[-1] == self.cfg.input_dim:
-            feats = self.read(feats)                                                # (N, L, D + K)
-        D = self.cfg.feature_dim
-        grid = torch.cat([self.norm(feats[..., :D]), feats[..., D:]], dim=-1)       # (N, L, D + K)
+        if self.cfg.input_dim and feats.shape[-1] == self.cfg.input_dim + self.cfg.colours:
+            feats = self.read(feats)                                                # (N, L, D + K + C)
+        D, K = self.cfg.feature_dim, self.cfg.concepts
+        grid = torch.cat([self.norm(feats[..., :D]), feats[..., D:]], dim=-1)       # (N, L, D + K + C)
         v = torch.tanh(self.project(grid))                                          # (N, L, H)
-        evidence = (noun_evidence(feats[..., D:][image_index], tokens, self.copy_map)  # (B, L)
+        evidence = (noun_evidence(feats[..., D:D + K][image_index], tokens, self.copy_map)  # (B, L)
                     if self.cfg.noun_evidence else None)
+        gains = self.evidence_gate(u) if evidence is not None else None             # (B, hops)
+        colours = feats[image_index][..., D + K:]                                   # (B, L, C) colour shares
         alphas = []
         for k in range(self.cfg.hops):
             keys = self.att_image[k](self.drop(v))[image_index]                      # (B, L, A)
             h = torch.tanh(keys + self.att_query[k](u)[:, None])                     # (B, L, A)
             logits = self.att_out[k](h).squeeze(-1)                                  # (B, L)
             if evidence is not None:
-                logits = logits + self.evidence_gain[k] * evidence
+                logits = logits + gains[:, k:k + 1] * evidence
             p = F.softmax(logits, dim=1)                                              # (B, L)
             u = u + torch.bmm(p[:, None], v[image_index]).squeeze(1)                  # (B, H)
+            if self.colour_read is not None:
+                shares = torch.bmm(p[:, None], colours).squeeze(1)                  # (B, C) attended
+                u = u + self.colour_read(torch.cat([shares, shares - colours.mean(1)], -1))
             alphas.append(p)
         if evidence is not None:
             u = u + self.count(evidence, tokens, self.copy_map)
@@ -135,6 +153,19 @@ class StackedAttentionVQA(nn.Module):
         flat = candidates.reshape(B * C, Tc)
         c = self.encode_words(self.embed(flat), flat, self.candidate_lstm).view(B, C, -1)   # (B, C, H)
         return torch.einsum("bch,bh->bc", c, self.candidate_proj(u))
+
+    def candidate_logprobs(self, logits: torch.Tensor, u: torch.Tensor, candidates: torch.Tensor,
+                           answer_ids: torch.Tensor) -> torch.Tensor:
+        """Multiple choice as a product of two experts: (B, C) log-softmax of the candidate scorer plus the answer
+        classifier's log-probability of each candidate, when every candidate of the question is in the answer
+        vocabulary. answer_ids (B, C): the candidates' answer ids, -1 for one outside the vocabulary, n_answers
+        for an empty slot (scored -inf). On the photo world's validation questions the two together pick the
+        right candidate more often than either alone."""
+        empty = answer_ids == self.cfg.n_answers                                        # (B, C)
+        scorer = torch.log_softmax(self.score_candidates(u, candidates).masked_fill(empty, float("-inf")), -1)
+        classifier = torch.log_softmax(logits, -1).gather(1, answer_ids.clamp(0, self.cfg.n_answers - 1))
+        known = ((answer_ids >= 0) | empty).all(-1, keepdim=True)                       # (B, 1)
+        return scorer + torch.where(known & ~empty, classifier, torch.zeros_like(classifier))
 
 
 def vqa_loss(model: StackedAttentionVQA, tokens: torch.Tensor, feats: torch.Tensor | None, image_index: torch.Tensor,

@@ -14,6 +14,7 @@ from PIL import Image
 from core.caption.encoder import Encoder, to_input
 
 from .checkpoint import VQACheckpoint
+from .colours import colour_grid
 from .data import Question, prepare_question
 from .model import StackedAttentionVQA
 
@@ -41,9 +42,14 @@ class Answer:
 
 
 @torch.no_grad()
-def encode_image(image: Image.Image, encoder: Encoder) -> torch.Tensor:
-    """An RGB image -> its (1, L, D) encoder grid (at the encoder stage's own input size)."""
-    return encoder(to_input([image], encoder.input_size))
+def encode_image(image: Image.Image, encoder: Encoder, colours: bool = False) -> torch.Tensor:
+    """An RGB image -> its (1, L, D) encoder grid (at the encoder stage's own input size), with the per-cell
+    colour channels appended (1, L, D + N_COLOURS) when the model reads them."""
+    grid = encoder(to_input([image], encoder.input_size))                       # (1, L, D)
+    if not colours:
+        return grid
+    shares = colour_grid(image, int(round(grid.shape[1] ** 0.5)))               # (L, N_COLOURS)
+    return torch.cat([grid, torch.from_numpy(shares).float()[None]], -1)
 
 
 def _saliency(model: StackedAttentionVQA, tokens: torch.Tensor, feats: torch.Tensor, answer: int) -> np.ndarray:
@@ -72,11 +78,14 @@ def answer_question(ckpt: VQACheckpoint, feats: torch.Tensor, text: str) -> Answ
 
 @torch.no_grad()
 def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list[str]) -> np.ndarray:
-    """Multiple choice: softmax over the candidates' scores, each candidate encoded by its own LSTM; (C,)."""
+    """Multiple choice: (C,) softmax over the candidates' log-scores (each candidate encoded by its own LSTM,
+    joined with the answer classifier's probability when all of them are answers it knows)."""
     question = prepare_question(text, ckpt.vocab)
     cand = [prepare_question(c, ckpt.vocab).ids for c in candidates]
     tokens = torch.zeros(1, len(cand), max(map(len, cand)), dtype=torch.long)  # (1, C, Tc)
     for k, ids in enumerate(cand):
         tokens[0, k, :len(ids)] = torch.tensor(ids)
-    _, _, u = ckpt.model(torch.tensor([question.ids]), feats)
-    return torch.softmax(ckpt.model.score_candidates(u, tokens)[0], -1).numpy()
+    stoi = {a: i for i, a in enumerate(ckpt.answers)}
+    answer_ids = torch.tensor([[stoi.get(c.strip().lower(), -1) for c in candidates]])   # (1, C)
+    logits, _, u = ckpt.model(torch.tensor([question.ids]), feats)
+    return torch.softmax(ckpt.model.candidate_logprobs(logits, u, tokens, answer_ids)[0], -1).numpy()

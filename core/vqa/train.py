@@ -35,6 +35,7 @@ from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
 from core.io import OVERWRITE_HELP, claim_directory
 
 from .batches import Batcher
+from .colours import N_COLOURS, photo_colours
 from .checkpoint import CHECKPOINT_FILES, save_vqa
 from .data import VQASplit, WordVocab, answer_list, load_split, select_images, with_features
 from .evaluate import evaluate_split, format_report, predict
@@ -43,7 +44,7 @@ from .photo_data import ENCODER_STAGE, PHOTO_SEED, attention_targets, photo_feat
 from .photo_questions import photo_answers
 
 KNOBS = ("embed_size", "hidden_size", "attention_size", "hops", "dropout", "batch_images", "lr", "mc_weight",
-         "noun_evidence", "attend_objects", "max_steps", "max_minutes", "seed")
+         "noun_evidence", "colours", "attend_objects", "max_steps", "max_minutes", "seed")
 WORLDS = ("easy", "photos")
 
 
@@ -61,6 +62,7 @@ class VQATrainConfig:
     project_dim: int = 256
     concepts: bool = False  # photo world: the ImageNet head's per-cell noun concepts beside the PCA grid
     noun_evidence: bool = False  # photo world, with concepts: the question's noun steers attention, feeds counts
+    colours: bool = False  # photo world: per-cell colour-name shares of the pixels beside the grid
     attend_objects: float = 0.0  # photo world: weight of the supervised-attention loss (0: off)
     embed_size: int = 64
     hidden_size: int = 128
@@ -90,6 +92,8 @@ class VQATrainConfig:
             raise ValueError("--dropout must be in [0, 1); --lr and --max-minutes positive; --mc-weight >= 0")
         if self.noun_evidence and not self.concepts:
             raise ValueError("--noun-evidence reads the concept channels: add --concepts")
+        if self.colours and self.world != "photos":
+            raise ValueError("--colours is for the photo world (easy-VQA's grid already knows its flat colours)")
         if self.attend_objects < 0 or (self.attend_objects and self.world != "photos"):
             raise ValueError("--attend-objects is a non-negative weight, for the photo world (it has the masks)")
         if self.device not in DEVICES:
@@ -104,6 +108,7 @@ CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WO
             "concepts": "photo world: add the ImageNet head's per-cell noun concepts (core.caption.concepts)",
             "noun_evidence": "photo world: the concept map of the noun a question names steers each hop's "
                              "attention and feeds a count pathway (core.vqa.evidence)",
+            "colours": "photo world: add each cell's share of pixels per basic colour name (core.vqa.colours)",
             "attend_objects": "photo world: weight of the supervised-attention loss, -log(attention mass on the "
                               "question's objects) at every hop (core.caption.grounded; 0: off)",
             "batch_images": "images per batch, with all their questions",
@@ -211,9 +216,12 @@ def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
     log(f"projecting the {encoder.feature_dim}-d grids onto their top {a.project_dim} principal components"
         + (f", plus {n_concepts} concepts" if a.concepts else ""))
     read = partial(read_annotations, project=frozen["reduce"], concepts=frozen.get("concepts"))
-    return {s: photo_vqa_split(s, n, PHOTO_SEED, photo_features(raw[s], read, a.project_dim + n_concepts),
-                               a.cache_dir)
-            for s, n in sizes.items()}, frozen
+    grids = {s: photo_features(raw[s], read, a.project_dim + n_concepts) for s in sizes}
+    if a.colours:
+        grid = int(round(math.sqrt(grids["train"].shape[1])))
+        grids = {s: np.concatenate([g, photo_colours(s, len(g), PHOTO_SEED, a.photo_features, grid)], -1)
+                 for s, g in grids.items()}
+    return {s: photo_vqa_split(s, n, PHOTO_SEED, grids[s], a.cache_dir) for s, n in sizes.items()}, frozen
 
 
 def easy_splits(a: VQATrainConfig, log: Callable[[str], None]) -> dict[str, VQASplit]:
@@ -234,7 +242,9 @@ def data_note(a: VQATrainConfig, train_b: Batcher, val_b: Batcher, test: VQASpli
                          f"(seed {PHOTO_SEED}); {counts}"),
                 "encoder": (f"{ENCODER_NOTES[ENCODER_STAGE]}, projected inside the model onto their top "
                             f"{a.project_dim} principal components (frozen PCA of 300 training photos)"
-                            + (CONCEPT_NOTE if a.concepts else ""))}
+                            + (CONCEPT_NOTE if a.concepts else "")
+                            + ("; plus, per cell, the share of its pixels under each of the 11 basic colour names "
+                               "(core.vqa.colours)" if a.colours else ""))}
     return {"data": (f"easy-VQA (PyPI easy-vqa==1.0, MIT): its own split, {len(train_b.questions_of)} train + "
                      f"{len(val_b.questions_of)} validation images (every tenth train image) / {len(test.paths)} "
                      f"test images; {counts}"),
@@ -271,12 +281,14 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
                  hops=a.hops, dropout=a.dropout)
     grids = {} if frozen is None else dict(encoder=ENCODER_STAGE, input_dim=frozen["reduce"].in_features,
                                            concepts=frozen["concepts"].to_nouns.shape[1] if "concepts" in frozen else 0)
-    width = train_split.feats.shape[2] - grids.get("concepts", 0)          # the PCA part of each read cell
-    cfg = VQAConfig(len(vocab), len(answers), width, grid, **knobs, **grids, noun_evidence=a.noun_evidence)
+    colours = N_COLOURS if a.colours else 0
+    width = train_split.feats.shape[2] - grids.get("concepts", 0) - colours   # the PCA part of each read cell
+    cfg = VQAConfig(len(vocab), len(answers), width, grid, **knobs, **grids, noun_evidence=a.noun_evidence,
+                    colours=colours)
     log(f"{len(vocab)} words, {len(answers)} answers, {len(train_b)} train / {len(val_b)} val questions")
     model, model_summary = fit(cfg, train_b, val_b, a, device, log, frozen, vocab)
     qcfg = VQAConfig(len(vocab), len(answers), cfg.feature_dim, grid, **{**knobs, "hops": 0}, use_image=False,
-                     **grids)
+                     **grids, colours=colours)
     question_only, qo_summary = fit(qcfg, train_b, val_b, a, device, log)
     test = splits["test"]
     metrics = evaluate_split(model, question_only, Batcher(test, vocab, answers, a.seed), test)

@@ -76,26 +76,42 @@ def _shown(ch: str) -> str:
     return {"\n": "\\n", "\t": "\\t", " ": "space"}.get(ch, ch)
 
 
+LEVELS = 41             # background shades of the highlighter, red (lo) through white to blue (hi)
+
+
+def _shade_styles() -> str:
+    """One CSS class per shade (rk0 .. rk40) and one for characters outside the vocabulary: the per-character
+    spans then carry a short class instead of an inline style (the page's HTML is a third smaller)."""
+    shades = "".join(f".rk{i}{{background:{diverging_colour(i / (LEVELS - 1), 0.0, 1.0)}}}" for i in range(LEVELS))
+    return f"<style>{shades}.rku{{outline:1px dashed #d00}}</style>"
+
+
+def _p(p: float, digits: int = 2) -> str:
+    """A probability without its leading zero (".31"; "1.00" stays)."""
+    return f"{p:.{digits}f}".removeprefix("0")
+
+
 def highlight_html(acts: Activations, values: np.ndarray, lo: float, hi: float, itos: list[str],
                    unknown: list[bool], label: str) -> str:
-    """Monospace HTML of acts.text, each character's background = its value (lo red, hi blue); hover: value, top-5."""
+    """Monospace HTML of acts.text, each character's background = its value (lo red, hi blue, in LEVELS shades);
+    hover: the value, the top-5 next characters and the actual next one's probability."""
+    levels = np.clip(np.rint((np.asarray(values) - lo) / max(hi - lo, 1e-9) * (LEVELS - 1)), 0, LEVELS - 1)
     spans = []
     for t, ch in enumerate(acts.text):
-        tip = [f"{_shown(ch)!s} (#{t}): {label} = {values[t]:+.3f}"]
+        tip = [f"{_shown(ch)!s} (#{t}) {values[t]:+.3f}"]
         if acts.top_ids is not None:
-            tops = ", ".join(f"{_shown(itos[i])} {p:.2f}" for i, p in zip(acts.top_ids[t], acts.top_p[t]))
-            tip.append(f"next: {tops}")
+            tip.append("next: " + ", ".join(f"{_shown(itos[i])} {_p(p)}" for i, p in zip(acts.top_ids[t], acts.top_p[t])))
             if not np.isnan(acts.p_next[t]):
-                tip.append(f"p(actual next) = {acts.p_next[t]:.3f}")
-        style = f"background:{diverging_colour(values[t], lo, hi)}"
+                tip.append(f"p(actual next) {_p(acts.p_next[t], 3)}")
+        css = f"rk{int(levels[t])}"
         if unknown[t]:
             tip.append("not in the model's vocabulary (read as the unknown symbol)")
-            style += ";outline:1px dashed #d00"
+            css += " rku"
         body = html.escape(ch) if ch != "\n" else "\n"
-        spans.append(f'<span style="{style}" title="{html.escape(chr(10).join(tip))}">{body}</span>')
-    return ('<pre style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;line-height:1.45;'
-            'white-space:pre-wrap;tab-size:8;color:#111;background:#fff;padding:8px;border:1px solid #ddd;'
-            'max-height:520px;overflow:auto">' + "".join(spans) + "</pre>")
+        spans.append(f'<span class="{css}" title="{html.escape(chr(10).join(tip))}">{body}</span>')
+    return (_shade_styles() + f'<pre title="{html.escape(label)}" style="font-family:ui-monospace,Menlo,Consolas,'
+            'monospace;font-size:13px;line-height:1.45;white-space:pre-wrap;tab-size:8;color:#111;background:#fff;'
+            'padding:8px;border:1px solid #ddd;max-height:520px;overflow:auto">' + "".join(spans) + "</pre>")
 
 
 def legend_html(lo: float, hi: float, what: str) -> str:

@@ -1,4 +1,4 @@
-"""Plotly figure builders for the dashboard: loss curves, confidence band, top-k bars, sequence types."""
+"""Figure builders for the dashboard: plotly loss curves, confidence band and top-k bars; SVG sequence types and bars."""
 import html
 import math
 
@@ -173,3 +173,25 @@ def sequence_types_svg() -> str:
             'font-family="sans-serif"><defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
             'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>'
             + "".join(parts) + "</svg>")
+
+
+def bars_svg(labels: list[str], values: list[float], colours: list[str] | None = None, full: float | None = None,
+             digits: int = 3, title: str = "") -> str:
+    """Horizontal bars, top to bottom, each with its label and value, as an SVG (a small static chart needs no
+    chart library in the browser). A bar of value `full` (default: the largest) spans the whole width."""
+    row, label_w, bar_w, value_w = 24, 150, 260, 60
+    full = full or max(max(values, default=0.0), 1e-12)
+    colours = colours or ["#4c78a8"] * len(values)
+    top = 22 if title else 4
+    parts = [f'<text x="0" y="14" font-size="12" fill="#555">{html.escape(title)}</text>'] if title else []
+    for k, (label, value, colour) in enumerate(zip(labels, values, colours)):
+        y = top + k * row
+        w = bar_w * min(max(value, 0.0), full) / full
+        shown = label if len(label) <= 22 else label[:21] + "…"
+        parts += [f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" font-size="13" fill="#111">'
+                  f'{html.escape(shown)}</text>',
+                  f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="{colour}"/>',
+                  f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" font-size="12" fill="#333">{value:.{digits}f}</text>']
+    w, h = label_w + bar_w + value_w, top + row * len(labels) + 4
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+            f'font-family="sans-serif">' + "".join(parts) + "</svg>")

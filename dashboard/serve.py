@@ -3,8 +3,8 @@
 A st.App around dashboard/app.py whose startup, before the server answers its first visitor, imports every
 dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes what the pages'
 first views compute into the shared caches: the Cells page's first text page and the Cause & effect page's free
-and clamped streams of the default model, the Gradients page's curves, runs and models, and the Captioning page's
-default photo. A page's first visit then pays for its own rendering, not for seconds of imports and model runs.
+and clamped streams of the default model, the Gradients page's curves, runs and models, the Captioning page's
+default photo and the VQA page's first answer. A page's first visit then pays for its own rendering, not for seconds of imports and model runs.
 `streamlit run dashboard/app.py` still works, without the head start.
 """
 import importlib
@@ -64,12 +64,14 @@ class NoSessionYet(logging.Filter):
 
 
 def warm_first_views() -> None:
-    """Fill the caches with what the default views of Cells, Cause & effect, Gradients and Captioning compute on a
-    first visit."""
+    """Fill the caches with what the default views of Cells, Cause & effect, Gradients, Captioning and VQA compute on
+    a first visit."""
     from core.caption.model import CaptionCheckpointError
     from core.corpus import CorpusError
     from core.intervene import InterventionError
-    from dashboard import captioning, causal, cells, gradients, models
+    from core.vqa.checkpoint import VQACheckpointError
+    from core.vqa.data import VQADataError
+    from dashboard import captioning, causal, cells, gradients, models, vqa
 
     options = models.available_models()
     if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
@@ -86,6 +88,10 @@ def warm_first_views() -> None:
         captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",
                                  next(iter(captioning.MODELS)), 3)
     except (CaptionCheckpointError, OSError):
+        pass
+    try:
+        vqa.warm_first_view()
+    except (VQACheckpointError, VQADataError, OSError):
         pass
 
 

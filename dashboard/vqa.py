@@ -4,7 +4,6 @@ import random
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
@@ -15,6 +14,7 @@ from core.vqa.checkpoint import VQACheckpoint, load_vqa
 from core.vqa.data import load_split
 from core.vqa.pipeline import Answer, answer_question, choose, encode_image
 from dashboard.captioning import get_encoder
+from dashboard.plots import bars_svg
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"easy": ROOT / "checkpoints" / "vqa-easy", "photos": ROOT / "checkpoints" / "vqa-photos"}
@@ -90,23 +90,17 @@ def four_candidates(model: str, answer: str, question: str, seed: int) -> list[s
     return [answers[c] for c in cands[0] if c < len(answers)]
 
 
-def top_figure(top: list[tuple[str, float]]) -> go.Figure:
-    """Horizontal bars: the most probable answers."""
-    words, probs = [w for w, _ in top][::-1], [p for _, p in top][::-1]
-    fig = go.Figure(go.Bar(x=probs, y=words, orientation="h", marker_color="#4c78a8",
-                           text=[f"{p:.3f}" for p in probs], textposition="auto",
-                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    fig.update_layout(height=230, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(range=[0, 1], title="probability"))
-    return fig
+def top_bars(top: list[tuple[str, float]]) -> str:
+    """SVG bars: the most probable answers (or the candidates) with their probabilities, on a 0-1 scale."""
+    return bars_svg([w for w, _ in top], [p for _, p in top], full=1.0, title="probability")
 
 
-def saliency_figure(words: list[str], saliency: np.ndarray) -> go.Figure:
-    """A bar per question word: norm of the gradient of the answer's score w.r.t. that word's embedding."""
+def saliency_bars(words: list[str], saliency: np.ndarray) -> str:
+    """SVG bars, one per question word in order: norm of the gradient of the answer's score w.r.t. its embedding
+    (unknown words in red)."""
     colours = ["#e45756" if w == "<unk>" else "#72b7b2" for w in words]
-    fig = go.Figure(go.Bar(x=[f"{i + 1}. {w}" for i, w in enumerate(words)], y=saliency, marker_color=colours,
-                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="|d score / d embedding|")
-    return fig
+    return bars_svg([f"{i + 1}. {w}" for i, w in enumerate(words)], [float(v) for v in saliency], colours,
+                    title="|d score / d embedding|")
 
 
 def model_note(ckpt: VQACheckpoint) -> str:
@@ -129,3 +123,10 @@ def model_note(ckpt: VQACheckpoint) -> str:
     return ("This model was trained only on **easy-VQA** (64 x 64 images of one coloured shape: circle, "
             "rectangle or triangle in 8 colours; 13 possible answers). On a photo it can only answer in those "
             f"words.{scores}")
+
+
+def warm_first_view() -> None:
+    """Compute the page's first view into the caches: the default model on test image 0 and its first question."""
+    model = next(iter(MODELS))
+    image, questions, _, _ = test_image(0)
+    ask(image, "test:0", questions[0], model)

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard import gradients as G
+from dashboard.panels import lazy_tabs
 
 st.title("Gradients")
 st.caption("Why LSTMs exist: how the error signal travels back through time in a vanilla RNN, a GRU and an "
@@ -31,11 +32,15 @@ def flow_panel() -> None:
                "over hundreds of steps.")
 
 
-st.header("Gradient flow back through time")
-st.markdown("How much of the loss's gradient reaches the state k steps back, for freshly initialised cells. "
-            "Move σ above 1 to see it explode in the RNN, below 1 to see it vanish.")
-flow_panel()
-with st.expander("Why: the gradient is a product of one Jacobian per step"):
+def flow_section() -> None:
+    st.markdown("How much of the loss's gradient reaches the state k steps back, for freshly initialised cells. "
+                "Move σ above 1 to see it explode in the RNN, below 1 to see it vanish.")
+    flow_panel()
+    with st.expander("Why: the gradient is a product of one Jacobian per step"):
+        why_jacobians()
+
+
+def why_jacobians() -> None:
     st.markdown("A vanilla RNN updates its state with")
     st.latex(r"h_t = \tanh(W_{hh} h_{t-1} + W_{xh} x_t)")
     st.markdown("so backpropagating from $h_t$ to $h_{t-1}$ multiplies by $W_{hh}^\\top$ (and by $\\tanh'$, "
@@ -50,10 +55,6 @@ with st.expander("Why: the gradient is a product of one Jacobian per step"):
     st.latex(r"c_t = f \odot c_{t-1} + i \odot g, \qquad h_t = o \odot \tanh(c_t), \qquad "
              r"\frac{\partial c_t}{\partial c_{t-1}} = \mathrm{diag}(f)")
 
-st.header("Gradient clipping")
-st.markdown("If the gradient's norm is above a threshold τ, scale it down to τ before the update; the step "
-            "keeps its direction and its size is bounded:")
-st.latex(r"g \leftarrow g \cdot \min\Big(1, \frac{\tau}{\|g\|}\Big)")
 
 
 @st.fragment
@@ -72,13 +73,11 @@ def clip_panel() -> None:
                "steps through; a tight one (0.1) makes every step small and learning slow.")
 
 
-clip_panel()
-
-st.header("Truncated backpropagation through time")
-st.markdown("Long sequences are trained in windows of $k$ steps: the state is carried forward from window to "
-            "window, but the gradient stops at the window's start. Whatever must be learned across more than "
-            "$k$ steps gets no error signal.")
-
+def clipping_section() -> None:
+    st.markdown("If the gradient's norm is above a threshold τ, scale it down to τ before the update; the step "
+                "keeps its direction and its size is bounded:")
+    st.latex(r"g \leftarrow g \cdot \min\Big(1, \frac{\tau}{\|g\|}\Big)")
+    clip_panel()
 
 @st.fragment
 def bptt_panel() -> None:
@@ -93,7 +92,11 @@ def bptt_panel() -> None:
                f"{full.eval_loss / G.LN2:.3f} ({full.eval_accuracy:.0%}); guessing {short.chance_loss / G.LN2:.3f}.")
 
 
-bptt_panel()
+def bptt_section() -> None:
+    st.markdown("Long sequences are trained in windows of $k$ steps: the state is carried forward from window to "
+                "window, but the gradient stops at the window's start. Whatever must be learned across more than "
+                "$k$ steps gets no error signal.")
+    bptt_panel()
 
 @st.fragment
 def text_panel(found: list) -> None:
@@ -114,14 +117,19 @@ def text_panel(found: list) -> None:
                            for n, (y, s) in curves.items()) + ".")
 
 
-st.header("RNN vs GRU vs LSTM on real text")
-found, missing = G.comparison()
-for msg in missing:
-    st.info(msg)
-if found:
-    st.markdown("Character models trained on the same Linux kernel C code, sized to about the same number "
-                "of parameters. Below them: how far back the error of the last character reaches in each.")
-    for col, ckpt in zip(st.columns(len(found)), found):
-        with col:
-            G.show_checkpoint(ckpt)
-    text_panel(found)
+def text_section() -> None:
+    found, missing = G.comparison()
+    for msg in missing:
+        st.info(msg)
+    if found:
+        st.markdown("Character models trained on the same Linux kernel C code, sized to about the same number "
+                    "of parameters. Below them: how far back the error of the last character reaches in each.")
+        for col, ckpt in zip(st.columns(len(found)), found):
+            with col:
+                G.show_checkpoint(ckpt)
+        text_panel(found)
+
+
+SECTIONS = {"Gradient flow back through time": flow_section, "Gradient clipping": clipping_section,
+            "Truncated backpropagation through time": bptt_section, "RNN vs GRU vs LSTM on real text": text_section}
+lazy_tabs(SECTIONS, "gradients_panel", keep=("gradients_",))

@@ -85,15 +85,14 @@ with left:
         ranked = sorted(zip(candidates, scores.tolist()), key=lambda x: -x[1])
         st.markdown(f"**Pick: {ranked[0][0]}**" + (f" ({'right' if ranked[0][0] == truth else 'wrong'})"
                                                     if truth else ""))
-        st.plotly_chart(vqa.top_figure(ranked), key="vqa_mc_chart", config={"displayModeBar": False})
+        st.image(vqa.top_bars(ranked))
         st.caption("Each candidate is encoded by its own LSTM and scored against the fused question-image vector; "
                    "when all four are answers the model knows, that score is joined with the answer classifier's "
                    "probability of each. The bars are the softmax over the joined scores.")
     else:
-        st.plotly_chart(vqa.top_figure(ans.top(5)), key="vqa_top", config={"displayModeBar": False})
+        st.image(vqa.top_bars(ans.top(5)))
 with right:
-    st.plotly_chart(vqa.saliency_figure(ans.question.words, ans.saliency), key="vqa_saliency",
-                    config={"displayModeBar": False})
+    st.image(vqa.saliency_bars(ans.question.words, ans.saliency))
     st.caption("Which words the answer leaned on: the gradient of the answer's score with respect to each word's "
                "embedding (red: an unknown word).")
 

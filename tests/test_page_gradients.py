@@ -10,6 +10,7 @@ from dashboard import gradients as G
 from core.checkpoint import save_checkpoint
 from core.model import CharRNN, CharRNNConfig
 from core.vocab import Vocab
+from tests.page_helpers import open_tab
 from tests.tiny_checkpoint import TEXT, make_checkpoint
 
 
@@ -30,9 +31,14 @@ def _spec(at: AppTest, key_part: str) -> dict:
     return json.loads(charts[0].proto.spec)
 
 
+def open_panel(at: AppTest, name: str) -> AppTest:
+    return open_tab(at, "gradients_panel", name)
+
+
 def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
     at = _open(monkeypatch, tmp_path)
-    assert sum("is not there yet" in i.value for i in at.info) == 3  # one per missing linux-* model
+    assert [c.proto.id for c in at.get("plotly_chart")] and all("gradients_flow" in c.proto.id
+                                                                for c in at.get("plotly_chart"))  # one panel runs
     assert [s.label for s in at.slider][:3] == ["Largest singular value σ of W_hh",
                                                 "Forget-gate bias (LSTM f, GRU z)", "Sequence length T"]
     flow = _spec(at, "gradients_flow")
@@ -42,11 +48,14 @@ def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
     assert not at.exception
     moved = _spec(at, "gradients_flow")
     assert moved["data"] != flow["data"] and any(t["name"] == "σ^k (σ = 1.50)" for t in moved["data"])
-    clip = _spec(at, "gradients_clip")
+    clip = _spec(open_panel(at, "Gradient clipping"), "gradients_clip")
     at.select_slider(key="gradients_tau").set_value(0.3).run()
     assert not at.exception
     assert _spec(at, "gradients_clip")["data"] != clip["data"]
     assert any("clipped 0.0" in c.value for c in at.caption)  # the clipped run learned the task
+    open_panel(at, "Gradient flow back through time")
+    assert at.slider(key="gradients_sigma").value == 1.5                   # kept while its panel was closed
+    assert sum("is not there yet" in i.value for i in open_panel(at, "RNN vs GRU vs LSTM on real text").info) == 3
 
 
 def page_texts(at: AppTest) -> list[str]:
@@ -70,7 +79,7 @@ def test_the_precomputed_first_view_matches_a_fresh_run():
 def test_comparison_panel_with_tiny_checkpoints(monkeypatch, tmp_path):
     for cell in ("rnn", "lstm"):  # linux-gru missing
         make_checkpoint(tmp_path / f"linux-{cell}", cell)
-    at = _open(monkeypatch, tmp_path)
+    at = open_panel(_open(monkeypatch, tmp_path), "RNN vs GRU vs LSTM on real text")
     assert [i.value for i in at.info if "linux-gru" in i.value]
     assert {m.label for m in at.metric} == {"val loss (bits/char)"} and len(at.metric) == 2
     assert not [t for t in page_texts(at) if "nats" in t]  # one unit on the page: bits
@@ -86,7 +95,7 @@ def test_too_short_text_is_an_error_not_a_traceback(monkeypatch, tmp_path):
     vocab = Vocab.from_text(TEXT)
     model = CharRNN(CharRNNConfig(vocab_size=len(vocab), cell="lstm", n_layer=1, hidden_size=8))
     save_checkpoint(tmp_path / "linux-lstm", model, vocab, {}, {})
-    at = _open(monkeypatch, tmp_path)
+    at = open_panel(_open(monkeypatch, tmp_path), "RNN vs GRU vs LSTM on real text")
     assert any("n/a" == m.value for m in at.metric)  # an empty card still renders
     at.text_area[0].set_value("x").run()
     assert not at.exception

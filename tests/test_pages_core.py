@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.intervene import Clamp, side_by_side
 from core.sample import sample_batch, stream_sample
 from core.train import TrainConfig
-from dashboard import training
+from dashboard import plots, training
 from dashboard.models import get_checkpoint
 from tests.tiny_checkpoint import TEXT, TIMELINE, make_checkpoint
 
@@ -277,3 +277,10 @@ def test_sample_clamps_cells_beside_the_free_stream_and_attributes_a_choice(root
     words = " ".join(m.value for m in [*at.markdown, *at.caption])
     assert f"Predicting **{at.session_state['sample_result']['text'][7]!r}**" in words and "Completeness" in words
     assert any("back: " in h.value for h in at.get("html"))  # the attributed characters carry their scores
+
+
+def test_svg_bars_scale_to_their_full_value_and_escape_labels():
+    svg = plots.bars_svg(["a<b", "yes"], [0.5, 0.25], full=1.0, title="probability")
+    widths = [float(w) for w in re.findall(r'<rect x="150" y="[0-9.]+" width="([0-9.]+)"', svg)]
+    assert widths == [130.0, 65.0] and "a&lt;b" in svg and ">0.500<" in svg and ">probability<" in svg
+    assert 'width="260.0"' in plots.bars_svg(["x"], [3.0])                 # default: the largest bar is full

@@ -1,6 +1,7 @@
 """VQA page (AppTest, shipped checkpoints): a test image with a typed question gets an answer, one map per hop and
 word bars; unknown words, empty and 10,000-character questions get warnings; uploads good and bad; the photos
 model on a photo-world scene (typed and multiple-choice questions, a new scene) and on an uploaded photo."""
+import base64
 import io
 from pathlib import Path
 
@@ -28,14 +29,24 @@ def hop_captions(at: AppTest) -> list[str]:
     return [c for im in at.image for c in im.captions if c.startswith("hop ")]
 
 
+def svg_images(at: AppTest) -> list[str]:
+    """The page's SVG images (the answer and word bars), decoded."""
+    urls = [img.url for im in at.get("image") for img in im.proto.imgs]
+    return [base64.b64decode(u.split(",", 1)[1]).decode() for u in urls if u.startswith("data:image/svg")]
+
+
 def test_test_image_with_a_typed_question(app):
     at = app
     at.radio(key="vqa_source").set_value("easy-VQA test image").run()
     at.number_input(key="vqa_index").set_value(3).run()
     at.text_input(key="vqa_question").input("what shape is in the image?").run()
     assert not at.exception and not at.warning
-    assert at.subheader[0].value.split()[0] in ("circle", "rectangle", "triangle")
+    answer = at.subheader[0].value.split()[0]
+    assert answer in ("circle", "rectangle", "triangle")
     assert len(hop_captions(at)) == 2
+    # the answer and word bars are SVGs: the first visit loads no chart library
+    top, words = svg_images(at)
+    assert not at.get("plotly_chart") and f">{answer}</text>" in top and ">1. what</text>" in words
     suggestion = at.selectbox(key="vqa_suggested").options[1]
     at.selectbox(key="vqa_suggested").set_value(suggestion).run()
     assert at.text_input(key="vqa_question").value == suggestion

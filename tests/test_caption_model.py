@@ -134,3 +134,29 @@ def test_articles_agree_with_the_next_word_only_in_a_world_that_writes_an():
     assert caption_words(with_an, with_an.encode(a_orange)[1:-1]) == ["an", "orange", "star"]
     shapes = vocab()  # the shapes world always writes "a"
     assert caption_words(shapes, shapes.encode(["a", "above"])[1:-1]) == ["a", "above"]
+
+
+def test_a_photo_world_noun_is_written_once_in_either_form():
+    from core.caption.search import noun_once
+
+    photo = WordVocab.build([tokenize(c) for c in ["a cat and two dogs under tall trees", "an apple and a dog", "a tree"]])
+    once = noun_once(photo)
+    cat, cats, dog = (photo.stoi.get(w) for w in ("cat", "cats", "dog"))
+    assert once[cat] == {cat} and once[photo.stoi["dogs"]] == {dog, photo.stoi["dogs"]} and cats is None
+    assert photo.stoi["tree"] not in once and photo.stoi["trees"] not in once   # "under tall trees" is scenery
+    assert noun_once(vocab()) == {}                                            # the shapes world repeats shapes
+
+    class Parrot(torch.nn.Module):   # a decoder that always wants "cat" next, then "and", and only then <end>
+        cfg = DecoderConfig(len(photo), grid=1)
+
+        def prepare(self, feats):
+            return feats, feats, (torch.zeros(1, 1), torch.zeros(1, 1))
+
+        def step(self, a, a_proj, prev, state):
+            k = prev.shape[0]
+            logits = torch.full((k, len(photo)), -9.0)
+            logits[:, cat], logits[:, photo.stoi["and"]], logits[:, photo.stoi["<end>"]] = 5.0, 4.0, -8.0
+            return logits, (state[0][:1].expand(k, 1), state[1][:1].expand(k, 1)), torch.ones(k, 1)
+    for beam in (1, 3):
+        words = caption(Parrot(), photo, torch.zeros(1, 4), beam=beam, max_len=6).words
+        assert words.count("cat") == 1 and words[:2] == ["cat", "and"]

@@ -4,7 +4,9 @@ Beam search keeps `beam` live hypotheses; a hypothesis that emits <end> leaves t
 list (the beam is refilled from the next-best candidates instead of shrinking, the bug of popular
 tutorials), and the search stops once `beam` hypotheses finished, or the best finished score beats every
 live one (log-probabilities only fall), or max_len words were written. Scores are summed log-probs, so
-beam 1 is exactly greedy.
+beam 1 is exactly greedy. In the photo world a noun is written once: its captions count equal objects ("two
+cats"), so after a noun both its forms are ruled out for the rest of the caption (`noun_once`), which stops a
+large animal from being named twice ("a cat and a cat").
 """
 from __future__ import annotations
 
@@ -38,28 +40,52 @@ def validate_beam(beam: int, max_len: int) -> None:
         raise ValueError(f"max_len has to be between 1 and 100, got {max_len}")
 
 
-def _logp(logits: torch.Tensor, vocab: WordVocab) -> torch.Tensor:
-    """Log-probabilities (B, V) with <pad> and <start> ruled out (they are never output words)."""
+def _logp(logits: torch.Tensor, vocab: WordVocab, ruled_out: list[set[int]] | None = None) -> torch.Tensor:
+    """Log-probabilities (B, V) with <pad> and <start> ruled out (they are never output words), and each row's
+    ruled_out words."""
     logits = logits.clone()
     logits[:, [vocab.stoi[PAD], vocab.stoi[START]]] = float("-inf")
+    for row, ids in enumerate(ruled_out or []):
+        if ids:
+            logits[row, list(ids)] = float("-inf")
     return F.log_softmax(logits, dim=-1)
+
+
+def noun_once(vocab: WordVocab) -> dict[int, set[int]]:
+    """word id -> the ids it rules out for the rest of a caption: both forms of a photo-world noun, which its
+    captions write once (nouns that its background phrases also use, like "trees", are left free). Empty for a
+    vocabulary of another world (the shapes world writes "a red circle and a blue circle")."""
+    if "an" not in vocab.stoi:                 # the photo world's captions are the ones that write "an"
+        return {}
+    from .photo_stamps import BACKGROUNDS, TEXTURES
+    from .photos import noun_forms
+    scenery = {w for phrase in [p for p, _ in BACKGROUNDS.values()] + list(TEXTURES.values()) for w in phrase.split()}
+    forms = {w: noun for w, noun in noun_forms().items() if w in vocab.stoi}
+    free = {forms[w] for w in scenery if w in forms}
+    groups: dict[str, set[int]] = {}
+    for w, noun in forms.items():
+        if noun not in free:
+            groups.setdefault(noun, set()).add(vocab.stoi[w])
+    return {i: ids for ids in groups.values() for i in ids}
 
 
 @torch.no_grad()
 def greedy_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor, max_len: int = 30) -> Caption:
     """Arg-max decoding of one image's annotations feats (L, D)."""
     validate_beam(1, max_len)
+    once = noun_once(vocab)
     a, a_proj, state = model.prepare(feats[None])
     prev = torch.tensor([vocab.stoi[START]])
-    ids, alphas, score = [], [], 0.0
+    ids, alphas, score, ruled_out = [], [], 0.0, set()
     for _ in range(max_len):
         logits, state, alpha = model.step(a, a_proj, prev, state)
-        logp = _logp(logits, vocab)[0]              # (V,)
+        logp = _logp(logits, vocab, [ruled_out])[0]   # (V,)
         nxt = int(logp.argmax())
         score += float(logp[nxt])
         if nxt == vocab.stoi[END]:
             break
         ids.append(nxt)
+        ruled_out |= once.get(nxt, set())
         alphas.append(alpha[0])
         prev = torch.tensor([nxt])
     return _caption(model, vocab, ids, alphas, score)
@@ -85,8 +111,10 @@ def beam_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor,
     """Beam search over one image's annotations feats (L, D); returns the best finished caption."""
     validate_beam(beam, max_len)
     end = vocab.stoi[END]
+    once = noun_once(vocab)
     a, a_proj, state = model.prepare(feats[None])
     live_ids: list[list[int]] = [[]]
+    live_ruled_out: list[set[int]] = [set()]
     live_alphas: list[list[torch.Tensor]] = [[]]
     live_scores = torch.zeros(1)
     prev = torch.tensor([vocab.stoi[START]])
@@ -94,7 +122,7 @@ def beam_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor,
     for t in range(max_len):
         k = len(live_ids)
         logits, state, alpha = model.step(a.expand(k, -1, -1), a_proj.expand(k, -1, -1), prev, state)
-        cand = (live_scores[:, None] + _logp(logits, vocab)).flatten()   # (k * V,)
+        cand = (live_scores[:, None] + _logp(logits, vocab, live_ruled_out)).flatten()   # (k * V,)
         top = cand.topk(min(2 * beam, cand.numel()))
         keep_rows, keep_ids, keep_scores = [], [], []
         for rank, (s, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
@@ -114,6 +142,7 @@ def beam_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor,
             break
         rows = torch.tensor(keep_rows)
         live_ids = [live_ids[r] + [w] for r, w in zip(keep_rows, keep_ids)]
+        live_ruled_out = [live_ruled_out[r] | once.get(w, set()) for r, w in zip(keep_rows, keep_ids)]
         live_alphas = [live_alphas[r] + [alpha[r]] for r in keep_rows]
         live_scores = torch.tensor(keep_scores)
         state = (state[0][rows], state[1][rows])

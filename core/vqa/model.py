@@ -123,7 +123,7 @@ class StackedAttentionVQA(nn.Module):
         evidence = (noun_evidence(feats[..., D:D + K][image_index], tokens, self.copy_map)  # (B, L)
                     if self.cfg.noun_evidence else None)
         gains = self.evidence_gate(u) if evidence is not None else None             # (B, hops)
-        colours = feats[image_index][..., D + K:]                                   # (B, L, C) colour shares
+        colours = feats[..., D + K:][image_index] if self.colour_read is not None else None   # (B, L, C) shares
         alphas = []
         for k in range(self.cfg.hops):
             keys = self.att_image[k](self.drop(v))[image_index]                      # (B, L, A)

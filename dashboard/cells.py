@@ -100,7 +100,8 @@ def highlight_html(acts: Activations, values: np.ndarray, lo: float, hi: float, 
     for t, ch in enumerate(acts.text):
         tip = [f"{_shown(ch)!s} (#{t}) {values[t]:+.3f}"]
         if acts.top_ids is not None:
-            tip.append("next: " + ", ".join(f"{_shown(itos[i])} {_p(p)}" for i, p in zip(acts.top_ids[t], acts.top_p[t])))
+            guesses = zip(acts.top_ids[t], acts.top_p[t])
+            tip.append("next: " + ", ".join(f"{_shown(itos[i])} {_p(p)}" for i, p in guesses))
             if not np.isnan(acts.p_next[t]):
                 tip.append(f"p(actual next) {_p(acts.p_next[t], 3)}")
         css = f"rk{int(levels[t])}"

@@ -1,4 +1,4 @@
-"""Figure builders for the dashboard: plotly loss curves, confidence band and top-k bars; SVG sequence types and bars."""
+"""Figure builders for the dashboard: plotly loss curves, confidence band and top-k bars; SVG pictures and bars."""
 import html
 import math
 

@@ -1,5 +1,7 @@
 """Colour channels for photo-world VQA: each cell's pixel shares per colour name, the cache, and a model that
 reads them beside the raw grid (raw and already-read grids give the same answer)."""
+import json
+
 import numpy as np
 import torch
 from PIL import Image
@@ -25,6 +27,11 @@ def test_the_cache_matches_the_photos_and_a_named_colour_shows_on_its_object(tmp
     grids = photo_colours("val", 3, 0, tmp_path, 12).astype(np.float32)
     assert grids.shape == (3, 144, N_COLOURS) and (tmp_path / "photos-seed0-val-0.colours12.npy").exists()
     assert np.array_equal(photo_colours("val", 2, 0, tmp_path, 12), grids[:2].astype(np.float16))   # cached rows
+    meta = tmp_path / "photos-seed0-val-0.colours12.json"
+    old = json.loads(meta.read_text())
+    meta.write_text(json.dumps({"seeds": old["seeds"], "nouns": old["extras"]}))    # an older cache's layout
+    assert np.array_equal(photo_colours("val", 3, 0, tmp_path, 12), grids.astype(np.float16))        # rebuilt
+    assert "extras" in json.loads(meta.read_text())
     for k, seed in enumerate(split_seeds("val", 3)):
         scene = make_photo(seed)
         assert np.allclose(grids[k], colour_grid(scene.image, 12), atol=1e-3)

@@ -194,7 +194,8 @@ def photo_grids(split: str, n: int, seed: int, cache_dir: str | Path, name: str,
         stem = Path(cache_dir) / f"photos-seed{seed}-{split}-{start}.{name}"
         names = Path(f"{stem}.json")
         cached = json.loads(names.read_text()) if names.exists() else None
-        if cached is None or [int(s) for s in cached["seeds"][:len(block)]] != block:
+        stale = cached is None or "extras" not in cached          # none yet, or an older cache's layout
+        if stale or [int(s) for s in cached["seeds"][:len(block)]] != block:
             made = [compute(make_photo(s)) for s in block]
             cached = {"seeds": block, "extras": [m[1] for m in made]}
             stem.parent.mkdir(parents=True, exist_ok=True)

@@ -143,15 +143,9 @@ def comparison() -> tuple[list[models.Checkpoint], list[str]]:
 
 
 def warm_first_view() -> None:
-    """Fill the shared caches with what the page computes on a first visit (dashboard/serve.py calls it at start)."""
+    """Fill the shared cache with what the page computes on a first visit, its first tab's curves
+    (dashboard/serve.py calls it at start; the other tabs run only when opened)."""
     flow_curves(**FLOW_DEFAULTS)
-    for kw in (dict(CLIP_RUN, clip=None), dict(CLIP_RUN, clip=CLIP_DEFAULT_TAU),
-               dict(BPTT_RUN, bptt=BPTT_DEFAULT_WINDOW), dict(BPTT_RUN, bptt=BPTT_RUN["gap"] + 1)):
-        memory_run(**kw)
-    found = comparison()[0]
-    if found:
-        text_curves(tuple(str(c.path) for c in found), real_text(TEXT_LENGTH)[:TEXT_LENGTH + 1],
-                    tuple(c.card.get("steps") for c in found))
 
 
 def show_checkpoint(ckpt: models.Checkpoint) -> None:

@@ -3,9 +3,9 @@
 A st.App around dashboard/app.py whose startup, before the server answers its first visitor, imports every
 dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes what the pages'
 first views compute into the shared caches: the Cells page's first text page and the Cause & effect page's free
-and clamped streams of the default model, the Gradients page's curves, runs and models, the Captioning page's
-default photo and the VQA page's first answer. A page's first visit then pays for its own rendering, not for seconds of imports and model runs.
-`streamlit run dashboard/app.py` still works, without the head start.
+and clamped streams of the default model, the Gradients page's flow curves, the Captioning page's default photo
+and the VQA page's first answer. A page's first visit then pays for its own rendering, not for seconds of imports
+and model runs. `streamlit run dashboard/app.py` still works, without the head start.
 """
 import importlib
 import logging

@@ -37,3 +37,10 @@ def photo_colours(split: str, n: int, seed: int, cache_dir: str | Path, grid: in
     grids, _ = photo_grids(split, n, seed, cache_dir, f"colours{grid}",
                            lambda scene: (colour_grid(scene.image, grid), None), on_progress)
     return grids
+
+
+def with_photo_colours(feats: np.ndarray, split: str, seed: int, cache_dir: str | Path) -> np.ndarray:
+    """(N, L, D) grids of the first N photos of a photo-world split -> (N, L, D + N_COLOURS), their colour grids
+    (cached in cache_dir) appended to every cell."""
+    grid = int(round(feats.shape[1] ** 0.5))
+    return np.concatenate([feats, photo_colours(split, len(feats), seed, cache_dir, grid).astype(feats.dtype)], -1)

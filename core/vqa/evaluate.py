@@ -26,7 +26,7 @@ from core.caption.photos import PhotoWorldError
 
 from .batches import Batcher
 from .checkpoint import VQACheckpointError, load_vqa
-from .colours import photo_colours
+from .colours import with_photo_colours
 from .data import VQADataError, VQASplit, load_split, with_features
 from .model import StackedAttentionVQA
 from .photo_data import ENCODER_STAGE, PHOTO_SEED, photo_features, photo_vqa_split
@@ -135,8 +135,7 @@ def load_test(world: str, a: argparse.Namespace, colours: bool = False) -> VQASp
         encoder = Encoder(ENCODER_STAGE)
         feats = photo_features(photo_split(a.split, n, PHOTO_SEED, a.photo_features, encoder))
         if colours:
-            grid = int(round(feats.shape[1] ** 0.5))
-            feats = np.concatenate([feats, photo_colours(a.split, n, PHOTO_SEED, a.photo_features, grid)], -1)
+            feats = with_photo_colours(feats, a.split, PHOTO_SEED, a.photo_features)
         return photo_vqa_split(a.split, n, PHOTO_SEED, feats, a.cache_dir)
     if a.split != "test":
         raise VQADataError("--split val is the photo world's; easy-VQA is scored on its test split")

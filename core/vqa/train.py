@@ -35,7 +35,7 @@ from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
 from core.io import OVERWRITE_HELP, claim_directory
 
 from .batches import Batcher
-from .colours import N_COLOURS, photo_colours
+from .colours import N_COLOURS, with_photo_colours
 from .checkpoint import CHECKPOINT_FILES, save_vqa
 from .data import VQASplit, WordVocab, answer_list, load_split, select_images, with_features
 from .evaluate import evaluate_split, format_report, predict
@@ -218,9 +218,7 @@ def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
     read = partial(read_annotations, project=frozen["reduce"], concepts=frozen.get("concepts"))
     grids = {s: photo_features(raw[s], read, a.project_dim + n_concepts) for s in sizes}
     if a.colours:
-        grid = int(round(math.sqrt(grids["train"].shape[1])))
-        grids = {s: np.concatenate([g, photo_colours(s, len(g), PHOTO_SEED, a.photo_features, grid)], -1)
-                 for s, g in grids.items()}
+        grids = {s: with_photo_colours(g, s, PHOTO_SEED, a.photo_features) for s, g in grids.items()}
     return {s: photo_vqa_split(s, n, PHOTO_SEED, grids[s], a.cache_dir) for s, n in sizes.items()}, frozen
 
 

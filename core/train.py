@@ -10,7 +10,7 @@ that `--resume` continues exactly (model, optimizer, step, data position, RNG); 
 `--device auto|cpu|cuda|mps` picks where to train (bf16 autocast where the CPU or GPU has bf16 arithmetic), and
 `torchrun --nproc_per_node=N -m core.train ...` trains data-parallel: the `--batch-size` streams are split across
 the N processes, gradients are averaged, rank 0 validates and writes checkpoints. Left unset (`none`), the
-model size, dropout, batch size and learning rate are chosen from the corpus size and the device
+model size, dropout, batch size, sequence length and learning rate are chosen from the corpus size and the device
 (`auto_settings`). The checkpoint keeps the model with the best interval validation loss (as nanoGPT does);
 its card reports the loss on the whole validation split.
 
@@ -61,7 +61,7 @@ CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text fil
             "overwrite": OVERWRITE_HELP, "max_steps": "0 or none: no step limit",
             "max_minutes": "0 or none: no time limit", "device": DEVICE_HELP,
             **{k: "none: chosen from the corpus size and the device" for k in
-               ("n_layer", "hidden_size", "dropout", "batch_size", "lr")}}
+               ("n_layer", "hidden_size", "dropout", "batch_size", "seq_len", "lr")}}
 
 
 class TrainingError(RuntimeError):
@@ -80,7 +80,7 @@ class TrainConfig:
     # 2 x 128 and 2 x 256): 1.0 did not help (2 x 128, val at step 250: 2.091 vs 2.080 nats), so None stays.
     forget_bias: float | None = None
     batch_size: int | None = None  # streams in one step, over all processes
-    seq_len: int = 128
+    seq_len: int | None = None
     lr: float | None = None
     lr_min_ratio: float = 0.1  # cosine decay ends at lr * lr_min_ratio
     grad_clip: float = 1.0
@@ -111,18 +111,25 @@ class TrainConfig:
 
 
 def auto_settings(train_chars: int, device_type: str) -> dict:
-    """Model size, dropout, batch size and learning rate for a corpus of train_chars characters on a device.
+    """Model size, dropout, batch size, sequence length and learning rate for a corpus of train_chars
+    characters on a device.
 
-    On a CPU the 5-minute default sees about 20 MB of text: a 2 x 256 LSTM, with dropout on texts it reads
-    many times (a 1.1 MB text: 0.25; issue 14 measured 2 x 256 without dropout over-fitting it). On a CUDA GPU
-    a 3 x 1024 LSTM at batch 128 and lr 1e-3, the plain cuDNN loop issue 14 measured (lr 2e-3 diverged).
+    On a CPU a short budget is short of updates, not of text: batch 16 x 64 characters gives a 2 x 256 LSTM
+    about ten steps a second on one core, where batch 64 x 128 gave about one (1.1 MB of shakespeare, one
+    thread, 1 minute: val 1.742 against 2.198 nats; 16 x 128: 1.832, 8 x 64: 1.785, 16 x 32: 1.738). In 5
+    minutes that reads a 1.1 MB text about three times, too few for dropout to pay (0.25: 1.535 against 1.495),
+    so only small texts, read ten times and more, get it; 2 x 384 (1.548), batch 32 (1.544) and lr 3e-3 or
+    6e-3 (1.524, 1.507) did no better. bench/vs_transformer.py compares these defaults with nanoGPT's CPU
+    recipe. On a CUDA GPU a 3 x 1024 LSTM at batch 128 x 128 and lr 1e-3, the plain cuDNN loop issue 14
+    measured (lr 2e-3 diverged).
     """
     small = train_chars < 300_000
-    dropout = 0.25 if train_chars < 2_000_000 else 0.1 if train_chars < 10_000_000 else 0.0
     if device_type == "cuda":
-        return {"n_layer": 2 if small else 3, "hidden_size": 512 if small else 1024, "dropout": dropout,
-                "batch_size": 128, "lr": 1e-3}
-    return {"n_layer": 2, "hidden_size": 128 if small else 256, "dropout": dropout, "batch_size": 64, "lr": 4e-3}
+        return {"n_layer": 2 if small else 3, "hidden_size": 512 if small else 1024,
+                "dropout": 0.25 if train_chars < 2_000_000 else 0.1 if train_chars < 10_000_000 else 0.0,
+                "batch_size": 128, "seq_len": 128, "lr": 1e-3}
+    return {"n_layer": 2, "hidden_size": 128 if small else 256, "dropout": 0.25 if small else 0.0,
+            "batch_size": 16, "seq_len": 64, "lr": 4e-3}
 
 
 def with_auto_settings(cfg: TrainConfig, train_chars: int, device_type: str) -> TrainConfig:

@@ -78,7 +78,8 @@ with st.container(border=True):
             max_steps = c.number_input("Max steps (0: no limit)", 0, 10**7, 0, key="train_max_steps")
             batch_size = d.number_input("Batch size", 1, 512, DEFAULTS["batch_size"], key="train_batch",
                                          placeholder="auto")
-            seq_len = e.number_input("Sequence length", 8, 1024, DEFAULTS["seq_len"], key="train_seq_len")
+            seq_len = e.number_input("Sequence length", 8, 1024, DEFAULTS["seq_len"], key="train_seq_len",
+                                     placeholder="auto")
             lr = c.number_input("Learning rate", 1e-5, 1e-1, DEFAULTS["lr"], 5e-4, format="%.4f", key="train_lr",
                                  placeholder="auto")
             eval_every = d.number_input("Val loss every N steps", 1, 10**6, DEFAULTS["eval_every"],

@@ -121,13 +121,14 @@ def test_the_run_keeps_the_state_with_the_best_interval_validation(tmp_path):
 
 def test_unset_knobs_come_from_the_corpus_size_and_the_device(tmp_path):
     from core.train import auto_settings, with_auto_settings
-    one_mb = auto_settings(1_000_000, "cpu")
-    assert (one_mb["n_layer"], one_mb["hidden_size"], one_mb["dropout"]) == (2, 256, 0.25)
-    assert auto_settings(50_000_000, "cpu")["dropout"] == 0.0 and auto_settings(100_000, "cpu")["hidden_size"] == 128
+    one_mb = auto_settings(1_000_000, "cpu")  # short CPU budgets: many small steps, no dropout
+    assert one_mb == {"n_layer": 2, "hidden_size": 256, "dropout": 0.0, "batch_size": 16, "seq_len": 64, "lr": 4e-3}
+    small = auto_settings(100_000, "cpu")  # read many times: smaller and with dropout
+    assert (small["hidden_size"], small["dropout"]) == (128, 0.25)
     assert auto_settings(5_000_000, "cuda") == {"n_layer": 3, "hidden_size": 1024, "dropout": 0.1,
-                                                "batch_size": 128, "lr": 1e-3}
+                                                "batch_size": 128, "seq_len": 128, "lr": 1e-3}
     cfg = with_auto_settings(tiny_config(tmp_path, dropout=None, lr=None), 1_000_000, "cpu")
-    assert (cfg.hidden_size, cfg.dropout, cfg.lr, cfg.batch_size) == (16, 0.25, 4e-3, 4)  # given knobs stay
+    assert (cfg.hidden_size, cfg.dropout, cfg.lr, cfg.batch_size, cfg.seq_len) == (16, 0.0, 4e-3, 4, 16)  # given stay
 
 
 def test_the_progress_line_shows_steps_and_characters_per_second_and_the_time_left(capsys):

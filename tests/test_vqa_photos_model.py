@@ -61,3 +61,26 @@ def test_ask_cli_on_a_held_out_scene(tmp_path, capsys):
                      "--candidates", *q.candidates]) == 0
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].split()[1] in q.candidates
+
+
+def test_a_tiny_photo_world_model_trains_end_to_end_with_every_photo_channel(tmp_path, capsys):
+    """The shipped recipe's flags on six photos: encode, count colours, ask, train both models, evaluate, save;
+    the checkpoint then answers through the pipeline as the shipped one does."""
+    from core.vqa import train
+    flags = ["--world", "photos", "--concepts", "--noun-evidence", "--colours", "--attend-objects", "0.5",
+             "--train-images", "6", "--val-images", "3", "--test-images", "3", "--project-dim", "16",
+             "--photo-features", str(tmp_path / "features"), "--cache-dir", str(tmp_path / "questions"),
+             "--out", str(tmp_path / "model"), "--embed-size", "8", "--hidden-size", "16", "--attention-size", "8",
+             "--batch-images", "3", "--max-steps", "2", "--eval-every", "1", "--seed", "0", "--threads", "1", "--half"]
+    assert train.main(flags) == 0, capsys.readouterr().err
+    ckpt = load_vqa(tmp_path / "model")
+    cfg = ckpt.model.cfg
+    assert cfg.noun_evidence and cfg.colours and cfg.concepts and cfg.input_dim == 1280
+    assert ckpt.card["command"].startswith("python -m core.vqa.train --world photos")
+    assert {"accuracy", "question_only", "multiple_choice"} <= set(ckpt.card["test"])
+    scene = make_photo(split_seeds("test", 1)[0])
+    feats = encode_image(scene.image, Encoder("late"), True)                   # (1, 144, 1280 + colours)
+    q = next(q for q in scene_questions(scene) if q.candidates)
+    ans = answer_question(ckpt, feats, q.text)
+    assert ans.alphas.shape == (2, 12, 12) and abs(ans.probs.sum() - 1) < 1e-4
+    assert len(choose(ckpt, feats, q.text, list(q.candidates))) == 4

@@ -16,9 +16,11 @@ Two things make completeness hold on a trained LSTM (austen-lstm), not only on s
   of the path from zeros; by up to 1.3 within 1/4096 from the average character at val position 6294, IG
   error 740% at 256 nodes), which no quadrature resolves.  From a shuffle every point of the path is
   text-like: at that position the largest change between 1,025 evenly spaced points is 0.016 logits, and 64
-  nodes give 0.4%; 100 of 100 random positions are within 1%.  linux-lstm's paths from a shuffle still jump
-  midway: 86 of 100 positions are within 1% (4 nodes a piece and 512 in all; 8 and 256 gave 66), so each
-  Attribution carries its completeness_error.
+  nodes give 0.4%; 100 of 100 random positions are within 1%.  Some of linux-lstm's paths from a shuffle
+  still jump midway, and no budget resolves those (86 of 100 positions within 1% at 512 nodes, 89% of a
+  36-position sample at 1,024), but another shuffle of the same window usually gives a smooth path: when the
+  quadrature misses the tolerance, the next shuffle is tried (BASELINE_TRIES in all) and the most complete
+  result kept.  Each Attribution carries its completeness_error and the shuffle it used.
 - The integral is adaptive composite Gauss-Legendre: every piece of [0, 1] is checked against its own
   completeness, F(end) - F(start), which forward passes give exactly, and the pieces that miss most are
   halved until the misses add up to less than the tolerance.  All nodes of a round run as one batch.
@@ -31,7 +33,7 @@ import argparse
 import copy
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -43,6 +45,7 @@ LogitFn = Callable[[torch.Tensor], torch.Tensor]  # embeddings (B, T, E) -> logi
 NODES_PER_PIECE = 4   # Gauss-Legendre nodes on each piece of the path (fewer: deeper halving per node)
 MAX_BATCH = 64        # path points per forward/backward batch (memory: 64 x T x 4H per layer)
 MIN_DELTA = 1e-2      # logit differences below this count as this much in relative errors
+BASELINE_TRIES = 3    # shuffles tried in turn while the integrated gradients miss their tolerance
 
 
 class AttributionError(ValueError):
@@ -59,7 +62,8 @@ class Attribution:
     logit: float                # F(input)
     baseline_logit: float       # F(baseline); integrated gradients sum to logit - baseline_logit
     method: str
-    nodes: int = 1              # gradient evaluations spent (integrated gradients: quadrature nodes)
+    nodes: int = 1              # gradient evaluations spent (integrated gradients: quadrature nodes, all tries)
+    shuffle: int = 0            # the seed of the shuffled window used as the baseline (shuffled_order)
 
     @property
     def completeness_error(self) -> float:
@@ -175,7 +179,8 @@ def integrated_gradients(fn: LogitFn, emb: torch.Tensor, target: int, baseline: 
 def attribute(model: CharRNN, vocab: Vocab, text: str, position: int, method: str = "ig", window: int = 200,
               target: str | None = None, steps: int = 16, tol: float = 5e-3, seed: int = 0) -> Attribution:
     """Attribute the prediction after text[position] (of `target`, default the real next char, else the argmax)
-    against the window's characters shuffled with `seed`."""
+    against the window's characters shuffled with `seed` (integrated gradients: or the next seeds, while the
+    path is too rough to integrate to `tol`)."""
     if not 0 <= position < len(text):
         raise AttributionError(f"position {position} is outside the text (0..{len(text) - 1})")
     if method not in ("ig", "grad_x_input"):
@@ -193,14 +198,21 @@ def attribute(model: CharRNN, vocab: Vocab, text: str, position: int, method: st
     if len(target) != 1:
         raise AttributionError(f"the target must be one character, not {target!r}")
     tid = vocab.stoi.get(target, 0)
-    base = shuffled_baseline(emb, ids, seed)
-    if method == "ig":
-        scores, f_x, f_b, nodes = integrated_gradients(fn, emb, tid, base, steps, tol)
-    else:
-        scores, nodes = gradient_x_input(fn, emb, tid, base), 1
+    if method == "grad_x_input":
+        base = shuffled_baseline(emb, ids, seed)
         with torch.no_grad():
             f_x, f_b = (float(v) for v in fn(torch.stack([emb, base]))[:, tid])
-    return Attribution(start, chars, scores.detach().numpy(), target, f_x, f_b, method, nodes)
+        return Attribution(start, chars, gradient_x_input(fn, emb, tid, base).numpy(), target, f_x, f_b, method,
+                           1, seed)
+    best, spent = None, 0
+    for shuffle in range(seed, seed + BASELINE_TRIES):  # a rough path: the same characters in another order
+        scores, f_x, f_b, nodes = integrated_gradients(fn, emb, tid, shuffled_baseline(emb, ids, shuffle), steps, tol)
+        spent += nodes
+        a = Attribution(start, chars, scores.numpy(), target, f_x, f_b, method, spent, shuffle)
+        best = a if best is None or a.completeness_error < best.completeness_error else best
+        if a.completeness_error <= tol:
+            break
+    return replace(best, nodes=spent)
 
 
 def reach(scores: np.ndarray, mass: float = 0.9) -> int:
@@ -236,9 +248,9 @@ def main(argv: list[str] | None = None) -> int:
             a = attribute(ckpt.model, ckpt.vocab, text, pos, args.method, args.window, steps=args.steps,
                           tol=args.tol)
             top = np.argsort(-np.abs(a.scores))[:8]
-            print(f"position {pos}: target {a.target!r} logit {a.logit:.3f} (baseline {a.baseline_logit:.3f}), "
-                  f"sum {a.scores.sum():.3f} ({a.nodes} nodes); 90% of |attribution| within {reach(a.scores)} "
-                  "characters")
+            print(f"position {pos}: target {a.target!r} logit {a.logit:.3f} (baseline: shuffle {a.shuffle}, "
+                  f"{a.baseline_logit:.3f}), sum {a.scores.sum():.3f} ({a.nodes} nodes); 90% of |attribution| "
+                  f"within {reach(a.scores)} characters")
             print("  strongest: " + ", ".join(f"{a.chars[j]!r}@-{len(a.chars) - 1 - j} {a.scores[j]:+.3f}"
                                               for j in top))
         if args.random:
@@ -252,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{np.median(reaches):.0f} characters (quartiles {np.percentile(reaches, 25):.0f}-"
                   f"{np.percentile(reaches, 75):.0f}); completeness error median {np.median(e):.2e}, max "
                   f"{e.max():.2e}, within 1%: {np.mean(e <= 0.01):.0%}; nodes median "
-                  f"{np.median([a.nodes for a in runs]):.0f}, max {max(a.nodes for a in runs)}")
+                  f"{np.median([a.nodes for a in runs]):.0f}, max {max(a.nodes for a in runs)}; "
+                  f"{sum(a.shuffle > 0 for a in runs)} used a later shuffle")
     except (AttributionError, CheckpointError, CorpusError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

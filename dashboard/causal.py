@@ -206,8 +206,10 @@ def show_attribution(a: Attribution, after: str = "") -> None:
                 "is the last one read" + (", grey is what comes next." if after else "."))
     if a.method == "ig":
         st.caption(f"Completeness: the attributions sum to {a.scores.sum():.3f}, the logit moved "
-                   f"{a.logit - a.baseline_logit:.3f} from the baseline (the window's characters in a "
-                   f"shuffled order): error {a.completeness_error:.2%}, {a.nodes} gradient evaluations.")
+                   f"{a.logit - a.baseline_logit:.3f} from the baseline (the window's characters in "
+                   f"shuffled order {a.shuffle}): error {a.completeness_error:.2%}, {a.nodes} gradient "
+                   "evaluations." + (" The first shuffles gave paths too rough to integrate, so a later one is "
+                                     "used." if a.shuffle else ""))
     st.html(attribution_html(a, after))
 
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.attribution import (AttributionError, attribute, gradient_x_input, integrated_gradients, main, reach,
-                              shuffled_order)
+from core.attribution import (BASELINE_TRIES, AttributionError, attribute, gradient_x_input, integrated_gradients,
+                              last_logits, main, reach, shuffled_baseline, shuffled_order)
 from core.checkpoint import load_checkpoint
 from core.corpus import load_corpus
 from core.model import CharRNN, CharRNNConfig
@@ -49,6 +49,24 @@ def test_integrated_gradients_are_complete_on_100_random_positions():
     errors = [attribute(model, vocab, text, int(p), "ig", window=40, steps=16).completeness_error
               for p in rng.integers(0, len(text) - 1, 100)]
     assert max(errors) < 0.01
+
+
+def test_a_path_that_misses_the_tolerance_is_tried_again_from_another_shuffle():
+    torch.manual_seed(2)
+    text = "\"Oh!\" said she, \"how very dull.\" And she went to bed.\n" * 2
+    vocab = Vocab.from_text(text)
+    model = CharRNN(CharRNNConfig(len(vocab), "lstm", 1, 16)).eval()
+    ids = vocab.encode(text[:41])
+    emb = model.embed(torch.tensor(ids)).detach()
+    tid = vocab.stoi[text[41]]
+    tries = [integrated_gradients(last_logits(model), emb, tid, shuffled_baseline(emb, ids, k), 16, 1e-12)
+             for k in range(BASELINE_TRIES)]
+    errors = [abs(float(s.sum()) - (f_x - f_b)) / max(abs(f_x - f_b), 1e-2) for s, f_x, f_b, _ in tries]
+    hopeless = attribute(model, vocab, text, 40, "ig", window=41, tol=1e-12)  # no quadrature gets this close
+    assert hopeless.shuffle == int(np.argmin(errors)) and hopeless.nodes == sum(t[3] for t in tries)
+    assert hopeless.completeness_error == pytest.approx(min(errors), rel=1e-4, abs=1e-9)
+    first = attribute(model, vocab, text, 40, "ig", window=41)  # a smooth path: the first shuffle is kept
+    assert first.shuffle == 0 and first.completeness_error <= 5e-3
 
 
 def test_attribute_windows_targets_and_bad_input():

@@ -33,6 +33,8 @@ METHODS = {"grad_x_input": "gradient x input", "ig": "integrated gradients"}  # 
 CLAMP_FIRST = dict(prime="\n", length=200, temperature=0.8, seed=1)  # the clamp panel's first stream
 CLAMP_VALUE = 2.0         # the clamp panel's first value
 REFERENCE_CHARS = 2_000   # val characters whose means resolve `mean` clamps
+ATTRIBUTING = ("Attributing the prediction… (integrated gradients: seconds on most paths, up to about a minute "
+               "when a path is rough and other shuffles are tried)")
 HELDOUT_SKIP = 50_000     # causal scores start this far into val, past the text cells were found on
 NGRAM_TRAIN_CHARS = 500_000
 PRE = ('<pre style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;line-height:1.45;'
@@ -163,7 +165,7 @@ def controls_figure(score: CausalScore) -> go.Figure:
 
 # ---- b. attribution ---------------------------------------------------------------------------------------
 
-@st.cache_data(max_entries=32, show_spinner="Attributing the prediction…")
+@st.cache_data(max_entries=32, show_spinner=ATTRIBUTING)
 def _attribution(model_dir: str, stamp: float, text: str, position: int, method: str, window: int,
                  steps: int) -> Attribution:
     ckpt = models.get_checkpoint(model_dir)

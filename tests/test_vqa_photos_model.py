@@ -63,6 +63,28 @@ def test_ask_cli_on_a_held_out_scene(tmp_path, capsys):
     assert out.strip().splitlines()[-1].split()[1] in q.candidates
 
 
+def test_real_photo_check_asks_what_a_real_cat_photo_shows(ckpt):
+    import random
+    import skimage.data
+    from PIL import Image
+    from core.vqa.realcheck import CHECKS, ask_about, is_right, object_question
+    torch.set_num_threads(1)
+    feats = encode_image(Image.fromarray(skimage.data.chelsea()), Encoder("late"), bool(ckpt.model.cfg.colours))
+    answers = ask_about(ckpt, feats, "cat", random.Random(0))
+    assert object_question("cat") == "what animal is this?" and object_question("cup") == "what is this?"
+    assert answers["absent"] != "cat" and answers["question only"] in photo_answers()
+    assert [is_right(check, "cat", answers) for check in CHECKS[:4]] == [True] * 4
+
+
+def test_real_photo_check_refuses_a_shapes_model_and_missing_photos(tmp_path, monkeypatch, capsys):
+    from core.vqa import realcheck
+    assert realcheck.main(["--model", str(ROOT / "checkpoints" / "vqa-easy")]) == 2
+    assert "not trained on the photo world" in capsys.readouterr().err
+    monkeypatch.setenv("RNNLENS_DATA", str(tmp_path))
+    assert realcheck.main(["--model", str(MODEL), "--set", "gcompris"]) == 2
+    assert "python -m core.caption.realcheck fetch" in capsys.readouterr().err
+
+
 def test_a_tiny_photo_world_model_trains_end_to_end_with_every_photo_channel(tmp_path, capsys):
     """The shipped recipe's flags on six photos: encode, count colours, ask, train both models, evaluate, save;
     the checkpoint then answers through the pipeline as the shipped one does."""

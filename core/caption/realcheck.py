@@ -135,6 +135,15 @@ def gcompris_set() -> list[tuple[str, Callable[[], Image.Image], str | None]]:
             for stem, noun in sorted(GCOMPRIS_NOUNS.items())]
 
 
+def check_set(name: str) -> list[tuple[str, Callable[[], Image.Image], str | None]]:
+    """The "dev" or "gcompris" check set; raises FileNotFoundError saying how to fetch missing GCompris photos."""
+    if name == "dev":
+        return CHECK_SET
+    if not gcompris_dir().is_dir():
+        raise FileNotFoundError("the GCompris photos are missing: run `python -m core.caption.realcheck fetch`")
+    return gcompris_set()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="?", choices=["fetch"], help="download the GCompris check photos")
@@ -149,18 +158,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
-    if a.set == "gcompris" and not gcompris_dir().is_dir():
-        print("error: the GCompris photos are missing: run `python -m core.caption.realcheck fetch`", file=sys.stderr)
-        return 2
     try:
+        photos = check_set(a.set)
         ck = load_checked(a.model, a.beam)
-    except ValueError as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(2)
     encoder, forms, classifier = Encoder(ck.model.cfg.encoder), noun_forms(), ImageNetClassifier()
     hits, per_noun = 0, {}
-    for name, load, noun in (CHECK_SET if a.set == "dev" else gcompris_set()):
+    for name, load, noun in photos:
         try:
             image = load()
         except (OSError, ImportError) as e:

@@ -60,7 +60,8 @@ words, alphas, logprob, _, cnn_view = cap.caption_image(image, key, model, beam)
 outputs.subheader(" ".join(words) if words else "(empty caption)")
 outputs.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
-warning = cap.caveat(model, words, logprob, cnn_view)
+# a generated scene is the training world itself, and its reference captions stand beside the caption
+warning = None if source == "New scene" else cap.caveat(model, words, logprob, cnn_view)
 if warning:
     outputs.warning(warning, icon=":material/help:")
 

@@ -39,6 +39,7 @@ def test_photo_scene_gets_caption_maps_and_imagenet_view(app):
     at = app
     assert at.radio(key="cap_model").value == "photos" and "photo world" in at.info[0].value
     at.radio(key="cap_source").set_value("New scene").run()
+    assert not at.warning                # the first scene's caption is unsure, but the scene is the training world
     at.button(key="cap_new_scene").click().run()
     assert not at.exception
     words = at.subheader[0].value.split()
@@ -52,6 +53,7 @@ def test_shapes_captioner_still_works(app):
     at = app
     at.radio(key="cap_model").set_value("shapes").run()
     at.radio(key="cap_source").set_value("New scene").run()
+    assert not at.warning                # the first scene's caption is unsure, but the scene is the training world
     at.button(key="cap_new_scene").click().run()
     assert not at.exception
     words = at.subheader[0].value.split()

@@ -53,7 +53,7 @@ def test_shapes_captioner_still_works(app):
     at = app
     at.radio(key="cap_model").set_value("shapes").run()
     at.radio(key="cap_source").set_value("New scene").run()
-    assert not at.warning                # the first scene's caption is unsure, but the scene is the training world
+    assert not at.warning                # a generated scene is the training world: no caveat
     at.button(key="cap_new_scene").click().run()
     assert not at.exception
     words = at.subheader[0].value.split()

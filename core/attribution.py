@@ -208,11 +208,11 @@ def attribute(model: CharRNN, vocab: Vocab, text: str, position: int, method: st
     for shuffle in range(seed, seed + BASELINE_TRIES):  # a rough path: the same characters in another order
         scores, f_x, f_b, nodes = integrated_gradients(fn, emb, tid, shuffled_baseline(emb, ids, shuffle), steps, tol)
         spent += nodes
-        a = Attribution(start, chars, scores.numpy(), target, f_x, f_b, method, spent, shuffle)
+        a = Attribution(start, chars, scores.numpy(), target, f_x, f_b, method, nodes, shuffle)
         best = a if best is None or a.completeness_error < best.completeness_error else best
         if a.completeness_error <= tol:
             break
-    return replace(best, nodes=spent)
+    return replace(best, nodes=spent)                   # the kept try, charged with every try's nodes
 
 
 def reach(scores: np.ndarray, mass: float = 0.9) -> int:

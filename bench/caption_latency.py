@@ -2,7 +2,7 @@
 beside the photo captioner's path.
 
 The shapes paths run the same encoder, beam search and per-word map upsampling; they differ in decoding:
-  drafted: core.caption.images.open_image -> Image.draft() lets libjpeg decode at 1/8 .. 1/2 scale
+  drafted: core.vision.images.open_image -> Image.draft() lets libjpeg decode at 1/8 .. 1/2 scale
   naive:   full 12 MP decode, exif_transpose, convert, then resize to the same 448 px
 The photos path is what the page does for the photo captioner: drafted decode, the late encoder stage
 (384 px), beam search, every word's map, and the ImageNet top-5 of the CNN's own head on the same features.
@@ -24,10 +24,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from core.caption.maps import upsample_map  # noqa: E402
-from core.caption.encoder import Encoder  # noqa: E402
-from core.caption.imagenet import ImageNetClassifier  # noqa: E402
-from core.caption.images import DISPLAY_SIDE, open_image  # noqa: E402
+from core.vision.maps import upsample_map  # noqa: E402
+from core.vision.encoder import Encoder  # noqa: E402
+from core.vision.imagenet import ImageNetClassifier  # noqa: E402
+from core.vision.images import DISPLAY_SIDE, open_image  # noqa: E402
 from core.caption.model import load_captioner  # noqa: E402
 from core.caption.pipeline import describe_and_classify  # noqa: E402
 

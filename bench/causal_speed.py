@@ -3,13 +3,13 @@
     python bench/causal_speed.py [--checkpoint checkpoints/austen-lstm] [--repeats 5] [--threads 1]
                                  [--parts clamp,attribution,matching]
 
-- clamp and resample: core.intervene.side_by_side (free + clamped stream, 500 characters) vs plain
-  core.sample.stream_sample of 500 characters (no clamp).  Target < 1 s.
+- clamp and resample: core.lens.intervene.side_by_side (free + clamped stream, 500 characters) vs plain
+  core.charlm.sample.stream_sample of 500 characters (no clamp).  Target < 1 s.
 - attribution of one position over 200 earlier characters: gradient x input and integrated gradients (adaptive,
   from 16 nodes, completeness within 0.5% (the default) and within 1% (the target); the nodes it spent and the
   cost of one node are printed) vs one forward pass over the same 200 characters without gradients.
   Target < 0.5 s.
-- matching two 2 x 512 LSTMs (random weights) on 20k characters: core.matching.match_cells on extracted
+- matching two 2 x 512 LSTMs (random weights) on 20k characters: core.lens.matching.match_cells on extracted
   h and c (1024 units each, 2048 sequences) vs extracting them.  Target < 5 s for the matching.
 """
 import argparse
@@ -21,14 +21,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cells_speed import SNIPPET, timed  # noqa: E402
-from core.activations import extract  # noqa: E402
-from core.attribution import attribute, last_logits  # noqa: E402
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.intervene import Clamp, side_by_side  # noqa: E402
-from core.matching import match_cells  # noqa: E402
-from core.model import CharRNN, CharRNNConfig  # noqa: E402
-from core.sample import stream_sample  # noqa: E402
-from core.vocab import Vocab  # noqa: E402
+from core.lens.activations import extract  # noqa: E402
+from core.lens.attribution import attribute, last_logits  # noqa: E402
+from core.charlm.checkpoint import load_checkpoint  # noqa: E402
+from core.lens.intervene import Clamp, side_by_side  # noqa: E402
+from core.lens.matching import match_cells  # noqa: E402
+from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
+from core.charlm.sample import stream_sample  # noqa: E402
+from core.charlm.vocab import Vocab  # noqa: E402
 
 
 def row(name: str, wall: float, cpu: float, base_wall: float, base_cpu: float) -> None:
@@ -40,10 +40,10 @@ def clamp_part(ckpt, R: int) -> None:
     model, vocab = ckpt.model, ckpt.vocab
     print("clamp and resample, 500 characters")
     bw, bc, plain = timed(lambda: "".join(stream_sample(model, vocab, "\n", 500, 0.8, seed=1)), R)
-    print(f"  {'baseline: plain sampling (core.sample)':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
+    print(f"  {'baseline: plain sampling (core.charlm.sample)':44s} wall {bw:7.3f} s  cpu {bc:7.3f} s")
     clamp = [Clamp(ckpt.config.n_layer - 1, "h", (0, 1), (0.5, -0.5))]
     w, c, (free, clamped) = timed(lambda: side_by_side(model, vocab, clamp, "\n", 500, 0.8, seed=1), R)
-    row("free + clamped streams (core.intervene)", w, c, bw, bc)
+    row("free + clamped streams (core.lens.intervene)", w, c, bw, bc)
     print(f"  free stream {'equals' if free == plain else 'DIFFERS FROM'} plain sampling; clamped stream differs "
           f"at {sum(a != b for a, b in zip(free, clamped))} of 500 characters")
 

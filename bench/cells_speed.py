@@ -3,8 +3,8 @@
     python bench/cells_speed.py [--chars 100000] [--repeats 3] [--threads 1] [--checkpoint DIR]
 
 Baseline: the model's own 2-layer nn.LSTM over the embedded text in one call (it returns only the top
-layer's h).  Extraction: core.activations.extract (every layer's h, c, i, f, g, o, plus next-char top-5).
-Discovery: core.discovery.rank_cells over every cell (h, c and the four gates of both layers) for a binary
+layer's h).  Extraction: core.lens.activations.extract (every layer's h, c, i, f, g, o, plus next-char top-5).
+Discovery: core.lens.discovery.rank_cells over every cell (h, c and the four gates of both layers) for a binary
 signal (comment: AUC) and a graded one (brace depth: r, and Spearman rho).  Medians over repeats.
 """
 import argparse
@@ -17,11 +17,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.activations import extract  # noqa: E402
-from core.discovery import rank_cells  # noqa: E402
-from core.model import CharRNN, CharRNNConfig  # noqa: E402
-from core.signals import brace_depth, comment  # noqa: E402
-from core.vocab import Vocab  # noqa: E402
+from core.lens.activations import extract  # noqa: E402
+from core.lens.discovery import rank_cells  # noqa: E402
+from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
+from core.lens.signals import brace_depth, comment  # noqa: E402
+from core.charlm.vocab import Vocab  # noqa: E402
 
 SNIPPET = ('static int foo(struct bar *b)\n{\n\t/* look it up */\n\tif (b->n > 0) {\n'
            '\t\tprintk("n=%d\\n", b->n); // debug\n\t\treturn b->n;\n\t}\n\treturn -EINVAL;\n}\n\n')
@@ -48,7 +48,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.checkpoint:
-        from core.checkpoint import load_checkpoint
+        from core.charlm.checkpoint import load_checkpoint
         ckpt = load_checkpoint(args.checkpoint)
         model, vocab = ckpt.model, ckpt.vocab
     else:

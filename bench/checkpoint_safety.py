@@ -11,19 +11,18 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from core.charlm.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from tests.tiny_checkpoint import make_checkpoint  # noqa: E402
 
 CHILD = """
 import resource, sys, time
 sys.path.insert(0, {root!r})
-from core.checkpoint import load_checkpoint
+from core.charlm.checkpoint import load_checkpoint
 t = time.perf_counter()
 try:
     load_checkpoint(sys.argv[1])

@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from core.model import CharRNN, CharRNNConfig  # noqa: E402
-from core.sample import stream_sample  # noqa: E402
-from core.vocab import Vocab  # noqa: E402
+from core.charlm.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
+from core.charlm.sample import stream_sample  # noqa: E402
+from core.charlm.vocab import Vocab  # noqa: E402
 from tests.browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FINISHED, WATCH_OUTPUT, settle,  # noqa: E402
                                    start_server)
 

@@ -1,12 +1,12 @@
-"""GPU training: `core.train --device cuda` vs a plain cuDNN LSTM loop of the same size, in the same run.
+"""GPU training: `core.charlm.train --device cuda` vs a plain cuDNN LSTM loop of the same size, in the same run.
 
 Prepared for one short job on one CUDA GPU (about 5 minutes with the default 1.5-minute budgets): first
-`python -m core.train --corpus shakespeare --device cuda --max-minutes M` with the defaults chosen for a GPU,
+`python -m core.charlm.train --corpus shakespeare --device cuda --max-minutes M` with the defaults chosen for a GPU,
 then a plain loop over the same model size, batch, sequence length and streams (nn.Embedding + cuDNN nn.LSTM
-+ nn.Linear, bf16 autocast, AdamW at core.train's learning rate with cosine decay, gradient clip 1, no dropout,
++ nn.Linear, bf16 autocast, AdamW at core.charlm.train's learning rate with cosine decay, gradient clip 1, no dropout,
 no validation during training) for the same training time. Prints training tokens/s (tokens / training
 seconds) and the loss on the whole val split (Hamlet + The Tempest) side by side, with the targets of issue 14:
-val <= 1.30 nats and core.train's tokens/s >= 0.9 x the plain loop's.
+val <= 1.30 nats and core.charlm.train's tokens/s >= 0.9 x the plain loop's.
 `python bench/gpu_train.py [--minutes 1.5]`; `python bench/gpu_train.py --smoke` runs the same code on the
 CPU with a tiny model on the test sonnets (a check that the script works, no figure).
 """
@@ -26,22 +26,22 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.train_speed import Reference  # noqa: E402
-from core.corpus import load_corpus  # noqa: E402
-from core.device import autocast, describe, resolve_device  # noqa: E402
-from core.evaluate import evaluate_loss, streams  # noqa: E402
-from core.vocab import Vocab  # noqa: E402
+from core.charlm.corpus import load_corpus  # noqa: E402
+from core.common.device import autocast, describe, resolve_device  # noqa: E402
+from core.charlm.evaluate import evaluate_loss, streams  # noqa: E402
+from core.charlm.vocab import Vocab  # noqa: E402
 
 SMOKE = ["--n-layer", "1", "--hidden-size", "32", "--batch-size", "8", "--seq-len", "32", "--eval-every", "20",
          "--eval-chars", "2000", "--checkpoint-every", "100000"]
 
 
 def run_core_train(corpus: str, device: str, minutes: float, out: Path, extra: list[str]) -> dict:
-    """core.train as a user runs it; its card."""
-    cmd = [sys.executable, "-m", "core.train", "--corpus", corpus, "--device", device, "--max-minutes", str(minutes),
+    """core.charlm.train as a user runs it; its card."""
+    cmd = [sys.executable, "-m", "core.charlm.train", "--corpus", corpus, "--device", device, "--max-minutes", str(minutes),
            "--out", str(out), *extra]
     run = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if run.returncode != 0:
-        raise SystemExit(f"core.train failed:\n{run.stderr[-3000:]}")
+        raise SystemExit(f"core.charlm.train failed:\n{run.stderr[-3000:]}")
     return json.loads((out / "card.json").read_text())
 
 
@@ -96,10 +96,10 @@ def main() -> None:
     print(f"{describe(device)}; {cfg['n_layer']} x {cfg['hidden_size']} LSTM, batch {cfg['batch_size']} x "
           f"{cfg['seq_len']}, lr {cfg['lr']:g}, {card['train_seconds']:.0f} s of training each")
     print(f"{'':22} {'tokens/s':>10} {'val nats':>9} {'steps':>7}")
-    for name, r in (("core.train", ours), ("plain cuDNN loop", plain)):
+    for name, r in (("core.charlm.train", ours), ("plain cuDNN loop", plain)):
         print(f"{name:22} {r['tokens_per_s']:>10,.0f} {r['val_loss']:>9.4f} {r['steps']:>7,}")
-    print(f"core.train / plain tokens/s: {ours['tokens_per_s'] / plain['tokens_per_s']:.3f} (target >= 0.9); "
-          f"core.train val {ours['val_loss']:.4f} (target <= 1.30, dropout {cfg['dropout']}, "
+    print(f"core.charlm.train / plain tokens/s: {ours['tokens_per_s'] / plain['tokens_per_s']:.3f} (target >= 0.9); "
+          f"core.charlm.train val {ours['val_loss']:.4f} (target <= 1.30, dropout {cfg['dropout']}, "
           f"kept step {card['steps']} of {card.get('trained_steps', card['steps'])})")
 
 

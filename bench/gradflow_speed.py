@@ -2,7 +2,7 @@
 
     python bench/gradflow_speed.py [--length 1000] [--hidden 64] [--repeats 5] [--threads 1] [--naive]
 
-Ours: core.gradflow.gradient_flow (one fused forward, gates re-derived in batch, one backward recurrence
+Ours: core.gradients.flow.gradient_flow (one fused forward, gates re-derived in batch, one backward recurrence
 of a few vector ops per step, float64). Baselines, same weights and inputs, on nn.*Cell steps:
 "autograd, one backward": one torch.autograd.grad call over all the retained per-step states;
 with --naive also "autograd, one call per t": one torch.autograd.grad call per state (retain_graph), the
@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.gradflow import autograd_flow, gradient_flow, random_problem  # noqa: E402
-from core.recurrent import CELLS  # noqa: E402
+from core.gradients.flow import autograd_flow, gradient_flow, random_problem  # noqa: E402
+from core.charlm.recurrent import CELLS  # noqa: E402
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:

@@ -2,9 +2,9 @@
 
 Each case runs in a fresh child process (peak RSS is the child's own high-water mark, minus what it held
 before the measured call):
-  regex:  Python's backtracking `re` (killed after --timeout s) vs RE2 (core.user_regex), the issue's patterns
-  prime:  a --prime-chars prompt through shakespeare-lstm in one forward pass vs chunked (core.stepper.Stepper)
-  image:  a 24 MP RGBA PNG converted at full size then shrunk vs shrunk first (core.caption.images.open_image)
+  regex:  Python's backtracking `re` (killed after --timeout s) vs RE2 (core.lens.user_regex), the issue's patterns
+  prime:  a --prime-chars prompt through shakespeare-lstm in one forward pass vs chunked (core.charlm.stepper.Stepper)
+  image:  a 24 MP RGBA PNG converted at full size then shrunk vs shrunk first (core.vision.images.open_image)
 Medians over --repeats runs.
 
     python bench/hostile_limits.py [--repeats 3] [--timeout 30] [--prime-chars 10000]
@@ -34,14 +34,14 @@ REGEX = {
 }
 PRIME = """import torch
 torch.set_num_threads(1)
-from core.checkpoint import load_checkpoint
-from core.stepper import Stepper
+from core.charlm.checkpoint import load_checkpoint
+from core.charlm.stepper import Stepper
 ck = load_checkpoint({ckpt!r})
 text = (open({sonnets!r}).read() * 20)[:{n}]
 idx = torch.tensor([ck.vocab.encode(text)])"""
 IMAGE = """import io
 from PIL import Image, ImageOps
-from core.caption.images import _to_rgb, open_image
+from core.vision.images import _to_rgb, open_image
 buf = io.BytesIO()
 Image.new("RGBA", (6000, 4000), (10, 200, 30, 128)).save(buf, "PNG")
 data = buf.getvalue()"""
@@ -78,7 +78,7 @@ def main() -> None:
     rows = []
     for name, (text, pattern) in REGEX.items():
         backtracking = f"import re; n = sum(1 for _ in re.finditer({pattern!r}, {text}, re.MULTILINE))"
-        linear = f"from core.user_regex import compile_user_regex, match_spans; " \
+        linear = f"from core.lens.user_regex import compile_user_regex, match_spans; " \
                  f"n = len(match_spans(compile_user_regex({pattern!r}), {text}))"
         rows.append((f"regex {name}", "re", [child(texts, backtracking, args.timeout)],
                      "RE2", [child(texts, linear, args.timeout) for _ in range(args.repeats)]))

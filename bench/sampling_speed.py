@@ -1,4 +1,4 @@
-"""Streaming sampling speed (chars/s) of core.sample vs the plain per-character nn.LSTM loop.
+"""Streaming sampling speed (chars/s) of core.charlm.sample vs the plain per-character nn.LSTM loop.
 
 The plain approach: for every character, nn.Embedding -> nn.LSTM (one step) -> nn.Linear -> softmax ->
 multinomial. Both sample with the same 2 x 512 LSTM in the same run; medians over repeats, and the ratio.
@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.model import CharRNN, CharRNNConfig  # noqa: E402
-from core.sample import stream_sample  # noqa: E402
-from core.vocab import Vocab  # noqa: E402
+from core.charlm.checkpoint import load_checkpoint  # noqa: E402
+from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
+from core.charlm.sample import stream_sample  # noqa: E402
+from core.charlm.vocab import Vocab  # noqa: E402
 
 
 @torch.inference_mode()

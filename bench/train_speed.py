@@ -1,4 +1,4 @@
-"""Training throughput (tokens/s) of core.train's Trainer vs a plain reference loop, same sizes and batch.
+"""Training throughput (tokens/s) of core.charlm.train's Trainer vs a plain reference loop, same sizes and batch.
 
 The reference: nn.Embedding + nn.LSTM + nn.Linear, Adam, cross-entropy, gradient clipping, the same
 contiguous batches and the same precision. Blocks of steps alternate between the two so that machine
@@ -17,8 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from core.device import autocast  # noqa: E402
-from core.train import TrainConfig, Trainer  # noqa: E402
+from core.common.device import autocast  # noqa: E402
+from core.charlm.train import TrainConfig, Trainer  # noqa: E402
 
 
 class Reference(nn.Module):
@@ -81,7 +81,7 @@ def main() -> None:
     print(f"LSTM {args.n_layer}x{args.hidden_size}, batch {cfg.batch_size}x{cfg.seq_len}, "
           f"{'bf16 autocast' if cfg.bf16 else 'fp32'}, {torch.get_num_threads()} threads, {args.blocks} blocks")
     print(f"plain reference loop: {mp:9.0f} tokens/s (median)")
-    print(f"core.train Trainer  : {mo:9.0f} tokens/s (median)")
+    print(f"core.charlm.train Trainer  : {mo:9.0f} tokens/s (median)")
     print(f"ratio               : {mo / mp:9.3f} (target >= 0.95)")
 
 

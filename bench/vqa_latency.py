@@ -1,7 +1,7 @@
 """Upload-to-answer latency for a 12-megapixel JPEG: answer, top 5, per-hop maps and word saliency, beside the
 captioner's upload-to-caption-and-maps latency on the same image (the page the VQA page sits next to).
 
-Both paths decode with core.caption.images.open_image (libjpeg draft) and run the same frozen encoder;
+Both paths decode with core.vision.images.open_image (libjpeg draft) and run the same frozen encoder;
 they differ in what follows it (stacked attention + one backward pass for word saliency, against a beam
 search of the caption). Medians over interleaved repeats, same process, same image.
 
@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from caption_latency import twelve_megapixel_jpeg  # noqa: E402
 
-from core.caption.maps import upsample_map  # noqa: E402
-from core.caption.encoder import Encoder  # noqa: E402
-from core.caption.images import open_image  # noqa: E402
+from core.vision.maps import upsample_map  # noqa: E402
+from core.vision.encoder import Encoder  # noqa: E402
+from core.vision.images import open_image  # noqa: E402
 from core.caption.model import load_captioner  # noqa: E402
 from core.caption.pipeline import describe  # noqa: E402
 from core.vqa.checkpoint import load_vqa  # noqa: E402

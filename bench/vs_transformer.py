@@ -1,14 +1,14 @@
-"""CPU quality per wall time: core.train with its defaults vs nanoGPT's documented CPU recipe, equal time budgets.
+"""CPU quality per wall time: core.charlm.train with its defaults vs nanoGPT's documented CPU recipe, equal time budgets.
 
 The reference is written here after nanoGPT's README CPU command for shakespeare_char (nanoGPT cannot be
 installed here): a 4-layer, 128-wide, 4-head causal transformer (no biases, tied embedding, dropout 0), block
 64, batch 12 random windows, AdamW lr 1e-3 (betas 0.9/0.99, weight decay 0.1 on matrices), 100 warm-up steps
 and cosine decay to 1e-4 over its budget, gradient clip 1, float32, no compile, and (as nanoGPT) it keeps the
-weights with the best interval validation loss (every 250 steps, 20 batches). core.train runs as a user would
-run it: `python -m core.train --corpus FILE --max-minutes M --threads 1`, defaults for everything else.
+weights with the best interval validation loss (every 250 steps, 20 batches). core.charlm.train runs as a user would
+run it: `python -m core.charlm.train --corpus FILE --max-minutes M --threads 1`, defaults for everything else.
 
 Data: the first 1.1 MB of the shakespeare corpus's train split (`--corpus`: another built corpus's), split
-90/10 by core.corpus (the last 10% of the lines are val). Both sides count only training time against the
+90/10 by core.charlm.corpus (the last 10% of the lines are val). Both sides count only training time against the
 budget and report the loss on the whole val split (the transformer over non-overlapping 64-character blocks).
 The two sides run at the same time, one thread each, so the machine's load hits both alike. Prints val nats
 per budget and the ratio (target <= 0.82).
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from core.corpus import data_root, load_corpus  # noqa: E402
-from core.vocab import Vocab  # noqa: E402
+from core.charlm.corpus import data_root, load_corpus  # noqa: E402
+from core.charlm.vocab import Vocab  # noqa: E402
 
 TEXT_BYTES = 1_100_000
 BLOCK, BATCH, N_LAYER, N_HEAD, N_EMBD = 64, 12, 4, 4, 128
@@ -151,7 +151,7 @@ def bench_text(corpus: str) -> Path:
 def side_by_side(text: Path, minutes: float, work: Path) -> dict:
     """Run both sides at once, one thread each; their val losses, steps and training seconds."""
     out = work / f"charrnn-{minutes:g}min"
-    ours = subprocess.Popen([sys.executable, "-m", "core.train", "--corpus", str(text), "--out", str(out),
+    ours = subprocess.Popen([sys.executable, "-m", "core.charlm.train", "--corpus", str(text), "--out", str(out),
                              "--max-minutes", str(minutes), "--threads", "1"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     ref = subprocess.Popen([sys.executable, __file__, "--reference", str(text), "--minutes", str(minutes)], cwd=ROOT,
@@ -159,7 +159,7 @@ def side_by_side(text: Path, minutes: float, work: Path) -> dict:
     ref_out, _ = ref.communicate()
     _, err = ours.communicate()
     if ours.returncode != 0:
-        raise SystemExit(f"core.train failed: {err[-2000:]}")
+        raise SystemExit(f"core.charlm.train failed: {err[-2000:]}")
     card = json.loads((out / "card.json").read_text())
     cfg = card["train_config"]
     return {"transformer": json.loads(ref_out), "charrnn": {
@@ -184,8 +184,8 @@ def main() -> None:
     corpus = load_corpus(str(text))
     print(f"{text}: {len(corpus.train):,} train / {len(corpus.val):,} val characters; "
           "both sides at once, 1 thread each")
-    print(f"{'budget':>7} | {'transformer val':>15} {'steps':>6} | {'core.train val':>14} {'steps':>6} | "
-          f"{'ratio':>6} | core.train model")
+    print(f"{'budget':>7} | {'transformer val':>15} {'steps':>6} | {'core.charlm.train val':>14} {'steps':>6} | "
+          f"{'ratio':>6} | core.charlm.train model")
     with tempfile.TemporaryDirectory() as work:
         for minutes in args.minutes:
             r = side_by_side(text, minutes, Path(work))

@@ -7,14 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from core.caption.maps import entropy, max_entropy, upsample_map
-from core.caption.encoder import Encoder
-from core.caption.imagenet import ImageNetClassifier, ImageNetGuess
-from core.caption.images import MAX_PIXELS, ImageError, open_image
+from core.vision.maps import entropy, max_entropy, upsample_map
+from core.vision.encoder import Encoder
+from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
+from core.vision.images import MAX_PIXELS, ImageError, open_image
 from core.caption.model import Captioner, load_captioner
-from core.caption.photos import make_photo
+from core.vision.photos import make_photo
 from core.caption.pipeline import describe_and_classify, mask_box, unfamiliar
-from core.caption.scenes import make_scene
+from core.vision.scenes import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"photos": ROOT / "checkpoints" / "captioner-photos", "shapes": ROOT / "checkpoints" / "captioner-scenes"}
@@ -155,7 +155,7 @@ def model_note(model: str, captioner: Captioner) -> str:
 
 def nouns(captioner: Captioner) -> list[str]:
     """The photo world's nouns this decoder has in its vocabulary."""
-    from core.caption.photo_stamps import NOUNS
+    from core.vision.photo_stamps import NOUNS
     return sorted(n for n in NOUNS if n in captioner.vocab.stoi)
 
 

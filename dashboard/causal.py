@@ -10,18 +10,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.activations import extract
-from core.attribution import Attribution, attribute, reach
-from core.cell_checks import CellCheck, check_cells
-from core.discovery import rank_cells
-from core.emergence import emergence_timeline
-from core.error_analysis import ErrorRow, compare_with_ngram
-from core.intervene import (CausalScore, build_clamps, causal_score, char_diff, first_divergence, parse_clamp,
+from core.lens.activations import extract
+from core.lens.attribution import Attribution, attribute, reach
+from core.lens.cell_checks import CellCheck, check_cells
+from core.lens.discovery import rank_cells
+from core.lens.emergence import emergence_timeline
+from core.lens.error_analysis import ErrorRow, compare_with_ngram
+from core.lens.intervene import (CausalScore, build_clamps, causal_score, char_diff, first_divergence, parse_clamp,
                             side_by_side)
-from core.matching import counterpart, match_cells
-from core.model import CharRNNConfig
-from core.ngram import NGram
-from core.signals import compute_signal
+from core.lens.matching import counterpart, match_cells
+from core.charlm.model import CharRNNConfig
+from core.charlm.ngram import NGram
+from core.lens.signals import compute_signal
 from dashboard import models
 from dashboard.cells import diverging_colour
 from dashboard.cells import val_text
@@ -147,7 +147,7 @@ def _causal(model_dir: str, stamp: float, signal: str, spec: str, events: int, c
 
 def causal_z(model_dir: str, signal: str, spec: str, events: int = 10, controls: int = 20, horizon: int = 50,
              chars: int = 20_000) -> CausalScore:
-    """core.intervene.causal_score of one cell (L:KIND:UNIT) on val text past the discovery text, cached."""
+    """core.lens.intervene.causal_score of one cell (L:KIND:UNIT) on val text past the discovery text, cached."""
     return _causal(str(model_dir), models.stamp(model_dir), signal, spec, events, controls, horizon, chars)
 
 
@@ -174,7 +174,7 @@ def _attribution(model_dir: str, stamp: float, text: str, position: int, method:
 
 def attribution(model_dir: str, text: str, position: int, method: str, window: int = 200,
                 steps: int = 16) -> Attribution:
-    """core.attribution.attribute for the checkpoint, cached (raises AttributionError)."""
+    """core.lens.attribution.attribute for the checkpoint, cached (raises AttributionError)."""
     return _attribution(str(model_dir), models.stamp(model_dir), text, position, method, window, steps)
 
 
@@ -233,7 +233,7 @@ def _checks(model_dir: str, stamp: float, signal: str, chars: int, n_perm: int, 
 
 def cell_checks(model_dir: str, signal: str, chars: int = 10_000, n_perm: int = 100, top: int = 5
                 ) -> list[CellCheck]:
-    """core.cell_checks.check_cells on val[:chars] (ranked) and val[chars:2 chars] (held out), cached."""
+    """core.lens.cell_checks.check_cells on val[:chars] (ranked) and val[chars:2 chars] (held out), cached."""
     return _checks(str(model_dir), models.stamp(model_dir), signal, chars, n_perm, top)
 
 
@@ -280,7 +280,7 @@ def linux_counterparts(chars: int = 5_000, min_r: float = 0.5) -> pd.DataFrame:
 
 @st.cache_resource(max_entries=2, show_spinner="Fitting the 5-gram on the training text…")
 def _ngram(corpus: str, order: int) -> tuple[NGram, Counter]:
-    from core.corpus import load_corpus
+    from core.charlm.corpus import load_corpus
 
     train = load_corpus(corpus).train[:NGRAM_TRAIN_CHARS]
     return NGram(train, order), Counter(re.findall(r"\w+", train))
@@ -299,7 +299,7 @@ def _errors(model_dir: str, stamp: float, chars: int, order: int
 
 def error_analysis(model_dir: str, chars: int = 5_000, order: int = 5
                    ) -> tuple[list[ErrorRow], str, np.ndarray, np.ndarray]:
-    """core.error_analysis on val[:chars] against an n-gram fitted on the first NGRAM_TRAIN_CHARS of train."""
+    """core.lens.error_analysis on val[:chars] against an n-gram fitted on the first NGRAM_TRAIN_CHARS of train."""
     return _errors(str(model_dir), models.stamp(model_dir), chars, order)
 
 

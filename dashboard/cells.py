@@ -13,10 +13,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.activations import KIND_LABELS, Activations, extract, neutral_value, shown_values
-from core.corpus import load_corpus
-from core.discovery import CellScore, gate_saturation, pattern_search, rank_cells
-from core.signals import compute_signal
+from core.lens.activations import KIND_LABELS, Activations, extract, neutral_value, shown_values
+from core.charlm.corpus import load_corpus
+from core.lens.discovery import CellScore, gate_saturation, pattern_search, rank_cells
+from core.lens.signals import compute_signal
 from dashboard import models
 
 PAGE_CHARS = 5_000  # characters analysed at once (one page); longer texts are paged

@@ -9,9 +9,9 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core.gradflow import random_flow, text_flow
-from core.memory_task import MemoryConfig, MemoryResult, train_memory
-from core.recurrent import CELLS
+from core.gradients.flow import random_flow, text_flow
+from core.gradients.memory_task import MemoryConfig, MemoryResult, train_memory
+from core.charlm.recurrent import CELLS
 from dashboard import models, plots
 from dashboard.plots import LN2
 
@@ -61,7 +61,7 @@ def flow_curves(length: int, sigma: float, forget_bias: float, input_scale: floa
 
 def real_text(length: int) -> str:
     """length+1 characters of the linux validation split if that corpus is built here, else a short C snippet."""
-    from core.corpus import val_head  # lazy: only this panel reads the corpus
+    from core.charlm.corpus import val_head  # lazy: only this panel reads the corpus
     return val_head("linux", length + 1) or FALLBACK_TEXT
 
 

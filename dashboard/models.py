@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.checkpoint import Checkpoint, CheckpointError, checkpoint_problem, list_checkpoints, load_checkpoint
-from core.next_char import next_char_probabilities
+from core.charlm.checkpoint import Checkpoint, CheckpointError, checkpoint_problem, list_checkpoints, load_checkpoint
+from core.charlm.next_char import next_char_probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "shakespeare-lstm"  # the lecture's model comes first in the picker
@@ -118,7 +118,7 @@ def trained_on(card: dict) -> str:
 
 
 def char_probabilities(model_dir: str, prime: str, text: str) -> np.ndarray:
-    """core.next_char.next_char_probabilities for the checkpoint at model_dir, cached: (len(text), V)."""
+    """core.charlm.next_char.next_char_probabilities for the checkpoint at model_dir, cached: (len(text), V)."""
     return _char_probabilities(str(model_dir), stamp(model_dir), prime, text)
 
 

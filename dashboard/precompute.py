@@ -8,7 +8,7 @@ import json
 
 import torch
 
-from core.memory_task import MemoryConfig, train_memory
+from core.gradients.memory_task import MemoryConfig, train_memory
 from dashboard.gradients import (PRECOMPUTED, TEXT_LENGTH, comparison, real_text, result_to_json, run_key,
                                  slider_runs, text_curve, text_key)
 

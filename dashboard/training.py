@@ -1,6 +1,6 @@
 """Background training jobs for the Train page.
 
-Each job runs core.train.train in its own process (so a training loop never holds the server's GIL and one
+Each job runs core.charlm.train.train in its own process (so a training loop never holds the server's GIL and one
 user's job does not slow other sessions); a reader thread turns the job's events into a snapshot the page
 polls. The registry lives in st.cache_resource: jobs survive reruns and a closed tab, and the checkpoint is
 written to disk by the trainer itself.
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.corpus import CorpusError, check_user_text
-from core.checkpoint import CheckpointError, claim_output
-from core.io import OutputError, read_json
-from core.device import available_devices, describe, resolve_device
-from core.train import TrainConfig, resume_config
-from core.train_events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent, ValEvent
+from core.charlm.corpus import CorpusError, check_user_text
+from core.charlm.checkpoint import CheckpointError, claim_output
+from core.common.io import OutputError, read_json
+from core.common.device import available_devices, describe, resolve_device
+from core.charlm.train import TrainConfig, resume_config
+from core.common.events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent, ValEvent
 from dashboard.models import runs_dir
 from dashboard.train_worker import JobExited, JobFailed, run_job
 

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from core.caption.photos import make_photo
+from core.vision.photos import make_photo
 from core.vqa import photo_questions
 from core.vqa.batches import candidate_sets
 from core.vqa.checkpoint import VQACheckpoint, load_vqa

@@ -3,9 +3,9 @@ import time
 
 import streamlit as st
 
-from core.caption.maps import entropy, max_entropy
+from core.vision.maps import entropy, max_entropy
 from core.caption.model import CaptionCheckpointError
-from core.caption.photos import PhotoWorldError
+from core.vision.photos import PhotoWorldError
 from dashboard import captioning as cap
 
 st.title("Captioning")

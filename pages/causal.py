@@ -1,11 +1,11 @@
 """Cause & effect: clamp a cell and resample, attribute a prediction, test a cell, match cells across models."""
 import streamlit as st
 
-from core.attribution import AttributionError
-from core.corpus import CorpusError
-from core.discovery import DiscoveryError
-from core.intervene import InterventionError
-from core.signals import SIGNALS, SignalError
+from core.lens.attribution import AttributionError
+from core.charlm.corpus import CorpusError
+from core.lens.discovery import DiscoveryError
+from core.lens.intervene import InterventionError
+from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import models
 from dashboard.panels import lazy_tabs

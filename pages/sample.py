@@ -4,10 +4,10 @@ import secrets
 import numpy as np
 import streamlit as st
 
-from core.attribution import AttributionError
-from core.corpus import CorpusError
-from core.intervene import InterventionError
-from core.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
+from core.lens.attribution import AttributionError
+from core.charlm.corpus import CorpusError
+from core.lens.intervene import InterventionError
+from core.charlm.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from dashboard import causal as dca
 from dashboard import models, plots
 from dashboard.streaming import show_text, stream_into

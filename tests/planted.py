@@ -2,8 +2,8 @@
 import numpy as np
 import torch
 
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 
 PAREN_VOCAB = Vocab(["\ufffd", "(", ")", "x", "y"])
 OPEN, CLOSE, X = 1, 2, 3  # ids

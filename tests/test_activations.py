@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.activations import KINDS, extract
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from core.lens.activations import KINDS, extract
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 
 TEXT = 'int main(void) {\n\t/* hi */ printf("a\\"b");\n}\n' * 3
 VOCAB = Vocab.from_text(TEXT)

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.attribution import (BASELINE_TRIES, AttributionError, attribute, gradient_x_input, integrated_gradients,
+from core.lens.attribution import (BASELINE_TRIES, AttributionError, attribute, gradient_x_input, integrated_gradients,
                               last_logits, main, reach, shuffled_baseline, shuffled_order)
-from core.checkpoint import load_checkpoint
-from core.corpus import load_corpus
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from core.charlm.checkpoint import load_checkpoint
+from core.charlm.corpus import load_corpus
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 from tests.conftest import ROOT
 
 
@@ -95,7 +95,7 @@ def test_cli_rejects_a_missing_checkpoint(capsys, tmp_path):
 
 def test_integrated_gradients_are_complete_on_the_shipped_austen_lstm():
     """Eight random validation positions, 200 characters back each: the trained LSTM, not only a tiny one,
-    including val 6294, where the path from the window's average character jumped (core.attribution)."""
+    including val 6294, where the path from the window's average character jumped (core.lens.attribution)."""
     ckpt = load_checkpoint(ROOT / "checkpoints" / "austen-lstm")
     text = load_corpus("austen").val[:20_000]
     rng = np.random.default_rng(0)

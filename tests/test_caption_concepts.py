@@ -4,13 +4,13 @@ import pytest
 import torch
 from PIL import Image
 
-from core.caption.concepts import NOUN_CLASSES, ConceptLayer, class_to_noun_matrix, concept_nouns, copy_map
-from core.caption.encoder import Encoder, to_input
-from core.caption.imagenet import class_name
+from core.vision.concepts import NOUN_CLASSES, ConceptLayer, class_to_noun_matrix, concept_nouns, copy_map
+from core.vision.encoder import Encoder, to_input
+from core.vision.imagenet import class_name
 from core.caption.model import AttentionDecoder, DecoderConfig, load_captioner, save_captioner
-from core.caption.data import WordVocab
-from core.caption.photo_stamps import NOUNS
-from core.caption.train import imagenet_layer
+from core.common.words import WordVocab
+from core.vision.photo_stamps import NOUNS
+from core.vision.readout import imagenet_layer
 
 
 def test_every_concept_is_a_photo_world_noun_and_no_class_is_shared():

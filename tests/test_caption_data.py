@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from core.caption import train as train_cli
-from core.caption.data import CaptionDataError, WordVocab, read_karpathy_json, tokenize
-from core.caption.scenes import COLORS, SHAPES, make_scene, split_seeds
+from core.caption.data import CaptionDataError, read_karpathy_json
+from core.common.words import WordVocab, tokenize
+from core.vision.scenes import COLORS, SHAPES, make_scene, split_seeds
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.caption.images import DISPLAY_SIDE, ImageError, open_image
+from core.vision.images import DISPLAY_SIDE, ImageError, open_image
 
 
 def png_header(w: int, h: int) -> bytes:

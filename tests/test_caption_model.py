@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from core.caption import train as train_cli
-from core.io import DirectoryLock
+from core.common.io import DirectoryLock
 
-from core.caption.data import WordVocab, tokenize
+from core.common.words import WordVocab, tokenize
 from core.caption.model import AttentionDecoder, DecoderConfig, caption_loss, load_captioner, save_captioner
 from core.caption.search import beam_caption, caption, caption_words, greedy_caption
 
@@ -124,7 +124,7 @@ def test_train_cli_refuses_a_locked_or_occupied_out_and_bad_flags(train_main, tm
 
 
 def test_articles_agree_with_the_next_word_only_in_a_world_that_writes_an():
-    from core.caption.data import agree_articles
+    from core.common.words import agree_articles
 
     assert agree_articles("a insect beside an cat on a orange rock".split()) == \
         "an insect beside a cat on an orange rock".split()

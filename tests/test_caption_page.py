@@ -9,7 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from test_caption_images import bad_uploads
 
-from core.caption.photos import make_photo
+from core.vision.photos import make_photo
 
 PAGE = "../pages/captioning.py"
 

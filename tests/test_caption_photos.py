@@ -1,7 +1,7 @@
 """Photo world (Tux Paint cut-outs on real backgrounds): masks, captions, the split by stamp file; the encoder's
 stages and the ImageNet head; the shipped photo captioner and its CLI.
 
-Needs the two Debian packages unpacked under $RNNLENS_DATA/photos (`python -m core.caption.photos fetch`;
+Needs the two Debian packages unpacked under $RNNLENS_DATA/photos (`python -m core.vision.photos fetch`;
 .ci/run does it)."""
 import hashlib
 import json
@@ -15,9 +15,9 @@ from PIL import Image
 from scipy.ndimage import binary_dilation
 
 from core.caption import describe as describe_cli
-from core.caption.data import tokenize
-from core.caption.encoder import Encoder, to_input
-from core.caption.photos import (make_photo, named_objects, noun_forms, plural, split_of, split_seeds,
+from core.common.words import tokenize
+from core.vision.encoder import Encoder, to_input
+from core.vision.photos import (make_photo, named_objects, noun_forms, plural, split_of, split_seeds,
                                  stamp_splits, tuxpaint_root, word_masks)
 from tests.conftest import ROOT
 
@@ -27,7 +27,7 @@ MODEL = ROOT / "checkpoints" / "captioner-photos"
 @pytest.fixture(scope="module", autouse=True)
 def sources():
     if not (tuxpaint_root() / "stamps").is_dir():
-        pytest.fail(f"photo world sources missing under {tuxpaint_root()}: run `python -m core.caption.photos fetch`")
+        pytest.fail(f"photo world sources missing under {tuxpaint_root()}: run `python -m core.vision.photos fetch`")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 5, 9, 20_000_002, 10_000_004])
@@ -93,7 +93,7 @@ def test_encoder_stages():
 def test_imagenet_head_index_order():
     import skimage.data
 
-    from core.caption.imagenet import ImageNetClassifier
+    from core.vision.imagenet import ImageNetClassifier
     clf = ImageNetClassifier()
     cat = clf.top(Image.fromarray(skimage.data.chelsea()), 5)
     assert {g.index for g in cat[:3]} <= {281, 282, 283, 284, 285, 287} and "cat" in " ".join(g.name for g in cat)

@@ -1,9 +1,9 @@
-"""core.sample --clamp/--ablate (free and clamped samples side by side) and the trainer's cells-emerging probe."""
+"""core.charlm.sample --clamp/--ablate (free and clamped samples side by side) and the trainer's cells-emerging probe."""
 import json
 
 import pytest
 
-from core import sample
+from core.charlm import sample
 from tests.tiny_checkpoint import SONNETS, make_checkpoint
 
 
@@ -44,7 +44,7 @@ def test_bad_clamp_gets_a_clear_message(tiny, capsys, flags, message):
 
 
 def test_trainer_records_probe_scores_in_the_timeline(tmp_path):
-    from core.train import train
+    from core.charlm.train import train
     from tests.tiny_checkpoint import tiny_config
 
     path = train(tiny_config(tmp_path / "run", max_steps=4, eval_every=2))

@@ -1,8 +1,8 @@
 """Is the cell real: a planted cell passes the permutation null and a held-out text; a meaningless signal fails."""
 import numpy as np
 
-from core.activations import extract
-from core.cell_checks import block_shuffle, check_cells, line_blocks, main, permutation_null
+from core.lens.activations import extract
+from core.lens.cell_checks import block_shuffle, check_cells, line_blocks, main, permutation_null
 from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
 
@@ -34,7 +34,8 @@ def test_planted_cell_is_real_and_a_meaningless_signal_is_not():
     acts, acts2 = extract(model, PAREN_VOCAB, text), extract(model, PAREN_VOCAB, text2)
     checks = check_cells(acts, y, acts2, y2, top=3, n_perm=30)
     best = checks[0]
-    assert (best.cell.layer, best.cell.kind, best.cell.unit) == (0, "c", 0)
+    # the planted unit's h and c carry the same signal and tie; which comes first is floating-point noise
+    assert (best.cell.layer, best.cell.unit) == (0, 0) and best.cell.kind in ("h", "c")
     assert best.real and best.heldout > 0.95 and best.null_p99 < 0.9
     noise = np.repeat(np.random.default_rng(5).integers(0, 2, len(text) // 30 + 1), 30)[:len(text)]
     fake = check_cells(acts, noise.astype(np.float32), acts2, y2, top=1, n_perm=30)[0]

@@ -5,11 +5,11 @@ import shutil
 import pytest
 import torch
 
-from core.checkpoint import (CheckpointError, export_checkpoint, list_checkpoints, load_checkpoint,
+from core.charlm.checkpoint import (CheckpointError, export_checkpoint, list_checkpoints, load_checkpoint,
                              save_checkpoint)
-from core.io import atomic_directory
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from core.common.io import atomic_directory
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 
 
 @pytest.fixture

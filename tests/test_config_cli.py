@@ -1,4 +1,4 @@
-"""core.cli: a config dataclass becomes a command line and back, with the dataclass's own checks."""
+"""core.common.config_args: a config dataclass becomes a command line and back, with the dataclass's own checks."""
 import argparse
 import shlex
 from dataclasses import dataclass, fields
@@ -6,9 +6,9 @@ from dataclasses import dataclass, fields
 import pytest
 
 from core.caption.train import CaptionTrainConfig
-from core.cli import add_config_args, config_from_args
-from core.memory_task import MemoryConfig
-from core.train import TrainConfig
+from core.common.config_args import add_config_args, config_from_args
+from core.gradients.memory_task import MemoryConfig
+from core.charlm.train import TrainConfig
 from core.vqa.train import VQATrainConfig
 
 

@@ -1,8 +1,8 @@
 """Corpora: user files, the document split rule, and a clear message when a system tool is missing."""
 import pytest
 
-from core import corpus
-from core.corpus import CorpusError, check_user_text, held_out_by_path, load_corpus, split_lines
+from core.charlm import corpus
+from core.charlm.corpus import CorpusError, check_user_text, held_out_by_path, load_corpus, split_lines
 from tests.tiny_checkpoint import SONNETS
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.activations import extract
-from core.emergence import probe_record, probe_scores
-from core.matching import correlation, counterpart, match_cells
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from core.lens.activations import extract
+from core.lens.emergence import probe_record, probe_scores
+from core.lens.matching import correlation, counterpart, match_cells
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 from tests.planted import paren_lstm, paren_text
 
 CURLY = Vocab(["\ufffd", "\u201c", "\u201d", "x", "y"])  # the paren model's brackets read as curly quotes
@@ -73,18 +73,18 @@ def test_matching_rejects_different_texts_and_respects_min_r():
     assert len(m.pairs) == 4 and counterpart(m, (0, 0), min_r=1.01)[0] is None
 
 
-@pytest.mark.parametrize("module", ["core.emergence", "core.matching", "core.error_analysis"])
+@pytest.mark.parametrize("module", ["core.lens.emergence", "core.lens.matching", "core.lens.error_analysis"])
 def test_clis_explain_a_missing_checkpoint(module, tmp_path, capsys):
     import importlib
 
     missing = str(tmp_path / "none")
-    argv = {"core.matching": ["--a", missing, "--b", missing]}.get(module, ["--checkpoint", missing])
+    argv = {"core.lens.matching": ["--a", missing, "--b", missing]}.get(module, ["--checkpoint", missing])
     assert importlib.import_module(module).main(argv) == 2
     assert "is not a checkpoint directory" in capsys.readouterr().err
 
 
 def test_retrain_timeline_probes_every_checkpoint(tmp_path):
-    from core.emergence import retrain_timeline
+    from core.lens.emergence import retrain_timeline
     from tests.tiny_checkpoint import tiny_config
 
     timeline = retrain_timeline(tiny_config(tmp_path / "run", max_steps=6, checkpoint_every=3), probe_chars=800)
@@ -96,9 +96,9 @@ def test_retrain_timeline_probes_every_checkpoint(tmp_path):
 def test_a_retrain_attached_to_a_checkpoint_is_drawn_until_the_model_has_probes_of_its_own(tmp_path, tiny_checkpoint):
     import shutil
 
-    from core.checkpoint import load_checkpoint
-    from core.emergence import emergence_timeline, main
-    from core.io import replace_json
+    from core.charlm.checkpoint import load_checkpoint
+    from core.lens.emergence import emergence_timeline, main
+    from core.common.io import replace_json
 
     ckpt = shutil.copytree(tiny_checkpoint, tmp_path / "shipped")
     old = load_checkpoint(ckpt).samples  # as a model trained before the trainer recorded probes
@@ -110,7 +110,7 @@ def test_a_retrain_attached_to_a_checkpoint_is_drawn_until_the_model_has_probes_
     assert main(argv) == 0
     samples = load_checkpoint(ckpt).samples  # still a valid checkpoint, its own timeline untouched
     timeline, source = emergence_timeline(samples)
-    assert [e["step"] for e in timeline] == [2, 4] and source == "python -m core.emergence " + " ".join(argv)
+    assert [e["step"] for e in timeline] == [2, 4] and source == "python -m core.lens.emergence " + " ".join(argv)
     assert len(samples["timeline"]) == len(old["timeline"]) and samples["curve"] == old["curve"]
     assert emergence_timeline(old) == ([e for e in old["timeline"] if e.get("probe")], "own")
     assert emergence_timeline({"retrained": {"timeline": [{"step": 1, "probe": "bad"}, 3]}}) == ([], "")
@@ -118,12 +118,12 @@ def test_a_retrain_attached_to_a_checkpoint_is_drawn_until_the_model_has_probes_
 
 @pytest.mark.parametrize("name, signal, steps", [("linux-lstm", "comment", 2000), ("austen-lstm", "quote", 2300)])
 def test_the_shipped_models_carry_their_retrain_timeline(name, signal, steps):
-    from core.checkpoint import load_checkpoint
-    from core.emergence import emergence_timeline
+    from core.charlm.checkpoint import load_checkpoint
+    from core.lens.emergence import emergence_timeline
     from tests.conftest import ROOT
 
     timeline, source = emergence_timeline(load_checkpoint(ROOT / "checkpoints" / name).samples)
     assert source == next(line for line in (ROOT / "recipes" / f"{name}.sh").read_text().splitlines()
-                          if line.startswith("python -m core.emergence"))
+                          if line.startswith("python -m core.lens.emergence"))
     assert [e["step"] for e in timeline] == list(range(100, steps + 1, 100))
     assert timeline[-1]["probe"][signal]["score"] > 0.9

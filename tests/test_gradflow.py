@@ -1,11 +1,11 @@
-"""core.gradflow: the backward recurrence against autograd, the sigma^k law, the LSTM's cell highway, the CLI."""
+"""core.gradients.flow: the backward recurrence against autograd, the sigma^k law, the LSTM's cell highway, the CLI."""
 import numpy as np
 import pytest
 import torch
 
-from core import gradflow as gf
-from core.model import CharRNN, CharRNNConfig
-from core.recurrent import layer_weights
+from core.gradients import flow as gf
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.recurrent import layer_weights
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])

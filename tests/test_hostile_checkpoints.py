@@ -9,19 +9,18 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
-import core.io
-from core import checkpoint as ck
-from core.checkpoint import CheckpointError, claim_output, export_checkpoint, load_checkpoint
-from core.io import OutputError, atomic_directory
-from core.train import Trainer
-from core.train import main as train_main
+import core.common.io
+from core.charlm import checkpoint as ck
+from core.charlm.checkpoint import CheckpointError, claim_output, export_checkpoint, load_checkpoint
+from core.common.io import OutputError
+from core.charlm.train import Trainer
+from core.charlm.train import main as train_main
 from tests.tiny_checkpoint import SONNETS, make_checkpoint, tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +115,7 @@ def test_export_and_train_write_new_or_empty_directories_and_overwrite_on_reques
 def test_a_second_writer_is_refused_while_the_first_holds_the_directory_and_let_in_after_a_kill(tmp_path, capsys):
     out = tmp_path / "same"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from core.checkpoint import claim_output; "
+        [sys.executable, "-c", "import sys, time; from core.charlm.checkpoint import claim_output; "
                                f"claim_output({str(out)!r}); print('locked', flush=True); time.sleep(120)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -146,17 +145,17 @@ def test_a_kill_between_the_two_renames_of_the_fallback_swap_is_recovered_on_the
     out = make_checkpoint(tmp_path / "gap")
     old = tree_hash(out)
     real_replace = os.replace
-    monkeypatch.setattr(core.io, "_exchange", lambda a, b: False)  # a file system without renameat2
+    monkeypatch.setattr(core.common.io, "_exchange", lambda a, b: False)  # a file system without renameat2
 
     def killed_after_first(src, dst):
         if Path(dst).name == "gap":
             raise KeyboardInterrupt  # stands for SIGKILL between the two renames
         real_replace(src, dst)
 
-    monkeypatch.setattr(core.io.os, "replace", killed_after_first)
+    monkeypatch.setattr(core.common.io.os, "replace", killed_after_first)
     with pytest.raises(KeyboardInterrupt):
         make_checkpoint(out, n_layer=2)
-    monkeypatch.setattr(core.io.os, "replace", real_replace)
+    monkeypatch.setattr(core.common.io.os, "replace", real_replace)
     assert not out.exists() and any(".gap-old-" in n for n in hidden_leftovers(tmp_path))
     claim_output(out, resume=True).release()  # the next start recovers the old checkpoint
     assert tree_hash(out) == old and hidden_leftovers(tmp_path) == []
@@ -164,7 +163,7 @@ def test_a_kill_between_the_two_renames_of_the_fallback_swap_is_recovered_on_the
 
 def test_the_swap_is_atomic_and_leftover_staging_folders_are_cleaned_on_the_next_start(tmp_path, monkeypatch):
     out = make_checkpoint(tmp_path / "ck")
-    monkeypatch.setattr(core.io.shutil, "rmtree", lambda p, **kw: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(core.common.io.shutil, "rmtree", lambda p, **kw: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):  # killed after the swap, before the old copy is removed
         make_checkpoint(out, n_layer=2)
     monkeypatch.undo()
@@ -213,7 +212,7 @@ def test_readers_during_repeated_saves_see_the_old_or_the_new_checkpoint(tmp_pat
 HOSTILE_LOADS = r"""
 import json, resource, sys, time
 resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
-from core.checkpoint import CheckpointError, checkpoint_problem, list_checkpoints, load_checkpoint
+from core.charlm.checkpoint import CheckpointError, checkpoint_problem, list_checkpoints, load_checkpoint
 out = {}
 for path in sys.argv[1:]:
     t = time.perf_counter()

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.activations import extract
-from core.intervene import (Clamp, ClampedStepper, build_clamps, InterventionError, causal_score, char_diff, check_clamp,
+from core.lens.activations import extract
+from core.lens.intervene import (Clamp, ClampedStepper, build_clamps, InterventionError, causal_score, char_diff, check_clamp,
                             closing_events, first_divergence, main, parse_clamp, resolve, sample_streams,
                             side_by_side)
-from core.model import CharRNN, CharRNNConfig
-from core.sample import stream_sample
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.sample import stream_sample
 from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
 
@@ -128,7 +128,7 @@ def test_char_diff_round_trips():
 
 
 def test_cli_sample_and_bad_spec(tmp_path, capsys):
-    from core.checkpoint import save_checkpoint
+    from core.charlm.checkpoint import save_checkpoint
 
     path = save_checkpoint(tmp_path / "paren", paren_lstm(), PAREN_VOCAB, {"corpus": ""}, {})
     assert main(["--checkpoint", str(path), "sample", "--clamp", "0:c:0=1", "--length", "40"]) == 0

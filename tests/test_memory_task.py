@@ -1,11 +1,11 @@
-"""core.memory_task: the copy problem, clipping bounds the step, truncated BPTT shorter than the gap fails."""
+"""core.gradients.memory_task: the copy problem, clipping bounds the step, truncated BPTT shorter than the gap fails."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from core.memory_task import MemoryConfig, main, make_batch, train_memory
+from core.gradients.memory_task import MemoryConfig, main, make_batch, train_memory
 
 TINY = dict(hidden_size=16, alphabet=4)
 

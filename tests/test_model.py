@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.model import CharRNN, CharRNNConfig
-from core.stepper import Stepper
-from core.vocab import UNK, Vocab
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.stepper import Stepper
+from core.charlm.vocab import UNK, Vocab
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])

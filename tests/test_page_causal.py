@@ -108,7 +108,7 @@ def test_matching_without_the_linux_models_says_so(tiny, monkeypatch, tmp_path):
 def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
     timeline = [{**e, "probe": {"quote": {"layer": 0, "kind": "c", "unit": 3, "metric": "auc", "score": s}}}
                 for e, s in zip(TIMELINE, (0.6, 0.8, 0.95))]
-    from core.checkpoint import load_checkpoint, save_checkpoint
+    from core.charlm.checkpoint import load_checkpoint, save_checkpoint
 
     base = load_checkpoint(make_checkpoint(tmp_path / "base", "lstm", text=PROSE))
     path = save_checkpoint(tmp_path / "probed", base.model, base.vocab, base.card, {"timeline": timeline})
@@ -119,8 +119,8 @@ def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
 
 
 def test_a_stored_retrain_is_drawn_for_a_model_without_probes_and_says_so(tmp_path, monkeypatch):
-    from core.checkpoint import load_checkpoint
-    from core.emergence import attach_retrained
+    from core.charlm.checkpoint import load_checkpoint
+    from core.lens.emergence import attach_retrained
 
     path = make_checkpoint(tmp_path / "old", "lstm", text=PROSE)
     probe = {"comment": {"layer": 1, "kind": "c", "unit": 7, "metric": "auc", "score": 0.9}}

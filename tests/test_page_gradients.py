@@ -4,12 +4,12 @@ import json
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from core.memory_task import MemoryConfig, train_memory
+from core.gradients.memory_task import MemoryConfig, train_memory
 from dashboard import gradients as G
 
-from core.checkpoint import save_checkpoint
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from core.charlm.checkpoint import save_checkpoint
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 from tests.page_helpers import open_tab
 from tests.tiny_checkpoint import TEXT, make_checkpoint
 

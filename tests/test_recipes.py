@@ -14,9 +14,9 @@ def training_lines(recipe: str) -> list[str]:
     """The recipe's training commands: its python commands without the shipping export, data fetching and the
     emergence retrain (which trains a separate run and stores only its probe timeline)."""
     return [line for line in recipe.splitlines()
-            if line.startswith("python -m ") and not line.startswith(("python -m core.checkpoint export",
-                                                                     "python -m core.caption.photos fetch",
-                                                                     "python -m core.emergence"))]
+            if line.startswith("python -m ") and not line.startswith(("python -m core.charlm.checkpoint export",
+                                                                     "python -m core.vision.photos fetch",
+                                                                     "python -m core.lens.emergence"))]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -32,7 +32,7 @@ def test_each_shipped_checkpoint_has_a_recipe_ending_with_its_card_commands(name
         for flag, value in zip(pins[::2], pins[1::2]):
             assert str(card["train_config"][flag.removeprefix("--").replace("-", "_")]) == value
     out = shlex.split(lines[-1])[shlex.split(lines[-1]).index("--out") + 1]
-    assert out == f"checkpoints/{name}" or f"python -m core.checkpoint export {out} checkpoints/{name}" in recipe
+    assert out == f"checkpoints/{name}" or f"python -m core.charlm.checkpoint export {out} checkpoints/{name}" in recipe
 
 
 def test_every_recipe_belongs_to_a_shipped_checkpoint():
@@ -42,11 +42,11 @@ def test_every_recipe_belongs_to_a_shipped_checkpoint():
 def test_training_commands_parse_with_the_trainer_cli():
     from core.caption.train import CaptionTrainConfig
     from core.caption.train import cli_parser as caption_parser
-    from core.cli import config_from_args
-    from core.train import TrainConfig, cli_parser
+    from core.common.config_args import config_from_args
+    from core.charlm.train import TrainConfig, cli_parser
     from core.vqa.train import VQATrainConfig
     from core.vqa.train import cli_parser as vqa_parser
-    trainers = {"core.train": (cli_parser(), TrainConfig), "core.caption.train": (caption_parser(), CaptionTrainConfig),
+    trainers = {"core.charlm.train": (cli_parser(), TrainConfig), "core.caption.train": (caption_parser(), CaptionTrainConfig),
                 "core.vqa.train": (vqa_parser(), VQATrainConfig)}
     parsed = set()
     for name in SHIPPED:

@@ -1,8 +1,8 @@
 """Sampler: determinism, temperature, top-k, greedy, beam search, validation and unknown characters."""
 import pytest
 
-from core.checkpoint import load_checkpoint
-from core.sample import beam_search, sample_batch, stream_sample, validate_sampling
+from core.charlm.checkpoint import load_checkpoint
+from core.charlm.sample import beam_search, sample_batch, stream_sample, validate_sampling
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """Every shipped character-level checkpoint loads, samples, and carries its card and timeline."""
 import pytest
 
-from core.checkpoint import list_checkpoints, load_checkpoint
-from core.sample import stream_sample
+from core.charlm.checkpoint import list_checkpoints, load_checkpoint
+from core.charlm.sample import stream_sample
 from tests.conftest import ROOT
 
 SHIPPED = ["shakespeare-lstm", "linux-lstm", "austen-lstm", "linux-rnn", "linux-gru"]

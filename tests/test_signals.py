@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core.signals import (SIGNALS, SignalError, brace_depth, brackets, comment, compute_signal, if_statement,
+from core.lens.signals import (SIGNALS, SignalError, brace_depth, brackets, comment, compute_signal, if_statement,
                           indentation, line_position, quote, regex, string)
 
 

@@ -5,9 +5,9 @@ import time
 import pytest
 import torch
 
-from core.checkpoint import load_checkpoint
-from core.train import Trainer, TrainingError, train
-from core.train_events import StepEvent
+from core.charlm.checkpoint import load_checkpoint
+from core.charlm.train import Trainer, TrainingError, train
+from core.common.events import StepEvent
 from tests.tiny_checkpoint import SONNETS, tiny_config
 
 
@@ -65,12 +65,12 @@ def test_fine_tuning_starts_from_the_parent_and_continues_its_history(tmp_path, 
     for name, value in parent.model.state_dict().items():
         torch.testing.assert_close(trainer.model.state_dict()[name], value, atol=0, rtol=0)
     assert trainer.vocab.encode("~")[0] == 0  # a character the parent never saw reads as unknown
-    trainer.commands[-1] = "python -m core.train --init-from ..."
+    trainer.commands[-1] = "python -m core.charlm.train --init-from ..."
     out = trainer.run(lambda e: None, lambda: False)
     child = load_checkpoint(out)
     assert child.card["steps"] == parent.card["steps"] + 4  # the budget counts this run's steps only
     assert child.samples["timeline"][:len(parent.samples["timeline"])] == parent.samples["timeline"]
-    assert child.card["commands"] == [parent.card["command"], "python -m core.train --init-from ..."]
+    assert child.card["commands"] == [parent.card["command"], "python -m core.charlm.train --init-from ..."]
     resumed = Trainer(tiny_config(tmp_path / "ft", corpus=str(text), max_steps=6, resume=True))
     assert (resumed.step, resumed.base_step) == (parent.card["steps"] + 4, parent.card["steps"])
 
@@ -90,7 +90,7 @@ def test_a_resume_with_no_steps_left_finishes_the_run_with_a_full_validation(tmp
 def test_resuming_a_fine_tune_trains_only_the_minutes_asked_for(tmp_path, tiny_checkpoint):
     import json
     import shutil
-    from core.train import resume_config
+    from core.charlm.train import resume_config
     parent = tmp_path / "parent"
     shutil.copytree(tiny_checkpoint, parent)
     card = json.loads((parent / "card.json").read_text())
@@ -120,7 +120,7 @@ def test_the_run_keeps_the_state_with_the_best_interval_validation(tmp_path):
 
 
 def test_unset_knobs_come_from_the_corpus_size_and_the_device(tmp_path):
-    from core.train import auto_settings, with_auto_settings
+    from core.charlm.train import auto_settings, with_auto_settings
     one_mb = auto_settings(1_000_000, "cpu")  # short CPU budgets: many small steps, no dropout
     assert one_mb == {"n_layer": 2, "hidden_size": 256, "dropout": 0.0, "batch_size": 16, "seq_len": 64, "lr": 4e-3}
     small = auto_settings(100_000, "cpu")  # read many times: smaller and with dropout
@@ -132,7 +132,7 @@ def test_unset_knobs_come_from_the_corpus_size_and_the_device(tmp_path):
 
 
 def test_the_progress_line_shows_steps_and_characters_per_second_and_the_time_left(capsys):
-    from core.train import ProgressLine
+    from core.charlm.train import ProgressLine
     line = ProgressLine(enabled=True)
     for step in (1, 2, 3):
         time.sleep(0.05)

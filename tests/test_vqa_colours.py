@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.caption.photos import COLOUR_NAMES, make_photo, split_seeds
+from core.vision.photos import COLOUR_NAMES, make_photo, split_seeds
 from core.vqa.colours import N_COLOURS, colour_grid, photo_colours
 from core.vqa.model import StackedAttentionVQA, VQAConfig
 from core.vqa.pipeline import encode_image

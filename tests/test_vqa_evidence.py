@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.caption.concepts import concept_nouns, copy_map
-from core.caption.photos import make_photo
+from core.vision.concepts import concept_nouns, copy_map
+from core.vision.photos import make_photo
 from core.vqa.checkpoint import load_vqa, save_vqa
 from core.vqa.data import WordVocab
 from core.vqa.evidence import CountPathway, named_concepts, noun_evidence
@@ -99,7 +99,7 @@ def test_supervised_attention_loss_only_where_there_is_something_to_look_at():
 
 
 def test_attention_targets_are_the_masks_of_what_each_question_is_about(tmp_path):
-    from core.caption.data import photo_masks
+    from core.vision.worlds import photo_masks
     n = 6
     masks, nouns = photo_masks("val", n, 0, tmp_path, 12)
     split = photo_vqa_split("val", n, 0, np.zeros((n, 144, 1), np.float16), None)

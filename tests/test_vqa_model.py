@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.vqa.batches import Batcher, candidate_sets
+from core.vqa.batches import candidate_sets
 from core.vqa.checkpoint import VQACheckpointError, load_vqa, save_vqa
 from core.vqa.data import WordVocab, answer_list, load_split, select_images
-from core.vqa.model import StackedAttentionVQA, VQAConfig, vqa_loss
+from core.vqa.model import StackedAttentionVQA, VQAConfig
 from core.vqa.pipeline import answer_question, choose
 
 
@@ -98,7 +98,7 @@ def pixel_grids(split, grid: int = 8) -> np.ndarray:
 
 
 def test_tiny_trained_model_beats_the_question_only_baseline(tmp_path):
-    from core.io import OutputError
+    from core.common.io import OutputError
     from core.vqa.train import VQATrainConfig, train
     full = load_split("train")
     train_split = select_images(full, np.arange(200), "train-200")

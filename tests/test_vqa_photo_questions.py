@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from core.caption.photos import make_photo, noun_forms, split_seeds, stamp_splits
+from core.vision.photos import make_photo, noun_forms, split_seeds, stamp_splits
 from core.vqa.batches import Batcher
 from core.vqa.data import WordVocab
 from core.vqa.photo_data import photo_vqa_split
@@ -107,7 +107,7 @@ def test_batcher_uses_the_fixed_candidates():
 def test_photo_features_projects_raw_grids_with_the_frozen_layer():
     import torch
 
-    from core.caption.data import CaptionSplit
+    from core.vision.worlds import CaptionSplit
     from core.vqa.photo_data import photo_features
     raw = CaptionSplit(np.random.default_rng(0).normal(size=(3, 4, 10)).astype(np.float16), [[]] * 3, ["1", "2", "3"])
     layer = torch.nn.Linear(10, 2)
@@ -121,8 +121,8 @@ def test_photo_features_projects_raw_grids_with_the_frozen_layer():
 def test_vqa_model_with_concepts_reads_raw_grids_like_pre_read_ones():
     import torch
 
-    from core.caption.concepts import NOUN_CLASSES, ConceptLayer
-    from core.caption.train import imagenet_layer
+    from core.vision.concepts import NOUN_CLASSES, ConceptLayer
+    from core.vision.readout import imagenet_layer
     from core.vqa.model import StackedAttentionVQA, VQAConfig
     torch.manual_seed(0)
     k = len(NOUN_CLASSES)

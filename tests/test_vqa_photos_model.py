@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.caption.encoder import Encoder
-from core.caption.photos import make_photo, split_seeds
+from core.vision.encoder import Encoder
+from core.vision.photos import make_photo, split_seeds
 from core.vqa.checkpoint import load_vqa
 from core.vqa.photo_questions import photo_answers, scene_questions
 from core.vqa.pipeline import answer_question, choose, encode_image

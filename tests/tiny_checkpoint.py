@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import save_checkpoint
-from core.model import CharRNN, CharRNNConfig
-from core.vocab import Vocab
+from core.charlm.checkpoint import save_checkpoint
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 
 SONNETS = Path(__file__).resolve().parent / "data" / "sonnets.txt"  # the first sonnets (public domain), 8 kB
 TEXT = ("ROMEO.\nFirst Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
@@ -30,7 +30,7 @@ def make_checkpoint(path: Path, cell: str = "lstm", n_layer: int = 1, text: str 
 
 def tiny_config(out, **overrides):
     """A TrainConfig small enough to run in about a second on one core."""
-    from core.train import TrainConfig
+    from core.charlm.train import TrainConfig
 
     knobs = dict(corpus=str(SONNETS), out=str(out), cell="lstm", n_layer=2, hidden_size=16, batch_size=4,
                  seq_len=16, lr=1e-2, max_steps=6, max_minutes=None, eval_every=3, eval_chars=500,
@@ -41,6 +41,6 @@ def tiny_config(out, **overrides):
 
 def train_tiny(out: Path) -> Path:
     """A 2-layer, 16-unit LSTM trained for 20 steps on the sonnets."""
-    from core.train import train
+    from core.charlm.train import train
 
     return train(tiny_config(out, max_steps=20, eval_every=10))

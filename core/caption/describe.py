@@ -2,7 +2,7 @@
 
     python -m core.caption.describe --model checkpoints/captioner-photos IMG [IMG ...] [--beam K]
 
-Files are decoded like the dashboard's uploads (`core.caption.images.open_image`); a file that cannot be used
+Files are decoded like the dashboard's uploads (`core.vision.images.open_image`); a file that cannot be used
 gets the page's message on stderr (`path<TAB>error: ...`) and the exit status 1, the others are still captioned.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 
 import torch
 
-from .encoder import Encoder
-from .images import ImageError, open_image
-from .pipeline import describe, load_checked
+from core.caption.pipeline import describe, load_checked
+from core.vision.encoder import Encoder
+from core.vision.images import ImageError, open_image
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,11 +17,12 @@ import sys
 import numpy as np
 import torch
 
-from .maps import grounding
-from .data import CaptionSplit, WordVocab
-from .model import AttentionDecoder
-from .scenes import COLORS, SHAPES, make_scene
-from .search import caption
+from core.caption.model import AttentionDecoder
+from core.caption.search import caption
+from core.common.words import WordVocab
+from core.vision.maps import grounding
+from core.vision.scenes import COLORS, SHAPES, make_scene
+from core.vision.worlds import CaptionSplit
 
 WORLDS = ("scenes", "photos")
 
@@ -44,7 +45,7 @@ def language_metrics(refs: list[list[str]], hyps: list[str]) -> dict[str, float]
 def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSplit, beam: int = 3,
                    world: str | None = "scenes") -> dict:
     """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world."""
-    from . import photos
+    from core.vision import photos
     model.eval()
     refs, hyps, rows, named, n_objects, recalled, mean_logp = [], [], [], 0, 0, 0, []
     forms = photos.noun_forms()
@@ -87,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--world", choices=WORLDS, default="scenes")
     p.add_argument("--cache-dir", default="data/caption")
     args = p.parse_args(argv)
-    from .data import photo_split, scene_split
-    from .encoder import Encoder
-    from .pipeline import load_checked
+    from core.caption.pipeline import load_checked
+    from core.vision.encoder import Encoder
+    from core.vision.worlds import photo_split, scene_split
     try:
         ck = load_checked(args.model, args.beam)
     except ValueError as e:

@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.io import atomic_directory
-
-from .concepts import ConceptLayer, read_annotations
-from .data import WordVocab
+from core.common.io import atomic_directory
+from core.common.words import WordVocab
+from core.vision.concepts import ConceptLayer, read_annotations
 
 
 class CaptionCheckpointError(ValueError):
@@ -35,9 +34,9 @@ class DecoderConfig:
     hidden_size: int = 256
     attention_size: int = 128
     dropout: float = 0.3
-    encoder: str = "mid"          # the encoder stage whose annotations this decoder reads (core.caption.encoder)
+    encoder: str = "mid"          # the encoder stage whose annotations this decoder reads (core.vision.encoder)
     input_dim: int = 0            # > 0: annotations of this width are first projected to feature_dim (frozen PCA)
-    concepts: int = 0             # > 0: append this many per-cell noun log-lifts (core.caption.concepts)
+    concepts: int = 0             # > 0: append this many per-cell noun log-lifts (core.vision.concepts)
     feature_drop: float = 0.0     # training only: chance to hide an image's projected annotations (concepts stay)
     copy: bool = False            # with concepts: a gated path from the attended concepts to their noun words
 

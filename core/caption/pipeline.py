@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .concepts import NOUN_CLASSES, noun_of_class
-from .encoder import Encoder, to_input
-from .imagenet import ImageNetClassifier, ImageNetGuess
-from .model import Captioner, load_captioner
-from .search import Caption, caption, validate_beam
+from core.caption.model import Captioner, load_captioner
+from core.caption.search import Caption, caption, validate_beam
+from core.vision.concepts import NOUN_CLASSES, noun_of_class
+from core.vision.encoder import Encoder, to_input
+from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
 
 
 def load_checked(path: str, beam: int = 3) -> Captioner:
@@ -59,7 +59,7 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
     if top is not None and seen is not None and top[0] not in seen and not known:
         reasons.append(f"the CNN itself sees a “{top[1]}”, which never came up in the training world")
     if captioner.card.get("world") == "photos":
-        from .photos import noun_forms
+        from core.vision.photos import noun_forms
         forms = noun_forms()
         said = {forms[w] for w in words if w in forms}
         if not said:

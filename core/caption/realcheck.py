@@ -19,129 +19,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
 
-from core.corpus import data_root
-
-from .encoder import Encoder
-from .imagenet import ImageNetClassifier
-from .photos import PhotoWorldError, noun_forms, tuxpaint_root, unpack_debs
-from .qt_resources import ResourceError, rcc_files
-from .pipeline import describe_and_classify, load_checked, unfamiliar
-
-
-def _skimage(name: str) -> Callable[[], Image.Image]:
-    def load() -> Image.Image:
-        import skimage.data
-        if name == "motorcycle":
-            return Image.fromarray(skimage.data.stereo_motorcycle()[0]).convert("RGB")
-        return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
-    return load
-
-
-def _face(i: int) -> Callable[[], Image.Image]:
-    def load() -> Image.Image:
-        import skimage.data
-        face = (skimage.data.lfw_subset()[i] * 255).astype(np.uint8)    # (25, 25) grey, faces come first
-        return Image.fromarray(face).convert("RGB").resize((200, 200), Image.BICUBIC)
-    return load
-
-
-def _file(*candidates: Callable[[], Path]) -> Callable[[], Image.Image]:
-    def load() -> Image.Image:
-        for c in candidates:
-            path = c()
-            if path.is_file():
-                return Image.open(path).convert("RGB")
-        raise FileNotFoundError(f"none of {[str(c()) for c in candidates]} exists (see the module doc)")
-    return load
-
-
-def _sklearn_image(name: str) -> Callable[[], Path]:
-    def where() -> Path:
-        try:
-            import sklearn
-            return Path(sklearn.__file__).parent / "datasets" / "images" / name
-        except ImportError:
-            return data_root() / "photos" / "sk" / "sklearn" / "datasets" / "images" / name
-    return where
-
-
-# (name, loader, the noun a correct caption contains; None: the object is outside the vocabulary)
-CHECK_SET: list[tuple[str, Callable[[], Image.Image], str | None]] = [
-    ("skimage chelsea (a tabby cat)", _skimage("chelsea"), "cat"),
-    ("skimage astronaut (Eileen Collins)", _skimage("astronaut"), "person"),
-    ("skimage camera (the cameraman)", _skimage("camera"), "person"),
-    ("skimage coffee (a cup of coffee)", _skimage("coffee"), "cup"),
-    ("tuxpaint-data templates/sheep.jpg", _file(lambda: tuxpaint_root() / "templates" / "sheep.jpg"), "sheep"),
-    ("sklearn flower.jpg", _file(_sklearn_image("flower.jpg")), "flower"),
-    *[(f"skimage lfw_subset face {i}", _face(i), "person") for i in range(4)],
-    ("skimage rocket", _skimage("rocket"), None),
-    ("skimage stereo_motorcycle (left)", _skimage("motorcycle"), None),
-    ("sklearn china.jpg (a temple)", _file(_sklearn_image("china.jpg")), None),
-    ("tuxpaint-data templates/jellyfish.jpg", _file(lambda: tuxpaint_root() / "templates" / "jellyfish.jpg"), None),
-]
-
-
-GCOMPRIS_PACKAGE = "gcompris-qt-data"
-GCOMPRIS_ARCHIVES = ("erase", "explore_world_animals", "categorization")
-# photo file stem -> the photo world's noun for what it shows (files whose object has no noun are not listed)
-GCOMPRIS_NOUNS = {
-    "bee": "insect", "butterfly": "insect", "calf": "cow", "camels": "camel", "chamaeleon": "lizard",
-    "cheetah": "cat", "dolphin": "dolphin", "gibbon": "monkey", "giraffe": "giraffe", "goat": "goat",
-    "gorilla": "monkey", "gosling": "bird", "heron": "bird", "horse": "horse", "kingfisher": "bird",
-    "kitten": "cat", "long_nosed_monkey": "monkey", "macaque": "monkey", "northern_harrier": "bird",
-    "nubian_ibex": "goat", "penguin": "bird", "rhinoceros": "rhino", "spoonbills": "bird", "squirrel": "squirrel",
-    "swans": "bird", "toucan": "bird",                                            # erase
-    "bison": "cow", "chameleon": "lizard", "dragon": "lizard", "jaguar": "cat", "kangaroo": "kangaroo",
-    "koala": "koala", "moose": "deer", "narwhal": "whale", "panda": "bear", "polar_bear": "bear",
-    "scarlet_macaw": "bird",                                                      # explore world animals
-    "baseball": "ball", "volleyball": "ball", "cup": "cup", "bulb": "lightbulb",  # categorization: others
-    **{f"hammer{i}": "hammer" for i in range(1, 10)}, "wrench": "wrench", "wrench1": "wrench",
-    **{f"fish{i}": "fish" for i in range(1, 29)},
-}
-
-
-def gcompris_dir() -> Path:
-    """Where the GCompris check photos are unpacked: data/realcheck/gcompris."""
-    return data_root() / "realcheck" / "gcompris"
-
-
-def fetch_gcompris() -> Path:
-    """Download gcompris-qt-data and copy the labelled photos out of its resource archives (cached)."""
-    out = gcompris_dir()
-    if out.is_dir() and len(list(out.glob("*.webp"))) >= len(GCOMPRIS_NOUNS):
-        return out
-    root = data_root() / "realcheck" / "root"
-    unpack_debs((GCOMPRIS_PACKAGE,), root)
-    out.mkdir(parents=True, exist_ok=True)
-    for archive in GCOMPRIS_ARCHIVES:
-        for name, raw in rcc_files(root / "usr" / "share" / "gcompris-qt" / "rcc" / f"{archive}.rcc"):
-            stem = Path(name).stem
-            if name.endswith(".webp") and stem in GCOMPRIS_NOUNS:
-                (out / f"{stem}.webp").write_bytes(raw)
-    return out
-
-
-def gcompris_set() -> list[tuple[str, Callable[[], Image.Image], str | None]]:
-    """The held-out GCompris photos as (name, loader, noun) entries (fetch them first)."""
-    folder = gcompris_dir()
-    return [(f"gcompris {stem}", _file(lambda stem=stem: folder / f"{stem}.webp"), noun)
-            for stem, noun in sorted(GCOMPRIS_NOUNS.items())]
-
-
-def check_set(name: str) -> list[tuple[str, Callable[[], Image.Image], str | None]]:
-    """The "dev" or "gcompris" check set; raises FileNotFoundError saying how to fetch missing GCompris photos."""
-    if name == "dev":
-        return CHECK_SET
-    if not gcompris_dir().is_dir():
-        raise FileNotFoundError("the GCompris photos are missing: run `python -m core.caption.realcheck fetch`")
-    return gcompris_set()
+from core.caption.pipeline import describe_and_classify, load_checked, unfamiliar
+from core.vision.checksets import check_set, fetch_gcompris
+from core.vision.encoder import Encoder
+from core.vision.imagenet import ImageNetClassifier
+from core.vision.photos import PhotoWorldError, noun_forms
+from core.vision.qt_resources import ResourceError
 
 
 def main(argv: list[str] | None = None) -> int:

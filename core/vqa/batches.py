@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import MAX_WORDS, VQASplit, WordVocab, answer_kind, tokenize
+from core.vqa.data import MAX_WORDS, VQASplit, WordVocab, answer_kind, tokenize
 
 N_CANDIDATES = 4
 

@@ -17,10 +17,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from core.io import atomic_directory
-
-from .data import WordVocab
-from .model import StackedAttentionVQA, VQAConfig
+from core.common.io import atomic_directory
+from core.vqa.data import WordVocab
+from core.vqa.model import StackedAttentionVQA, VQAConfig
 
 FILES = ("model.safetensors", "question_only.safetensors", "config.json", "vocab.json", "answers.json")
 CHECKPOINT_FILES = (*FILES, "card.json")  # what save_vqa writes

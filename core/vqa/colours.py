@@ -2,7 +2,7 @@
 
 The late encoder stage is semantic and keeps little colour: with four candidates the shipped model answered
 61% of colour questions (question-only 44%), and on validation it called grey things brown or blue. The photo
-world names an object's colour by the basic colour name most of its pixels have (core.caption.photos.
+world names an object's colour by the basic colour name most of its pixels have (core.vision.photos.
 colour_names), so the same naming, counted per cell of the encoder's grid, puts exactly that evidence beside
 the grid: attention over the object's cells then reads its colour off these channels.
 """
@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from core.caption.photos import COLOUR_NAMES, colour_names
+from core.vision.photos import COLOUR_NAMES, colour_names
 
 CELL_PIXELS = 16         # pixels per cell side once the image is squashed to the grid
 N_COLOURS = len(COLOUR_NAMES)
@@ -33,7 +33,7 @@ def colour_grid(image: Image.Image, grid: int) -> np.ndarray:
 def photo_colours(split: str, n: int, seed: int, cache_dir: str | Path, grid: int,
                   on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """(N, grid * grid, N_COLOURS) colour grids of the first n photos of a photo-world split, cached in shards."""
-    from core.caption.data import photo_grids
+    from core.vision.worlds import photo_grids
     grids, _ = photo_grids(split, n, seed, cache_dir, f"colours{grid}",
                            lambda scene: (colour_grid(scene.image, grid), None), on_progress)
     return grids

@@ -11,8 +11,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -173,10 +173,10 @@ def with_features(split: VQASplit, cache_dir: str | Path, encoder=None,
     """Attach the (N, 196, 192) encoder grids, computing and caching them once under cache_dir."""
     cache = Path(cache_dir) / f"easy-vqa-{split.name}.npy"
     meta = cache.with_suffix(".json")
-    expected = {"n_images": len(split.paths), "encoder": "core.caption.encoder.Encoder", "package": "easy-vqa==1.0"}
+    expected = {"n_images": len(split.paths), "encoder": "core.vision.encoder.Encoder", "package": "easy-vqa==1.0"}
     if not (cache.exists() and meta.exists() and json.loads(meta.read_text()) == expected):
         if encoder is None:
-            from core.caption.encoder import Encoder
+            from core.vision.encoder import Encoder
             encoder = Encoder()
         cache.parent.mkdir(parents=True, exist_ok=True)
         out = None

@@ -21,15 +21,19 @@ import sys
 import numpy as np
 import torch
 
-from core.caption.maps import upsample_map
-from core.caption.photos import PhotoWorldError
-
-from .batches import Batcher
-from .checkpoint import VQACheckpointError, load_vqa
-from .colours import with_photo_colours
-from .data import VQADataError, VQASplit, load_split, with_features
-from .model import StackedAttentionVQA
-from .photo_data import ENCODER_STAGE, PHOTO_SEED, photo_features, photo_vqa_split
+from core.vision.maps import upsample_map
+from core.vision.photos import PhotoWorldError
+from core.vqa.batches import Batcher
+from core.vqa.checkpoint import VQACheckpointError, load_vqa
+from core.vqa.colours import with_photo_colours
+from core.vqa.data import VQADataError, VQASplit, load_split, with_features
+from core.vqa.model import StackedAttentionVQA
+from core.vqa.photo_data import (
+    ENCODER_STAGE,
+    PHOTO_SEED,
+    photo_features,
+    photo_vqa_split,
+)
 
 PHOTO_IMAGES = {"test": 300, "val": 250}       # the photo world's held-out splits, as the trainer's defaults
 
@@ -129,8 +133,8 @@ def load_test(world: str, a: argparse.Namespace, colours: bool = False) -> VQASp
     validation) photos (raw grids, with colour channels when the model reads them; the photo model projects
     them itself)."""
     if world == "photos":
-        from core.caption.data import photo_split
-        from core.caption.encoder import Encoder
+        from core.vision.encoder import Encoder
+        from core.vision.worlds import photo_split
         n = a.images or PHOTO_IMAGES[a.split]
         encoder = Encoder(ENCODER_STAGE)
         feats = photo_features(photo_split(a.split, n, PHOTO_SEED, a.photo_features, encoder))

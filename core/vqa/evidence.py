@@ -1,8 +1,8 @@
 """Noun evidence for photo-world VQA: where, and how much of, the noun a question names shows in the image.
 
-The grid's concept channels (core.caption.concepts) give, per cell, the ImageNet head's log-lift for each
+The grid's concept channels (core.vision.concepts) give, per cell, the ImageNet head's log-lift for each
 photo-world noun. A question word that names a noun selects that noun's channel (the captioner's copy map,
-core.caption.concepts.copy_map), so "how many dogs are there?" reads the dog channel as a (L,) evidence map.
+core.vision.concepts.copy_map), so "how many dogs are there?" reads the dog channel as a (L,) evidence map.
 The map steers attention (model.py), and the count pathway here reads its strongest cells, sorted, so that
 the answer sees how strongly and over how many cells the noun shows: what "zero" or "is there" turns on, and
 the nearest thing to a count that a single softmax attention (which averages, never sums) cannot give.

@@ -10,7 +10,7 @@ candidate answer is encoded by its own LSTM (its final state c) and scored by c 
 With use_image=False the same model is the question-only baseline: u_0 alone goes to the classifier.
 
 Noun evidence (photo world, with concepts): the question's noun words pick their concept channels
-(core.caption.concepts.copy_map), giving a per-cell evidence map e (B, L) for what is asked about. Each hop adds
+(core.vision.concepts.copy_map), giving a per-cell evidence map e (B, L) for what is asked about. Each hop adds
 g_k e to its attention logits, and a count pathway (core.vqa.evidence) turns the sorted top cells of e into a
 vector added to u_K: how strongly and how widely the named noun shows, which says "zero" from "one" and yes from no.
 The gain g_k is read off the question (a linear map of u_0), so a question can turn the evidence down where the
@@ -29,10 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.caption.concepts import ConceptLayer, read_annotations
-from core.caption.grounded import attention_mass_loss
-
-from .evidence import CountPathway, noun_evidence
+from core.vision.concepts import ConceptLayer, read_annotations
+from core.vision.grounded import attention_mass_loss
+from core.vqa.evidence import CountPathway, noun_evidence
 
 
 @dataclass
@@ -47,9 +46,9 @@ class VQAConfig:
     hops: int = 2
     dropout: float = 0.1
     use_image: bool = True
-    encoder: str = "mid"          # the encoder stage whose grids the model reads (core.caption.encoder)
+    encoder: str = "mid"          # the encoder stage whose grids the model reads (core.vision.encoder)
     input_dim: int = 0            # > 0: grids of this width first go through a frozen projection to feature_dim
-    concepts: int = 0             # > 0: plus this many per-cell noun concepts of the ImageNet head (core.caption.concepts)
+    concepts: int = 0             # > 0: plus this many per-cell noun concepts of the ImageNet head (core.vision.concepts)
     noun_evidence: bool = False   # the question's nouns' concept maps steer attention and feed a count pathway
     colours: int = 0              # > 0: the grid ends with this many per-cell colour-name shares (core.vqa.colours)
 
@@ -174,7 +173,7 @@ def vqa_loss(model: StackedAttentionVQA, tokens: torch.Tensor, feats: torch.Tens
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Classification cross-entropy plus mc_weight x the candidate-scoring cross-entropy, plus attention_weight x
     -log(attention mass on the question's objects) at every hop when (B, L) grid targets are given (rows of zeros:
-    nothing to look at; core.caption.grounded); (loss, logits)."""
+    nothing to look at; core.vision.grounded); (loss, logits)."""
     logits, alphas, u = model(tokens, feats, image_index)
     scores = model.score_candidates(u, candidates)                      # (B, C)
     scores = scores.masked_fill((candidates == 0).all(-1), float("-inf"))  # padded candidate slots

@@ -1,5 +1,5 @@
 """The photo world as a VQA split: generated questions (core.vqa.photo_questions) about photo seeds whose
-late-stage encoder grids the captioner caches (core.caption.data.photo_split, shards of 500 seeds)."""
+late-stage encoder grids the captioner caches (core.vision.worlds.photo_split, shards of 500 seeds)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,14 +10,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.caption.data import CaptionSplit
-from core.caption.photos import make_photo, noun_forms, split_seeds
-
-from .data import VQASplit, tokenize
-from .photo_questions import PHOTO_TYPES, PhotoQuestion, photo_answers, split_questions
+from core.vision.photos import make_photo, noun_forms, split_seeds
+from core.vision.worlds import CaptionSplit
+from core.vqa.data import VQASplit, tokenize
+from core.vqa.photo_questions import (
+    PHOTO_TYPES,
+    PhotoQuestion,
+    photo_answers,
+    split_questions,
+)
 
 ENCODER_STAGE = "late"       # the encoder stage that knows real objects (see the captioner-photos card)
-PHOTO_SEED = 0               # seed of the photo seeds (core.caption.photos.split_seeds), apart from training's
+PHOTO_SEED = 0               # seed of the photo seeds (core.vision.photos.split_seeds), apart from training's
 
 
 @dataclass
@@ -67,17 +71,17 @@ def photo_vqa_split(split: str, n: int, seed: int, feats: np.ndarray, question_d
 
 def photo_features(raw: CaptionSplit, read: Callable[[torch.Tensor], torch.Tensor] | None = None,
                    width: int = 0) -> np.ndarray:
-    """(N, L, D) float16 grids of a cached photo split (core.caption.data.photo_split) in memory, read by a
+    """(N, L, D) float16 grids of a cached photo split (core.vision.worlds.photo_split) in memory, read by a
     frozen map to `width` dimensions when one is given (the model's projection, and concepts)."""
     if read is None:
         return np.asarray(raw.feats[np.arange(len(raw.feats))])
-    from core.caption.train import project_split
+    from core.vision.readout import project_split
     return project_split(raw, read, width).feats
 
 
 def attention_targets(split: PhotoVQASplit, masks: np.ndarray, nouns: list[list[str]]) -> torch.Tensor:
     """(Q, L) grid weights of what each question is about, scaled so that its best-covered cell is 1, from the
-    split's per-noun grid masks (core.caption.data.photo_masks: (N, MAX_NOUNS, L) and each image's nouns); rows
+    split's per-noun grid masks (core.vision.worlds.photo_masks: (N, MAX_NOUNS, L) and each image's nouns); rows
     of zeros for questions that show nothing ("is there" answered no, zero counts). Left/right and "what is
     this" questions are about their answer's object, the others about the noun they name."""
     forms = noun_forms()

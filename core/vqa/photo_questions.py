@@ -1,4 +1,4 @@
-"""Questions about the photo world (core.caption.photos), generated from each scene's objects and masks.
+"""Questions about the photo world (core.vision.photos), generated from each scene's objects and masks.
 
 Open-ended questions, and multiple choice in the style of Visual7W (the right answer and three distractors
 of its own kind, in random order):
@@ -20,10 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from core.caption.data import SHARD, article
-from core.caption.photo_stamps import NOUNS
-from core.caption.photos import (COLOUR_NAMES, PhotoScene, make_photo, plural, split_of, split_seeds,
-                                 stamp_splits)
+from core.common.words import article
+from core.vision.photo_stamps import NOUNS
+from core.vision.photos import (
+    COLOUR_NAMES,
+    PhotoScene,
+    make_photo,
+    plural,
+    split_of,
+    split_seeds,
+    stamp_splits,
+)
+from core.vision.worlds import SHARD
 
 PHOTO_TYPES = ("object", "colour", "count", "yes/no", "relation")
 COUNTS = ("zero", "one", "two", "three")

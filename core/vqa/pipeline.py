@@ -11,12 +11,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.caption.encoder import Encoder, to_input
-
-from .checkpoint import VQACheckpoint
-from .colours import colour_grid
-from .data import Question, prepare_question
-from .model import StackedAttentionVQA
+from core.vision.encoder import Encoder, to_input
+from core.vqa.checkpoint import VQACheckpoint
+from core.vqa.colours import colour_grid
+from core.vqa.data import Question, prepare_question
+from core.vqa.model import StackedAttentionVQA
 
 
 @dataclass

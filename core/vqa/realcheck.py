@@ -18,13 +18,12 @@ import sys
 
 import torch
 
-from core.caption.encoder import Encoder
-from core.caption.realcheck import check_set
-
-from .checkpoint import VQACheckpoint, VQACheckpointError, load_vqa
-from .photo_data import ENCODER_STAGE
-from .photo_questions import categories, four_candidates
-from .pipeline import answer_question, choose, encode_image
+from core.vision.checksets import check_set
+from core.vision.encoder import Encoder
+from core.vqa.checkpoint import VQACheckpoint, VQACheckpointError, load_vqa
+from core.vqa.photo_data import ENCODER_STAGE
+from core.vqa.photo_questions import categories, four_candidates
+from core.vqa.pipeline import answer_question, choose, encode_image
 
 CHECKS = ("open", "four", "yes", "no", "question only")
 

@@ -4,13 +4,13 @@ the photo world's generated questions.
     python -m core.vqa.train --out checkpoints/vqa-easy --seed 0 --threads 1
     python -m core.vqa.train --world photos --train-images 1000 --photo-features data/caption --out checkpoints/vqa-photos
 
-Cached, frozen encoder grids (core.caption.encoder). easy-VQA: the package's train split minus every tenth
+Cached, frozen encoder grids (core.vision.encoder). easy-VQA: the package's train split minus every tenth
 image (the validation images that pick the best weights), its test split scored once at the end. Photo
 world: the late-stage grids the captioner caches (1280-d, projected onto their top principal components,
 a frozen layer of the model), train/val/test photo seeds whose val and test objects are held-out stamp
 files. Test metrics (core.vqa.evaluate) go into card.json. Adam with warm-up and cosine decay, gradient
 clipping, classification cross-entropy plus the multiple-choice candidate-scoring loss.
-Every flag is a field of VQATrainConfig (core.cli); `--device auto|cpu|cuda|mps` picks where the models train;
+Every flag is a field of VQATrainConfig (core.common.config_args); `--device auto|cpu|cuda|mps` picks where the models train;
 an --out that holds a checkpoint is refused unless --overwrite, and it is locked while training.
 """
 from __future__ import annotations
@@ -21,27 +21,39 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.caption.concepts import copy_map
-from core.caption.photos import PhotoWorldError
-from core.cli import add_config_args, config_from_args
-from core.device import DEVICE_HELP, DEVICES, describe, resolve_device
-from core.io import OVERWRITE_HELP, claim_directory
-
-from .batches import Batcher
-from .colours import N_COLOURS, with_photo_colours
-from .checkpoint import CHECKPOINT_FILES, save_vqa
-from .data import VQASplit, WordVocab, answer_list, load_split, select_images, with_features
-from .evaluate import evaluate_split, format_report, predict
-from .model import StackedAttentionVQA, VQAConfig, vqa_loss
-from .photo_data import ENCODER_STAGE, PHOTO_SEED, attention_targets, photo_features, photo_vqa_split
-from .photo_questions import photo_answers
+from core.common.config_args import add_config_args, config_from_args
+from core.common.device import DEVICE_HELP, DEVICES, describe, resolve_device
+from core.common.io import OVERWRITE_HELP, claim_directory
+from core.vision.concepts import copy_map
+from core.vision.photos import PhotoWorldError
+from core.vqa.batches import Batcher
+from core.vqa.checkpoint import CHECKPOINT_FILES, save_vqa
+from core.vqa.colours import N_COLOURS, with_photo_colours
+from core.vqa.data import (
+    VQASplit,
+    WordVocab,
+    answer_list,
+    load_split,
+    select_images,
+    with_features,
+)
+from core.vqa.evaluate import evaluate_split, format_report, predict
+from core.vqa.model import StackedAttentionVQA, VQAConfig, vqa_loss
+from core.vqa.photo_data import (
+    ENCODER_STAGE,
+    PHOTO_SEED,
+    attention_targets,
+    photo_features,
+    photo_vqa_split,
+)
+from core.vqa.photo_questions import photo_answers
 
 KNOBS = ("embed_size", "hidden_size", "attention_size", "hops", "dropout", "batch_images", "lr", "mc_weight",
          "noun_evidence", "colours", "attend_objects", "max_steps", "max_minutes", "seed")
@@ -105,12 +117,12 @@ CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WO
             "photo_features": "photo world: the captioner's feature cache (late-stage grids, shards of 500 photos)",
             "train_images": "photo world: training photos", "val_images": "photo world: validation photos",
             "test_images": "photo world: test photos", "project_dim": "photo world: principal components kept",
-            "concepts": "photo world: add the ImageNet head's per-cell noun concepts (core.caption.concepts)",
+            "concepts": "photo world: add the ImageNet head's per-cell noun concepts (core.vision.concepts)",
             "noun_evidence": "photo world: the concept map of the noun a question names steers each hop's "
                              "attention and feeds a count pathway (core.vqa.evidence)",
             "colours": "photo world: add each cell's share of pixels per basic colour name (core.vqa.colours)",
             "attend_objects": "photo world: weight of the supervised-attention loss, -log(attention mass on the "
-                              "question's objects) at every hop (core.caption.grounded; 0: off)",
+                              "question's objects) at every hop (core.vision.grounded; 0: off)",
             "batch_images": "images per batch, with all their questions",
             "mc_weight": "weight of the multiple-choice scoring loss", "max_minutes": "budget per model",
             "threads": "torch CPU threads", "device": DEVICE_HELP, "half": "store fp16 weights (for shipping)",
@@ -200,10 +212,10 @@ def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
                  ) -> tuple[dict[str, VQASplit], dict[str, torch.nn.Module]]:
     """Photo-world train/val/test splits over grids read by a PCA fitted on the training grids (and the ImageNet
     head's concepts), and those frozen layers by the model's attribute names."""
-    from core.caption.data import photo_split
-    from core.caption.encoder import Encoder
-    from core.caption.concepts import NOUN_CLASSES, ConceptLayer, read_annotations
-    from core.caption.train import imagenet_layer, pca_layer
+    from core.vision.concepts import NOUN_CLASSES, ConceptLayer, read_annotations
+    from core.vision.encoder import Encoder
+    from core.vision.readout import imagenet_layer, pca_layer
+    from core.vision.worlds import photo_split
     encoder = Encoder(ENCODER_STAGE)
     sizes = {"train": a.train_images, "val": a.val_images, "test": a.test_images}
     raw = {s: photo_split(s, n, PHOTO_SEED, a.photo_features, encoder,
@@ -233,8 +245,8 @@ def data_note(a: VQATrainConfig, train_b: Batcher, val_b: Batcher, test: VQASpli
     """The card's "data" and "encoder" lines."""
     counts = f"{len(train_b)} / {len(val_b)} / {len(test.questions)} questions"
     if a.world == "photos":
-        from core.caption.train import CONCEPT_NOTE, ENCODER_NOTES
-        return {"data": (f"photo world (core.caption.photos, Tux Paint photo cut-outs on real backgrounds; val/test "
+        from core.vision.readout import CONCEPT_NOTE, ENCODER_NOTES
+        return {"data": (f"photo world (core.vision.photos, Tux Paint photo cut-outs on real backgrounds; val/test "
                          f"objects are held-out stamp files), questions from core.vqa.photo_questions: "
                          f"{a.train_images} train / {a.val_images} val / {a.test_images} test photos "
                          f"(seed {PHOTO_SEED}); {counts}"),
@@ -246,7 +258,7 @@ def data_note(a: VQATrainConfig, train_b: Batcher, val_b: Batcher, test: VQASpli
     return {"data": (f"easy-VQA (PyPI easy-vqa==1.0, MIT): its own split, {len(train_b.questions_of)} train + "
                      f"{len(val_b.questions_of)} validation images (every tenth train image) / {len(test.paths)} "
                      f"test images; {counts}"),
-            "encoder": "core.caption.encoder (EfficientNet-Lite0, ImageNet, frozen): 14x14 grid of 192-d vectors"}
+            "encoder": "core.vision.encoder (EfficientNet-Lite0, ImageNet, frozen): 14x14 grid of 192-d vectors"}
 
 
 def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Callable[[str], None] = print,
@@ -272,7 +284,7 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
     train_b, val_b = Batcher(train_split, vocab, answers, a.seed), Batcher(val_split, vocab, answers, a.seed)
     grid = int(round(math.sqrt(train_split.feats.shape[1])))
     if a.attend_objects:
-        from core.caption.data import photo_masks
+        from core.vision.worlds import photo_masks
         train_b.attention_targets = attention_targets(
             train_split, *photo_masks("train", len(train_split.paths), PHOTO_SEED, a.photo_features, grid))
     knobs = dict(embed_size=a.embed_size, hidden_size=a.hidden_size, attention_size=a.attention_size,

@@ -8,9 +8,9 @@ from hostile_helpers import ROOT, run_capped
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.caption.images import MAX_PIXELS, ImageError, open_image
+from core.vision.images import MAX_PIXELS, ImageError, open_image
 
-DECODE = ("import sys; from core.caption.images import open_image; "
+DECODE = ("import sys; from core.vision.images import open_image; "
           "print(open_image(open(sys.argv[1], 'rb').read()).image.size)")
 
 

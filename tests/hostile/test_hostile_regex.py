@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hostile_helpers import ROOT, run_capped
 
-from core.signals import SignalError, regex
-from core.user_regex import UserRegexError, compile_user_regex, match_spans
+from core.lens.signals import SignalError, regex
+from core.lens.user_regex import UserRegexError, compile_user_regex, match_spans
 from tests.tiny_checkpoint import make_checkpoint
 
 SONNETS = ROOT / "tests" / "data" / "sonnets.txt"
@@ -21,7 +21,7 @@ def tiny(tmp_path_factory):
 
 def test_the_issue_pattern_on_real_text_finishes(tiny):
     """`(\\w+\\s?)+$` over 5,000 characters of Shakespeare: Python's re backtracks for hours; RE2 is linear."""
-    proc = run_capped(["-m", "core.rank_cells", "--checkpoint", str(tiny), "--text", str(SONNETS), "--signal", "regex",
+    proc = run_capped(["-m", "core.lens.rank_cells", "--checkpoint", str(tiny), "--text", str(SONNETS), "--signal", "regex",
                        "--regex", r"(\w+\s?)+$", "--max-chars", "5000"], timeout=90)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "regex (binary, AUC" in proc.stdout and "layer" in proc.stdout
@@ -29,7 +29,7 @@ def test_the_issue_pattern_on_real_text_finishes(tiny):
 
 def test_nested_quantifier_over_a_run_of_a_finishes():
     """`(a+)+$` over 3,000 `a` and one `b` (the Cells page case) matches nothing, at once."""
-    code = "from core.signals import regex; print(regex('a' * 3000 + 'b', '(a+)+$').sum())"
+    code = "from core.lens.signals import regex; print(regex('a' * 3000 + 'b', '(a+)+$').sum())"
     proc = run_capped(["-c", code], timeout=30)
     assert proc.returncode == 0 and proc.stdout.strip() == "0.0", proc.stderr[-2000:]
 

@@ -5,9 +5,9 @@ import torch
 from hostile_helpers import ROOT, clear_error, run_capped
 from streamlit.testing.v1 import AppTest
 
-from core.model import CharRNN, CharRNNConfig
-from core.sample import MAX_PRIME, main
-from core.stepper import PRIME_CHUNK, Stepper
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.sample import MAX_PRIME, main
+from core.charlm.stepper import PRIME_CHUNK, Stepper
 from tests.tiny_checkpoint import TEXT, make_checkpoint
 
 MB_PRIME = (TEXT * 10_000)[:2**20]
@@ -21,7 +21,7 @@ def tiny(tmp_path_factory):
 def test_a_1_mb_prime_file_is_refused_in_bounded_memory(tmp_path):
     prime = tmp_path / "prime.txt"
     prime.write_text(MB_PRIME)
-    proc = run_capped(["-m", "core.sample", "--checkpoint", "checkpoints/shakespeare-lstm", "--prime-file",
+    proc = run_capped(["-m", "core.charlm.sample", "--checkpoint", "checkpoints/shakespeare-lstm", "--prime-file",
                        str(prime), "--length", "10"], timeout=60)
     clear_error(proc, f"a prime is at most {MAX_PRIME:,} characters")
 

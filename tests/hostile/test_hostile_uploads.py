@@ -4,9 +4,9 @@ import pytest
 from hostile_helpers import ROOT
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoint import load_checkpoint
-from core.corpus import BUILDERS, load_corpus, upload_file_name
-from core.train import train
+from core.charlm.checkpoint import load_checkpoint
+from core.charlm.corpus import BUILDERS, load_corpus, upload_file_name
+from core.charlm.train import train
 from dashboard import training
 from tests.tiny_checkpoint import tiny_config
 from tests.tiny_checkpoint import TEXT, make_checkpoint

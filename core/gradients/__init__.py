@@ -1,0 +1,1 @@
+"""Gradient flow back through time: vanilla RNN vs LSTM, clipping, the copy problem."""

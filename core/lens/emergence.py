@@ -1,0 +1,159 @@
+"""Cells emerging during training: the best cell's score for a few named signals on a fixed probe text.
+
+Karpathy, Johnson & Fei-Fei (2015) observe that some interpretable cells (quotes, line length) appear early
+in training and others late.  Scoring one checkpoint against a fixed probe text gives one point of that
+curve; the trainer records it at each timeline step (`probe_record(probe_scores(...))` into the timeline
+entry) and the Train page draws score against step.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.charlm.model import CharRNN
+from core.charlm.vocab import Vocab
+from core.lens.discovery import CellScore, rank_cells
+
+if TYPE_CHECKING:
+    from core.charlm.train import TrainConfig
+
+PROBE_SIGNALS = ("quote", "comment", "line_position", "brace_depth")
+
+
+def probe_scores(model: CharRNN, vocab: Vocab, probe_text: str,
+                 signals: tuple[str, ...] = PROBE_SIGNALS) -> dict[str, CellScore | None]:
+    """The best cell (h or c, any layer) for each named signal on probe_text; None where the signal is constant."""
+    from core.lens.activations import extract
+    from core.lens.signals import compute_signal
+
+    acts = extract(model, vocab, probe_text, kinds=("h", "c"))
+    out: dict[str, CellScore | None] = {}
+    for name in signals:
+        y, binary = compute_signal(name, probe_text)
+        out[name] = None if np.ptp(y) == 0 else rank_cells(acts, y, binary, top=1)[0]
+    return out
+
+
+def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
+    """JSON-ready form for a timeline entry: signal -> {layer, kind, unit, metric, score} or None."""
+    return {name: None if s is None else {"layer": int(s.layer), "kind": s.kind, "unit": int(s.unit),
+                                          "metric": s.metric, "score": round(s.score, 4)}
+            for name, s in scores.items()}
+
+
+def attach_retrained(checkpoint: str | Path, timeline: list[dict], command: str) -> None:
+    """Store a from-scratch retrain's probed timeline in the checkpoint's samples.json (key "retrained")."""
+    from core.common.io import read_json, replace_json
+
+    path = Path(checkpoint) / "samples.json"
+    samples = read_json(path, "sample timeline") if path.exists() else {}
+    replace_json(path, {**samples, "retrained": {"command": command, "timeline": timeline}})
+
+
+def emergence_timeline(samples: dict) -> tuple[list[dict], str]:
+    """The probed timeline to draw for a checkpoint's samples.json, and where it comes from: the model's own
+    training ("own"), else a stored from-scratch retrain of its configuration (the retrain's command), else ([], "")."""
+    own = [e for e in samples.get("timeline") or [] if isinstance(e, dict) and e.get("probe")]
+    if own:
+        return own, "own"
+    retrained = samples.get("retrained")
+    if isinstance(retrained, dict) and isinstance(retrained.get("timeline"), list):
+        probed = [e for e in retrained["timeline"] if isinstance(e, dict) and isinstance(e.get("probe"), dict)]
+        if probed:
+            return probed, str(retrained.get("command", "a retrain from scratch"))
+    return [], ""
+
+
+def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
+                     on_entry: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    """Train a model from scratch (a core.charlm.train.TrainConfig) and probe each checkpoint it writes: one entry a step.
+
+    on_entry(timeline) is called after each new entry (to print or save progress)."""
+    from core.charlm.checkpoint import load_checkpoint
+    from core.charlm.corpus import load_corpus
+    from core.charlm.train import train
+    from core.common.events import CheckpointEvent, DoneEvent, TrainEvent
+
+    probe = load_corpus(train_config.corpus).val[:probe_chars]
+    timeline: list[dict] = []
+
+    def on_event(event: TrainEvent) -> None:
+        if isinstance(event, (CheckpointEvent, DoneEvent)):
+            ckpt = load_checkpoint(event.path)
+            if timeline and timeline[-1]["step"] >= ckpt.card.get("steps", 0):
+                return  # the final save repeats the last step, or rewinds to an earlier, better one
+            timeline.append({"step": ckpt.card.get("steps"), "val_loss": ckpt.card.get("val_loss"),
+                             "probe": probe_record(probe_scores(ckpt.model, ckpt.vocab, probe))})
+            if on_entry:
+                on_entry(timeline)
+
+    train(train_config, on_event)
+    return timeline
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from core.charlm.checkpoint import CheckpointError, load_checkpoint
+    from core.charlm.corpus import CorpusError, load_corpus
+    from core.lens.signals import SignalError
+
+    p = argparse.ArgumentParser(prog="python -m core.lens.emergence", description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", action="append", required=True, help="checkpoint directory (repeatable: "
+                   "the checkpoints of one run in training order)")
+    p.add_argument("--chars", type=int, default=20_000, help="probe: the first N characters of the val split")
+    p.add_argument("--retrain", type=int, default=0, metavar="STEPS", help="instead: retrain the (one) "
+                   "checkpoint's configuration from scratch for STEPS steps, probing every --every steps")
+    p.add_argument("--every", type=int, default=50)
+    p.add_argument("--out", default="runs/emergence", help="with --retrain: where the run is written")
+    p.add_argument("--json", help="with --retrain: write the timeline here")
+    p.add_argument("--attach", action="store_true", help="with --retrain: store the timeline in the checkpoint's "
+                   "samples.json, where the pages draw it when the model's own training recorded no probes")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        if args.retrain:
+            import json
+            from dataclasses import fields
+
+            from core.charlm.train import TrainConfig
+
+            known = {f.name for f in fields(TrainConfig)}
+            base = {k: v for k, v in load_checkpoint(args.checkpoint[0]).card.get("train_config", {}).items()
+                    if k in known}
+            cfg = TrainConfig(**{**base, "out": args.out, "max_steps": args.retrain, "max_minutes": None,
+                                 "checkpoint_every": args.every, "eval_every": args.every, "eval_chars": 10_000,
+                                 "resume": False, "init_from": ""})
+            def report(timeline: list[dict]) -> None:
+                e = timeline[-1]
+                print(f"step {e['step']} val_loss {e['val_loss']}: " + "  ".join(
+                    f"{n} {s['score'] if s else '-'}" for n, s in e["probe"].items()), flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps({"config": base, "timeline": timeline}, indent=1))
+
+            timeline = retrain_timeline(cfg, args.chars, report)
+            if args.attach:
+                attach_retrained(args.checkpoint[0], timeline,
+                                 "python -m core.lens.emergence " + " ".join(argv if argv is not None else sys.argv[1:]))
+            return 0
+        for path in args.checkpoint:
+            ckpt = load_checkpoint(path)
+            probe = load_corpus(ckpt.card.get("corpus", "")).val[:args.chars]
+            scores = probe_scores(ckpt.model, ckpt.vocab, probe)
+            cells = "  ".join(f"{n} -" if s is None else f"{n} {s.metric} {s.score:.3f} ({s.layer}:{s.kind}:{s.unit})"
+                              for n, s in scores.items())
+            print(f"{ckpt.path.name} step {ckpt.card.get('steps', '?')}: {cells}")
+    except (CheckpointError, CorpusError, SignalError, ValueError, RuntimeError) as e:  # RuntimeError: training
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared vision parts: the frozen CNN encoder, its ImageNet head and concepts, image reading, the scene and photo worlds."""

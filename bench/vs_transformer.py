@@ -29,8 +29,9 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from core.charlm.corpus import data_root, load_corpus  # noqa: E402
+from core.charlm.corpus import load_corpus  # noqa: E402
 from core.charlm.vocab import Vocab  # noqa: E402
+from core.common.paths import data_root  # noqa: E402
 
 TEXT_BYTES = 1_100_000
 BLOCK, BATCH, N_LAYER, N_HEAD, N_EMBD = 64, 12, 4, 4, 128

@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import struct
@@ -23,6 +22,8 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.common.paths import data_root
 
 MIN_CHARS = 1000  # a text shorter than this cannot train anything
 MAX_STEM_CHARS = 64  # of an uploaded file's name: run directories named after it stay far below 255 bytes
@@ -52,11 +53,6 @@ class Corpus:
     train: str
     val: str
     manifest: dict
-
-
-def data_root() -> Path:
-    """The git-ignored folder that holds built corpora and downloads."""
-    return Path(os.environ.get("RNNLENS_DATA", Path(__file__).resolve().parents[2] / "data"))
 
 
 def sha256(data: bytes) -> str:

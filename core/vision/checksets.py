@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from core.charlm.corpus import data_root
+from core.common.paths import data_root
 from core.vision.photos import tuxpaint_root, unpack_debs
 from core.vision.qt_resources import rcc_files
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from core.charlm.corpus import data_root
+from core.common.paths import data_root
 from core.common.words import article
 from core.vision.photo_stamps import BACKGROUNDS, NOUNS, PLURALS, TEXTURES
 

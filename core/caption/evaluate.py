@@ -20,6 +20,7 @@ import torch
 from core.caption.model import AttentionDecoder
 from core.caption.search import caption
 from core.common.words import WordVocab
+from core.vision import photos
 from core.vision.maps import grounding
 from core.vision.scenes import COLORS, SHAPES, make_scene
 from core.vision.worlds import CaptionSplit
@@ -45,7 +46,6 @@ def language_metrics(refs: list[list[str]], hyps: list[str]) -> dict[str, float]
 def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSplit, beam: int = 3,
                    world: str | None = "scenes") -> dict:
     """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world."""
-    from core.vision import photos
     model.eval()
     refs, hyps, rows, named, n_objects, recalled, mean_logp = [], [], [], 0, 0, 0, []
     forms = photos.noun_forms()

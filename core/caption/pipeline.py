@@ -13,6 +13,7 @@ from core.caption.search import Caption, caption, validate_beam
 from core.vision.concepts import NOUN_CLASSES, noun_of_class
 from core.vision.encoder import Encoder, to_input
 from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
+from core.vision.photos import noun_forms
 
 
 def load_checked(path: str, beam: int = 3) -> Captioner:
@@ -59,7 +60,6 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
     if top is not None and seen is not None and top[0] not in seen and not known:
         reasons.append(f"the CNN itself sees a “{top[1]}”, which never came up in the training world")
     if captioner.card.get("world") == "photos":
-        from core.vision.photos import noun_forms
         forms = noun_forms()
         said = {forms[w] for w in words if w in forms}
         if not said:

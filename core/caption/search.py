@@ -18,6 +18,8 @@ import torch.nn.functional as F
 
 from core.caption.model import AttentionDecoder
 from core.common.words import END, PAD, START, WordVocab, agree_articles
+from core.vision.photo_stamps import BACKGROUNDS, TEXTURES
+from core.vision.photos import noun_forms
 
 
 @dataclass
@@ -57,8 +59,6 @@ def noun_once(vocab: WordVocab) -> dict[int, set[int]]:
     vocabulary of another world (the shapes world writes "a red circle and a blue circle")."""
     if "an" not in vocab.stoi:                 # the photo world's captions are the ones that write "an"
         return {}
-    from core.vision.photo_stamps import BACKGROUNDS, TEXTURES
-    from core.vision.photos import noun_forms
     scenery = {w for phrase in [p for p, _ in BACKGROUNDS.values()] + list(TEXTURES.values()) for w in phrase.split()}
     forms = {w: noun for w, noun in noun_forms().items() if w in vocab.stoi}
     free = {forms[w] for w in scenery if w in forms}

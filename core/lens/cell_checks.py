@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.lens.activations import Activations
-from core.lens.discovery import CellScore, auc, rank_cells
+from core.lens.discovery import CellScore, auc, rank_cells, spearman
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,6 @@ def directed_score(acts: Activations, cell: CellScore, signal: np.ndarray) -> fl
         a = auc(x, np.asarray(signal) > 0.5)
         return a if cell.sign > 0 else 1.0 - a
     if cell.metric == "rho":
-        from core.lens.discovery import spearman
         return cell.sign * float(spearman(x[None], signal)[0])
     return cell.sign * float(np.nan_to_num(np.corrcoef(x, signal)[0, 1]))
 

@@ -20,6 +20,8 @@ import numpy as np
 from core.charlm.model import CharRNN
 from core.charlm.ngram import NGram
 from core.charlm.vocab import Vocab
+from core.lens import signals
+from core.lens.activations import extract
 
 ERROR_P = 0.5
 CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -55,8 +57,7 @@ def long_range_closings(text: str, code: bool, min_distance: int) -> np.ndarray:
     """True on closing quotes (prose) or code brackets (code) whose opening is >= min_distance back: (T,)."""
     out = np.zeros(len(text), dtype=bool)
     if code:
-        from core.lens.signals import c_lex
-        _, is_code = c_lex(text)
+        _, is_code = signals.c_lex(text)
         stack: list[tuple[str, int]] = []
         for j, ch in enumerate(text):
             if not is_code[j]:
@@ -66,8 +67,7 @@ def long_range_closings(text: str, code: bool, min_distance: int) -> np.ndarray:
             elif ch in CLOSERS and stack and stack[-1][0] == CLOSERS[ch]:
                 out[j] = j - stack.pop()[1] >= min_distance
     else:
-        from core.lens.signals import quote
-        q = quote(text)
+        q = signals.quote(text)
         opened = 0
         for j in range(1, len(text)):
             if q[j] > q[j - 1]:
@@ -80,13 +80,11 @@ def long_range_closings(text: str, code: bool, min_distance: int) -> np.ndarray:
 def character_kinds(text: str, train_words: Counter, code: bool, rare: int = 5,
                     long_range: int = 20) -> dict[str, np.ndarray]:
     """Masks (T,) of the kinds of characters the table breaks errors down by; index j is the predicted char."""
-    from core.lens.signals import brackets, quote, string
-
     prev = np.array(["\0"] + list(text[:-1]))  # nothing before the first character
     chars = np.array(list(text))
     is_word = np.char.isalnum(chars) | (chars == "_")
     prev_word = np.char.isalnum(prev) | (prev == "_")
-    inside = (brackets(text) > 0) | (string(text) > 0) if code else quote(text) > 0
+    inside = (signals.brackets(text) > 0) | (signals.string(text) > 0) if code else signals.quote(text) > 0
     inside_before = np.r_[False, inside[:-1]]  # the context the prediction is made in
     return {"all": np.ones(len(text), dtype=bool),
             "after space/newline": np.isin(prev, [" ", "\n", "\t"]),
@@ -110,8 +108,6 @@ def error_table(p_rnn: np.ndarray, p_ngram: np.ndarray, kinds: dict[str, np.ndar
 
 def true_char_probs(model: CharRNN, vocab: Vocab, ngram: NGram, text: str) -> tuple[np.ndarray, np.ndarray]:
     """Probability each model gave each character text[1:] from the characters before it: two (T-1,)."""
-    from core.lens.activations import extract
-
     acts = extract(model, vocab, text, kinds=("h",))
     k = ngram.order - 1
     p_ngram = np.array([ngram.prob(text[max(0, j - k):j], text[j]) for j in range(1, len(text))])

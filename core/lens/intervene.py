@@ -32,9 +32,10 @@ import numpy as np
 import torch
 
 from core.charlm.model import CharRNN
+from core.charlm.sample import START, pick, validate_sampling
 from core.charlm.stepper import Stepper
 from core.charlm.vocab import Vocab
-from core.lens.activations import Activations
+from core.lens.activations import Activations, extract
 
 MEAN = "mean"  # clamp value: the cell's mean over a reference text (mean ablation), until resolved
 
@@ -101,8 +102,6 @@ def resolve(clamps: list[Clamp], means: dict[str, np.ndarray]) -> list[Clamp]:
 
 def reference_means(model: CharRNN, vocab: Vocab, text: str) -> dict[str, np.ndarray]:
     """Each cell's mean h (and c) over text: kind -> (L, H), for mean ablation."""
-    from core.lens.activations import extract
-
     acts = extract(model, vocab, text, kinds=("h", "c"))
     return {k: acts.column_stats(k)[0] for k in acts.states if k in ("h", "c")}
 
@@ -161,8 +160,6 @@ def sample_streams(model: CharRNN, vocab: Vocab, clamps_per_stream: list[list[Cl
     """One sampled continuation of prime per stream (each with its own clamps), all sharing the random draws.
 
     A stream without clamps is what core.charlm.sample.stream_sample gives for the same seed."""
-    from core.charlm.sample import START, pick, validate_sampling
-
     validate_sampling(temperature, length, top_k)
     generator = torch.Generator().manual_seed(seed)
     B = len(clamps_per_stream)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.vision.photos import noun_forms
+
 
 def _span(first: int, last: int) -> tuple[int, ...]:
     return tuple(range(first, last + 1))
@@ -140,7 +142,6 @@ class ConceptLayer(nn.Module):
 
 def copy_map(itos: list[str]) -> torch.Tensor:
     """(K, V) 0/1 matrix: vocabulary word v names concept noun k (singular or plural form)."""
-    from core.vision.photos import noun_forms
     forms, nouns = noun_forms(), concept_nouns()
     m = torch.zeros(len(nouns), len(itos))
     for v, word in enumerate(itos):

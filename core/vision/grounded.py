@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from core.common.words import WordVocab
+from core.vision.photos import noun_forms
 
 
 class NounAttentionTargets:
@@ -18,7 +19,6 @@ class NounAttentionTargets:
 
     def __init__(self, masks, nouns: list[list[str]], img: torch.Tensor, tokens: torch.Tensor,
                  vocab: WordVocab) -> None:
-        from core.vision.photos import noun_forms
         forms = noun_forms()
         m = torch.as_tensor(masks, dtype=torch.float32)                   # (N, MAX_NOUNS, L) covered fractions
         self.masks = m / m.amax(-1, keepdim=True).clamp(min=1e-6)

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from core.vision.photos import COLOUR_NAMES, colour_names
+from core.vision.worlds import photo_grids
 
 CELL_PIXELS = 16         # pixels per cell side once the image is squashed to the grid
 N_COLOURS = len(COLOUR_NAMES)
@@ -33,7 +34,6 @@ def colour_grid(image: Image.Image, grid: int) -> np.ndarray:
 def photo_colours(split: str, n: int, seed: int, cache_dir: str | Path, grid: int,
                   on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """(N, grid * grid, N_COLOURS) colour grids of the first n photos of a photo-world split, cached in shards."""
-    from core.vision.worlds import photo_grids
     grids, _ = photo_grids(split, n, seed, cache_dir, f"colours{grid}",
                            lambda scene: (colour_grid(scene.image, grid), None), on_progress)
     return grids

@@ -17,6 +17,8 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
+from core.vision.encoder import Encoder
+
 PAD, UNK = "<pad>", "<unk>"
 MAX_WORDS = 30                       # questions longer than this are cut (with a message)
 COLORS = ("red", "green", "blue", "black", "gray", "teal", "brown", "yellow")
@@ -176,7 +178,6 @@ def with_features(split: VQASplit, cache_dir: str | Path, encoder=None,
     expected = {"n_images": len(split.paths), "encoder": "core.vision.encoder.Encoder", "package": "easy-vqa==1.0"}
     if not (cache.exists() and meta.exists() and json.loads(meta.read_text()) == expected):
         if encoder is None:
-            from core.vision.encoder import Encoder
             encoder = Encoder()
         cache.parent.mkdir(parents=True, exist_ok=True)
         out = None

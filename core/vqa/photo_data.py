@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from core.vision.photos import make_photo, noun_forms, split_seeds
+from core.vision.readout import project_split
 from core.vision.worlds import CaptionSplit
 from core.vqa.data import VQASplit, tokenize
 from core.vqa.photo_questions import (
@@ -75,7 +76,6 @@ def photo_features(raw: CaptionSplit, read: Callable[[torch.Tensor], torch.Tenso
     frozen map to `width` dimensions when one is given (the model's projection, and concepts)."""
     if read is None:
         return np.asarray(raw.feats[np.arange(len(raw.feats))])
-    from core.vision.readout import project_split
     return project_split(raw, read, width).feats
 
 

@@ -2,8 +2,8 @@
 
 Layers: core.common <- core.charlm <- {core.lens, core.gradients}; core.common <- core.vision <- {core.caption,
 core.vqa}; core.cli may import anything in core and nothing in core imports it. Nothing in core imports
-streamlit, dashboard or pages; no import cycle (imports inside functions count too); no import of a core module inside a function of library code
-(an import hidden in a function is how a cycle or a layer break goes unnoticed).
+streamlit, dashboard or pages; no import cycle (imports inside functions count too); no import of a core module
+inside a function of library code (an import hidden in a function is how a cycle or a layer break goes unnoticed).
 """
 import ast
 from pathlib import Path

@@ -70,7 +70,10 @@ def test_predictions_match_the_model():
         probs = model(ids)[0][0].softmax(-1).numpy()                     # (T, V)
     np.testing.assert_allclose(acts.p_next[:-1], probs[np.arange(len(TEXT) - 1), ids[0, 1:]], atol=1e-5)
     assert np.isnan(acts.p_next[-1])
-    np.testing.assert_array_equal(acts.top_ids[:, 0], probs.argmax(-1))
+    # the top id is a most likely one, not necessarily argmax's: the two paths agree to 1e-5, so on another
+    # machine's floats two near-equal probabilities could swap places (this seed's closest pair: 6e-4 apart)
+    top_p = probs[np.arange(len(TEXT)), acts.top_ids[:, 0]]                 # (T,)
+    np.testing.assert_array_less(probs.max(-1) - top_p, 1e-5)
     np.testing.assert_allclose(acts.top_p.sum(1), np.sort(probs, 1)[:, -5:].sum(1), atol=1e-5)
 
 

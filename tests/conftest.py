@@ -43,3 +43,10 @@ def browser(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Browser and DDP tests are slow too, so `pytest -m "not slow"` leaves them out."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("ddp"):
+            item.add_marker(pytest.mark.slow)

@@ -38,6 +38,7 @@ def test_quadratic_model_needs_the_path_not_the_gradient():
     assert gradient_x_input(fn, emb, 0).tolist() == pytest.approx([8.0, 2.0])  # 2 e^2
 
 
+@pytest.mark.slow
 def test_integrated_gradients_are_complete_on_100_random_positions():
     torch.manual_seed(0)
     text = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
@@ -93,6 +94,7 @@ def test_cli_rejects_a_missing_checkpoint(capsys, tmp_path):
     assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_integrated_gradients_are_complete_on_the_shipped_austen_lstm():
     """Eight random validation positions, 200 characters back each: the trained LSTM, not only a tiny one,
     including val 6294, where the path from the window's average character jumped (core.lens.attribution)."""

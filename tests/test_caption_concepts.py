@@ -93,6 +93,7 @@ def test_the_copy_path_moves_the_noun_the_attended_concept_names():
     assert gain[5] > 0.5 and gain[5] > 5 * gain[6].abs()         # "cat" rises, "dog" barely moves
 
 
+@pytest.mark.slow
 def test_trainer_with_concepts_writes_a_captioner_that_reads_them(tmp_path):
     from core.caption import train as caption_train
     from core.caption.model import load_captioner
@@ -112,6 +113,7 @@ def test_trainer_with_concepts_writes_a_captioner_that_reads_them(tmp_path):
     assert caption_train.main(["--attend-nouns", "1", "--out", str(tmp_path / "x")]) == 2   # needs object masks
 
 
+@pytest.mark.slow
 def test_caveat_when_the_cnn_disagrees_with_the_captions_noun():
     from core.caption.pipeline import unfamiliar
     ck = load_captioner("checkpoints/captioner-photos")

@@ -64,6 +64,7 @@ def test_beam_handles_end_and_beats_greedy_on_score():
     assert scores[2] >= scores[0] - 1e-5
 
 
+@pytest.mark.slow
 def test_tiny_decoder_overfits_five_captions(tmp_path):
     torch.manual_seed(0)
     v = vocab()

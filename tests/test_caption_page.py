@@ -12,6 +12,7 @@ from test_caption_images import bad_uploads
 from core.vision.photos import make_photo
 
 PAGE = "../pages/captioning.py"
+pytestmark = pytest.mark.slow  # the shipped captioners and the encoder
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,7 @@ def test_masks_match_pasted_pixels_and_captions_name_every_object(seed):
     assert np.array_equal(np.asarray(again.image), np.asarray(scene.image)) and again.captions == scene.captions
 
 
+@pytest.mark.slow
 def test_split_by_stamp_file_without_leaks():
     splits = stamp_splits()
     files = {s: {p for _, p in v} for s, v in splits.items()}
@@ -81,6 +82,7 @@ def test_nouns_plurals_and_word_masks():
         assert (m is not None) == (w in forms and any(o.noun == forms[w] for o in scene.objects))
 
 
+@pytest.mark.slow
 def test_encoder_stages():
     im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (100, 150, 3), dtype=np.uint8))
     mid, late = Encoder(), Encoder("late")
@@ -90,6 +92,7 @@ def test_encoder_stages():
         Encoder("early")
 
 
+@pytest.mark.slow
 def test_imagenet_head_index_order():
     import skimage.data
 
@@ -104,6 +107,7 @@ def test_imagenet_head_index_order():
     assert clf.top_from_annotations(feats, 1)[0].index in {281, 282, 283, 284, 285, 287}
 
 
+@pytest.mark.slow
 def test_shipped_photo_captioner_names_held_out_objects():
     from core.caption.model import load_captioner
     from core.caption.pipeline import describe
@@ -121,6 +125,7 @@ def test_shipped_photo_captioner_names_held_out_objects():
     assert named / total >= 0.4, (named, total)                      # test split: 0.46 over 300 images
 
 
+@pytest.mark.slow
 def test_shipped_photo_captioner_names_a_real_cat_and_looks_at_it():
     import skimage.data
 
@@ -135,6 +140,7 @@ def test_shipped_photo_captioner_names_a_real_cat_and_looks_at_it():
     assert 2 <= peak[0] <= 11 and 2 <= peak[1] <= 10, peak            # on the cat, not the top-left background
 
 
+@pytest.mark.slow
 def test_describe_cli(tmp_path, capsys):
     good = tmp_path / "scene.png"
     make_photo(20_000_001).image.save(good)

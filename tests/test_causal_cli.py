@@ -12,6 +12,7 @@ def tiny(tmp_path_factory):
     return str(make_checkpoint(tmp_path_factory.mktemp("clamp") / "tiny", "lstm", n_layer=2, corpus=str(SONNETS)))
 
 
+@pytest.mark.slow
 def test_clamp_prints_both_streams_and_diff(tiny, capsys):
     assert sample.main(["--checkpoint", tiny, "--clamp", "1:c:3=0.9", "--ablate", "0:h:2", "--length", "80",
                         "--prime", "ROMEO", "--seed", "3"]) == 0
@@ -22,6 +23,7 @@ def test_clamp_prints_both_streams_and_diff(tiny, capsys):
     assert "1:c:3=0.900" in out and "0:h:2=" in out and "first divergence" in out
 
 
+@pytest.mark.slow
 def test_clamp_is_deterministic_per_seed(tiny, capsys):
     runs = []
     for _ in range(2):
@@ -43,6 +45,7 @@ def test_bad_clamp_gets_a_clear_message(tiny, capsys, flags, message):
     assert err.startswith("error: ") and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_trainer_records_probe_scores_in_the_timeline(tmp_path):
     from core.charlm.train import train
     from tests.tiny_checkpoint import tiny_config

@@ -27,6 +27,7 @@ def trained(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_sample_prints_the_prime_and_the_asked_length(trained):
     proc = run("core.charlm.sample", "--checkpoint", str(trained), "--length", "50", "--prime", "From", "--seed", "1")
     assert proc.returncode == 0, proc.stderr
@@ -35,6 +36,7 @@ def test_sample_prints_the_prime_and_the_asked_length(trained):
     assert beam.returncode == 0 and len(beam.stdout) == 21
 
 
+@pytest.mark.slow
 def test_evaluate_and_ngram_print_nats_and_bpc(trained):
     line = run("core.charlm.evaluate", "--checkpoint", str(trained), "--text", str(SONNETS)).stdout.strip()
     nats, bpc = map(float, re.search(NUMBERS, line).groups())
@@ -44,6 +46,7 @@ def test_evaluate_and_ngram_print_nats_and_bpc(trained):
     assert 1.5 < nats < 4.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["--temperature", "0"], "temperature must be > 0"), (["--length", "-3"], "length must be"),
     (["--checkpoint", "/nonexistent"], "not a checkpoint directory")])
@@ -52,6 +55,7 @@ def test_bad_flags_get_one_clear_line(trained, args, message):
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_training_on_a_file_that_is_not_text(tmp_path):
     bad = tmp_path / "blob.bin"
     bad.write_bytes(bytes(range(256)) * 20)

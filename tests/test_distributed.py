@@ -51,6 +51,7 @@ def weights(path) -> dict:
     return load_checkpoint(path).model.state_dict()
 
 
+@pytest.mark.ddp
 def test_two_processes_train_the_same_weights_as_one_with_the_same_global_batch(tmp_path):
     one = train(tiny_config(tmp_path / "one", dropout=0.0, bf16=False, max_steps=6, eval_every=3))
     run = torchrun(tmp_path / "two", "--max-steps", "6", "--eval-every", "3", "--checkpoint-every", "3")
@@ -64,6 +65,7 @@ def test_two_processes_train_the_same_weights_as_one_with_the_same_global_batch(
     assert load_train_state(tmp_path / "two").rng.shape[0] == 2  # one RNG state per process
 
 
+@pytest.mark.ddp
 def test_a_killed_two_process_run_resumes_exactly_and_refuses_another_world_size(tmp_path):
     steps = ["--max-steps", "120", "--eval-every", "60", "--checkpoint-every", "10"]
     whole = torchrun(tmp_path / "whole", *steps)
@@ -85,6 +87,7 @@ def test_a_killed_two_process_run_resumes_exactly_and_refuses_another_world_size
         torch.testing.assert_close(b[name], a[name], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 @pytest.mark.parametrize("module", ["core.charlm.train", "core.charlm.evaluate", "core.charlm.sample"])
 def test_asking_for_a_missing_gpu_gives_one_clear_line(tmp_path, tiny_checkpoint, module):

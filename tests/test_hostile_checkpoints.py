@@ -112,6 +112,7 @@ def test_export_and_train_write_new_or_empty_directories_and_overwrite_on_reques
 
 # ---- item 3: two writers, one directory -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_while_the_first_holds_the_directory_and_let_in_after_a_kill(tmp_path, capsys):
     out = tmp_path / "same"
     holder = subprocess.Popen(
@@ -179,6 +180,7 @@ def test_the_swap_is_atomic_and_leftover_staging_folders_are_cleaned_on_the_next
     assert load_checkpoint(out).config.n_layer == 2
 
 
+@pytest.mark.slow
 def test_readers_during_repeated_saves_see_the_old_or_the_new_checkpoint(tmp_path):
     out = make_checkpoint(tmp_path / "busy")
     versions = [load_checkpoint(make_checkpoint(tmp_path / f"v{n}", n_layer=n)) for n in (1, 2)]
@@ -227,6 +229,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_huge_fifo_and_dev_zero_checkpoints_are_refused_in_bounded_memory_and_time(tmp_path):
     root = tmp_path / "models"
     huge = make_checkpoint(root / "huge")
@@ -342,6 +345,7 @@ def bad_roots(monkeypatch, tmp_path) -> Path:
     return tmp_path / "checkpoints"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_survives_a_bad_checkpoint_selected_in_the_list(page, bad_roots):
     from streamlit.testing.v1 import AppTest
@@ -356,6 +360,7 @@ def test_every_page_survives_a_bad_checkpoint_selected_in_the_list(page, bad_roo
     assert any("card.json must be a JSON object" in e.value for e in at.sidebar.error)
 
 
+@pytest.mark.slow
 def test_train_page_start_from_a_damaged_checkpoint_says_why(bad_roots):
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)

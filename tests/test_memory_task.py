@@ -27,6 +27,7 @@ def test_clipping_bounds_the_update():
     assert free.update_norm.max() > 0.3 * 0.5 * 2  # without clipping, steps follow the spikes
 
 
+@pytest.mark.slow
 def test_truncated_bptt_shorter_than_the_gap_cannot_learn():
     run = dict(cell="gru", optimizer="adam", lr=0.03, clip=1.0, gap=12, steps=80, seed=0, **TINY)
     short, full = train_memory(MemoryConfig(bptt=4, **run)), train_memory(MemoryConfig(bptt=13, **run))

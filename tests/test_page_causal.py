@@ -42,6 +42,7 @@ def open_panel(at: AppTest, name: str) -> AppTest:
     return open_tab(at, "causal_panel", name)
 
 
+@pytest.mark.slow
 def test_first_render_shows_free_and_clamped_streams(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     bodies = [h.proto.body for h in at.get("html")]
@@ -52,6 +53,7 @@ def test_first_render_shows_free_and_clamped_streams(tiny, monkeypatch, tmp_path
     assert "Clamped `1:c:3 = +2.000`" in texts(open_panel(at, "Clamp & resample"))  # the units kept while closed
 
 
+@pytest.mark.slow
 def test_mean_and_value_clamps(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     at.radio(key="causal_mode").set_value("mean").run()
@@ -70,6 +72,7 @@ def test_bad_units_get_a_message(tiny, monkeypatch, tmp_path):
     assert "out of range" in " ".join(e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_causal_score_button(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     at.button(key="causal_score_btn").click().run()
@@ -86,6 +89,7 @@ def test_attribution_methods(tiny, monkeypatch, tmp_path):
     assert not at.exception and "Completeness" in texts(at)
 
 
+@pytest.mark.slow
 def test_cell_checks_and_error_analysis_buttons(tiny, monkeypatch, tmp_path):
     at = open_panel(open_page(tiny, monkeypatch, tmp_path), "Is the cell real?")
     at.button(key="causal_check_btn").click().run()
@@ -118,6 +122,7 @@ def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
     assert "no probe scores yet" not in texts(at)
 
 
+@pytest.mark.slow
 def test_a_stored_retrain_is_drawn_for_a_model_without_probes_and_says_so(tmp_path, monkeypatch):
     from core.charlm.checkpoint import load_checkpoint
     from core.lens.emergence import attach_retrained

@@ -45,6 +45,7 @@ def open_panel(at: AppTest, name: str) -> AppTest:
     return open_tab(at, "cells_panel", name)
 
 
+@pytest.mark.slow
 def test_first_render_runs_only_the_find_panel(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     assert at.button(key="cells_find") and not at.get("plotly_chart") and not at.dataframe  # no heatmap, no search
@@ -73,6 +74,7 @@ def test_highlight_and_step_through_neurons(tiny, monkeypatch, tmp_path):
     assert "#d62728" in body and "#1f77b4" in body  # the page's low end full red, its high end full blue
 
 
+@pytest.mark.slow
 def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     at.button(key="cells_preset_comment").click().run()
@@ -108,6 +110,7 @@ def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
     assert not at.exception and any("invalid regular expression" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_pasted_text_with_unknown_chars_and_paging(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     at.radio(key="cells_source").set_value("paste").run()
@@ -123,6 +126,7 @@ def test_pasted_text_with_unknown_chars_and_paging(tiny, monkeypatch, tmp_path):
     assert open_panel(at, "Pattern search").slider(key="cells_search_span").value[1] <= 6_300 - 5_000
 
 
+@pytest.mark.slow
 def test_last_sample_source(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     at.session_state["sample_text"] = "if (a) {\n\treturn 1;\n}\n"
@@ -132,6 +136,7 @@ def test_last_sample_source(tiny, monkeypatch, tmp_path):
     assert np.isfinite(at.session_state["cells_span"][1])
 
 
+@pytest.mark.slow
 def test_attribution_colours_the_characters_a_prediction_leans_on(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
     open_panel(at, "Attribution")

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.gradients.memory_task import MemoryConfig, train_memory
@@ -35,6 +36,7 @@ def open_panel(at: AppTest, name: str) -> AppTest:
     return open_tab(at, "gradients_panel", name)
 
 
+@pytest.mark.slow
 def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
     at = _open(monkeypatch, tmp_path)
     assert [c.proto.id for c in at.get("plotly_chart")] and all("gradients_flow" in c.proto.id
@@ -67,6 +69,7 @@ def page_texts(at: AppTest) -> list[str]:
     return texts
 
 
+@pytest.mark.slow
 def test_the_precomputed_first_view_matches_a_fresh_run():
     stored = G._precomputed()["memory"]
     assert set(stored) == {G.run_key(kw) for kw in G.slider_runs()}  # every run the sliders can ask for
@@ -76,6 +79,7 @@ def test_the_precomputed_first_view_matches_a_fresh_run():
     assert abs(stored[G.run_key(kw)]["eval_loss"] - fresh["eval_loss"]) < 1e-3
 
 
+@pytest.mark.slow
 def test_comparison_panel_with_tiny_checkpoints(monkeypatch, tmp_path):
     for cell in ("rnn", "lstm"):  # linux-gru missing
         make_checkpoint(tmp_path / f"linux-{cell}", cell)

@@ -66,6 +66,7 @@ def test_pages_say_what_to_do_without_any_checkpoint(monkeypatch, tmp_path):
         assert any("No model yet" in i.value for i in at.main.info)
 
 
+@pytest.mark.slow
 def test_sample_streams_the_requested_length_and_temperature_changes_it(roots):
     at = open_page("sample")
     at.text_area(key="sample_prime").set_value("First")
@@ -88,6 +89,7 @@ def test_sample_streams_the_requested_length_and_temperature_changes_it(roots):
     assert at.session_state["sample_text"] == "First" + expected
 
 
+@pytest.mark.slow
 def test_each_generate_is_a_new_sample_and_each_model_gets_its_own_prime(roots):
     make_checkpoint(roots / "checkpoints" / "tiny-linux", corpus="linux")
     at = open_page("sample")
@@ -101,6 +103,7 @@ def test_each_generate_is_a_new_sample_and_each_model_gets_its_own_prime(roots):
     assert at.text_area(key="sample_prime").value == "ROMEO.\n"
 
 
+@pytest.mark.slow
 def test_sample_greedy_beam_inspect_and_batch(roots):
     at = open_page("sample")
     at.toggle(key="sample_fix_seed").set_value(True).run()
@@ -146,6 +149,7 @@ def test_train_more_lists_the_stored_steps_beside_the_curve(roots):
     assert not at.exception
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("raw, message", [
     (b"", "the file is empty"),
     ("é".encode("latin-1") * 2000, "not UTF-8"),
@@ -178,6 +182,7 @@ def start_small_run(at: AppTest, steps: int) -> training.JobSnapshot:
     return wait_until_over(training.registry().get(at.session_state["train_job"]))
 
 
+@pytest.mark.slow
 def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     at = open_page("train")
     upload_citizens(at)
@@ -208,6 +213,7 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     assert f"trained on: **{card['device'].replace(':', '', 1)}**" in " ".join(m.value for m in at.sidebar.markdown)
 
 
+@pytest.mark.slow
 def test_fine_tuning_from_the_train_page_keeps_the_parent_architecture(roots):
     parent = get_checkpoint(str(roots / "checkpoints" / "tiny-lstm"))
     at = open_page("train")
@@ -230,6 +236,7 @@ def wait_until_over(job: training.Job, seconds: float = 180) -> training.JobSnap
     return job.snapshot()
 
 
+@pytest.mark.slow
 def test_a_job_stops_with_a_checkpoint_and_resumes_where_it_stopped(tmp_path):
     jobs = training.JobRegistry()
     cfg = TrainConfig(corpus=str(SONNETS), out=str(tmp_path / "sonnets"), n_layer=1, hidden_size=16, batch_size=4,
@@ -251,6 +258,7 @@ def test_a_job_stops_with_a_checkpoint_and_resumes_where_it_stopped(tmp_path):
     assert json.loads((tmp_path / "sonnets" / "card.json").read_text())["steps"] == resumed.step
 
 
+@pytest.mark.slow
 def test_sample_clamps_cells_beside_the_free_stream_and_attributes_a_choice(roots):
     at = open_page("sample")
     at.toggle(key="sample_fix_seed").set_value(True).run()

@@ -9,6 +9,7 @@ from core.vqa.data import load_split
 from tests.conftest import ROOT
 
 MODEL = ROOT / "checkpoints" / "vqa-easy"
+pytestmark = pytest.mark.slow  # the shipped VQA model
 
 
 @pytest.fixture

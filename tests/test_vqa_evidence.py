@@ -98,6 +98,7 @@ def test_supervised_attention_loss_only_where_there_is_something_to_look_at():
     assert torch.isclose(plain, nothing) and guided > plain + 1.0
 
 
+@pytest.mark.slow
 def test_attention_targets_are_the_masks_of_what_each_question_is_about(tmp_path):
     from core.vision.worlds import photo_masks
     n = 6

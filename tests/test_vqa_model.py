@@ -97,6 +97,7 @@ def pixel_grids(split, grid: int = 8) -> np.ndarray:
     return np.eye(27, dtype=np.float16)[rgb @ np.array([9, 3, 1])]
 
 
+@pytest.mark.slow
 def test_tiny_trained_model_beats_the_question_only_baseline(tmp_path):
     from core.common.io import OutputError
     from core.vqa.train import VQATrainConfig, train

@@ -13,6 +13,7 @@ from test_caption_images import bad_uploads
 from core.vqa.photo_questions import photo_answers
 
 PAGE = "../pages/vqa.py"
+pytestmark = pytest.mark.slow  # the shipped VQA models and the encoder
 
 
 @pytest.fixture(scope="module")

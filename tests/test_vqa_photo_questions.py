@@ -27,6 +27,7 @@ def named(text: str) -> str:
     return [forms[w] for w in re.findall(r"[a-z]+", text) if w in forms][-1]
 
 
+@pytest.mark.slow
 def test_answers_are_true_to_the_scene(scenes):
     kinds = set()
     for scene, questions in (pair for pairs in scenes.values() for pair in pairs):

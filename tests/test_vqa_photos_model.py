@@ -12,6 +12,7 @@ from core.vqa.pipeline import answer_question, choose, encode_image
 from tests.conftest import ROOT
 
 MODEL = ROOT / "checkpoints" / "vqa-photos"
+pytestmark = pytest.mark.slow  # the shipped photo VQA model and the encoder
 
 
 @pytest.fixture(scope="module")

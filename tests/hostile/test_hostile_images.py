@@ -26,6 +26,7 @@ def test_a_40_megapixel_png_is_refused_by_the_pixel_limit():
         open_image(data)
 
 
+@pytest.mark.slow
 def test_the_largest_accepted_image_decodes_within_1_gb(tmp_path):
     side = int(MAX_PIXELS ** 0.5)
     path = tmp_path / "big.png"
@@ -44,6 +45,7 @@ def test_float_pixels_that_are_not_finite_are_refused(bad):
         open_image(buf.getvalue())
 
 
+@pytest.mark.slow
 def test_a_1_by_4000_strip_is_captioned_and_shown():
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=300)
     at.run()

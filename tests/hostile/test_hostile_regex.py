@@ -19,6 +19,7 @@ def tiny(tmp_path_factory):
     return make_checkpoint(tmp_path_factory.mktemp("regex") / "tiny-lstm")
 
 
+@pytest.mark.slow
 def test_the_issue_pattern_on_real_text_finishes(tiny):
     """`(\\w+\\s?)+$` over 5,000 characters of Shakespeare: Python's re backtracks for hours; RE2 is linear."""
     proc = run_capped(["-m", "core.lens.rank_cells", "--checkpoint", str(tiny), "--text", str(SONNETS), "--signal", "regex",

@@ -18,6 +18,7 @@ def tiny(tmp_path_factory):
     return make_checkpoint(tmp_path_factory.mktemp("sampling") / "tiny-lstm")
 
 
+@pytest.mark.slow
 def test_a_1_mb_prime_file_is_refused_in_bounded_memory(tmp_path):
     prime = tmp_path / "prime.txt"
     prime.write_text(MB_PRIME)
@@ -57,6 +58,7 @@ def test_bad_sampling_arguments_get_a_clear_message(tiny, capsys, args, phrase):
     assert err.startswith("error: ") and phrase in err, err
 
 
+@pytest.mark.slow
 def test_priming_in_chunks_matches_one_pass():
     torch.manual_seed(0)
     model = CharRNN(CharRNNConfig(30, "lstm", 2, 8)).eval()
@@ -69,6 +71,7 @@ def test_priming_in_chunks_matches_one_pass():
     torch.testing.assert_close(torch.stack(stepper.c), c)
 
 
+@pytest.mark.slow
 def test_the_sample_page_refuses_a_1_mb_prime(tiny, monkeypatch):
     monkeypatch.setenv("RNNLENS_CHECKPOINTS", str(tiny.parent))
     monkeypatch.setenv("RNNLENS_RUNS", str(tiny.parent / "runs"))

@@ -44,6 +44,7 @@ def test_upload_names_become_short_safe_file_names(name, stored):
     assert upload_file_name(name) == stored
 
 
+@pytest.mark.slow
 def test_a_corpus_file_named_like_a_built_in_keeps_its_own_text(tmp_path):
     """Train on austen.txt: the card's corpus reads back the user's text, never the built-in Austen."""
     user_file = tmp_path / "austen.txt"

@@ -73,6 +73,7 @@ def test_karpathy_json_loader(tmp_path):
         read_karpathy_json(bad)
 
 
+@pytest.mark.slow
 def test_train_cli_on_karpathy_json(tmp_path, capsys):
     path, root = write_karpathy(tmp_path)
     out = tmp_path / "ck"

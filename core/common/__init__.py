@@ -1,1 +1,1 @@
-"""The shared base: file safety, the data folder, devices, data-parallel ranks, config command lines, training events."""
+"""The shared base: file safety, the data folder, devices, data-parallel ranks, config command lines, events."""

@@ -46,7 +46,10 @@ def browser(server):
 
 
 def pytest_collection_modifyitems(items):
-    """Browser and DDP tests are slow too, so `pytest -m "not slow"` leaves them out."""
+    """A test that serves the dashboard (a `server` or `browser` fixture) is a browser test; browser and DDP tests
+    are slow too, so `pytest -m "not slow"` leaves them out."""
     for item in items:
+        if {"server", "browser"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.browser)
         if item.get_closest_marker("browser") or item.get_closest_marker("ddp"):
             item.add_marker(pytest.mark.slow)

@@ -18,7 +18,6 @@ from tests.browser_helpers import CHROMIUM, ROOT, SPILLS, WATCH_OUTPUT, enter, s
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ def open_expander(page, label: str) -> None:
         settle(page)
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("width", [1024, 1440])
 def test_captioning_fits_its_columns_and_reads_in_order(server, browser, width):
     page = browser.new_page(viewport={"width": width, "height": 768})

@@ -17,7 +17,6 @@ from tests.tiny_checkpoint import make_checkpoint
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.browser
 
 HOME_WITHIN_S = 5.0  # or twice an undisturbed load of Home, on a machine too busy for 5 s even when idle
 

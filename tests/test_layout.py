@@ -37,12 +37,12 @@ PENDING_FUNCTIONS = {
     ("core.gradients.flow", "_load_text_problem"), ("core.lens.attribution", "main"),
     ("core.lens.cell_checks", "main"), ("core.lens.error_analysis", "main"), ("core.lens.intervene", "main"),
     ("core.lens.intervene", "cli_side_by_side"), ("core.lens.intervene", "_cli_score"),
-    ("core.lens.matching", "main"), ("core.vqa.ask", "main"), ("core.vqa.evaluate", "load_test"),
+    ("core.lens.matching", "main"), ("core.lens.emergence", "main"), ("core.vqa.ask", "main"),
+    ("core.vqa.evaluate", "load_test"),
     # removed when the loop branch merges: it rewrites the three trainers and emergence's retraining
     ("core.caption.train", "load_splits"), ("core.caption.train", "_train"), ("core.vqa.train", "photo_splits"),
     ("core.vqa.train", "data_note"), ("core.vqa.train", "_train"), ("core.lens.emergence", "probe_scores"),
     ("core.lens.emergence", "attach_retrained"), ("core.lens.emergence", "retrain_timeline"),
-    ("core.lens.emergence", "main"),
 }
 
 

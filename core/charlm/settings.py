@@ -52,7 +52,7 @@ class TrainConfig:
 
 def auto_settings(train_chars: int, device_type: str) -> dict:
     """Model size, dropout, batch size, sequence length and learning rate for a corpus of train_chars
-    characters on a device (the README's "Training defaults" says how they were measured)."""
+    characters on a device (the README's "Train on a CPU, a GPU or several GPUs" says how they were chosen)."""
     small = train_chars < 300_000
     if device_type == "cuda":
         return {"n_layer": 2 if small else 3, "hidden_size": 512 if small else 1024,

@@ -7,8 +7,8 @@ import torch
 
 from core.charlm.checkpoint import load_checkpoint
 from core.charlm.train import Trainer, train
-from core.common.loop import TrainingError
 from core.common.events import StepEvent
+from core.common.loop import TrainingError
 from tests.tiny_checkpoint import SONNETS, tiny_config
 
 
@@ -91,6 +91,7 @@ def test_a_resume_with_no_steps_left_finishes_the_run_with_a_full_validation(tmp
 def test_resuming_a_fine_tune_trains_only_the_minutes_asked_for(tmp_path, tiny_checkpoint):
     import json
     import shutil
+
     from core.charlm.settings import resume_config
     parent = tmp_path / "parent"
     shutil.copytree(tiny_checkpoint, parent)

@@ -23,7 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from core.charlm.card import TIMELINE_STEPS, corpus_sha256, make_card, rounded, timeline_entry
+from core.charlm.card import (
+    TIMELINE_STEPS,
+    corpus_sha256,
+    make_card,
+    rounded,
+    timeline_entry,
+)
 from core.charlm.checkpoint import (
     MAX_PARAMS,
     Checkpoint,
@@ -44,7 +50,15 @@ from core.charlm.settings import TrainConfig, with_auto_settings
 from core.charlm.vocab import Vocab
 from core.common.device import autocast, resolve_device
 from core.common.distributed import Ranks
-from core.common.events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, TrainEvent, ValEvent
+from core.common.events import (
+    CheckpointEvent,
+    CurveEvent,
+    DoneEvent,
+    SampleEvent,
+    StartEvent,
+    TrainEvent,
+    ValEvent,
+)
 from core.common.loop import Loop, LoopConfig, Task
 
 SAMPLE_CHARS = 300
@@ -265,8 +279,8 @@ class Trainer(Task):
         return scores
 
     def _add_to_curve(self, val_loss: float | None, tokens_per_s: float | None) -> None:
-        point = {"step": self.loop.step, "train_loss": rounded(self.loop.train_loss), "val_loss": None if val_loss is None else round(val_loss, 4),
-                 "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s)}
+        point = {"step": self.loop.step, "train_loss": rounded(self.loop.train_loss),
+                 "val_loss": None if val_loss is None else round(val_loss, 4), "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s)}
         self.curve.append(point)
         self.emit(CurveEvent(dict(point)))
 

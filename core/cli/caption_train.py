@@ -15,12 +15,10 @@ import sys
 
 from core.caption.evaluate import WORLDS
 from core.caption.train import CaptionTrainConfig, train
-from core.common.config_args import add_config_args, config_from_args
+from core.cli.world_train import config_parser, run_training
 from core.common.device import DEVICE_HELP
 from core.common.io import OVERWRITE_HELP
-from core.common.loop import TrainingError
 from core.vision.encoder import STAGES
-from core.vision.photos import PhotoWorldError
 
 CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
             "encoder": "encoder stage (core.vision.encoder): " + " | ".join(STAGES),
@@ -46,24 +44,12 @@ CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
 
 def parser() -> argparse.ArgumentParser:
     """The command line: one flag per CaptionTrainConfig field."""
-    p = argparse.ArgumentParser(prog="python -m core.cli.caption_train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_args(p, CaptionTrainConfig, help=CLI_HELP)
-    return p
+    return config_parser("python -m core.cli.caption_train", __doc__, CaptionTrainConfig, CLI_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train as the flags say; 0 when saved, 2 with a one-line message on bad input."""
-    argv = sys.argv[1:] if argv is None else argv
-    args = vars(parser().parse_args(argv))
-    command = "python -m core.cli.caption_train " + " ".join(argv)
-    try:
-        out = train(config_from_args(CaptionTrainConfig, args), log=lambda m: print(m, flush=True), command=command)
-    except (ValueError, PhotoWorldError, TrainingError) as e:  # a bad flag, DeviceError, OutputError, CaptionDataError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"saved {out}")
-    return 0
+    return run_training(parser(), CaptionTrainConfig, train, argv)
 
 
 if __name__ == "__main__":

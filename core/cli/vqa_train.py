@@ -10,11 +10,9 @@ models train; an --out that holds a checkpoint is refused unless --overwrite, an
 import argparse
 import sys
 
-from core.common.config_args import add_config_args, config_from_args
+from core.cli.world_train import config_parser, run_training
 from core.common.device import DEVICE_HELP
 from core.common.io import OVERWRITE_HELP
-from core.common.loop import TrainingError
-from core.vision.photos import PhotoWorldError
 from core.vqa.train import WORLDS, VQATrainConfig, train
 
 CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WORLDS),
@@ -29,32 +27,20 @@ CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WO
             "attend_objects": "photo world: weight of the supervised-attention loss, -log(attention mass on the "
                               "question's objects) at every hop (core.vision.grounded; 0: off)",
             "batch_images": "images per batch, with all their questions",
-            "mc_weight": "weight of the multiple-choice scoring loss",
-            "warmup_steps": "grow the learning rate linearly over these first steps (0: none)", "max_minutes": "budget per model",
+            "mc_weight": "weight of the multiple-choice scoring loss", "max_minutes": "budget per model",
+            "warmup_steps": "grow the learning rate linearly over these first steps (0: none)",
             "threads": "torch CPU threads", "device": DEVICE_HELP, "half": "store fp16 weights (for shipping)",
             "overwrite": OVERWRITE_HELP}
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line: one flag per VQATrainConfig field."""
-    p = argparse.ArgumentParser(prog="python -m core.cli.vqa_train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_args(p, VQATrainConfig, help=CLI_HELP)
-    return p
+    return config_parser("python -m core.cli.vqa_train", __doc__, VQATrainConfig, CLI_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train as the flags say; 0 when saved, 2 with a one-line message on bad input."""
-    argv = sys.argv[1:] if argv is None else argv
-    args = vars(parser().parse_args(argv))
-    command = "python -m core.cli.vqa_train " + " ".join(argv)
-    try:
-        out, _ = train(config_from_args(VQATrainConfig, args), log=lambda m: print(m, flush=True), command=command)
-    except (ValueError, PhotoWorldError, TrainingError) as e:  # a bad flag, DeviceError, OutputError, VQADataError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"saved {out}")
-    return 0
+    return run_training(parser(), VQATrainConfig, lambda cfg, **kw: train(cfg, **kw)[0], argv)
 
 
 if __name__ == "__main__":

@@ -118,8 +118,9 @@ class Loop:
     """One run's optimizer steps, budget, learning rate, best state and step events."""
 
     def __init__(self, cfg: LoopConfig, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                 device: torch.device = torch.device("cpu"), ranks: Ranks | None = None):
-        self.cfg, self.model, self.opt, self.device = cfg, model, opt, device
+                 device: torch.device | None = None, ranks: Ranks | None = None):
+        self.cfg, self.model, self.opt = cfg, model, opt
+        self.device = device or torch.device("cpu")
         self.ranks = ranks or Ranks()
         self.step = self.base_step = 0  # base: where this run's budget starts (a fine-tune's parent's steps)
         self.elapsed = self.base_elapsed = 0.0  # seconds of training

@@ -7,46 +7,29 @@ nanoGPT does). The checkpoint is written atomically every `checkpoint_every` ste
 continues it exactly (model, optimizer, step, data position, RNG); its card reports the loss on the whole
 validation split, its timeline a sample (and the optional probe's scores) at each of TIMELINE_STEPS.
 
-A run starts from one of three places: a fresh model (knobs left unset are chosen by core.charlm.settings), the
-checkpoint in `out` (`resume`), or another checkpoint to fine-tune (`init_from`, char-rnn's -init_from: its
-architecture, vocabulary, weights, step count and timeline carry over, with a fresh optimizer and this run's
-dropout, learning rate and budget). Under torchrun each process trains its share of the streams
+A run starts from a fresh model, from the checkpoint in `out` (`resume`) or from another one to fine-tune
+(`init_from`): core.charlm.start. Under torchrun each process trains its share of the streams
 (core.common.distributed); rank 0 validates, samples and writes. The command line is core.cli.train.
 """
 import copy
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from core.charlm.card import (
-    TIMELINE_STEPS,
-    corpus_sha256,
-    make_card,
-    rounded,
-    timeline_entry,
-)
-from core.charlm.checkpoint import (
-    MAX_PARAMS,
-    Checkpoint,
-    CheckpointError,
-    TrainState,
-    claim_output,
-    load_checkpoint,
-    load_train_state,
-    n_params,
-    save_checkpoint,
-)
+from core.charlm.card import TIMELINE_STEPS, make_card, rounded, timeline_entry
+from core.charlm.checkpoint import TrainState, claim_output, save_checkpoint
 from core.charlm.corpus import Corpus, load_corpus
 from core.charlm.evaluate import evaluate_loss, streams
-from core.charlm.model import CharRNN, CharRNNConfig
-from core.charlm.recurrent import detach
+from core.charlm.model import CharRNN
+from core.charlm.recurrent import detach, map_state
 from core.charlm.sample import sample_batch
-from core.charlm.settings import TrainConfig, with_auto_settings
+from core.charlm.settings import TrainConfig
+from core.charlm.start import start
 from core.charlm.vocab import Vocab
 from core.common.device import autocast, resolve_device
 from core.common.distributed import Ranks
@@ -74,13 +57,6 @@ def _to_cpu(tree):
     if isinstance(tree, (list, tuple)):
         return type(tree)(_to_cpu(v) for v in tree)
     return tree
-
-
-def _map_hidden(hidden, fn):
-    """fn applied to the carried h, or to both of (h, c); None stays None."""
-    if hidden is None:
-        return None
-    return tuple(fn(t) for t in hidden) if isinstance(hidden, tuple) else fn(hidden)
 
 
 class Trainer(Task):
@@ -111,20 +87,16 @@ class Trainer(Task):
 
     def _prepare(self) -> None:
         self.corpus: Corpus = load_corpus(self.cfg.corpus)
-        self.pos, self.epoch = 0, 0  # where the streams are read
-        self.hidden = None  # the hidden state carried across chunks (this rank's streams)
-        self.timeline: list[dict] = []  # samples.json "timeline": a sample at each of TIMELINE_STEPS
-        self.curve: list[dict] = []  # samples.json "curve": the one loss curve of this model
+        begin = start(self.cfg, self.corpus, self.device, self.ranks)  # a fresh, resumed or fine-tuned model
+        self.cfg = cfg = begin.cfg
+        self.vocab, self.model, self.opt = begin.vocab, begin.model, begin.opt
+        self.pos, self.epoch = begin.pos, begin.epoch  # where the streams are read
+        self.hidden = begin.hidden  # the hidden state carried across chunks (this rank's streams)
+        self.timeline = begin.timeline  # samples.json "timeline": a sample at each of TIMELINE_STEPS
+        self.curve = begin.curve  # samples.json "curve": the one loss curve of this model
+        self.commands = begin.commands + self.commands
         self.last_saved_step: int | None = None
         self.emit: Callable[[TrainEvent], None] = lambda event: None
-        # the model, vocabulary and optimizer come from one of three places, with where the loop starts
-        if self.cfg.resume:
-            start = self._resume()
-        elif self.cfg.init_from:
-            start = self._init_from(self.cfg.init_from)
-        else:
-            start = self._fresh()
-        cfg = self.cfg
         if cfg.batch_size % self.ranks.world_size:
             raise ValueError(f"--batch-size {cfg.batch_size} does not split evenly over {self.ranks.world_size} "
                              f"processes")
@@ -138,76 +110,12 @@ class Trainer(Task):
         if self.ranks.distributed:
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index]
                                                if self.device.type == "cuda" else None)
-        self.loop = Loop(LoopConfig(cfg.lr, cfg.max_steps, cfg.max_minutes, cfg.eval_every, cfg.grad_clip,
-                                    cfg.warmup_steps, cfg.lr_min_ratio, eval_at=TIMELINE_STEPS),
-                         self.model, self.opt, self.device, self.ranks)
-        self.loop.step, self.loop.base_step, self.loop.elapsed, self.loop.base_elapsed, self.loop.train_loss = start
-
-    def _fresh(self) -> tuple:
-        self.cfg = cfg = with_auto_settings(self.cfg, len(self.corpus.train), self.device.type)
-        torch.manual_seed(cfg.seed)
-        self.vocab = Vocab.from_text(self.corpus.train)
-        config = CharRNNConfig(len(self.vocab), cfg.cell, cfg.n_layer, cfg.hidden_size, cfg.dropout, cfg.forget_bias)
-        if n_params(config) > MAX_PARAMS:  # its checkpoint could not be loaded
-            raise ValueError(f"{cfg.n_layer} x {cfg.hidden_size} {cfg.cell} over {len(self.vocab)} symbols has "
-                             f"{n_params(config):,} parameters; checkpoints hold at most {MAX_PARAMS:,}")
-        self.model = CharRNN(config)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        torch.manual_seed(cfg.seed + self.ranks.rank)  # each rank its own dropout masks; rank 0 as one process
-        return 0, 0, 0.0, 0.0, float("nan")
-
-    def _resume(self) -> tuple:
-        if not (self.out / "config.json").exists():
-            raise CheckpointError(f"--resume: {self.out} holds no checkpoint to resume")
-        ckpt = load_checkpoint(self.out)
-        ts = load_train_state(self.out)
-        saved_world = ts.rng.size(0) if ts.rng.dim() == 2 else 1  # one RNG state per process
-        if saved_world != self.ranks.world_size:
-            how = f"torchrun --nproc_per_node={saved_world} -m core.cli.train ..." if saved_world > 1 \
-                else "python -m core.cli.train ... (without torchrun)"
-            raise CheckpointError(f"--resume: {self.out} was trained by {saved_world} process(es), this run has "
-                                  f"{self.ranks.world_size}; an exact resume needs the same number: {how}")
-        try:
-            saved = TrainConfig(**{**ts.config, "resume": True})
-        except TypeError as e:
-            raise CheckpointError(f"train_state.json holds a training config this version cannot read: {e}") from None
-        # the model and data knobs come from the checkpoint; the budget and device from this call
-        self.cfg = replace(saved, max_steps=self.cfg.max_steps, max_minutes=self.cfg.max_minutes,
-                           device=self.cfg.device)
-        self.vocab, self.model = ckpt.vocab, ckpt.model.train().to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
-        self.opt.load_state_dict(ts.optimizer)
-        self.pos, self.epoch = ts.pos, ts.epoch
-        torch.set_rng_state((ts.rng[self.ranks.rank] if saved_world > 1 else ts.rng).clone())
-        rows = self.ranks.rows(self.cfg.batch_size)
-        self.hidden = _map_hidden(ts.hidden, lambda t: t[:, rows].contiguous().to(self.device))  # (L, B / world, H)
-        saved_hash, now_hash = ckpt.card.get("manifest_sha256"), corpus_sha256(self.corpus)
-        if saved_hash and saved_hash != now_hash:
-            raise CheckpointError(
-                f"--resume: the corpus {self.cfg.corpus} has changed since {self.out} was saved (sha256 "
-                f"{saved_hash[:12]}... then, {now_hash[:12]}... now); resuming would go on over a different "
-                f"text. Restore the text, or fine-tune on the new one with --init-from {self.out} --out NEW_DIR.")
-        return ts.step, ts.base_step, ts.elapsed, ts.base_elapsed, self._continue_history(ckpt)
-
-    def _init_from(self, path: str) -> tuple:
-        parent = load_checkpoint(path)
-        m = parent.config
-        self.cfg = with_auto_settings(replace(self.cfg, cell=m.cell, n_layer=m.n_layer, hidden_size=m.hidden_size,
-                                              forget_bias=m.forget_bias), len(self.corpus.train), self.device.type)
-        torch.manual_seed(self.cfg.seed)
-        self.vocab = parent.vocab
-        self.model = CharRNN(replace(m, dropout=self.cfg.dropout))
-        self.model.load_state_dict(parent.model.state_dict())
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
-        torch.manual_seed(self.cfg.seed + self.ranks.rank)
-        step, seconds = int(parent.card.get("steps", 0)), float(parent.card.get("train_seconds", 0.0))
-        return step, step, seconds, seconds, self._continue_history(parent)
-
-    def _continue_history(self, ckpt: Checkpoint) -> float:
-        """Carry a checkpoint's timeline, curve and commands into this run; returns its last train loss."""
-        self.timeline, self.curve = ckpt.samples.get("timeline", []), ckpt.samples.get("curve", [])
-        self.commands = list(ckpt.card.get("commands") or [ckpt.card.get("command", "")]) + self.commands
-        return ckpt.card.get("train_loss") or float("nan")
+        self.loop = loop = Loop(LoopConfig(cfg.lr, cfg.max_steps, cfg.max_minutes, cfg.eval_every, cfg.grad_clip,
+                                           cfg.warmup_steps, cfg.lr_min_ratio, eval_at=TIMELINE_STEPS),
+                                self.model, self.opt, self.device, self.ranks)
+        loop.step, loop.base_step, loop.elapsed, loop.base_elapsed = (begin.step, begin.base_step, begin.elapsed,
+                                                                      begin.base_elapsed)
+        loop.train_loss = begin.train_loss
 
     # ---- what the loop asks of the model -------------------------------------------------------------
 
@@ -250,7 +158,7 @@ class Trainer(Task):
             self.emit(CheckpointEvent(str(self.out)))
 
     def state(self) -> tuple:
-        return self.pos, self.epoch, _map_hidden(self.hidden, torch.clone)
+        return self.pos, self.epoch, map_state(self.hidden, torch.clone)
 
     def load_state(self, state: tuple) -> None:
         self.pos, self.epoch, self.hidden = state
@@ -320,7 +228,7 @@ class Trainer(Task):
     def save(self, val_loss: float) -> Path:
         """Write the checkpoint (rank 0), with every rank's carried state and RNG state for --resume."""
         loop = self.loop
-        hidden = _map_hidden(self.hidden, lambda t: self.ranks.gather(t, dim=1).cpu())  # (L, B, H)
+        hidden = map_state(self.hidden, lambda t: self.ranks.gather(t, dim=1).cpu())  # (L, B, H)
         rng = torch.get_rng_state()
         if self.ranks.distributed:  # one row per process
             rng = self.ranks.gather(rng.to(self.device).unsqueeze(0)).cpu()  # (world, N)

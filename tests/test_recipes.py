@@ -10,7 +10,8 @@ from tests.conftest import ROOT
 SHIPPED = sorted(p.parent.name for p in (ROOT / "checkpoints").glob("*/card.json"))
 # where each trainer's command line lived when a shipped card recorded it -> where it is now
 MOVED = {"core.train": "core.cli.train", "core.charlm.train": "core.cli.train",
-         "core.caption.train": "core.cli.caption_train", "core.vqa.train": "core.cli.vqa_train"}
+         "core.caption.train": "core.cli.caption_train", "core.vqa.train": "core.cli.vqa_train",
+         "core.emergence": "core.lens.emergence"}
 
 
 def today(command: str) -> str:

@@ -188,7 +188,8 @@ class Trainer(Task):
 
     def _add_to_curve(self, val_loss: float | None, tokens_per_s: float | None) -> None:
         point = {"step": self.loop.step, "train_loss": rounded(self.loop.train_loss),
-                 "val_loss": None if val_loss is None else round(val_loss, 4), "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s)}
+                 "val_loss": None if val_loss is None else round(val_loss, 4),
+                 "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s)}
         self.curve.append(point)
         self.emit(CurveEvent(dict(point)))
 

@@ -78,7 +78,7 @@ def emergence_timeline(samples: dict) -> tuple[list[dict], str]:
 
 def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
                      on_entry: Callable[[list[dict]], None] | None = None) -> list[dict]:
-    """Train a model from scratch (a core.charlm.train.TrainConfig) and probe each checkpoint it writes: one entry a step.
+    """Train a model from scratch as train_config says and probe each checkpoint it writes: one entry a step.
 
     on_entry(timeline) is called after each new entry (to print or save progress)."""
     probe = load_corpus(train_config.corpus).val[:probe_chars]

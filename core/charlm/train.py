@@ -138,6 +138,7 @@ class Trainer(Task):
         return evaluate_loss(self.model, ids, bf16=self.cfg.bf16)
 
     def kept(self) -> str:
+        """The last checkpoint written, for the message of a diverged run."""
         if self.last_saved_step is None:
             return "no checkpoint was written yet"
         return f"the last good checkpoint (step {self.last_saved_step}) is kept in {self.out}"
@@ -158,9 +159,11 @@ class Trainer(Task):
             self.emit(CheckpointEvent(str(self.out)))
 
     def state(self) -> tuple:
+        """The data position and carried state, for the best-state copy."""
         return self.pos, self.epoch, map_state(self.hidden, torch.clone)
 
     def load_state(self, state: tuple) -> None:
+        """Back to a copied position and carried state, with the curve and timeline of that step."""
         self.pos, self.epoch, self.hidden = state
         self.curve = [p for p in self.curve if p["step"] <= self.loop.step]  # the history of the kept model
         self.timeline = [t for t in self.timeline if t["step"] <= self.loop.step]

@@ -1,7 +1,7 @@
 """GPU training: `core.charlm.train --device cuda` vs a plain cuDNN LSTM loop of the same size, in the same run.
 
 Prepared for one short job on one CUDA GPU (about 5 minutes with the default 1.5-minute budgets): first
-`python -m core.charlm.train --corpus shakespeare --device cuda --max-minutes M` with the defaults chosen for a GPU,
+`python -m core.cli.train --corpus shakespeare --device cuda --max-minutes M` with the defaults chosen for a GPU,
 then a plain loop over the same model size, batch, sequence length and streams (nn.Embedding + cuDNN nn.LSTM
 + nn.Linear, bf16 autocast, AdamW at core.charlm.train's learning rate with cosine decay, gradient clip 1, no dropout,
 no validation during training) for the same training time. Prints training tokens/s (tokens / training
@@ -37,7 +37,7 @@ SMOKE = ["--n-layer", "1", "--hidden-size", "32", "--batch-size", "8", "--seq-le
 
 def run_core_train(corpus: str, device: str, minutes: float, out: Path, extra: list[str]) -> dict:
     """core.charlm.train as a user runs it; its card."""
-    cmd = [sys.executable, "-m", "core.charlm.train", "--corpus", corpus, "--device", device, "--max-minutes", str(minutes),
+    cmd = [sys.executable, "-m", "core.cli.train", "--corpus", corpus, "--device", device, "--max-minutes", str(minutes),
            "--out", str(out), *extra]
     run = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if run.returncode != 0:

@@ -5,7 +5,7 @@ installed here): a 4-layer, 128-wide, 4-head causal transformer (no biases, tied
 64, batch 12 random windows, AdamW lr 1e-3 (betas 0.9/0.99, weight decay 0.1 on matrices), 100 warm-up steps
 and cosine decay to 1e-4 over its budget, gradient clip 1, float32, no compile, and (as nanoGPT) it keeps the
 weights with the best interval validation loss (every 250 steps, 20 batches). core.charlm.train runs as a user would
-run it: `python -m core.charlm.train --corpus FILE --max-minutes M --threads 1`, defaults for everything else.
+run it: `python -m core.cli.train --corpus FILE --max-minutes M --threads 1`, defaults for everything else.
 
 Data: the first 1.1 MB of the shakespeare corpus's train split (`--corpus`: another built corpus's), split
 90/10 by core.charlm.corpus (the last 10% of the lines are val). Both sides count only training time against the
@@ -152,7 +152,7 @@ def bench_text(corpus: str) -> Path:
 def side_by_side(text: Path, minutes: float, work: Path) -> dict:
     """Run both sides at once, one thread each; their val losses, steps and training seconds."""
     out = work / f"charrnn-{minutes:g}min"
-    ours = subprocess.Popen([sys.executable, "-m", "core.charlm.train", "--corpus", str(text), "--out", str(out),
+    ours = subprocess.Popen([sys.executable, "-m", "core.cli.train", "--corpus", str(text), "--out", str(out),
                              "--max-minutes", str(minutes), "--threads", "1"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     ref = subprocess.Popen([sys.executable, __file__, "--reference", str(text), "--minutes", str(minutes)], cwd=ROOT,

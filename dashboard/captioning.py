@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"photos": ROOT / "checkpoints" / "captioner-photos", "shapes": ROOT / "checkpoints" / "captioner-scenes"}
 SAMPLES = {"cat (chelsea)": "chelsea", "astronaut": "astronaut", "coffee": "coffee", "rocket": "rocket",
            "motorcycle": "motorcycle", "cameraman": "camera"}
-TRAIN_REAL = ("python -m core.caption.train --karpathy-json dataset_flickr8k.json "
+TRAIN_REAL = ("python -m core.cli.caption_train --karpathy-json dataset_flickr8k.json "
               "--images Flicker8k_Dataset --out checkpoints/captioner-flickr8k")
 CARD_ROWS = ("data", "encoder", "n_params", "steps", "train_seconds", "hardware", "command")
 THUMB = 150  # px, width of a per-word thumbnail

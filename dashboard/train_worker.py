@@ -5,7 +5,9 @@ Kept apart from dashboard/training.py so the child imports neither streamlit nor
 import dataclasses
 import multiprocessing as mp
 
-from core.charlm.train import TrainConfig
+from core.charlm.settings import TrainConfig
+from core.charlm.train import train
+from core.lens.emergence import timeline_probe
 
 
 @dataclasses.dataclass
@@ -20,14 +22,12 @@ class JobExited:
 
 
 def run_job(cfg: TrainConfig, events: mp.Queue, stop: mp.Event) -> None:
-    """Child process: train, forwarding every event."""
+    """Child process: train (probing each timeline entry for the cells-emerging chart), forwarding every event."""
     import torch
-
-    from core.charlm.train import train
 
     torch.set_num_threads(1)
     try:
-        train(cfg, events.put, stop.is_set)
+        train(cfg, events.put, stop.is_set, probe=timeline_probe)
     except Exception as err:  # shown to the user on the Train page
         events.put(JobFailed(str(err) or type(err).__name__))
     events.put(JobExited())

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.charlm.corpus import BUILDERS, CorpusError, corpus_info, upload_file_name
-from core.charlm.train import TrainConfig
+from core.charlm.settings import TrainConfig
 from dashboard import plots, training
 from dashboard.models import CheckpointError, available_models, get_checkpoint, model_label, runs_dir
 

@@ -95,7 +95,7 @@ def test_the_copy_path_moves_the_noun_the_attended_concept_names():
 
 @pytest.mark.slow
 def test_trainer_with_concepts_writes_a_captioner_that_reads_them(tmp_path):
-    from core.caption import train as caption_train
+    from core.cli import caption_train
     from core.caption.model import load_captioner
     out = tmp_path / "ck"
     rc = caption_train.main(["--world", "photos", "--encoder", "late", "--project-dim", "8", "--concepts",

@@ -3,7 +3,7 @@ trainer's command line refuses an absent device, a locked or occupied --out and 
 import pytest
 import torch
 
-from core.caption import train as train_cli
+from core.cli import caption_train as train_cli
 from core.common.io import DirectoryLock
 
 from core.common.words import WordVocab, tokenize
@@ -91,7 +91,7 @@ def test_tiny_decoder_overfits_five_captions(tmp_path):
 
 @pytest.fixture
 def train_main(capsys):
-    """`python -m core.caption.train ARGS` in-process: (exit code, stderr)."""
+    """`python -m core.cli.caption_train ARGS` in-process: (exit code, stderr)."""
     def call(*args: str) -> tuple[int, str]:
         code = train_cli.main(list(args))
         return code, capsys.readouterr().err

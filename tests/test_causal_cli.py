@@ -48,9 +48,10 @@ def test_bad_clamp_gets_a_clear_message(tiny, capsys, flags, message):
 @pytest.mark.slow
 def test_trainer_records_probe_scores_in_the_timeline(tmp_path):
     from core.charlm.train import train
+    from core.lens.emergence import timeline_probe
     from tests.tiny_checkpoint import tiny_config
 
-    path = train(tiny_config(tmp_path / "run", max_steps=4, eval_every=2))
+    path = train(tiny_config(tmp_path / "run", max_steps=4, eval_every=2), probe=timeline_probe)
     entry = json.loads((path / "samples.json").read_text())["timeline"][-1]
     assert entry["step"] == 4
     probe = entry["probe"]

@@ -19,7 +19,7 @@ NUMBERS = r"nats=(\d+\.\d+) bpc=(\d+\.\d+)$"
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "model"
-    proc = run("core.charlm.train", "--corpus", str(SONNETS), "--out", str(out), "--cell", "gru", "--n-layer", "1",
+    proc = run("core.cli.train", "--corpus", str(SONNETS), "--out", str(out), "--cell", "gru", "--n-layer", "1",
                "--hidden-size", "16", "--batch-size", "4", "--seq-len", "16", "--max-steps", "5",
                "--max-minutes", "0", "--threads", "1")
     assert proc.returncode == 0, proc.stderr
@@ -59,5 +59,5 @@ def test_bad_flags_get_one_clear_line(trained, args, message):
 def test_training_on_a_file_that_is_not_text(tmp_path):
     bad = tmp_path / "blob.bin"
     bad.write_bytes(bytes(range(256)) * 20)
-    proc = run("core.charlm.train", "--corpus", str(bad), "--out", str(tmp_path / "x"), "--max-steps", "2")
+    proc = run("core.cli.train", "--corpus", str(bad), "--out", str(tmp_path / "x"), "--max-steps", "2")
     assert proc.returncode == 2 and "not UTF-8" in proc.stderr and "Traceback" not in proc.stderr

@@ -8,7 +8,7 @@ import pytest
 from core.caption.train import CaptionTrainConfig
 from core.common.config_args import add_config_args, config_from_args
 from core.gradients.memory_task import MemoryConfig
-from core.charlm.train import TrainConfig
+from core.charlm.settings import TrainConfig
 from core.vqa.train import VQATrainConfig
 
 
@@ -65,13 +65,14 @@ PHOTO_ONLY = ["concepts", "copy", "feature_drop", "attend_nouns"]     # need the
     (CaptionTrainConfig(out="o", world="photos", encoder="late", karpathy_json="d.json", images="imgs", train_scenes=7,
                         val_scenes=3, test_scenes=4, cache_dir="c", min_count=2, embed_size=8, hidden_size=16,
                         attention_size=4, dropout=0.5, project_dim=0, project_imagenet=True, alpha_c=1.0, batch_size=2,
-                        lr=0.1, grad_clip=2.5, max_steps=9, max_minutes=0.5, eval_every=3, beam=1, test=False, seed=7,
+                        lr=0.1, grad_clip=2.5, warmup_steps=4, max_steps=9, max_minutes=0.5, eval_every=3, beam=1, test=False, seed=7,
                         threads=2, device="cpu", overwrite=True), ["project_dim"] + PHOTO_ONLY),
     (CaptionTrainConfig(world="photos", encoder="late", project_dim=8, concepts=True, copy=True, feature_drop=0.2,
                         attend_nouns=0.5), None),
     (VQATrainConfig(out="o", world="photos", photo_features="p", train_images=5, val_images=2, test_images=3,
                     project_dim=8, concepts=True, noun_evidence=True, colours=True, attend_objects=0.5, cache_dir="c", embed_size=8,
-                    hidden_size=16, attention_size=4, hops=1, dropout=0.0, batch_images=3, lr=0.1, mc_weight=0.0,
+                    hidden_size=16, attention_size=4, hops=1, dropout=0.0, batch_images=3, lr=0.1, grad_clip=1.5,
+                    warmup_steps=0, mc_weight=0.0,
                     max_steps=9, max_minutes=0.5, eval_every=3, seed=7, threads=2, device="cuda", half=True,
                     overwrite=True), [])])
 def test_caption_and_vqa_configs_round_trip_every_flag(cfg, left_default):

@@ -19,9 +19,9 @@ TINY = ["--corpus", str(SONNETS), "--n-layer", "2", "--hidden-size", "16", "--dr
 
 
 def torchrun(out, *flags: str, wait: bool = True):
-    """`torchrun --nproc_per_node=2 -m core.charlm.train` on the tiny settings; the finished process or a running one."""
+    """`torchrun --nproc_per_node=2 -m core.cli.train` on the tiny settings; the finished process or a running one."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-           "-m", "core.charlm.train", *TINY, "--out", str(out), *flags]
+           "-m", "core.cli.train", *TINY, "--out", str(out), *flags]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
@@ -61,7 +61,7 @@ def test_two_processes_train_the_same_weights_as_one_with_the_same_global_batch(
         torch.testing.assert_close(b[name], a[name], rtol=1e-4, atol=1e-5)  # seen: 4e-7 apart at most
     card = load_checkpoint(tmp_path / "two").card
     assert card["steps"] == 6 and "2 processes" in card["device"] and card["device"].startswith("cpu")
-    assert card["command"].startswith("torchrun --nproc_per_node=2 -m core.charlm.train --corpus")
+    assert card["command"].startswith("torchrun --nproc_per_node=2 -m core.cli.train --corpus")
     assert load_train_state(tmp_path / "two").rng.shape[0] == 2  # one RNG state per process
 
 
@@ -77,7 +77,7 @@ def test_a_killed_two_process_run_resumes_exactly_and_refuses_another_world_size
     kill_job(cut)  # killed right after its first checkpoint
     killed_at = load_checkpoint(tmp_path / "cut").card["steps"]
     assert killed_at < 120
-    refused = subprocess.run([sys.executable, "-m", "core.charlm.train", *TINY, "--out", str(tmp_path / "cut"), "--resume",
+    refused = subprocess.run([sys.executable, "-m", "core.cli.train", *TINY, "--out", str(tmp_path / "cut"), "--resume",
                               *steps], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "trained by 2 process(es), this run has 1" in refused.stderr
     resumed = torchrun(tmp_path / "cut", "--resume", *steps)
@@ -89,9 +89,9 @@ def test_a_killed_two_process_run_resumes_exactly_and_refuses_another_world_size
 
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-@pytest.mark.parametrize("module", ["core.charlm.train", "core.charlm.evaluate", "core.charlm.sample"])
+@pytest.mark.parametrize("module", ["core.cli.train", "core.charlm.evaluate", "core.charlm.sample"])
 def test_asking_for_a_missing_gpu_gives_one_clear_line(tmp_path, tiny_checkpoint, module):
-    flags = {"core.charlm.train": TINY + ["--out", str(tmp_path / "x"), "--max-steps", "1"],
+    flags = {"core.cli.train": TINY + ["--out", str(tmp_path / "x"), "--max-steps", "1"],
              "core.charlm.evaluate": ["--checkpoint", str(tiny_checkpoint), "--text", str(SONNETS)],
              "core.charlm.sample": ["--checkpoint", str(tiny_checkpoint), "--length", "5"]}[module]
     run = subprocess.run([sys.executable, "-m", module, *flags, "--device", "cuda"], cwd=ROOT, capture_output=True,

@@ -121,9 +121,10 @@ def test_the_shipped_models_carry_their_retrain_timeline(name, signal, steps):
     from core.charlm.checkpoint import load_checkpoint
     from core.lens.emergence import emergence_timeline
     from tests.conftest import ROOT
+    from tests.test_recipes import today
 
     timeline, source = emergence_timeline(load_checkpoint(ROOT / "checkpoints" / name).samples)
-    assert source == next(line for line in (ROOT / "recipes" / f"{name}.sh").read_text().splitlines()
+    assert today(source) == next(line for line in (ROOT / "recipes" / f"{name}.sh").read_text().splitlines()
                           if line.startswith("python -m core.lens.emergence"))
     assert [e["step"] for e in timeline] == list(range(100, steps + 1, 100))
     assert timeline[-1]["probe"][signal]["score"] > 0.9

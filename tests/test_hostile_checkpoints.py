@@ -20,7 +20,7 @@ from core.charlm import checkpoint as ck
 from core.charlm.checkpoint import CheckpointError, claim_output, export_checkpoint, load_checkpoint
 from core.common.io import OutputError
 from core.charlm.train import Trainer
-from core.charlm.train import main as train_main
+from core.cli.train import main as train_main
 from tests.tiny_checkpoint import SONNETS, make_checkpoint, tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.lens.intervene import Clamp, side_by_side
 from core.charlm.sample import sample_batch, stream_sample
-from core.charlm.train import TrainConfig
+from core.charlm.settings import TrainConfig
 from dashboard import plots, training
 from dashboard.models import get_checkpoint
 from tests.tiny_checkpoint import TEXT, TIMELINE, make_checkpoint

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from core.charlm.checkpoint import load_checkpoint
-from core.charlm.train import Trainer, TrainingError, train
+from core.charlm.train import Trainer, train
 from core.common.events import StepEvent
+from core.common.loop import TrainingError
 from tests.tiny_checkpoint import SONNETS, tiny_config
 
 
@@ -28,8 +29,8 @@ def test_a_killed_run_resumes_exactly(tmp_path, cell):
 def test_a_diverging_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run"))
     for _ in range(2):
-        loss = trainer.train_step()
-    trainer.save(loss, trainer.validate())
+        trainer.train_step()
+    trainer.save(trainer.validate())
     with torch.no_grad():
         trainer.model.head.weight.fill_(float("nan"))
     with pytest.raises(TrainingError, match=r"step 3.*checkpoint \(step 2\)"):
@@ -65,14 +66,14 @@ def test_fine_tuning_starts_from_the_parent_and_continues_its_history(tmp_path, 
     for name, value in parent.model.state_dict().items():
         torch.testing.assert_close(trainer.model.state_dict()[name], value, atol=0, rtol=0)
     assert trainer.vocab.encode("~")[0] == 0  # a character the parent never saw reads as unknown
-    trainer.commands[-1] = "python -m core.charlm.train --init-from ..."
+    trainer.commands[-1] = "python -m core.cli.train --init-from ..."
     out = trainer.run(lambda e: None, lambda: False)
     child = load_checkpoint(out)
     assert child.card["steps"] == parent.card["steps"] + 4  # the budget counts this run's steps only
     assert child.samples["timeline"][:len(parent.samples["timeline"])] == parent.samples["timeline"]
-    assert child.card["commands"] == [parent.card["command"], "python -m core.charlm.train --init-from ..."]
+    assert child.card["commands"] == [parent.card["command"], "python -m core.cli.train --init-from ..."]
     resumed = Trainer(tiny_config(tmp_path / "ft", corpus=str(text), max_steps=6, resume=True))
-    assert (resumed.step, resumed.base_step) == (parent.card["steps"] + 4, parent.card["steps"])
+    assert (resumed.loop.step, resumed.loop.base_step) == (parent.card["steps"] + 4, parent.card["steps"])
 
 
 def test_a_resume_with_no_steps_left_finishes_the_run_with_a_full_validation(tmp_path):
@@ -90,7 +91,8 @@ def test_a_resume_with_no_steps_left_finishes_the_run_with_a_full_validation(tmp
 def test_resuming_a_fine_tune_trains_only_the_minutes_asked_for(tmp_path, tiny_checkpoint):
     import json
     import shutil
-    from core.charlm.train import resume_config
+
+    from core.charlm.settings import resume_config
     parent = tmp_path / "parent"
     shutil.copytree(tiny_checkpoint, parent)
     card = json.loads((parent / "card.json").read_text())
@@ -99,8 +101,8 @@ def test_resuming_a_fine_tune_trains_only_the_minutes_asked_for(tmp_path, tiny_c
     train(ft)
     cfg = resume_config(ft, 5.0)
     resumed = Trainer(cfg)
-    assert resumed.base_elapsed == 9720.0 and resumed.elapsed > 9720.0
-    seconds_left = (1 - resumed.progress()) * 60 * cfg.max_minutes
+    assert resumed.loop.base_elapsed == 9720.0 and resumed.loop.elapsed > 9720.0
+    seconds_left = (1 - resumed.loop.progress()) * 60 * cfg.max_minutes
     assert seconds_left == pytest.approx(300.0)
 
 
@@ -116,11 +118,11 @@ def test_the_run_keeps_the_state_with_the_best_interval_validation(tmp_path):
     assert max(p["step"] for p in ckpt.samples["curve"]) == 3  # the history of the kept model
     for name, value in at_step_3.items():
         torch.testing.assert_close(ckpt.model.state_dict()[name], value, atol=0, rtol=0)
-    assert Trainer(tiny_config(tmp_path / "run", max_steps=9, resume=True)).step == 3  # resumes from the kept one
+    assert Trainer(tiny_config(tmp_path / "run", max_steps=9, resume=True)).loop.step == 3  # resumes from the kept one
 
 
 def test_unset_knobs_come_from_the_corpus_size_and_the_device(tmp_path):
-    from core.charlm.train import auto_settings, with_auto_settings
+    from core.charlm.settings import auto_settings, with_auto_settings
     one_mb = auto_settings(1_000_000, "cpu")  # short CPU budgets: many small steps, no dropout
     assert one_mb == {"n_layer": 2, "hidden_size": 256, "dropout": 0.0, "batch_size": 16, "seq_len": 64, "lr": 4e-3}
     small = auto_settings(100_000, "cpu")  # read many times: smaller and with dropout
@@ -132,7 +134,7 @@ def test_unset_knobs_come_from_the_corpus_size_and_the_device(tmp_path):
 
 
 def test_the_progress_line_shows_steps_and_characters_per_second_and_the_time_left(capsys):
-    from core.charlm.train import ProgressLine
+    from core.cli.train import ProgressLine
     line = ProgressLine(enabled=True)
     for step in (1, 2, 3):
         time.sleep(0.05)

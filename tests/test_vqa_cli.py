@@ -71,11 +71,11 @@ def test_ask_messages(run, test_image, tmp_path):
 def test_bad_checkpoint_and_flags(run, tmp_path):
     proc = run("core.vqa.evaluate", "--model", str(tmp_path))
     assert proc.returncode == 2 and "missing" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run("core.vqa.train", "--hops", "0")
+    proc = run("core.cli.vqa_train", "--hops", "0")
     assert proc.returncode == 2 and "--hops has to be at least 1" in proc.stderr
-    proc = run("core.vqa.train", "--world", "photos", "--noun-evidence")
+    proc = run("core.cli.vqa_train", "--world", "photos", "--noun-evidence")
     assert proc.returncode == 2 and "add --concepts" in proc.stderr
-    proc = run("core.vqa.train", "--attend-objects", "0.5")
+    proc = run("core.cli.vqa_train", "--attend-objects", "0.5")
     assert proc.returncode == 2 and "for the photo world" in proc.stderr
     proc = run("core.vqa.evaluate", "--model", str(MODEL), "--split", "val")
     assert proc.returncode == 2 and "--split val is the photo world's" in proc.stderr
@@ -85,13 +85,13 @@ def test_train_refuses_an_absent_gpu_and_an_occupied_out_before_reading_data(run
     import torch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cache = tmp_path / "cache"
-    proc = run("core.vqa.train", "--device", "cuda", "--out", str(tmp_path / "ck"), "--cache-dir", str(cache))
+    proc = run("core.cli.vqa_train", "--device", "cuda", "--out", str(tmp_path / "ck"), "--cache-dir", str(cache))
     assert proc.returncode == 2 and proc.stderr.startswith("error: --device cuda: no CUDA GPU")
     assert len(proc.stderr.splitlines()) == 1 and not (tmp_path / "ck").exists()
     occupied = tmp_path / "shipped"
     occupied.mkdir()
     for f in MODEL.iterdir():
         (occupied / f.name).write_bytes(f.read_bytes())
-    proc = run("core.vqa.train", "--device", "cpu", "--out", str(occupied), "--cache-dir", str(cache))
+    proc = run("core.cli.vqa_train", "--device", "cpu", "--out", str(occupied), "--cache-dir", str(cache))
     assert proc.returncode == 2 and "already holds a checkpoint; pass --overwrite to replace it" in proc.stderr
     assert "Traceback" not in proc.stderr and not cache.exists()

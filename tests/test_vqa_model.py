@@ -113,7 +113,7 @@ def test_tiny_trained_model_beats_the_question_only_baseline(tmp_path):
     assert full_acc["all"]["accuracy"] > blind_acc["all"]["accuracy"]
     card = load_vqa(out).card
     assert card["test"]["accuracy"]["all"]["accuracy"] == full_acc["all"]["accuracy"]
-    assert card["command"].startswith("python -m core.vqa.train") and card["hardware"].startswith("cpu: ")
+    assert card["command"].startswith("python -m core.cli.vqa_train") and card["hardware"].startswith("cpu: ")
     before = (out / "model.safetensors").read_bytes()
     with pytest.raises(OutputError, match="already holds a checkpoint; pass --overwrite"):
         train(a, {"train": train_split, "test": test_split}, log=lambda m: None)

@@ -89,7 +89,7 @@ def test_real_photo_check_refuses_a_shapes_model_and_missing_photos(tmp_path, mo
 def test_a_tiny_photo_world_model_trains_end_to_end_with_every_photo_channel(tmp_path, capsys):
     """The shipped recipe's flags on six photos: encode, count colours, ask, train both models, evaluate, save;
     the checkpoint then answers through the pipeline as the shipped one does."""
-    from core.vqa import train
+    from core.cli import vqa_train as train
     flags = ["--world", "photos", "--concepts", "--noun-evidence", "--colours", "--attend-objects", "0.5",
              "--train-images", "6", "--val-images", "3", "--test-images", "3", "--project-dim", "16",
              "--photo-features", str(tmp_path / "features"), "--cache-dir", str(tmp_path / "questions"),
@@ -99,7 +99,7 @@ def test_a_tiny_photo_world_model_trains_end_to_end_with_every_photo_channel(tmp
     ckpt = load_vqa(tmp_path / "model")
     cfg = ckpt.model.cfg
     assert cfg.noun_evidence and cfg.colours and cfg.concepts and cfg.input_dim == 1280
-    assert ckpt.card["command"].startswith("python -m core.vqa.train --world photos")
+    assert ckpt.card["command"].startswith("python -m core.cli.vqa_train --world photos")
     assert {"accuracy", "question_only", "multiple_choice"} <= set(ckpt.card["test"])
     scene = make_photo(split_seeds("test", 1)[0])
     feats = encode_image(scene.image, Encoder("late"), True)                   # (1, 144, 1280 + colours)

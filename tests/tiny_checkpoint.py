@@ -30,7 +30,7 @@ def make_checkpoint(path: Path, cell: str = "lstm", n_layer: int = 1, text: str 
 
 def tiny_config(out, **overrides):
     """A TrainConfig small enough to run in about a second on one core."""
-    from core.charlm.train import TrainConfig
+    from core.charlm.settings import TrainConfig
 
     knobs = dict(corpus=str(SONNETS), out=str(out), cell="lstm", n_layer=2, hidden_size=16, batch_size=4,
                  seq_len=16, lr=1e-2, max_steps=6, max_minutes=None, eval_every=3, eval_chars=500,
@@ -40,7 +40,8 @@ def tiny_config(out, **overrides):
 
 
 def train_tiny(out: Path) -> Path:
-    """A 2-layer, 16-unit LSTM trained for 20 steps on the sonnets."""
+    """A 2-layer, 16-unit LSTM trained for 20 steps on the sonnets, its timeline probed as the CLI's is."""
     from core.charlm.train import train
+    from core.lens.emergence import timeline_probe
 
-    return train(tiny_config(out, max_steps=20, eval_every=10))
+    return train(tiny_config(out, max_steps=20, eval_every=10), probe=timeline_probe)

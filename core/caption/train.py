@@ -3,16 +3,12 @@
 Scene world (default), the photo world of real object cut-outs, or a real dataset in Karpathy-split JSON
 (Flickr8k / Flickr30k / COCO):
 
-    python -m core.caption.train --out checkpoints/captioner-scenes --max-minutes 40
-    python -m core.caption.train --world photos --encoder late --out checkpoints/captioner-photos
-    python -m core.caption.train --karpathy-json dataset_flickr8k.json --images Flicker8k_Dataset --out checkpoints/captioner-flickr8k
-
-Teacher forcing, cross-entropy plus the doubly stochastic attention penalty, dropout, Adam with cosine
-decay, gradient clipping; the best validation-loss weights are kept, then scored on the test split
-(`core.caption.evaluate`) and written with the metrics into card.json.
-Every flag is a field of CaptionTrainConfig (core.common.config_args). `--device auto|cpu|cuda|mps` picks where the decoder
-trains (the features are encoded on the CPU); an --out that holds a checkpoint is refused unless --overwrite,
-and it is locked while training.
+Teacher forcing, cross-entropy plus the doubly stochastic attention penalty, dropout; the run is
+core.common.loop's (Adam with warmup and cosine decay, gradient clipping, a wall-clock budget that counts the
+validations, the best validation-loss weights kept and saved at each new best), then scored on the test split
+(`core.caption.evaluate`) and written with the metrics into card.json. The features are encoded on the CPU; an
+out folder that holds a checkpoint is refused unless `overwrite`, and it is locked while training. The command
+line is core.cli.caption_train.
 
 The penalty's weight defaults to lambda = 0.1, not the paper's 1. The penalty asks every grid location to
 receive a total attention of 1 over the caption. Scenes are mostly background, and with lambda = 1 the
@@ -22,19 +18,17 @@ as training went on, against 72% with lambda = 0.1.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.caption.evaluate import WORLDS
+from core.caption.data import karpathy_split, read_karpathy_json
+from core.caption.evaluate import WORLDS, evaluate_split
 from core.caption.model import (
     CHECKPOINT_FILES,
     AttentionDecoder,
@@ -42,14 +36,15 @@ from core.caption.model import (
     caption_loss,
     save_captioner,
 )
-from core.common.config_args import add_config_args, config_from_args
-from core.common.device import DEVICE_HELP, DEVICES, describe, resolve_device
-from core.common.io import OVERWRITE_HELP, claim_directory
+from core.common.config_args import command_line
+from core.common.device import DEVICES, resolve_device
+from core.common.io import claim_directory
+from core.common.loop import Loop, LoopConfig, Task, card_header
 from core.common.words import PAD, WordVocab
 from core.vision.concepts import NOUN_CLASSES, ConceptLayer, copy_map
-from core.vision.encoder import STAGES
+from core.vision.encoder import STAGES, Encoder
 from core.vision.grounded import NounAttentionTargets, attention_mass_loss
-from core.vision.photos import PhotoWorldError
+from core.vision.imagenet import top1_classes_seen
 from core.vision.readout import (
     CONCEPT_NOTE,
     ENCODER_NOTES,
@@ -57,9 +52,9 @@ from core.vision.readout import (
     pca_layer,
     project_split,
 )
-from core.vision.worlds import CaptionSplit, photo_masks
+from core.vision.worlds import CaptionSplit, photo_masks, photo_split, scene_split
 
-TRAINING_KNOBS = ("lr", "alpha_c", "grad_clip", "max_steps", "max_minutes", "seed")
+TRAINING_KNOBS = ("lr", "alpha_c", "grad_clip", "warmup_steps", "max_steps", "max_minutes", "seed")
 WORLD_NOTES = {"scenes": "generated scene world (core.vision.scenes)",
                "photos": "photo world (core.vision.photos): Tux Paint photo cut-outs on real backgrounds, "
                          "val/test objects are held-out stamp files"}
@@ -67,7 +62,7 @@ WORLD_NOTES = {"scenes": "generated scene world (core.vision.scenes)",
 
 @dataclass
 class CaptionTrainConfig:
-    """What to train on, the decoder's size and how to train it; `python -m core.caption.train` has one flag each."""
+    """What to train on, the decoder's size and how to train it; `python -m core.cli.caption_train` has one flag each."""
 
     out: str = "checkpoints/captioner-scenes"
     world: str = "scenes"
@@ -93,6 +88,7 @@ class CaptionTrainConfig:
     batch_size: int = 32
     lr: float = 3e-3
     grad_clip: float = 5.0
+    warmup_steps: int = 200
     max_steps: int = 20000
     max_minutes: float = 40.0
     eval_every: int = 500
@@ -125,32 +121,11 @@ class CaptionTrainConfig:
         if self.attend_nouns < 0 or (self.attend_nouns and (self.world != "photos" or self.karpathy_json)):
             raise ValueError("--attend-nouns is a non-negative weight, and needs --world photos (object masks)")
         if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.grad_clip <= 0 or \
-                self.alpha_c < 0:
+                self.alpha_c < 0 or self.warmup_steps < 0:
             raise ValueError("--dropout must be in [0, 1); --lr, --max-minutes and --grad-clip positive; "
-                             "--alpha-c >= 0")
+                             "--alpha-c and --warmup-steps >= 0")
         if not 1 <= self.beam <= 10:
             raise ValueError("--beam has to be between 1 and 10")
-
-
-CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
-            "encoder": "encoder stage (core.vision.encoder): " + " | ".join(STAGES),
-            "karpathy_json": "Karpathy-split JSON (dataset_flickr8k.json, dataset_coco.json, ...)",
-            "images": "folder the JSON's filepath/filename entries are relative to",
-            "cache_dir": "where encoder features are cached",
-            "min_count": "drop rarer words to <unk> (default 1 scenes, 5 real)",
-            "project_dim": "project the annotations onto their top principal components first (0: off)",
-            "project_imagenet": "late stage only: read each cell through the ImageNet classifier head (1000 class "
-                                "logits)",
-            "concepts": "late stage with --project-dim: append per-cell noun concepts from the ImageNet head "
-                        "(core.vision.concepts)",
-            "copy": "with --concepts: a gated path from the attended concepts to the words of their nouns (LSTM-C)",
-            "attend_nouns": "photo world: weight of the supervised-attention loss that puts each noun word's "
-                            "attention on its object's mask (core.vision.grounded; 0: off)",
-            "feature_drop": "training only: chance to hide an image's projected annotations, so that the words "
-                            "lean on the concepts too",
-            "alpha_c": "doubly stochastic attention weight (lambda)",
-            "beam": "beam size for the final test evaluation", "test": "skip the final test-split evaluation",
-            "threads": "torch CPU threads", "device": DEVICE_HELP, "overwrite": OVERWRITE_HELP}
 
 
 def pairs(split: CaptionSplit, vocab: WordVocab, max_words: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,19 +167,8 @@ def val_loss(model: AttentionDecoder, split: CaptionSplit, img: torch.Tensor, to
     return total / max(n, 1)
 
 
-def cli_parser() -> argparse.ArgumentParser:
-    """The command line of `python -m core.caption.train`: one flag per CaptionTrainConfig field."""
-    p = argparse.ArgumentParser(prog="python -m core.caption.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_args(p, CaptionTrainConfig, help=CLI_HELP)
-    return p
-
-
-def load_splits(a: CaptionTrainConfig, log) -> dict[str, CaptionSplit]:
+def load_splits(a: CaptionTrainConfig, log: Callable[[str], None]) -> dict[str, CaptionSplit]:
     """Encode (or read cached) features for train/val/test of the chosen data source."""
-    from core.caption.data import karpathy_split, read_karpathy_json
-    from core.vision.encoder import Encoder
-    from core.vision.worlds import photo_split, scene_split
     enc = Encoder(a.encoder)
     progress = lambda name: (lambda i, n: log(f"encoding {name}: {i}/{n}") if i == n or i % 1024 == 0 else None)  # noqa: E731
     if a.karpathy_json:
@@ -218,18 +182,65 @@ def load_splits(a: CaptionTrainConfig, log) -> dict[str, CaptionSplit]:
             if s != "test" or a.test}
 
 
-def train(a: CaptionTrainConfig, log=print, argv_cmd: list[str] | None = None) -> Path:
+def train(a: CaptionTrainConfig, log: Callable[[str], None] = print, command: str = "") -> Path:
     """Train as configured and write the checkpoint to a.out (refused when it holds one, unless a.overwrite;
-    locked while training); returns its directory."""
+    locked while training); returns its directory. The card's command is `command`, else one built from a."""
     device = resolve_device(a.device)
     with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
-        return _train(a, device, log, argv_cmd)
+        return _train(a, device, log, command or command_line("python -m core.cli.caption_train", a))
 
 
-def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str] | None) -> Path:
+class Captioning(Task):
+    """The captioner's side of the loop: random caption batches, the attention-regularised loss, the val loss."""
+
+    def __init__(self, a: CaptionTrainConfig, model: AttentionDecoder, splits: dict[str, CaptionSplit],
+                 vocab: WordVocab, loop: Loop, log: Callable[[str], None], save: Callable[[], Path]):
+        self.a, self.model, self.loop, self.log, self.save = a, model, loop, log, save
+        self.device = loop.device
+        self.train_split = splits["train"]
+        self.train_img, self.train_tok = pairs(self.train_split, vocab)
+        self.targets = None  # where each noun word should look: the photo world's object masks
+        if a.attend_nouns:
+            masks, nouns = photo_masks("train", a.train_scenes, a.seed, a.cache_dir, model.cfg.grid)
+            self.targets = NounAttentionTargets(masks, nouns, self.train_img, self.train_tok, vocab)
+        self.val_split = splits.get("val") or splits["train"]
+        self.val_img, self.val_tok = pairs(self.val_split, vocab)
+        self.gen = torch.Generator().manual_seed(a.seed)
+        self.curve: list[dict] = []
+        self.saved = False
+
+    def loss(self) -> torch.Tensor:
+        a = self.a
+        idx = torch.randint(len(self.train_img), (a.batch_size,), generator=self.gen)  # (B,)
+        feats, tok = batch(self.train_split, self.train_img, self.train_tok, idx, self.device)
+        logits, alphas = self.model(feats, tok)  # (B, T, V), (B, T, L)
+        loss, self.ce = caption_loss(logits, alphas, tok[:, 1:], alpha_c=a.alpha_c)
+        if self.targets is not None:
+            weights = self.targets.weights(idx, alphas.shape[1]).to(self.device)  # (B, T, L)
+            loss = loss + a.attend_nouns * attention_mass_loss(alphas, weights)
+        return loss
+
+    def validate(self) -> float:
+        """Per-word cross-entropy on the val split (a curve point and a log line)."""
+        vl = val_loss(self.model, self.val_split, self.val_img, self.val_tok)
+        step, minutes = self.loop.step, self.loop.elapsed / 60
+        self.curve.append({"step": step, "train_ce": self.ce.item(), "val_ce": vl, "minutes": minutes})
+        self.log(f"step {step} train ce {self.ce.item():.4f} val ce {vl:.4f} ({minutes:.1f} min)")
+        return vl
+
+    def after_step(self, val: float | None) -> None:
+        if val is not None and self.loop.best.step == self.loop.step:  # a usable checkpoint at every new best
+            self.save()
+            self.saved = True
+
+    def kept(self) -> str:
+        return (f"the checkpoint of the best validation so far is kept in {self.a.out}" if self.saved else
+                "no checkpoint was written yet")
+
+
+def _train(a: CaptionTrainConfig, device: torch.device, log: Callable[[str], None], command: str) -> Path:
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    gen = torch.Generator().manual_seed(a.seed)
     splits = load_splits(a, log)
     min_count = a.min_count if a.min_count is not None else (5 if a.karpathy_json else 1)
     vocab = WordVocab.build([c for caps in splits["train"].captions for c in caps], min_count)
@@ -253,84 +264,36 @@ def _train(a: CaptionTrainConfig, device: torch.device, log, argv_cmd: list[str]
             + (f", plus {cfg.concepts} concepts" if cfg.concepts else ""))
         splits = {k: project_split(v, model.read, cfg.feature_dim + cfg.concepts) for k, v in splits.items()}
     model.to(device)
-    train_img, train_tok = pairs(splits["train"], vocab)
-    targets = None
-    if a.attend_nouns:
-        masks, nouns = photo_masks("train", a.train_scenes, a.seed, a.cache_dir, cfg.grid)
-        targets = NounAttentionTargets(masks, nouns, train_img, train_tok, vocab)
-    val_split = splits.get("val") or splits["train"]
-    val_img, val_tok = pairs(val_split, vocab)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr)
-    log(f"vocab {len(vocab)} words, {len(train_img)} training captions, "
-        f"{sum(p.numel() for p in model.parameters())} parameters")
-    t0, step, best, best_step, best_state, curve, extra = time.time(), 0, float("inf"), 0, None, [], {}
+    loop = Loop(LoopConfig(a.lr, a.max_steps, a.max_minutes, a.eval_every, a.grad_clip, a.warmup_steps,
+                           count_validation=True), model, opt, device)
 
-    def card() -> dict:
-        return {"name": Path(a.out).name, "world": None if a.karpathy_json else a.world,
+    def card(steps: int, seconds: float) -> dict:
+        header = card_header(Path(a.out).name, device, command)
+        return {"name": header["name"], "world": None if a.karpathy_json else a.world,
                 "data": (f"Karpathy-split JSON {a.karpathy_json}" if a.karpathy_json else
                          f"{WORLD_NOTES[a.world]}, seed {a.seed}: {a.train_scenes} train / "
                          f"{a.val_scenes} val / {a.test_scenes} test images, 5 captions each"),
                 "encoder": ENCODER_NOTES[a.encoder] + (CONCEPT_NOTE if a.concepts else ""),
-                "decoder": asdict(cfg), "n_params": sum(p.numel() for p in model.parameters()), "steps": step,
+                "decoder": asdict(cfg), "n_params": sum(p.numel() for p in model.parameters()), "steps": steps,
                 "training": {k: getattr(a, k) for k in TRAINING_KNOBS}, "batch_size": a.batch_size,
-                "best_step": best_step, "best_val_ce": best, "train_seconds": round(time.time() - t0, 1),
-                "hardware": f"{describe(device)}, torch {torch.__version__}",
-                "command": "python -m core.caption.train " + " ".join(sys.argv[1:] if argv_cmd is None else argv_cmd),
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "curve": curve}
+                "best_step": loop.best.step, "best_val_ce": loop.best.score, "train_seconds": round(seconds, 1),
+                "hardware": header["hardware"], "command": command, "created": header["created"],
+                "curve": task.curve}
 
+    task = Captioning(a, model, splits, vocab, loop, log,
+                      lambda: save_captioner(a.out, model, vocab, card(loop.step, loop.elapsed)))
+    log(f"vocab {len(vocab)} words, {len(task.train_img)} training captions, "
+        f"{sum(p.numel() for p in model.parameters())} parameters")
     model.train()
-    while True:
-        progress = max(step / a.max_steps, (time.time() - t0) / (60 * a.max_minutes))
-        if progress >= 1:
-            break
-        for g in opt.param_groups:
-            g["lr"] = a.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * progress))
-        idx = torch.randint(len(train_img), (a.batch_size,), generator=gen)
-        feats, tok = batch(splits["train"], train_img, train_tok, idx, device)
-        logits, alphas = model(feats, tok)
-        loss, ce = caption_loss(logits, alphas, tok[:, 1:], alpha_c=a.alpha_c)
-        if targets is not None:
-            loss = loss + a.attend_nouns * attention_mass_loss(alphas, targets.weights(idx, alphas.shape[1]).to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
-        opt.step()
-        step += 1
-        if step % a.eval_every == 0 or step == a.max_steps:
-            vl = val_loss(model, val_split, val_img, val_tok)
-            curve.append({"step": step, "train_ce": ce.item(), "val_ce": vl, "minutes": (time.time() - t0) / 60})
-            log(f"step {step} train ce {ce.item():.4f} val ce {vl:.4f} ({(time.time() - t0) / 60:.1f} min)")
-            if vl < best:
-                best, best_step, best_state = vl, step, {k: v.clone() for k, v in model.state_dict().items()}
-                save_captioner(a.out, model, vocab, card())          # a usable checkpoint at every new best
+    loop.run(task)  # ends with the best validation's weights
+    final = card(loop.trained_steps, loop.trained_seconds)
     if a.encoder == "late":                                   # for the page's "unlike the training world" caveat
-        from core.vision.imagenet import top1_classes_seen
-        extra["imagenet_top1_seen"] = top1_classes_seen(raw_train)
-    if best_state is None:                                    # fewer steps than one evaluation interval
-        best, best_step = val_loss(model, val_split, val_img, val_tok), step
-        best_state = model.state_dict()
-    model.cpu().load_state_dict(best_state)                 # the test split is decoded on the CPU
-    model.eval()
-    final = {**card(), **extra}
+        final["imagenet_top1_seen"] = top1_classes_seen(raw_train)
+    model.cpu().eval()                                        # the test split is decoded on the CPU
     if a.test and "test" in splits:
-        from core.caption.evaluate import evaluate_split
         log("evaluating on the test split ...")
         final["test"] = evaluate_split(model, vocab, splits["test"], a.beam,
                                        world=None if a.karpathy_json else a.world)
         log(json.dumps({k: v for k, v in final["test"].items() if k != "examples"}, indent=1))
     return save_captioner(a.out, model, vocab, final)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = vars(cli_parser().parse_args(argv))
-    try:
-        out = train(config_from_args(CaptionTrainConfig, args), log=lambda m: print(m, flush=True), argv_cmd=argv)
-    except (ValueError, PhotoWorldError) as e:  # a bad flag, DeviceError, OutputError, CaptionDataError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"saved {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -82,8 +82,13 @@ def orthogonal(n: int, gen: torch.Generator) -> torch.Tensor:
     return q * torch.sign(torch.diagonal(r))  # (n, n)
 
 
-def detach(state):
-    """Cut the graph behind a carried recurrent state, h or (h, c) (truncated BPTT); None stays None."""
+def map_state(state, fn):
+    """fn applied to a carried recurrent state: to h, or to both of (h, c); None stays None."""
     if state is None:
         return None
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+    return tuple(fn(t) for t in state) if isinstance(state, tuple) else fn(state)
+
+
+def detach(state):
+    """Cut the graph behind a carried recurrent state, h or (h, c) (truncated BPTT); None stays None."""
+    return map_state(state, torch.Tensor.detach)

@@ -8,6 +8,7 @@ arguments, so its own checks (`__post_init__`) give the CLI's error messages.
 """
 import argparse
 import dataclasses
+import shlex
 import types
 import typing
 from typing import Any, Callable
@@ -48,3 +49,17 @@ def config_from_args(config_cls: type, args: dict[str, Any]):
     """The config_cls built from parsed arguments (keys that are not its fields are ignored)."""
     names = {f.name for f in dataclasses.fields(config_cls)}
     return config_cls(**{k: v for k, v in args.items() if k in names})
+
+
+def command_line(prog: str, cfg) -> str:
+    """A command line that gives the dataclass cfg back: prog, then the flag of each field not at its default."""
+    words = [prog]
+    for f in dataclasses.fields(cfg):
+        value, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        if isinstance(value, bool):
+            words.append("--no-" + flag[2:] if f.default else flag)
+        else:
+            words += [flag, "none" if value is None else shlex.quote(str(value))]
+    return " ".join(words)

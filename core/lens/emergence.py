@@ -2,8 +2,8 @@
 
 Karpathy, Johnson & Fei-Fei (2015) observe that some interpretable cells (quotes, line length) appear early
 in training and others late.  Scoring one checkpoint against a fixed probe text gives one point of that
-curve; the trainer records it at each timeline step (`probe_record(probe_scores(...))` into the timeline
-entry) and the Train page draws score against step.
+curve; a trainer given `timeline_probe` records it at each timeline step (core.charlm.train's `probe` hook; the
+command line and the Train page pass it) and the pages draw score against step.
 """
 from __future__ import annotations
 
@@ -11,18 +11,20 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.charlm.checkpoint import load_checkpoint
+from core.charlm.corpus import load_corpus
 from core.charlm.model import CharRNN
+from core.charlm.settings import TrainConfig
+from core.charlm.train import train
 from core.charlm.vocab import Vocab
+from core.common.events import CheckpointEvent, DoneEvent, TrainEvent
 from core.lens.discovery import CellScore, rank_cells
 
-if TYPE_CHECKING:
-    from core.charlm.train import TrainConfig
-
 PROBE_SIGNALS = ("quote", "comment", "line_position", "brace_depth")
+PROBE_CHARS = 2_000  # probe text of a timeline entry: the first characters of the validation split
 
 
 def probe_scores(model: CharRNN, vocab: Vocab, probe_text: str,
@@ -44,6 +46,11 @@ def probe_record(scores: dict[str, CellScore | None]) -> dict[str, dict | None]:
     return {name: None if s is None else {"layer": int(s.layer), "kind": s.kind, "unit": int(s.unit),
                                           "metric": s.metric, "score": round(s.score, 4)}
             for name, s in scores.items()}
+
+
+def timeline_probe(model: CharRNN, vocab: Vocab, val_text: str) -> dict[str, dict | None]:
+    """The trainer's probe hook: the best cell per PROBE_SIGNALS signal on the first PROBE_CHARS of val_text."""
+    return probe_record(probe_scores(model, vocab, val_text[:PROBE_CHARS]))
 
 
 def attach_retrained(checkpoint: str | Path, timeline: list[dict], command: str) -> None:
@@ -71,14 +78,9 @@ def emergence_timeline(samples: dict) -> tuple[list[dict], str]:
 
 def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
                      on_entry: Callable[[list[dict]], None] | None = None) -> list[dict]:
-    """Train a model from scratch (a core.charlm.train.TrainConfig) and probe each checkpoint it writes: one entry a step.
+    """Train a model from scratch as train_config says and probe each checkpoint it writes: one entry a step.
 
     on_entry(timeline) is called after each new entry (to print or save progress)."""
-    from core.charlm.checkpoint import load_checkpoint
-    from core.charlm.corpus import load_corpus
-    from core.charlm.train import train
-    from core.common.events import CheckpointEvent, DoneEvent, TrainEvent
-
     probe = load_corpus(train_config.corpus).val[:probe_chars]
     timeline: list[dict] = []
 
@@ -92,15 +94,15 @@ def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
             if on_entry:
                 on_entry(timeline)
 
-    train(train_config, on_event)
+    train(train_config, on_event, probe=timeline_probe)
     return timeline
 
 
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from core.charlm.checkpoint import CheckpointError, load_checkpoint
-    from core.charlm.corpus import CorpusError, load_corpus
+    from core.charlm.checkpoint import CheckpointError
+    from core.charlm.corpus import CorpusError
     from core.lens.signals import SignalError
 
     p = argparse.ArgumentParser(prog="python -m core.lens.emergence", description=__doc__.splitlines()[0])
@@ -121,8 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.retrain:
             import json
             from dataclasses import fields
-
-            from core.charlm.train import TrainConfig
 
             known = {f.name for f in fields(TrainConfig)}
             base = {k: v for k, v in load_checkpoint(args.checkpoint[0]).card.get("train_config", {}).items()

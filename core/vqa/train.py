@@ -1,38 +1,36 @@
 """Train the stacked-attention VQA model (Yang et al. 2016) and its question-only baseline on easy-VQA or on
 the photo world's generated questions.
 
-    python -m core.vqa.train --out checkpoints/vqa-easy --seed 0 --threads 1
-    python -m core.vqa.train --world photos --train-images 1000 --photo-features data/caption --out checkpoints/vqa-photos
-
 Cached, frozen encoder grids (core.vision.encoder). easy-VQA: the package's train split minus every tenth
 image (the validation images that pick the best weights), its test split scored once at the end. Photo
 world: the late-stage grids the captioner caches (1280-d, projected onto their top principal components,
 a frozen layer of the model), train/val/test photo seeds whose val and test objects are held-out stamp
-files. Test metrics (core.vqa.evaluate) go into card.json. Adam with warm-up and cosine decay, gradient
-clipping, classification cross-entropy plus the multiple-choice candidate-scoring loss.
-Every flag is a field of VQATrainConfig (core.common.config_args); `--device auto|cpu|cuda|mps` picks where the models train;
-an --out that holds a checkpoint is refused unless --overwrite, and it is locked while training.
+files. Test metrics (core.vqa.evaluate) go into card.json. Classification cross-entropy plus the
+multiple-choice candidate-scoring loss; each model's run is core.common.loop's (Adam with warm-up and cosine
+decay, gradient clipping, a wall-clock budget that counts the validations, the weights of the best validation
+accuracy kept). An out folder that holds a checkpoint is refused unless `overwrite`, and it is locked while
+training. The command line is core.cli.vqa_train.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import sys
-import time
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.common.config_args import add_config_args, config_from_args
-from core.common.device import DEVICE_HELP, DEVICES, describe, resolve_device
-from core.common.io import OVERWRITE_HELP, claim_directory
-from core.vision.concepts import copy_map
-from core.vision.photos import PhotoWorldError
+from core.common.config_args import command_line
+from core.common.device import DEVICES, resolve_device
+from core.common.io import claim_directory
+from core.common.loop import Loop, LoopConfig, Task, card_header
+from core.vision.concepts import NOUN_CLASSES, ConceptLayer, copy_map, read_annotations
+from core.vision.encoder import Encoder
+from core.vision.readout import CONCEPT_NOTE, ENCODER_NOTES, imagenet_layer, pca_layer
+from core.vision.worlds import photo_masks, photo_split
 from core.vqa.batches import Batcher
 from core.vqa.checkpoint import CHECKPOINT_FILES, save_vqa
 from core.vqa.colours import N_COLOURS, with_photo_colours
@@ -55,14 +53,15 @@ from core.vqa.photo_data import (
 )
 from core.vqa.photo_questions import photo_answers
 
-KNOBS = ("embed_size", "hidden_size", "attention_size", "hops", "dropout", "batch_images", "lr", "mc_weight",
+KNOBS = ("embed_size", "hidden_size", "attention_size", "hops", "dropout", "batch_images", "lr", "grad_clip",
+         "warmup_steps", "mc_weight",
          "noun_evidence", "colours", "attend_objects", "max_steps", "max_minutes", "seed")
 WORLDS = ("easy", "photos")
 
 
 @dataclass
 class VQATrainConfig:
-    """The model's size and how to train it; `python -m core.vqa.train` has one flag per field."""
+    """The model's size and how to train it; `python -m core.cli.vqa_train` has one flag per field."""
 
     out: str = "checkpoints/vqa-easy"
     world: str = "easy"
@@ -83,6 +82,8 @@ class VQATrainConfig:
     dropout: float = 0.1
     batch_images: int = 12  # images per batch, with all their questions
     lr: float = 2e-3
+    grad_clip: float = 5.0
+    warmup_steps: int = 100
     mc_weight: float = 0.5
     max_steps: int = 6000
     max_minutes: float = 25.0  # per model
@@ -100,8 +101,10 @@ class VQATrainConfig:
                      "eval_every", "threads", "train_images", "val_images", "test_images", "project_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} has to be at least 1")
-        if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.mc_weight < 0:
-            raise ValueError("--dropout must be in [0, 1); --lr and --max-minutes positive; --mc-weight >= 0")
+        if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.grad_clip <= 0 or \
+                self.mc_weight < 0 or self.warmup_steps < 0:
+            raise ValueError("--dropout must be in [0, 1); --lr, --max-minutes and --grad-clip positive; "
+                             "--mc-weight and --warmup-steps >= 0")
         if self.noun_evidence and not self.concepts:
             raise ValueError("--noun-evidence reads the concept channels: add --concepts")
         if self.colours and self.world != "photos":
@@ -112,26 +115,8 @@ class VQATrainConfig:
             raise ValueError(f"--device must be one of {', '.join(DEVICES)}, not {self.device!r}")
 
 
-CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WORLDS),
-            "cache_dir": "where easy-VQA grids and photo questions are cached",
-            "photo_features": "photo world: the captioner's feature cache (late-stage grids, shards of 500 photos)",
-            "train_images": "photo world: training photos", "val_images": "photo world: validation photos",
-            "test_images": "photo world: test photos", "project_dim": "photo world: principal components kept",
-            "concepts": "photo world: add the ImageNet head's per-cell noun concepts (core.vision.concepts)",
-            "noun_evidence": "photo world: the concept map of the noun a question names steers each hop's "
-                             "attention and feeds a count pathway (core.vqa.evidence)",
-            "colours": "photo world: add each cell's share of pixels per basic colour name (core.vqa.colours)",
-            "attend_objects": "photo world: weight of the supervised-attention loss, -log(attention mass on the "
-                              "question's objects) at every hop (core.vision.grounded; 0: off)",
-            "batch_images": "images per batch, with all their questions",
-            "mc_weight": "weight of the multiple-choice scoring loss", "max_minutes": "budget per model",
-            "threads": "torch CPU threads", "device": DEVICE_HELP, "half": "store fp16 weights (for shipping)",
-            "overwrite": OVERWRITE_HELP}
-
-
 def set_seed(seed: int) -> None:
     """Seed python's, numpy's and torch's global generators."""
-    import random
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -147,6 +132,44 @@ def val_accuracy(model: StackedAttentionVQA, batcher: Batcher) -> tuple[float, f
     return float((pred == batcher.answers.numpy()).mean()), float(mc.mean()) if len(mc) else float("nan")
 
 
+class Answering(Task):
+    """One VQA model's side of the loop: batches of images with all their questions, vqa_loss, val accuracy."""
+
+    def __init__(self, model: StackedAttentionVQA, train: Batcher, val: Batcher, a: VQATrainConfig, loop: Loop,
+                 log: Callable[[str], None]):
+        self.model, self.train, self.val, self.a, self.loop, self.log = model, train, val, a, loop, log
+        self.device = loop.device
+        self.rng = np.random.default_rng(a.seed)
+        self.name = "model" if model.cfg.use_image else "question-only"
+        self.accuracy: dict[int, float] = {}  # validation accuracy by step
+        self.curve: list[dict] = []
+
+    def loss(self) -> torch.Tensor:
+        idx = self.train.image_batch(self.a.batch_images, self.rng)
+        batch = (t.to(self.device) for t in self.train.batch(idx, self.rng))
+        targets = self.train.attention_targets
+        looks = None if targets is None else targets[idx].to(self.device)  # (B, L)
+        loss, _ = vqa_loss(self.model, *batch, mc_weight=self.a.mc_weight, attention_targets=looks,
+                           attention_weight=self.a.attend_objects)
+        return loss
+
+    def validate(self) -> float:
+        """1 - answer accuracy on the validation questions (a curve point and a log line)."""
+        self.model.cpu()
+        acc, mc = val_accuracy(self.model, self.val)
+        self.model.to(self.device)
+        step, minutes, loss = self.loop.step, self.loop.elapsed / 60, self.loop.train_loss
+        self.accuracy[step] = acc
+        self.curve.append({"step": step, "loss": round(loss, 4), "val_accuracy": round(acc, 4),
+                           "val_four_choices": round(mc, 4), "minutes": round(minutes, 2)})
+        self.log(f"{self.name} step {step} loss {loss:.4f} val accuracy {acc:.4f}, four-candidate multiple choice "
+                 f"{mc:.4f} ({minutes:.1f} min)")
+        return 1.0 - acc
+
+    def kept(self) -> str:
+        return "no checkpoint was written (the model and its baseline are saved together at the end)"
+
+
 def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device: torch.device,
         log: Callable[[str], None], frozen: dict[str, torch.nn.Module] | None = None,
         vocab: WordVocab | None = None) -> tuple[StackedAttentionVQA, dict]:
@@ -154,7 +177,6 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device:
     weights, and a summary. `frozen` gives the frozen layers that read raw grids (reduce, concepts) their weights;
     a model with noun evidence takes its word-to-concept map from `vocab`."""
     set_seed(a.seed)
-    rng = np.random.default_rng(a.seed)
     model = StackedAttentionVQA(cfg)
     for name, layer in (frozen or {}).items() if cfg.use_image else ():
         getattr(model, name).load_state_dict(layer.state_dict())
@@ -162,44 +184,15 @@ def fit(cfg: VQAConfig, train: Batcher, val: Batcher, a: VQATrainConfig, device:
         model.copy_map.copy_(copy_map(vocab.itos))
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    name = "model" if cfg.use_image else "question-only"
-    t0, step, best, best_step, best_state, curve = time.time(), 0, -1.0, 0, None, []
-
-    def checkpoint_if_best() -> None:
-        nonlocal best, best_step, best_state
-        model.cpu()
-        acc, mc = val_accuracy(model, val)
-        model.to(device)
-        curve.append({"step": step, "loss": round(loss.item(), 4), "val_accuracy": round(acc, 4),
-                      "val_four_choices": round(mc, 4), "minutes": round((time.time() - t0) / 60, 2)})
-        log(f"{name} step {step} loss {loss.item():.4f} val accuracy {acc:.4f}, four-candidate multiple choice "
-            f"{mc:.4f} ({(time.time() - t0) / 60:.1f} min)")
-        if acc > best:
-            best, best_step = acc, step
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
+    loop = Loop(LoopConfig(a.lr, a.max_steps, a.max_minutes, a.eval_every, a.grad_clip, a.warmup_steps,
+                           count_validation=True), model, opt, device)
+    task = Answering(model, train, val, a, loop, log)
     model.train()
-    while (progress := max(step / a.max_steps, (time.time() - t0) / (60 * a.max_minutes))) < 1:
-        for g in opt.param_groups:
-            g["lr"] = a.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
-        idx = train.image_batch(a.batch_images, rng)
-        batch = (t.to(device) for t in train.batch(idx, rng))
-        looks = None if train.attention_targets is None else train.attention_targets[idx].to(device)   # (B, L)
-        loss, _ = vqa_loss(model, *batch, mc_weight=a.mc_weight, attention_targets=looks,
-                           attention_weight=a.attend_objects)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        step += 1
-        if step % a.eval_every == 0:
-            checkpoint_if_best()
-    if step % a.eval_every != 0:
-        checkpoint_if_best()
-    model.cpu().load_state_dict(best_state)
-    summary = {"steps": step, "best_step": best_step, "best_val_accuracy": best,
-               "train_seconds": round(time.time() - t0, 1), "curve": curve}
-    return model.eval(), summary
+    loop.run(task)  # ends with the best validation's weights
+    summary = {"steps": loop.trained_steps, "best_step": loop.best.step,
+               "best_val_accuracy": task.accuracy[loop.best.step],
+               "train_seconds": round(loop.trained_seconds, 1), "curve": task.curve}
+    return model.cpu().eval(), summary
 
 
 def split_train_val(train: VQASplit) -> tuple[VQASplit, VQASplit]:
@@ -212,10 +205,6 @@ def photo_splits(a: VQATrainConfig, log: Callable[[str], None]
                  ) -> tuple[dict[str, VQASplit], dict[str, torch.nn.Module]]:
     """Photo-world train/val/test splits over grids read by a PCA fitted on the training grids (and the ImageNet
     head's concepts), and those frozen layers by the model's attribute names."""
-    from core.vision.concepts import NOUN_CLASSES, ConceptLayer, read_annotations
-    from core.vision.encoder import Encoder
-    from core.vision.readout import imagenet_layer, pca_layer
-    from core.vision.worlds import photo_split
     encoder = Encoder(ENCODER_STAGE)
     sizes = {"train": a.train_images, "val": a.val_images, "test": a.test_images}
     raw = {s: photo_split(s, n, PHOTO_SEED, a.photo_features, encoder,
@@ -245,7 +234,6 @@ def data_note(a: VQATrainConfig, train_b: Batcher, val_b: Batcher, test: VQASpli
     """The card's "data" and "encoder" lines."""
     counts = f"{len(train_b)} / {len(val_b)} / {len(test.questions)} questions"
     if a.world == "photos":
-        from core.vision.readout import CONCEPT_NOTE, ENCODER_NOTES
         return {"data": (f"photo world (core.vision.photos, Tux Paint photo cut-outs on real backgrounds; val/test "
                          f"objects are held-out stamp files), questions from core.vqa.photo_questions: "
                          f"{a.train_images} train / {a.val_images} val / {a.test_images} test photos "
@@ -262,17 +250,18 @@ def data_note(a: VQATrainConfig, train_b: Batcher, val_b: Batcher, test: VQASpli
 
 
 def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Callable[[str], None] = print,
-          argv_cmd: list[str] | None = None) -> tuple[Path, dict]:
+          command: str = "") -> tuple[Path, dict]:
     """Train the model and the question-only baseline, score both on the test split, write the checkpoint to
     a.out (refused when it holds one, unless a.overwrite; locked while training). `splits` holds train and
-    test (and val; without one, every tenth train image validates)."""
+    test (and val; without one, every tenth train image validates). The card's command is `command`, else one
+    built from a."""
     device = resolve_device(a.device)
     with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
-        return _train(a, device, splits, log, argv_cmd)
+        return _train(a, device, splits, log, command or command_line("python -m core.cli.vqa_train", a))
 
 
 def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] | None, log: Callable[[str], None],
-           argv_cmd: list[str] | None) -> tuple[Path, dict]:
+           command: str) -> tuple[Path, dict]:
     torch.set_num_threads(a.threads)
     frozen = None
     if splits is None:
@@ -284,7 +273,6 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
     train_b, val_b = Batcher(train_split, vocab, answers, a.seed), Batcher(val_split, vocab, answers, a.seed)
     grid = int(round(math.sqrt(train_split.feats.shape[1])))
     if a.attend_objects:
-        from core.vision.worlds import photo_masks
         train_b.attention_targets = attention_targets(
             train_split, *photo_masks("train", len(train_split.paths), PHOTO_SEED, a.photo_features, grid))
     knobs = dict(embed_size=a.embed_size, hidden_size=a.hidden_size, attention_size=a.attention_size,
@@ -303,37 +291,13 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
     test = splits["test"]
     metrics = evaluate_split(model, question_only, Batcher(test, vocab, answers, a.seed), test)
     log(format_report(metrics))
-    card = {"name": Path(a.out).name, "world": "photos" if a.world == "photos" else "easy-VQA",
+    header = card_header(Path(a.out).name, device, command)
+    card = {"name": header["name"], "world": "photos" if a.world == "photos" else "easy-VQA",
             **data_note(a, train_b, val_b, test),
             "model": cfg.to_dict(), "n_params": sum(p.numel() for p in model.parameters()),
             "question_only_params": sum(p.numel() for p in question_only.parameters()),
             "training": {k: getattr(a, k) for k in KNOBS}, "fit": model_summary, "fit_question_only": qo_summary,
             "test": metrics,
             "train_seconds": round(model_summary["train_seconds"] + qo_summary["train_seconds"], 1),
-            "hardware": f"{describe(device)}, torch {torch.__version__}",
-            "command": "python -m core.vqa.train " + " ".join(sys.argv[1:] if argv_cmd is None else argv_cmd),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "hardware": header["hardware"], "command": command, "created": header["created"]}
     return save_vqa(a.out, model, question_only, vocab, answers, card, half=a.half), metrics
-
-
-def cli_parser() -> argparse.ArgumentParser:
-    """The command line of `python -m core.vqa.train`: one flag per VQATrainConfig field."""
-    p = argparse.ArgumentParser(prog="python -m core.vqa.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_args(p, VQATrainConfig, help=CLI_HELP)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = vars(cli_parser().parse_args(argv))
-    try:
-        out, _ = train(config_from_args(VQATrainConfig, args), log=lambda m: print(m, flush=True), argv_cmd=argv)
-    except (ValueError, PhotoWorldError) as e:  # a bad flag, DeviceError, OutputError, VQADataError, missing photos
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"saved {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,8 +26,6 @@ FORBIDDEN = ("streamlit", "dashboard", "pages")
 # Imports that other branches of the house plan (issue 24) remove. Each entry must still occur (an entry that no
 # longer does fails the test), so the list can only shrink; when both branches have merged it is empty.
 PENDING_EDGES = {
-    # charlm.train runs emergence's probes; removed when the loop branch merges (the trainer takes a hook)
-    ("core.charlm.train", "core.lens.emergence"),
     # sample's --clamp prints intervene's side by side; removed when the cli branch merges (_clamped moves to core/cli)
     ("core.charlm.sample", "core.lens.intervene"),
 }
@@ -39,10 +37,6 @@ PENDING_FUNCTIONS = {
     ("core.lens.intervene", "cli_side_by_side"), ("core.lens.intervene", "_cli_score"),
     ("core.lens.matching", "main"), ("core.lens.emergence", "main"), ("core.vqa.ask", "main"),
     ("core.vqa.evaluate", "load_test"),
-    # removed when the loop branch merges: it rewrites the three trainers and emergence's retraining
-    ("core.caption.train", "load_splits"), ("core.caption.train", "_train"), ("core.vqa.train", "photo_splits"),
-    ("core.vqa.train", "data_note"), ("core.vqa.train", "_train"), ("core.lens.emergence", "probe_scores"),
-    ("core.lens.emergence", "attach_retrained"), ("core.lens.emergence", "retrain_timeline"),
 }
 
 

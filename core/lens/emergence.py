@@ -21,7 +21,10 @@ from core.charlm.settings import TrainConfig
 from core.charlm.train import train
 from core.charlm.vocab import Vocab
 from core.common.events import CheckpointEvent, DoneEvent, TrainEvent
+from core.common.io import read_json, replace_json
+from core.lens.activations import extract
 from core.lens.discovery import CellScore, rank_cells
+from core.lens.signals import compute_signal
 
 PROBE_SIGNALS = ("quote", "comment", "line_position", "brace_depth")
 PROBE_CHARS = 2_000  # probe text of a timeline entry: the first characters of the validation split
@@ -30,8 +33,6 @@ PROBE_CHARS = 2_000  # probe text of a timeline entry: the first characters of t
 def probe_scores(model: CharRNN, vocab: Vocab, probe_text: str,
                  signals: tuple[str, ...] = PROBE_SIGNALS) -> dict[str, CellScore | None]:
     """The best cell (h or c, any layer) for each named signal on probe_text; None where the signal is constant."""
-    from core.lens.activations import extract
-    from core.lens.signals import compute_signal
 
     acts = extract(model, vocab, probe_text, kinds=("h", "c"))
     out: dict[str, CellScore | None] = {}
@@ -55,7 +56,6 @@ def timeline_probe(model: CharRNN, vocab: Vocab, val_text: str) -> dict[str, dic
 
 def attach_retrained(checkpoint: str | Path, timeline: list[dict], command: str) -> None:
     """Store a from-scratch retrain's probed timeline in the checkpoint's samples.json (key "retrained")."""
-    from core.common.io import read_json, replace_json
 
     path = Path(checkpoint) / "samples.json"
     samples = read_json(path, "sample timeline") if path.exists() else {}

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from core.caption.model import AttentionDecoder
 from core.common.words import END, PAD, START, WordVocab, agree_articles
 
+MAX_BEAM = 10  # the largest beam a caption is searched with
+
 
 @dataclass
 class Caption:
@@ -34,8 +36,8 @@ class Caption:
 
 def validate_beam(beam: int, max_len: int) -> None:
     """Raise ValueError with a clear message for an unusable beam size or length."""
-    if not 1 <= int(beam) <= 10:
-        raise ValueError(f"beam size has to be between 1 and 10, got {beam}")
+    if not 1 <= int(beam) <= MAX_BEAM:
+        raise ValueError(f"beam size has to be between 1 and {MAX_BEAM}, got {beam}")
     if not 1 <= int(max_len) <= 100:
         raise ValueError(f"max_len has to be between 1 and 100, got {max_len}")
 

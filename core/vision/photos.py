@@ -11,12 +11,10 @@ stamps never seen in training (held-out instances of seen nouns); val and test a
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -345,20 +343,3 @@ def named_objects(words: list[str], objects: list[PhotoObject]) -> int:
     forms = noun_forms()
     said = {forms[w] for w in words if w in forms}
     return sum(o.noun in said for o in objects)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["fetch"])
-    p.parse_args(argv)
-    try:
-        root = fetch()
-    except (PhotoWorldError, subprocess.CalledProcessError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"photo world sources ready under {root}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

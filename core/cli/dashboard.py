@@ -1,0 +1,33 @@
+"""rnnlens dashboard: serve the Streamlit dashboard warm (`streamlit run dashboard/serve.py` in a subprocess)."""
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+SERVE = Path(__file__).resolve().parents[2] / "dashboard" / "serve.py"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The dashboard command's arguments: anything after it goes to `streamlit run`."""
+    p = argparse.ArgumentParser(prog="rnnlens dashboard", description=__doc__.splitlines()[0],
+                                epilog="e.g. rnnlens dashboard --server.port 8502 --server.headless true")
+    p.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="options for `streamlit run`")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run streamlit on dashboard/serve.py from the repository root until it stops; its exit status."""
+    args = parser().parse_args(argv)
+    if not SERVE.is_file():
+        print(f"error: {SERVE} is missing: the dashboard runs from a checkout of the repository "
+              "(pip install -e .)", file=sys.stderr)
+        return 2
+    try:
+        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(SERVE), *args.streamlit_args],
+                               cwd=SERVE.parents[1])
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,22 +8,21 @@ SERVE = Path(__file__).resolve().parents[2] / "dashboard" / "serve.py"
 
 
 def parser() -> argparse.ArgumentParser:
-    """The dashboard command's arguments: anything after it goes to `streamlit run`."""
-    p = argparse.ArgumentParser(prog="rnnlens dashboard", description=__doc__.splitlines()[0],
-                                epilog="e.g. rnnlens dashboard --server.port 8502 --server.headless true")
-    p.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="options for `streamlit run`")
-    return p
+    """The dashboard command's arguments: none of its own; every other option goes to `streamlit run`."""
+    return argparse.ArgumentParser(prog="rnnlens dashboard", usage="rnnlens dashboard [STREAMLIT OPTIONS]",
+                                   description=__doc__.splitlines()[0],
+                                   epilog="e.g. rnnlens dashboard --server.port 8502 --server.headless true")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run streamlit on dashboard/serve.py from the repository root until it stops; its exit status."""
-    args = parser().parse_args(argv)
+    _, streamlit_args = parser().parse_known_args(argv)
     if not SERVE.is_file():
         print(f"error: {SERVE} is missing: the dashboard runs from a checkout of the repository "
               "(pip install -e .)", file=sys.stderr)
         return 2
     try:
-        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(SERVE), *args.streamlit_args],
+        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(SERVE), *streamlit_args],
                                cwd=SERVE.parents[1])
     except KeyboardInterrupt:
         return 130

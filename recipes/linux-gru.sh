@@ -6,4 +6,4 @@
 set -e
 python -m core.charlm.train --corpus linux --out runs/linux-gru --cell gru --n-layer 2 --hidden-size 448 --lr 2e-3 --max-minutes 25 --checkpoint-every 250 --threads 1 --batch-size 64 --seq-len 128
 # shipping copy: fp16 weights, no optimizer state
-python -m core.charlm.checkpoint export runs/linux-gru checkpoints/linux-gru --overwrite
+rnnlens checkpoint export runs/linux-gru checkpoints/linux-gru --overwrite

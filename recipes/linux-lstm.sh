@@ -7,6 +7,6 @@ set -e
 python -m core.charlm.train --corpus linux --out runs/linux-384-s11 --cell lstm --n-layer 2 --hidden-size 384 --lr 2e-3 --max-minutes 40 --threads 1 --seed 11 --checkpoint-every 250 --batch-size 64 --seq-len 128
 python -m core.charlm.train --corpus linux --out runs/linux-lstm-s11 --resume --max-steps 2750 --max-minutes 0 --threads 1
 # shipping copy: fp16 weights, no optimizer state
-python -m core.charlm.checkpoint export runs/linux-lstm-s11 checkpoints/linux-lstm --overwrite
+rnnlens checkpoint export runs/linux-lstm-s11 checkpoints/linux-lstm --overwrite
 # cells emerging: the same configuration retrained from scratch for 2,000 steps, probed every 100, stored in samples.json
-python -m core.lens.emergence --checkpoint checkpoints/linux-lstm --retrain 2000 --every 100 --out runs/linux-lstm-emergence --threads 1 --attach
+rnnlens emergence --checkpoint checkpoints/linux-lstm --retrain 2000 --every 100 --out runs/linux-lstm-emergence --threads 1 --attach

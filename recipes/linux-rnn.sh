@@ -6,4 +6,4 @@
 set -e
 python -m core.charlm.train --corpus linux --out runs/linux-rnn --cell rnn --n-layer 2 --hidden-size 768 --lr 1e-3 --max-minutes 25 --checkpoint-every 250 --threads 1 --batch-size 64 --seq-len 128
 # shipping copy: fp16 weights, no optimizer state
-python -m core.charlm.checkpoint export runs/linux-rnn checkpoints/linux-rnn --overwrite
+rnnlens checkpoint export runs/linux-rnn checkpoints/linux-rnn --overwrite

@@ -10,4 +10,4 @@ python -m core.charlm.train --corpus shakespeare --out runs/shakespeare-lstm --c
 python -m core.charlm.train --corpus shakespeare --out runs/shakespeare-lstm --resume --max-minutes 117 --threads 2
 python -m core.charlm.train --corpus shakespeare --out runs/shakespeare-ft --init-from runs/shakespeare-lstm --dropout 0.25 --lr 1e-3 --max-minutes 45 --threads 1 --checkpoint-every 250 --batch-size 64 --seq-len 128
 # shipping copy: fp16 weights, no optimizer state
-python -m core.charlm.checkpoint export runs/shakespeare-ft checkpoints/shakespeare-lstm --overwrite
+rnnlens checkpoint export runs/shakespeare-ft checkpoints/shakespeare-lstm --overwrite

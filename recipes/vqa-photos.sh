@@ -8,5 +8,5 @@
 # stops at 1,200 steps or 20 minutes, whichever comes first.
 # The training line is the command in checkpoints/vqa-photos/card.json (tests/test_recipes.py).
 set -e
-python -m core.vision.photos fetch
+rnnlens photos fetch
 python -m core.vqa.train --world photos --concepts --noun-evidence --colours --attend-objects 0.5 --train-images 5000 --val-images 250 --test-images 300 --photo-features data/caption --out checkpoints/vqa-photos --overwrite --embed-size 64 --hidden-size 256 --attention-size 128 --dropout 0.3 --batch-images 16 --lr 2e-3 --max-steps 1200 --max-minutes 20 --eval-every 200 --seed 1 --threads 1 --half

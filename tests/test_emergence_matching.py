@@ -1,6 +1,7 @@
 """Probe scores find a planted quote cell; matching finds a model's own cells in a unit-permuted copy."""
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -124,9 +125,9 @@ def test_the_shipped_models_carry_their_retrain_timeline(name, signal, steps):
     from tests.conftest import ROOT
 
     timeline, source = emergence_timeline(load_checkpoint(ROOT / "checkpoints" / name).samples)
-    # the card recorded the command before it moved to `rnnlens emergence`; its bytes stay as shipped
+    # the shipped samples.json recorded the command under its module path of the time (its bytes stay as shipped)
     recipe = next(line for line in (ROOT / "recipes" / f"{name}.sh").read_text().splitlines()
                   if line.startswith("rnnlens emergence"))
-    assert source.replace("python -m core.lens.emergence", "rnnlens emergence", 1) == recipe
+    assert re.sub(r"^python -m core\.(lens\.)?emergence", "rnnlens emergence", source) == recipe
     assert [e["step"] for e in timeline] == list(range(100, steps + 1, 100))
     assert timeline[-1]["probe"][signal]["score"] > 0.9

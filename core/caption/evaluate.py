@@ -5,8 +5,8 @@ left out), on already-tokenised captions. Grounding (generated worlds, where eve
 attention mass inside the named object and the pointing game, each beside a uniform-attention baseline.
 Photo world also: object-noun recall, the share of objects whose noun (either number) is in the caption.
 
-    python -m core.caption.evaluate --model checkpoints/captioner-scenes [--beam 3] [--test-scenes 500]
-    python -m core.caption.evaluate --model checkpoints/captioner-photos --world photos
+    rnnlens caption-evaluate --model checkpoints/captioner-scenes [--beam 3] [--test-scenes 500]
+    rnnlens caption-evaluate --model checkpoints/captioner-photos --world photos
 """
 from __future__ import annotations
 

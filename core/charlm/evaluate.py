@@ -1,6 +1,6 @@
 """Loss of a trained CharRNN on a text, in nats and bits per character (training validates with it too).
 
-`python -m core.charlm.evaluate --checkpoint DIR --text FILE [--device auto|cpu|cuda|mps]` prints
+`rnnlens evaluate --checkpoint DIR --text FILE [--device auto|cpu|cuda|mps]` prints
 `... nats=<float> bpc=<float>`.
 """
 

@@ -1,6 +1,6 @@
 """Smoothed character n-gram language model: the baseline of Karpathy, Johnson & Fei-Fei (2015).
 
-`python -m core.charlm.ngram --corpus shakespeare --order 5` fits on train and prints `nats=... bpc=...` on val.
+`rnnlens ngram --corpus shakespeare --order 5` fits on train and prints `nats=... bpc=...` on val.
 Interpolated Kneser-Ney-style absolute discounting (discount 0.75) down to a uniform distribution.
 """
 import math

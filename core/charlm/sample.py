@@ -1,6 +1,6 @@
 """Sampling text from a CharRNN: streaming, batched over temperatures, greedy, top-k and beam search.
 
-`python -m core.charlm.sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1 [--device cuda]`
+`rnnlens sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1 [--device cuda]`
 
 Limits keep every request bounded in time and memory: the prime is read in chunks and at most MAX_PRIME
 characters long, and beam search does at most MAX_BEAM_CHARS beam-characters (beam x length).

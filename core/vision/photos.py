@@ -7,7 +7,7 @@ from the stamp's alpha channel, and writes five captions from the noun catalogue
 object fill most of the frame, as in a photo a user uploads. Stamps are split by file: val and test scenes use
 stamps never seen in training (held-out instances of seen nouns); val and test also use held-out backgrounds.
 
-    python -m core.vision.photos fetch       # apt-get download + dpkg -x the two Debian packages into data/photos
+    rnnlens photos fetch       # apt-get download + dpkg -x the two Debian packages into data/photos
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def fetch() -> Path:
 def _require() -> Path:
     root = tuxpaint_root()
     if not (root / "stamps").is_dir():
-        raise PhotoWorldError(f"the photo stamps are not under {root}: run `python -m core.vision.photos fetch`")
+        raise PhotoWorldError(f"the photo stamps are not under {root}: run `rnnlens photos fetch`")
     return root
 
 

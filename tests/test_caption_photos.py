@@ -150,4 +150,4 @@ def test_describe_cli(tmp_path, capsys):
     assert lines[1].startswith(f"{tmp_path / 'gone.jpg'}\terror: No such file")
     proc = subprocess.run([sys.executable, "-m", "core.cli", "describe", "--beam", "11", str(good)],
                           cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "beam size" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--beam: must be between 1 and 10" in proc.stderr

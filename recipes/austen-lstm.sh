@@ -1,6 +1,6 @@
 #!/bin/sh
 # austen-lstm: Jane Austen's novels (janeaustenr), a 2 x 384 LSTM, 55 minutes on one thread.
-# Rebuild: sh recipes/austen-lstm.sh (from the repository root; corpora are built on first use).
+# Rebuild: sh recipes/austen-lstm.sh (from the repository root, after `pip install -e .`; corpora are built on first use).
 # The training lines end with the commands in checkpoints/austen-lstm/card.json, in order (tests/test_recipes.py).
 # --batch-size 64 --seq-len 128 pin the CPU defaults of the time (now 16 x 64; the card's train_config has them).
 set -e

@@ -2,7 +2,7 @@
 # captioner-photos: the Show-Attend-Tell captioner on the photo world (Tux Paint photo cut-outs on real
 # backgrounds), reading the encoder's late stage plus the ImageNet head's concepts per cell, with the copy path
 # and supervised attention; the best validation step (1400 of 1800) is kept.
-# Rebuild: sh recipes/captioner-photos.sh (from the repository root); feature extraction of the 6,550 images
+# Rebuild: sh recipes/captioner-photos.sh (from the repository root, after `pip install -e .`); feature extraction of the 6,550 images
 # takes about half an hour on 2 cores, training about 10 minutes.
 # The training lines end with the commands in checkpoints/captioner-photos/card.json, in order (tests/test_recipes.py).
 set -e

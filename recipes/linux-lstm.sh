@@ -1,6 +1,6 @@
 #!/bin/sh
 # linux-lstm: Linux mm/ and block/ C source, a 2 x 384 LSTM (seed 11), 40 minutes, then resumed to step 2750.
-# Rebuild: sh recipes/linux-lstm.sh (from the repository root; corpora are built on first use).
+# Rebuild: sh recipes/linux-lstm.sh (from the repository root, after `pip install -e .`; corpora are built on first use).
 # The training lines end with the commands in checkpoints/linux-lstm/card.json, in order (tests/test_recipes.py).
 # --batch-size 64 --seq-len 128 pin the CPU defaults of the time (now 16 x 64; the card's train_config has them).
 set -e

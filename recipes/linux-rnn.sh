@@ -1,6 +1,6 @@
 #!/bin/sh
 # linux-rnn: Linux mm/ and block/ C source, a 2 x 768 vanilla RNN, 25 minutes on one thread.
-# Rebuild: sh recipes/linux-rnn.sh (from the repository root; corpora are built on first use).
+# Rebuild: sh recipes/linux-rnn.sh (from the repository root, after `pip install -e .`; corpora are built on first use).
 # The training lines end with the commands in checkpoints/linux-rnn/card.json, in order (tests/test_recipes.py).
 # --batch-size 64 --seq-len 128 pin the CPU defaults of the time (now 16 x 64; the card's train_config has them).
 set -e

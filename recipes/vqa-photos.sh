@@ -3,7 +3,7 @@
 # questions (core.vqa.photo_questions), reading the encoder's late stage through a frozen PCA to 256 dimensions plus
 # the concepts and per-cell colour shares (core.vqa.colours), with question-gated noun evidence (core.vqa.evidence)
 # and supervised attention on the question's objects, on one CPU thread. Rebuild: sh recipes/vqa-photos.sh (from the
-# repository root). The first run encodes the 5,000 + 250 + 300 photos into data/caption/ (the captioner's feature
+# repository root, after `pip install -e .`). The first run encodes the 5,000 + 250 + 300 photos into data/caption/ (the captioner's feature
 # cache, shared with captioner-photos), counts their colours there, and writes the questions to data/vqa/. Each model
 # stops at 1,200 steps or 20 minutes, whichever comes first.
 # The training line is the command in checkpoints/vqa-photos/card.json (tests/test_recipes.py).

@@ -4,17 +4,12 @@ Wide layout, the shared sidebar model picker (shipped checkpoints plus those tra
 model's card, and navigation over the pages in ../pages/.
 """
 import os
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
+import torch
 
-import streamlit as st  # noqa: E402
-import torch  # noqa: E402
-
-from dashboard import models  # noqa: E402
+from dashboard import models
 
 torch.set_num_threads(int(os.environ.get("RNNLENS_TORCH_THREADS", "1")))  # batch-1 sampling: 1 thread is fastest
 st.set_page_config(page_title="rnnlens", page_icon="🔁", layout="wide")

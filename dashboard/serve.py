@@ -10,15 +10,9 @@ and model runs. `streamlit run dashboard/app.py` still works, without the head s
 import importlib
 import logging
 import pkgutil
-import sys
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import streamlit as st
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
-    sys.path.insert(0, str(ROOT))
 
 SKIP = {"app", "serve", "precompute"}  # the entrypoints themselves
 LAZY = ("pandas", "pyarrow", "scipy.stats", "skimage.data", "skimage.io", "efficientnet_lite_pytorch",

@@ -1,9 +1,9 @@
 #!/bin/sh
 # linux-rnn: Linux mm/ and block/ C source, a 2 x 768 vanilla RNN, 25 minutes on one thread.
-# Rebuild: sh recipes/linux-rnn.sh (from the repository root; corpora are built on first use).
+# Rebuild: sh recipes/linux-rnn.sh (from the repository root, after `pip install -e .`; corpora are built on first use).
 # The training lines end with the commands in checkpoints/linux-rnn/card.json, in order (tests/test_recipes.py).
 # --batch-size 64 --seq-len 128 pin the CPU defaults of the time (now 16 x 64; the card's train_config has them).
 set -e
 python -m core.cli.train --corpus linux --out runs/linux-rnn --cell rnn --n-layer 2 --hidden-size 768 --lr 1e-3 --max-minutes 25 --checkpoint-every 250 --threads 1 --batch-size 64 --seq-len 128
 # shipping copy: fp16 weights, no optimizer state
-python -m core.charlm.checkpoint export runs/linux-rnn checkpoints/linux-rnn --overwrite
+rnnlens checkpoint export runs/linux-rnn checkpoints/linux-rnn --overwrite

@@ -1,6 +1,6 @@
 #!/bin/sh
 # shakespeare-lstm: Shakespeare's plays, a 2 x 512 LSTM trained for 117 minutes, then fine-tuned with dropout 0.25.
-# Rebuild: sh recipes/shakespeare-lstm.sh (from the repository root; corpora are built on first use).
+# Rebuild: sh recipes/shakespeare-lstm.sh (from the repository root, after `pip install -e .`; corpora are built on first use).
 # The training lines end with the commands in checkpoints/shakespeare-lstm/card.json, in order (tests/test_recipes.py).
 # --batch-size 64 --seq-len 128 pin the CPU defaults of the time (now 16 x 64; the card's train_config has them).
 set -e
@@ -10,4 +10,4 @@ python -m core.cli.train --corpus shakespeare --out runs/shakespeare-lstm --cell
 python -m core.cli.train --corpus shakespeare --out runs/shakespeare-lstm --resume --max-minutes 117 --threads 2
 python -m core.cli.train --corpus shakespeare --out runs/shakespeare-ft --init-from runs/shakespeare-lstm --dropout 0.25 --lr 1e-3 --max-minutes 45 --threads 1 --checkpoint-every 250 --batch-size 64 --seq-len 128
 # shipping copy: fp16 weights, no optimizer state
-python -m core.charlm.checkpoint export runs/shakespeare-ft checkpoints/shakespeare-lstm --overwrite
+rnnlens checkpoint export runs/shakespeare-ft checkpoints/shakespeare-lstm --overwrite

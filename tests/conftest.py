@@ -1,14 +1,12 @@
-"""Shared fixtures: the repo root on sys.path, a tiny trained checkpoint (built in tests/tiny_checkpoint.py), and
+"""Shared fixtures: a tiny trained checkpoint (built in tests/tiny_checkpoint.py), and
 for the real-browser tests a served dashboard and Debian's chromium (one of each per test module)."""
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tests.tiny_checkpoint import train_tiny
 
-from tests.tiny_checkpoint import train_tiny  # noqa: E402  (needs the root on sys.path)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Photo world (Tux Paint cut-outs on real backgrounds): masks, captions, the split by stamp file; the encoder's
 stages and the ImageNet head; the shipped photo captioner and its CLI.
 
-Needs the two Debian packages unpacked under $RNNLENS_DATA/photos (`python -m core.vision.photos fetch`;
+Needs the two Debian packages unpacked under $RNNLENS_DATA/photos (`rnnlens photos fetch`;
 .ci/run does it)."""
 import hashlib
 import json
@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from scipy.ndimage import binary_dilation
 
-from core.caption import describe as describe_cli
+from core.cli import describe as describe_cli
 from core.common.words import tokenize
 from core.vision.encoder import Encoder, to_input
 from core.vision.photos import (make_photo, named_objects, noun_forms, plural, split_of, split_seeds,
@@ -27,7 +27,7 @@ MODEL = ROOT / "checkpoints" / "captioner-photos"
 @pytest.fixture(scope="module", autouse=True)
 def sources():
     if not (tuxpaint_root() / "stamps").is_dir():
-        pytest.fail(f"photo world sources missing under {tuxpaint_root()}: run `python -m core.vision.photos fetch`")
+        pytest.fail(f"photo world sources missing under {tuxpaint_root()}: run `rnnlens photos fetch`")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 5, 9, 20_000_002, 10_000_004])
@@ -154,6 +154,6 @@ def test_describe_cli(tmp_path, capsys):
     lines = err.strip().splitlines()
     assert lines[0] == f"{bad}\terror: This file is not an image Pillow can read (try JPEG, PNG, WebP, BMP or GIF)."
     assert lines[1].startswith(f"{tmp_path / 'gone.jpg'}\terror: No such file")
-    proc = subprocess.run([sys.executable, "-m", "core.caption.describe", "--beam", "11", str(good)],
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "describe", "--beam", "11", str(good)],
                           cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "beam size" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--beam: must be between 1 and 10" in proc.stderr

@@ -1,9 +1,9 @@
-"""core.charlm.sample --clamp/--ablate (free and clamped samples side by side) and the trainer's cells-emerging probe."""
+"""rnnlens sample --clamp/--ablate (free and clamped samples side by side) and the trainer's cells-emerging probe."""
 import json
 
 import pytest
 
-from core.charlm import sample
+from core.cli import sample
 from tests.tiny_checkpoint import SONNETS, make_checkpoint
 
 

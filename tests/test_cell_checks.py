@@ -2,7 +2,8 @@
 import numpy as np
 
 from core.lens.activations import extract
-from core.lens.cell_checks import block_shuffle, check_cells, line_blocks, main, permutation_null
+from core.cli.cell_checks import main
+from core.lens.cell_checks import block_shuffle, check_cells, line_blocks, permutation_null
 from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
 

@@ -1,12 +1,12 @@
 """core.common.config_args: a config dataclass becomes a command line and back, with the dataclass's own checks."""
 import argparse
 import shlex
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import pytest
 
 from core.caption.train import CaptionTrainConfig
-from core.common.config_args import add_config_args, config_from_args
+from core.common.config_args import add_config_args, check_ranges, config_from_args, within
 from core.gradients.memory_task import MemoryConfig
 from core.charlm.settings import TrainConfig
 from core.vqa.train import VQATrainConfig
@@ -34,6 +34,27 @@ def test_types_defaults_switches_and_none():
     assert parse(Knobs, ["--name", "a", "--clip", "none"]).clip is None
     with pytest.raises(SystemExit):  # a required field is missing
         parse(Knobs, [])
+
+
+@dataclass
+class Ranged:
+    steps: int = field(default=3, metadata=within(1, 10))
+    clip: float | None = field(default=None, metadata=within(0.1, 5.0))
+
+    def __post_init__(self):
+        check_ranges(self)
+
+
+def test_within_bounds_a_field_at_parse_time_and_in_the_dataclass(capsys):
+    assert parse(Ranged, ["--steps", "10", "--clip", "none"]) == Ranged(10, None)
+    for argv, message in [(["--steps", "0"], "argument --steps: must be between 1 and 10, not 0"),
+                          (["--clip", "nan"], "argument --clip: must be between 0.1 and 5.0, not nan"),
+                          (["--steps", "2.5"], "argument --steps: '2.5' is not an integer")]:
+        with pytest.raises(SystemExit) as exit:
+            parse(Ranged, argv)
+        assert exit.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(ValueError, match="steps must be between 1 and 10, not 11"):
+        Ranged(steps=11)
 
 
 def test_the_trainers_configs_round_trip():

@@ -105,7 +105,7 @@ def test_gate_saturation():
 def test_cli_prints_top_cells_and_rejects_bad_input(tmp_path, capsys):
     import torch
 
-    from core.lens.rank_cells import main
+    from core.cli.rank_cells import main
     from core.charlm.checkpoint import save_checkpoint
     from core.charlm.model import CharRNN, CharRNNConfig
     from core.charlm.vocab import Vocab

@@ -89,11 +89,11 @@ def test_a_killed_two_process_run_resumes_exactly_and_refuses_another_world_size
 
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-@pytest.mark.parametrize("module", ["core.cli.train", "core.charlm.evaluate", "core.charlm.sample"])
+@pytest.mark.parametrize("module", ["core.cli.train", "core.cli.evaluate", "core.cli.sample"])
 def test_asking_for_a_missing_gpu_gives_one_clear_line(tmp_path, tiny_checkpoint, module):
     flags = {"core.cli.train": TINY + ["--out", str(tmp_path / "x"), "--max-steps", "1"],
-             "core.charlm.evaluate": ["--checkpoint", str(tiny_checkpoint), "--text", str(SONNETS)],
-             "core.charlm.sample": ["--checkpoint", str(tiny_checkpoint), "--length", "5"]}[module]
+             "core.cli.evaluate": ["--checkpoint", str(tiny_checkpoint), "--text", str(SONNETS)],
+             "core.cli.sample": ["--checkpoint", str(tiny_checkpoint), "--length", "5"]}[module]
     run = subprocess.run([sys.executable, "-m", module, *flags, "--device", "cuda"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr

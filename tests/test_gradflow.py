@@ -1,8 +1,9 @@
-"""core.gradients.flow: the backward recurrence against autograd, the sigma^k law, the LSTM's cell highway, the CLI."""
+"""core.gradients.flow and rnnlens gradflow: the backward recurrence against autograd, the sigma^k law, the LSTM's cell highway, the CLI."""
 import numpy as np
 import pytest
 import torch
 
+from core.cli.gradflow import main
 from core.gradients import flow as gf
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.recurrent import layer_weights
@@ -78,12 +79,14 @@ def test_a_thousand_steps_do_not_underflow():
 
 
 def test_cli(capsys):
-    assert gf.main(["--cell", "rnn", "--length", "50", "--sigma", "0.9", "--input-scale", "0.001"]) == 0
+    assert main(["--cell", "rnn", "--length", "50", "--sigma", "0.9", "--input-scale", "0.001"]) == 0
     out = capsys.readouterr().out
     assert "rnn h" in out and "sigma^k (sigma=0.900)" in out
-    assert gf.main(["--length", "0"]) == 2
+    with pytest.raises(SystemExit) as exit:
+        main(["--length", "0"])
+    assert exit.value.code == 2 and "--length: must be between 1 and 5,000" in capsys.readouterr().err
+    assert main(["--checkpoint", "nowhere", "--text-file", __file__]) == 2
     assert "error:" in capsys.readouterr().err
-    assert gf.main(["--checkpoint", "nowhere"]) == 2
 
 
 def test_bad_layers():

@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 
 import core.common.io
 from core.charlm import checkpoint as ck
+from core.cli.checkpoint import main as checkpoint_main
 from core.charlm.checkpoint import CheckpointError, claim_output, export_checkpoint, load_checkpoint
 from core.common.io import OutputError
 from core.charlm.train import Trainer
@@ -87,7 +88,7 @@ def test_shipped_checkpoints_are_not_overwritten_by_train_or_export(tmp_path, ca
         assert tree_hash(SHIPPED / name) == before
     assert "--overwrite" in capsys.readouterr().err
     before = tree_hash(SHIPPED / "austen-lstm")
-    assert ck.main(["export", str(source), str(SHIPPED / "austen-lstm")]) == 2
+    assert checkpoint_main(["export", str(source), str(SHIPPED / "austen-lstm")]) == 2
     assert "--overwrite" in capsys.readouterr().err and tree_hash(SHIPPED / "austen-lstm") == before
 
 
@@ -95,7 +96,7 @@ def test_export_onto_itself_is_refused_and_keeps_the_training_state(tmp_path, ti
     run = tmp_path / "run"
     shutil.copytree(tiny_checkpoint, run)
     before = tree_hash(run)
-    assert ck.main(["export", str(run), str(run)]) == 2
+    assert checkpoint_main(["export", str(run), str(run)]) == 2
     assert "onto itself" in capsys.readouterr().err and tree_hash(run) == before
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.gradients.memory_task import MemoryConfig, main, make_batch, train_memory
+from core.cli.memory_task import main
+from core.gradients.memory_task import MemoryConfig, make_batch, train_memory
 
 TINY = dict(hidden_size=16, alphabet=4)
 
@@ -58,5 +59,8 @@ def test_cli(capsys):
     assert main(["--cells", "rnn,gru", "--gap", "4", "--steps", "3", "--hidden-size", "8", "--clip", "1"]) == 0
     out = capsys.readouterr().out
     assert "chance loss 1.386" in out and " rnn clip=1.0" in out and " gru clip=1.0" in out
-    assert main(["--gap", "0"]) == 2
-    assert "error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["--gap", "0"])
+    assert exit.value.code == 2 and "--gap: must be between 1 and 1,000" in capsys.readouterr().err
+    assert main(["--batch-size", "4096", "--gap", "1000", "--hidden-size", "512"]) == 2
+    assert capsys.readouterr().err.startswith("error: batch_size x (gap + n_symbols) x hidden_size")

@@ -10,8 +10,7 @@ from tests.conftest import ROOT
 SHIPPED = sorted(p.parent.name for p in (ROOT / "checkpoints").glob("*/card.json"))
 # where each trainer's command line lived when a shipped card recorded it -> where it is now
 MOVED = {"core.train": "core.cli.train", "core.charlm.train": "core.cli.train",
-         "core.caption.train": "core.cli.caption_train", "core.vqa.train": "core.cli.vqa_train",
-         "core.emergence": "core.lens.emergence"}
+         "core.caption.train": "core.cli.caption_train", "core.vqa.train": "core.cli.vqa_train"}
 
 
 def today(command: str) -> str:
@@ -21,12 +20,10 @@ def today(command: str) -> str:
 
 
 def training_lines(recipe: str) -> list[str]:
-    """The recipe's training commands: its python commands without the shipping export, data fetching and the
-    emergence retrain (which trains a separate run and stores only its probe timeline)."""
+    """The recipe's training commands: its `python -m` lines (the shipping export, data fetching and the emergence
+    retrain, which trains a separate run and stores only its probe timeline, are `rnnlens` commands)."""
     return [line for line in recipe.splitlines()
-            if line.startswith("python -m ") and not line.startswith(("python -m core.charlm.checkpoint export",
-                                                                     "python -m core.vision.photos fetch",
-                                                                     "python -m core.lens.emergence"))]
+            if line.startswith("python -m ")]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -42,7 +39,7 @@ def test_each_shipped_checkpoint_has_a_recipe_ending_with_its_card_commands(name
         for flag, value in zip(pins[::2], pins[1::2]):
             assert str(card["train_config"][flag.removeprefix("--").replace("-", "_")]) == value
     out = shlex.split(lines[-1])[shlex.split(lines[-1]).index("--out") + 1]
-    assert out == f"checkpoints/{name}" or f"python -m core.charlm.checkpoint export {out} checkpoints/{name}" in recipe
+    assert out == f"checkpoints/{name}" or f"rnnlens checkpoint export {out} checkpoints/{name}" in recipe
 
 
 def test_every_recipe_belongs_to_a_shipped_checkpoint():

@@ -44,11 +44,11 @@ def test_shipped_checkpoint_is_small_and_carded():
 
 def test_ask_answers_and_scores_candidates(run, test_image):
     path, question, truth = test_image
-    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", question)
+    proc = run("core.cli.ask", "--model", str(MODEL), "--image", path, "--question", question)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1].startswith(f"answer: {truth} (")
     assert "hop 2:" in proc.stdout and "top 5:" in proc.stdout
-    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", question,
+    proc = run("core.cli.ask", "--model", str(MODEL), "--image", path, "--question", question,
                "--candidates", "red", "blue", "green", truth)
     assert proc.returncode == 0 and f"answer: {truth}" in proc.stdout
 
@@ -61,15 +61,15 @@ def test_ask_messages(run, test_image, tmp_path):
              (["--image", str(tmp_path / "missing.png"), "--question", "what shape?"], "is not a file"),
              (["--image", path, "--question", "  "], "empty")]
     for args, phrase in cases:
-        proc = run("core.vqa.ask", "--model", str(MODEL), *args)
+        proc = run("core.cli.ask", "--model", str(MODEL), *args)
         assert proc.returncode == 2 and phrase in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    proc = run("core.vqa.ask", "--model", str(MODEL), "--image", path, "--question", "what hue " * 1000)
+    proc = run("core.cli.ask", "--model", str(MODEL), "--image", path, "--question", "what hue " * 1000)
     assert proc.returncode == 0 and "cut to its first 30 words" in proc.stderr and "<unk>" in proc.stdout
     assert "Unknown word(s) read as <unk>: hue" in proc.stderr
 
 
 def test_bad_checkpoint_and_flags(run, tmp_path):
-    proc = run("core.vqa.evaluate", "--model", str(tmp_path))
+    proc = run("core.cli.vqa_evaluate", "--model", str(tmp_path))
     assert proc.returncode == 2 and "missing" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("core.cli.vqa_train", "--hops", "0")
     assert proc.returncode == 2 and "--hops has to be at least 1" in proc.stderr
@@ -77,7 +77,7 @@ def test_bad_checkpoint_and_flags(run, tmp_path):
     assert proc.returncode == 2 and "add --concepts" in proc.stderr
     proc = run("core.cli.vqa_train", "--attend-objects", "0.5")
     assert proc.returncode == 2 and "for the photo world" in proc.stderr
-    proc = run("core.vqa.evaluate", "--model", str(MODEL), "--split", "val")
+    proc = run("core.cli.vqa_evaluate", "--model", str(MODEL), "--split", "val")
     assert proc.returncode == 2 and "--split val is the photo world's" in proc.stderr
 
 

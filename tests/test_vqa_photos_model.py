@@ -49,7 +49,7 @@ def test_answers_questions_about_held_out_scenes(ckpt):
 
 
 def test_ask_cli_on_a_held_out_scene(tmp_path, capsys):
-    from core.vqa import ask
+    from core.cli import ask
     scene = make_photo(split_seeds("test", 1)[0])
     path = tmp_path / "scene.png"
     scene.image.save(path)
@@ -78,12 +78,12 @@ def test_real_photo_check_asks_what_a_real_cat_photo_shows(ckpt):
 
 
 def test_real_photo_check_refuses_a_shapes_model_and_missing_photos(tmp_path, monkeypatch, capsys):
-    from core.vqa import realcheck
+    from core.cli import vqa_realcheck as realcheck
     assert realcheck.main(["--model", str(ROOT / "checkpoints" / "vqa-easy")]) == 2
     assert "not trained on the photo world" in capsys.readouterr().err
     monkeypatch.setenv("RNNLENS_DATA", str(tmp_path))
     assert realcheck.main(["--model", str(MODEL), "--set", "gcompris"]) == 2
-    assert "python -m core.caption.realcheck fetch" in capsys.readouterr().err
+    assert "rnnlens caption-realcheck fetch" in capsys.readouterr().err
 
 
 def test_a_tiny_photo_world_model_trains_end_to_end_with_every_photo_channel(tmp_path, capsys):

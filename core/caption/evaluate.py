@@ -5,14 +5,11 @@ left out), on already-tokenised captions. Grounding (generated worlds, where eve
 attention mass inside the named object and the pointing game, each beside a uniform-attention baseline.
 Photo world also: object-noun recall, the share of objects whose noun (either number) is in the caption.
 
-    python -m core.caption.evaluate --model checkpoints/captioner-scenes [--beam 3] [--test-scenes 500]
-    python -m core.caption.evaluate --model checkpoints/captioner-photos --world photos
+    rnnlens caption-evaluate --model checkpoints/captioner-scenes [--beam 3] [--test-scenes 500]
+    rnnlens caption-evaluate --model checkpoints/captioner-photos --world photos
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 
 import numpy as np
 import torch
@@ -77,31 +74,3 @@ def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSpli
                     "uniform_pointing_game": float(np.mean([r["uniform_hit"] for r in rows]))})
     out["examples"] = [{"hyp": h, "refs": r[:2]} for h, r in zip(hyps[:5], refs[:5])]
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="checkpoints/captioner-scenes")
-    p.add_argument("--beam", type=int, default=3)
-    p.add_argument("--test-scenes", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--world", choices=WORLDS, default="scenes")
-    p.add_argument("--cache-dir", default="data/caption")
-    args = p.parse_args(argv)
-    from core.caption.pipeline import load_checked
-    from core.vision.encoder import Encoder
-    from core.vision.worlds import photo_split, scene_split
-    try:
-        ck = load_checked(args.model, args.beam)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
-    make_split = photo_split if args.world == "photos" else scene_split
-    split = make_split("test", args.test_scenes, args.seed, args.cache_dir, Encoder(ck.model.cfg.encoder))
-    print(json.dumps(evaluate_split(ck.model, ck.vocab, split, args.beam, args.world), indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,6 +21,8 @@ from core.common.words import END, PAD, START, WordVocab, agree_articles
 from core.vision.photo_stamps import BACKGROUNDS, TEXTURES
 from core.vision.photos import noun_forms
 
+MAX_BEAM = 10  # the largest beam a caption is searched with
+
 
 @dataclass
 class Caption:
@@ -36,8 +38,8 @@ class Caption:
 
 def validate_beam(beam: int, max_len: int) -> None:
     """Raise ValueError with a clear message for an unusable beam size or length."""
-    if not 1 <= int(beam) <= 10:
-        raise ValueError(f"beam size has to be between 1 and 10, got {beam}")
+    if not 1 <= int(beam) <= MAX_BEAM:
+        raise ValueError(f"beam size has to be between 1 and {MAX_BEAM}, got {beam}")
     if not 1 <= int(max_len) <= 100:
         raise ValueError(f"max_len has to be between 1 and 100, got {max_len}")
 

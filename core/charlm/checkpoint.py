@@ -395,28 +395,3 @@ def export_checkpoint(src: str | Path, dst: str | Path, overwrite: bool = False)
     with claim_output(dst, overwrite=overwrite, flag="DST"):
         return save_checkpoint(dst, ckpt.model, ckpt.vocab, {**ckpt.card, "name": Path(dst).name}, ckpt.samples,
                                half=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import sys
-
-    p = argparse.ArgumentParser(prog="python -m core.charlm.checkpoint", description="Inspect or export checkpoints.")
-    sub = p.add_subparsers(dest="command", required=True)
-    e = sub.add_parser("export", help="write a shipping copy (fp16 weights, no optimizer state)")
-    e.add_argument("src")
-    e.add_argument("dst")
-    e.add_argument("--overwrite", action="store_true", help="replace the checkpoint already in DST")
-    args = p.parse_args(argv)
-    try:
-        path = export_checkpoint(args.src, args.dst, args.overwrite)
-    except (CheckpointError, OutputError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    size = sum(f.stat().st_size for f in path.iterdir())
-    print(f"exported {args.src} -> {path} ({size / 1e6:.1f} MB)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

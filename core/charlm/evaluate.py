@@ -1,20 +1,15 @@
 """Loss of a trained CharRNN on a text, in nats and bits per character (training validates with it too).
 
-`python -m core.charlm.evaluate --checkpoint DIR --text FILE [--device auto|cpu|cuda|mps]` prints
+`rnnlens evaluate --checkpoint DIR --text FILE [--device auto|cpu|cuda|mps]` prints
 `... nats=<float> bpc=<float>`.
 """
-import argparse
-import math
-import sys
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from core.charlm.checkpoint import CheckpointError, load_checkpoint
-from core.charlm.corpus import CorpusError, check_user_text
+from core.charlm.corpus import CorpusError
 from core.charlm.model import CharRNN
-from core.common.device import DeviceError, add_device_arg, autocast, resolve_device
+from core.common.device import autocast
 
 
 def streams(ids: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,28 +38,3 @@ def evaluate_loss(model: CharRNN, ids: torch.Tensor, batch_size: int = 32, seq_l
         total += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), target.reshape(-1), reduction="sum")
     model.train(was_training)
     return total.item() / y.numel()
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.charlm.evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory")
-    p.add_argument("--text", required=True, help="UTF-8 text file to score")
-    add_device_arg(p)
-    args = p.parse_args(argv)
-    try:
-        device = resolve_device(args.device)
-        ckpt = load_checkpoint(args.checkpoint)
-        text = check_user_text(Path(args.text).read_bytes())
-    except (DeviceError, CheckpointError, CorpusError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    ids = torch.tensor(ckpt.vocab.encode(text), device=device)
-    nats = evaluate_loss(ckpt.model.to(device), ids)
-    unknown = sum(ckpt.vocab.unknown_mask(text))
-    print(f"{args.text}: {len(text):,} chars ({unknown} unknown to the model) "
-          f"nats={nats:.4f} bpc={nats / math.log(2):.4f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

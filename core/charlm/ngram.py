@@ -1,14 +1,11 @@
 """Smoothed character n-gram language model: the baseline of Karpathy, Johnson & Fei-Fei (2015).
 
-`python -m core.charlm.ngram --corpus shakespeare --order 5` fits on train and prints `nats=... bpc=...` on val.
+`rnnlens ngram --corpus shakespeare --order 5` fits on train and prints `nats=... bpc=...` on val.
 Interpolated Kneser-Ney-style absolute discounting (discount 0.75) down to a uniform distribution.
 """
-import argparse
 import math
-import sys
 from collections import Counter, defaultdict
 
-from core.charlm.corpus import CorpusError, load_corpus
 
 DISCOUNT = 0.75
 
@@ -46,23 +43,3 @@ class NGram:
         """Mean negative log-likelihood in nats per character."""
         k = self.order - 1
         return -sum(math.log(self.prob(text[max(0, i - k):i], text[i])) for i in range(len(text))) / len(text)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.charlm.ngram", description=__doc__.splitlines()[0])
-    p.add_argument("--corpus", required=True, help="built-in corpus name or a UTF-8 text file")
-    p.add_argument("--order", type=int, default=5, help="n: the model conditions on n-1 characters")
-    args = p.parse_args(argv)
-    try:
-        corpus = load_corpus(args.corpus)
-        model = NGram(corpus.train, args.order)
-    except (CorpusError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    nats = model.loss(corpus.val)
-    print(f"{corpus.name} {args.order}-gram val: nats={nats:.4f} bpc={nats / math.log(2):.4f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,13 +1,11 @@
 """Sampling text from a CharRNN: streaming, batched over temperatures, greedy, top-k and beam search.
 
-`python -m core.charlm.sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1 [--device cuda]`
+`rnnlens sample --checkpoint DIR --length 500 --temperature 0.8 --prime "ROMEO." --seed 1 [--device cuda]`
 
 Limits keep every request bounded in time and memory: the prime is read in chunks and at most MAX_PRIME
 characters long, and beam search does at most MAX_BEAM_CHARS beam-characters (beam x length).
 """
-import argparse
 import math
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,68 +140,3 @@ def read_prime_file(path: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"--prime-file {path} is not UTF-8 text (byte {e.start} cannot be decoded)") from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    from core.charlm.checkpoint import CheckpointError, load_checkpoint
-    from core.common.device import add_device_arg, resolve_device
-
-    p = argparse.ArgumentParser(prog="python -m core.charlm.sample", description="Sample text from a checkpoint.")
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory")
-    p.add_argument("--length", type=int, default=500)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0: all)")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--prime", default="", help="text the model continues")
-    source.add_argument("--prime-file", help=f"UTF-8 file the model continues (at most {MAX_PRIME:,} characters)")
-    p.add_argument("--seed", type=int, default=1, help="0 to 2**63 - 1")
-    add_device_arg(p)
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--greedy", action="store_true", help="always take the likeliest character")
-    mode.add_argument("--beam", type=int, default=0, help=f"beam search with this many beams (1 to {MAX_BEAM}; "
-                      f"beam x length at most {MAX_BEAM_CHARS:,})")
-    p.add_argument("--clamp", action="append", default=[], metavar="L:KIND:UNIT=VALUE",
-                   help="fix a cell (h or c) at every step, e.g. 1:c:317=0.9 or =mean; prints the free and the "
-                   "clamped sample from the same seed and their diff (repeatable)")
-    p.add_argument("--ablate", action="append", default=[], metavar="L:KIND:UNIT",
-                   help="clamp a cell to its mean over the corpus val split (repeatable)")
-    args = p.parse_args(argv)
-    try:
-        if args.beam < 0:
-            raise ValueError(f"--beam must be 0 (off) or between 1 and {MAX_BEAM}, not {args.beam}")
-        prime = read_prime_file(args.prime_file) if args.prime_file else args.prime
-        validate_sampling(args.temperature, args.length, args.top_k, args.beam or 1, args.seed, prime)
-        ckpt = load_checkpoint(args.checkpoint)
-        ckpt.model.to(resolve_device(args.device))
-    except (OSError, ValueError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.clamp or args.ablate:
-        return _clamped(args, prime, ckpt)
-    if args.beam:
-        print(prime + beam_search(ckpt.model, ckpt.vocab, prime, args.length, args.beam))
-        return 0
-    sys.stdout.write(prime)
-    for ch in stream_sample(ckpt.model, ckpt.vocab, prime, args.length, args.temperature, args.top_k,
-                            args.greedy, args.seed):
-        sys.stdout.write(ch)
-        sys.stdout.flush()
-    sys.stdout.write("\n")
-    return 0
-
-
-def _clamped(args: argparse.Namespace, prime: str, ckpt) -> int:
-    from core.lens.intervene import cli_side_by_side
-
-    try:
-        if args.beam or args.greedy:
-            raise ValueError("--clamp/--ablate sample with a temperature: drop --beam and --greedy")
-        cli_side_by_side(argparse.Namespace(**{**vars(args), "prime": prime}), ckpt)
-    except ValueError as e:  # InterventionError and CorpusError are ValueErrors
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,1 +1,1 @@
-"""The command lines: one module per command, each a thin argparse layer over a library call."""
+"""The command lines: one module per `rnnlens` subcommand, each a thin argparse layer over a library call."""

@@ -2,9 +2,9 @@
 
 auto picks CUDA when a GPU is visible, else Apple's MPS, else the CPU. Asking for a device that is not there
 raises DeviceError with a message that says what is (the CLIs print it as one line). Every trainer, evaluator
-and sampler shares these helpers: `add_device_arg` for the flag, `resolve_device`, `autocast`, `describe`.
+and sampler shares these helpers: `resolve_device`, `autocast`, `describe` (the CLIs' --device flag:
+`core.cli.args.add_device_arg`).
 """
-import argparse
 import contextlib
 import platform
 
@@ -71,7 +71,3 @@ def describe(device: torch.device) -> str:
         return f"mps: Apple {platform.machine()}"
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
-
-def add_device_arg(parser: argparse.ArgumentParser) -> None:
-    """Add --device auto|cpu|cuda|mps (default auto) to a command line."""
-    parser.add_argument("--device", default="auto", choices=DEVICES, help=DEVICE_HELP)

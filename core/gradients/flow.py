@@ -10,9 +10,7 @@ The norms of dL_T/dh_t (and dL_T/dc_t) for every t come from one explicit backwa
 states saved by one forward pass: a handful of vector ops per step, not one autograd call per step.
 `autograd_flow` computes the same numbers with torch.autograd, as a reference for tests and the bench.
 """
-import argparse
 import math
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,57 +245,3 @@ def autograd_flow(layers: list[LayerWeights], x: torch.Tensor, grad_h: torch.Ten
     h_norm = norms[:T * L].reshape(T, L).T.numpy()
     c_norm = norms[T * L:].reshape(T, L).T.numpy() if lstm else None
     return GradFlow(layers[0].cell, h_norm, c_norm, _spectral_norms(layers))
-
-
-def _load_text_problem(checkpoint: str, text: str):
-    """Lazy: the checkpoint loader is only needed for the real-text input."""
-    from core.charlm.checkpoint import load_checkpoint
-    ckpt = load_checkpoint(checkpoint)
-    idx = torch.tensor(ckpt.vocab.encode(text), dtype=torch.long)
-    return ckpt.model, idx
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.gradients.flow", description=__doc__.splitlines()[0])
-    p.add_argument("--cell", default="all", choices=["all", *CELLS])
-    p.add_argument("--length", type=int, default=1000, help="sequence length T (steps)")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--sigma", type=float, default=1.0, help="largest singular value of W_hh (random init)")
-    p.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget / GRU update gate bias")
-    p.add_argument("--input-scale", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint", help="use a trained CharRNN checkpoint on real text instead of a random init")
-    p.add_argument("--text-file", help="UTF-8 text to read with --checkpoint (first --length+1 characters)")
-    a = p.parse_args(argv)
-    try:
-        if not 1 <= a.length <= MAX_LENGTH or not 1 <= a.hidden <= 4096:
-            raise ValueError(f"--length must be in [1, {MAX_LENGTH}] and --hidden in [1, 4096]")
-        if a.checkpoint:
-            if not a.text_file:
-                raise ValueError("--checkpoint needs --text-file")
-            with open(a.text_file, encoding="utf-8") as f:
-                text = f.read(a.length + 1)
-            model, idx = _load_text_problem(a.checkpoint, text)
-            flows = [text_flow(model, idx)]
-        else:
-            cells = list(CELLS) if a.cell == "all" else [a.cell]
-            flows = [random_flow(c, a.length, a.hidden, a.sigma, a.forget_bias, a.input_scale, a.seed)
-                     for c in cells]
-    except (ValueError, OSError, UnicodeDecodeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    T = flows[0].h_norm.shape[1]
-    ks = sorted({k for k in (0, 1, 10, 100, 1000) if k < T} | {T - 1})
-    print("||dL_T/dh_{T-k}||  " + "".join(f"k={k:<10d}" for k in ks))
-    for fl in flows:
-        rows = [("h", fl.by_distance())] + ([("c", fl.by_distance(state="c"))] if fl.c_norm is not None else [])
-        for name, d in rows:
-            print(f"{fl.cell:>5s} {name} (top)    " + "".join(f"{d[k]:<12.3e}" for k in ks))
-        if fl.cell == "rnn":
-            print(f"sigma^k (sigma={fl.spectral_norm[-1]:.3f}) " + "".join(
-                f"{fl.spectral_norm[-1] ** k:<12.3e}" for k in ks))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

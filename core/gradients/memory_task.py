@@ -7,9 +7,7 @@ scores ln(alphabet) nats. Truncated BPTT with a window shorter than the gap cann
 to the step where the symbol was seen, so nothing teaches the cell to store it (only what the untrained
 dynamics keep by chance can be read out, and that fades over a long gap); a longer window learns the task.
 """
-import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -25,7 +23,9 @@ from core.charlm.recurrent import (
     orthogonal,
     set_keep_gate_bias,
 )
-from core.common.config_args import add_config_args, config_from_args
+from core.common.config_args import check_ranges, within
+
+MAX_ACTIVATIONS = 20_000_000  # batch x steps x hidden: the states and gates kept for backward stay under ~1 GB
 
 
 @dataclass
@@ -33,32 +33,28 @@ class MemoryConfig:
     """The task (gap, n_symbols, alphabet) and how to train on it."""
 
     cell: str = "lstm"  # rnn | gru | lstm
-    gap: int = 20  # steps between seeing a symbol and having to recall it
-    n_symbols: int = 1
-    alphabet: int = 4
-    hidden_size: int = 32
-    steps: int = 200
-    batch_size: int = 32
+    gap: int = field(default=20, metadata=within(1, 1000))  # steps between seeing a symbol and having to recall it
+    n_symbols: int = field(default=1, metadata=within(1, 1000))
+    alphabet: int = field(default=4, metadata=within(2, 64))
+    hidden_size: int = field(default=32, metadata=within(1, 512))
+    steps: int = field(default=200, metadata=within(1, 100_000))
+    batch_size: int = field(default=32, metadata=within(1, 4096))
     optimizer: str = "adam"  # adam | sgd
-    lr: float = 0.01
-    clip: float | None = None  # max gradient L2 norm
-    bptt: int | None = None  # truncated-BPTT window in steps; None = full sequence
-    sigma: float | None = None  # init each W_hh gate block as sigma * orthogonal; None = PyTorch's default
-    forget_bias: float = 1.0  # init bias of the LSTM forget gate / GRU update gate (1 = keep more at the start)
-    seed: int = 0
+    lr: float = field(default=0.01, metadata=within(1e-8, 10.0))
+    clip: float | None = field(default=None, metadata=within(1e-8, 1e6))  # max gradient L2 norm
+    bptt: int | None = field(default=None, metadata=within(1, 2000))  # truncated-BPTT window; None = full sequence
+    sigma: float | None = field(default=None, metadata=within(1e-6, 100.0))  # W_hh gate blocks = sigma * orthogonal
+    forget_bias: float = field(default=1.0, metadata=within(-100.0, 100.0))  # LSTM forget / GRU update gate bias
+    seed: int = field(default=0, metadata=within(0, 2**63 - 1))
 
     def __post_init__(self):
         check_cell(self.cell)
+        check_ranges(self)
         checks = [
-            (1 <= self.n_symbols <= self.gap <= 1000, "need 1 <= n_symbols <= gap <= 1000"),
-            (2 <= self.alphabet <= 64, "alphabet must be between 2 and 64"),
-            (1 <= self.hidden_size <= 512, "hidden_size must be between 1 and 512"),
-            (1 <= self.steps <= 100_000 and 1 <= self.batch_size <= 4096, "steps and batch_size must be positive"),
+            (self.n_symbols <= self.gap, "need n_symbols <= gap"),
+            (self.batch_size * self.length * self.hidden_size <= MAX_ACTIVATIONS,
+             f"batch_size x (gap + n_symbols) x hidden_size must be at most {MAX_ACTIVATIONS:,} (memory)"),
             (self.optimizer in ("adam", "sgd"), "optimizer must be adam or sgd"),
-            (self.lr > 0, "lr must be positive"),
-            (self.clip is None or self.clip > 0, "clip must be positive"),
-            (self.bptt is None or self.bptt >= 1, "bptt must be at least 1"),
-            (self.sigma is None or self.sigma > 0, "sigma must be positive"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -170,30 +166,3 @@ def train_memory(cfg: MemoryConfig) -> MemoryResult:
     eval_loss, eval_acc = evaluate(model, cfg)
     return MemoryResult(cfg, np.array(losses), np.array(grad_norms), np.array(update_norms),
                         eval_loss, eval_acc, time.perf_counter() - t0)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.gradients.memory_task", description=__doc__.splitlines()[0])
-    add_config_args(p, MemoryConfig)
-    p.add_argument("--cells", help="comma-separated cells to train one after another (overrides --cell)")
-    a = vars(p.parse_args(argv))
-    cells = a.pop("cells")
-    try:
-        cfgs = [config_from_args(MemoryConfig, {**a, "cell": c}) for c in (cells.split(",") if cells else [a["cell"]])]
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
-    print(f"copy problem: gap {cfgs[0].gap}, {cfgs[0].n_symbols} symbol(s) of {cfgs[0].alphabet}; "
-          f"chance loss {math.log(cfgs[0].alphabet):.3f} nats")
-    for cfg in cfgs:
-        r = train_memory(cfg)
-        print(f"{cfg.cell:>4s} clip={cfg.clip} bptt={cfg.bptt}: train loss first {r.loss[0]:.3f} "
-              f"last10 {r.loss[-10:].mean():.3f}; eval loss {r.eval_loss:.3f} acc {r.eval_accuracy:.2f}; "
-              f"grad norm median {np.median(r.grad_norm):.3g} max {r.grad_norm.max():.3g}; "
-              f"max update {r.update_norm.max():.3g}; {r.seconds:.1f}s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

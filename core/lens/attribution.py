@@ -29,9 +29,7 @@ another order.
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -220,57 +218,3 @@ def reach(scores: np.ndarray, mass: float = 0.9) -> int:
     a = np.abs(scores[::-1])
     total = a.sum()
     return int(np.searchsorted(np.cumsum(a), mass * total) + 1) if total > 0 else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from core.charlm.checkpoint import CheckpointError, load_checkpoint
-    from core.charlm.corpus import CorpusError, load_corpus
-
-    p = argparse.ArgumentParser(prog="python -m core.lens.attribution", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--position", type=int, action="append", help="character index in the text (repeatable)")
-    p.add_argument("--random", type=int, default=0,
-                   help="summarise reach and completeness over this many random positions")
-    p.add_argument("--method", choices=("ig", "grad_x_input"), default="ig")
-    p.add_argument("--window", type=int, default=200)
-    p.add_argument("--steps", type=int, default=16, help="first quadrature nodes for integrated gradients")
-    p.add_argument("--tol", type=float, default=5e-3, help="completeness tolerance of integrated gradients")
-    p.add_argument("--skip", type=int, default=0, help="start this far into the corpus val split")
-    p.add_argument("--max-chars", type=int, default=20_000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        ckpt = load_checkpoint(args.checkpoint)
-        text = load_corpus(ckpt.card.get("corpus", "")).val[args.skip:args.skip + args.max_chars]
-        for pos in args.position or []:
-            a = attribute(ckpt.model, ckpt.vocab, text, pos, args.method, args.window, steps=args.steps,
-                          tol=args.tol)
-            top = np.argsort(-np.abs(a.scores))[:8]
-            print(f"position {pos}: target {a.target!r} logit {a.logit:.3f} (baseline: shuffle {a.shuffle}, "
-                  f"{a.baseline_logit:.3f}), sum {a.scores.sum():.3f} ({a.nodes} nodes); 90% of |attribution| "
-                  f"within {reach(a.scores)} characters")
-            print("  strongest: " + ", ".join(f"{a.chars[j]!r}@-{len(a.chars) - 1 - j} {a.scores[j]:+.3f}"
-                                              for j in top))
-        if args.random:
-            rng = np.random.default_rng(args.seed)
-            runs = [attribute(ckpt.model, ckpt.vocab, text, int(pos), args.method, args.window, steps=args.steps,
-                              tol=args.tol)
-                    for pos in rng.integers(args.window, len(text) - 1, args.random)]
-            e = np.array([a.completeness_error for a in runs])
-            reaches = [reach(a.scores) for a in runs]
-            print(f"{len(runs)} random positions ({args.method}): 90% of |attribution| within a median of "
-                  f"{np.median(reaches):.0f} characters (quartiles {np.percentile(reaches, 25):.0f}-"
-                  f"{np.percentile(reaches, 75):.0f}); completeness error median {np.median(e):.2e}, max "
-                  f"{e.max():.2e}, within 1%: {np.mean(e <= 0.01):.0%}; nodes median "
-                  f"{np.median([a.nodes for a in runs]):.0f}, max {max(a.nodes for a in runs)}; "
-                  f"{sum(a.shuffle > 0 for a in runs)} used a later shuffle")
-    except (AttributionError, CheckpointError, CorpusError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

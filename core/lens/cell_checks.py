@@ -8,8 +8,6 @@ selected on.  The held-out bar is the same best-of-all-cells null, a strict bar 
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,49 +74,3 @@ def check_cells(acts: Activations, signal: np.ndarray, heldout: Activations, hel
     null = float(np.percentile(permutation_null(acts, signal, binary, n_perm, block_lines, seed), 99))
     return [CellCheck(c, null, (h := directed_score(heldout, c, heldout_signal)), c.score > null, h > null)
             for c in cells]
-
-
-def main(argv: list[str] | None = None) -> int:
-    import torch
-
-    from core.charlm.checkpoint import CheckpointError, load_checkpoint
-    from core.charlm.corpus import CorpusError, load_corpus
-    from core.lens.activations import extract
-    from core.lens.discovery import DiscoveryError
-    from core.lens.signals import SIGNALS, SignalError, compute_signal
-
-    p = argparse.ArgumentParser(prog="python -m core.lens.cell_checks", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--signal", action="append", required=True, choices=list(SIGNALS))
-    p.add_argument("--chars", type=int, default=50_000, help="length of each text: val[0:N] ranks, val[N:2N] holds out")
-    p.add_argument("--top", type=int, default=5)
-    p.add_argument("--perms", type=int, default=100)
-    p.add_argument("--block-lines", type=int, default=5)
-    p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        ckpt = load_checkpoint(args.checkpoint)
-        val = load_corpus(ckpt.card.get("corpus", "")).val
-        if len(val) < 2 * args.chars:
-            raise ValueError(f"the val split has {len(val):,} characters, fewer than 2 x --chars")
-        texts = val[:args.chars], val[args.chars:2 * args.chars]
-        acts = [extract(ckpt.model, ckpt.vocab, t, kinds=("h", "c")) for t in texts]
-        for name in args.signal:
-            (y, binary), (y2, _) = (compute_signal(name, t) for t in texts)
-            checks = check_cells(acts[0], y, acts[1], y2, binary, args.top, args.perms, args.block_lines)
-            print(f"{ckpt.path.name} {name}: null 99th percentile of the best cell ({args.perms} block shuffles "
-                  f"of {args.block_lines} lines) = {checks[0].null_p99:.3f}")
-            for c in checks:
-                s = c.cell
-                verdict = "real" if c.real else "FAILS " + ("null" if not c.beats_null else "held-out")
-                print(f"  layer {s.layer} {s.kind} unit {s.unit:4d}  {s.metric} {s.score:.3f}  held-out "
-                      f"{c.heldout:.3f}  {verdict}")
-    except (CheckpointError, CorpusError, SignalError, DiscoveryError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,8 +7,6 @@ command line and the Train page pass it) and the pages draw score against step.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,64 +94,3 @@ def retrain_timeline(train_config: TrainConfig, probe_chars: int = 5000,
 
     train(train_config, on_event, probe=timeline_probe)
     return timeline
-
-
-def main(argv: list[str] | None = None) -> int:
-    import torch
-
-    from core.charlm.checkpoint import CheckpointError
-    from core.charlm.corpus import CorpusError
-    from core.lens.signals import SignalError
-
-    p = argparse.ArgumentParser(prog="python -m core.lens.emergence", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", action="append", required=True, help="checkpoint directory (repeatable: "
-                   "the checkpoints of one run in training order)")
-    p.add_argument("--chars", type=int, default=20_000, help="probe: the first N characters of the val split")
-    p.add_argument("--retrain", type=int, default=0, metavar="STEPS", help="instead: retrain the (one) "
-                   "checkpoint's configuration from scratch for STEPS steps, probing every --every steps")
-    p.add_argument("--every", type=int, default=50)
-    p.add_argument("--out", default="runs/emergence", help="with --retrain: where the run is written")
-    p.add_argument("--json", help="with --retrain: write the timeline here")
-    p.add_argument("--attach", action="store_true", help="with --retrain: store the timeline in the checkpoint's "
-                   "samples.json, where the pages draw it when the model's own training recorded no probes")
-    p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        if args.retrain:
-            import json
-            from dataclasses import fields
-
-            known = {f.name for f in fields(TrainConfig)}
-            base = {k: v for k, v in load_checkpoint(args.checkpoint[0]).card.get("train_config", {}).items()
-                    if k in known}
-            cfg = TrainConfig(**{**base, "out": args.out, "max_steps": args.retrain, "max_minutes": None,
-                                 "checkpoint_every": args.every, "eval_every": args.every, "eval_chars": 10_000,
-                                 "resume": False, "init_from": ""})
-            def report(timeline: list[dict]) -> None:
-                e = timeline[-1]
-                print(f"step {e['step']} val_loss {e['val_loss']}: " + "  ".join(
-                    f"{n} {s['score'] if s else '-'}" for n, s in e["probe"].items()), flush=True)
-                if args.json:
-                    Path(args.json).write_text(json.dumps({"config": base, "timeline": timeline}, indent=1))
-
-            timeline = retrain_timeline(cfg, args.chars, report)
-            if args.attach:
-                attach_retrained(args.checkpoint[0], timeline,
-                                 "python -m core.lens.emergence " + " ".join(argv if argv is not None else sys.argv[1:]))
-            return 0
-        for path in args.checkpoint:
-            ckpt = load_checkpoint(path)
-            probe = load_corpus(ckpt.card.get("corpus", "")).val[:args.chars]
-            scores = probe_scores(ckpt.model, ckpt.vocab, probe)
-            cells = "  ".join(f"{n} -" if s is None else f"{n} {s.metric} {s.score:.3f} ({s.layer}:{s.kind}:{s.unit})"
-                              for n, s in scores.items())
-            print(f"{ckpt.path.name} step {ckpt.card.get('steps', '?')}: {cells}")
-    except (CheckpointError, CorpusError, SignalError, ValueError, RuntimeError) as e:  # RuntimeError: training
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,9 +9,7 @@ which an n-gram with a short context cannot see.
 """
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass
 
@@ -120,46 +118,3 @@ def compare_with_ngram(model: CharRNN, vocab: Vocab, ngram: NGram, train_words: 
     p_rnn, p_ngram = true_char_probs(model, vocab, ngram, text)
     kinds = character_kinds(text, train_words, code, rare, long_range)
     return error_table(p_rnn, p_ngram, {k: v[1:] for k, v in kinds.items()}), p_rnn, p_ngram
-
-
-def main(argv: list[str] | None = None) -> int:
-    import torch
-
-    from core.charlm.checkpoint import CheckpointError, load_checkpoint
-    from core.charlm.corpus import CorpusError, load_corpus
-    from core.charlm.ngram import NGram
-
-    p = argparse.ArgumentParser(prog="python -m core.lens.error_analysis", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--order", type=int, default=5, help="n-gram order (fitted on the corpus train split)")
-    p.add_argument("--chars", type=int, default=50_000, help="analyse the first N characters of the val split")
-    p.add_argument("--code", action="store_true", help="C code: brackets and strings, not prose quotes")
-    p.add_argument("--rare", type=int, default=5)
-    p.add_argument("--long-range", type=int, default=20)
-    p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        ckpt = load_checkpoint(args.checkpoint)
-        corpus = load_corpus(ckpt.card.get("corpus", ""))
-        text = corpus.val[:args.chars]
-        ngram = NGram(corpus.train, args.order)
-        words = Counter(re.findall(r"\w+", corpus.train))
-        rows, p_rnn, p_ngram = compare_with_ngram(ckpt.model, ckpt.vocab, ngram, words, text, args.code, args.rare,
-                                                  args.long_range)
-    except (CheckpointError, CorpusError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"{ckpt.path.name} vs {args.order}-gram on {len(text) - 1:,} characters of {corpus.name} val "
-          f"(error: p(true char) < {ERROR_P}); mean log p: rnn {np.log(p_rnn).mean():.3f}, "
-          f"n-gram {np.log(p_ngram).mean():.3f}")
-    print(f"{'kind':34s} {'chars':>7s} {'n-gram err':>10s} {'rnn err':>8s} {'removed':>8s} {'added':>6s} "
-          f"{'log p n-gram':>12s} {'log p rnn':>9s}")
-    for r in rows:
-        print(f"{r.kind:34s} {r.n:7d} {r.ngram_errors:10d} {r.rnn_errors:8d} {r.removed_fraction:8.1%} {r.added:6d} "
-              f"{r.ngram_logp:12.3f} {r.rnn_logp:9.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,10 +21,8 @@ and a z-score.
 """
 from __future__ import annotations
 
-import argparse
 import difflib
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -285,80 +283,3 @@ def causal_score(model: CharRNN, acts: Activations, signal: np.ndarray, layer: i
     z = float((deltas[0] - ctrl.mean()) / max(ctrl.std(ddof=1), 1e-12))
     return CausalScore(layer, kind, unit, float(deltas[0]), tuple(units[1:]), tuple(map(float, ctrl)), z,
                        len(events), float(lp[0].mean()))
-
-
-def cli_side_by_side(args: argparse.Namespace, ckpt) -> None:
-    """Print free and clamped samples and their diff for args.clamp / args.ablate (the sample CLIs share it)."""
-    from core.charlm.corpus import load_corpus
-
-    if not args.clamp and not args.ablate:
-        raise InterventionError("give at least one --clamp or --ablate")
-    clamps = build_clamps(ckpt.model, ckpt.vocab, args.clamp + [x.split("=")[0] for x in args.ablate],
-                          lambda: load_corpus(ckpt.card.get("corpus", "")).val[:20_000])
-    free, clamped = side_by_side(ckpt.model, ckpt.vocab, clamps, args.prime, args.length, args.temperature,
-                                 args.seed, args.top_k)
-    print("clamps:", "; ".join(f"{c.layer}:{c.kind}:{u}={v:.3f}" for c in clamps for u, v in zip(c.units, c.values)))
-    print("---- free ----\n" + free + "\n---- clamped ----\n" + clamped)
-    changed = sum(len(b) for op, _, b in char_diff(free, clamped) if op != "equal")
-    print(f"---- diff: first divergence at {first_divergence(free, clamped)}, {changed} characters changed")
-
-
-def _cli_score(args, ckpt) -> None:
-    from core.charlm.corpus import load_corpus
-    from core.lens.activations import extract
-    from core.lens.signals import compute_signal
-
-    cell = parse_clamp(args.cell + "=0")
-    check_clamp(ckpt.model, cell)
-    text = load_corpus(ckpt.card.get("corpus", "")).val[args.skip:args.skip + args.max_chars]
-    y, _ = compute_signal(args.signal, text)
-    acts = extract(ckpt.model, ckpt.vocab, text, kinds=("h", "c"))
-    sc = causal_score(ckpt.model, acts, y, cell.layer, cell.kind, cell.units[0], args.controls, args.horizon,
-                      args.events)
-    ctrl = np.array(sc.control_effects)
-    strongest = int(np.abs(ctrl).argmax())
-    print(f"{ckpt.path.name} {args.signal} cell {args.cell}: {sc.n_events} events, free log P(close within "
-          f"{args.horizon}) {sc.free_logp:.3f}; clamp effect {sc.effect:+.4f} nats; controls mean {ctrl.mean():+.4f} "
-          f"sd {ctrl.std(ddof=1):.4f} (strongest: unit {sc.control_units[strongest]} {ctrl[strongest]:+.4f}); "
-          f"z = {sc.z:+.2f}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    from core.charlm.checkpoint import CheckpointError, load_checkpoint
-    from core.charlm.corpus import CorpusError
-    from core.lens.signals import SignalError
-
-    p = argparse.ArgumentParser(prog="python -m core.lens.intervene", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--threads", type=int, default=1)
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("sample", help="free and clamped samples side by side, same seed, with a diff")
-    s.add_argument("--clamp", action="append", default=[], help="L:KIND:UNIT[,UNIT]=VALUE (VALUE or 'mean')")
-    s.add_argument("--ablate", action="append", default=[], help="L:KIND:UNIT[,UNIT]: clamp to the mean")
-    s.add_argument("--prime", default="\n")
-    s.add_argument("--length", type=int, default=500)
-    s.add_argument("--temperature", type=float, default=0.8)
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0: all)")
-    c = sub.add_parser("score", help="causal z-score of a cell for the spans of a signal")
-    c.add_argument("--signal", required=True, help="quote, comment, brace_depth, ... (core.lens.signals)")
-    c.add_argument("--cell", required=True, help="L:KIND:UNIT, e.g. 1:c:317")
-    c.add_argument("--controls", type=int, default=20)
-    c.add_argument("--horizon", type=int, default=50)
-    c.add_argument("--events", type=int, default=40)
-    c.add_argument("--skip", type=int, default=50_000, help="start this far into the val split "
-                   "(past the text the cell was found on)")
-    c.add_argument("--max-chars", type=int, default=30_000)
-    args = p.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        ckpt = load_checkpoint(args.checkpoint)
-        (cli_side_by_side if args.command == "sample" else _cli_score)(args, ckpt)
-    except (InterventionError, CheckpointError, CorpusError, SignalError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -127,5 +127,5 @@ def check_set(name: str) -> list[tuple[str, Callable[[], Image.Image], str | Non
     if name == "dev":
         return CHECK_SET
     if not gcompris_dir().is_dir():
-        raise FileNotFoundError("the GCompris photos are missing: run `python -m core.caption.realcheck fetch`")
+        raise FileNotFoundError("the GCompris photos are missing: run `rnnlens caption-realcheck fetch`")
     return gcompris_set()

@@ -7,16 +7,14 @@ from the stamp's alpha channel, and writes five captions from the noun catalogue
 object fill most of the frame, as in a photo a user uploads. Stamps are split by file: val and test scenes use
 stamps never seen in training (held-out instances of seen nouns); val and test also use held-out backgrounds.
 
-    python -m core.vision.photos fetch       # apt-get download + dpkg -x the two Debian packages into data/photos
+    rnnlens photos fetch       # apt-get download + dpkg -x the two Debian packages into data/photos
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -74,7 +72,7 @@ def fetch() -> Path:
 def _require() -> Path:
     root = tuxpaint_root()
     if not (root / "stamps").is_dir():
-        raise PhotoWorldError(f"the photo stamps are not under {root}: run `python -m core.vision.photos fetch`")
+        raise PhotoWorldError(f"the photo stamps are not under {root}: run `rnnlens photos fetch`")
     return root
 
 
@@ -345,20 +343,3 @@ def named_objects(words: list[str], objects: list[PhotoObject]) -> int:
     forms = noun_forms()
     said = {forms[w] for w in words if w in forms}
     return sum(o.noun in said for o in objects)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["fetch"])
-    p.parse_args(argv)
-    try:
-        root = fetch()
-    except (PhotoWorldError, subprocess.CalledProcessError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"photo world sources ready under {root}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,8 @@
 """Evaluate a VQA checkpoint on its world's test split: accuracy per question type, beside the question-only
 baseline, multiple-choice accuracy, and grounding of the last attention hop in the mask of what is asked about.
 
-    python -m core.vqa.evaluate --model checkpoints/vqa-easy
-    python -m core.vqa.evaluate --model checkpoints/vqa-photos --photo-features data/caption
-    python -m core.vqa.evaluate --model checkpoints/vqa-photos --photo-features data/caption --split val
-
-(`--split val` scores the photo world's 250 validation photos instead: the split to choose settings on.)
+    rnnlens vqa-evaluate --model checkpoints/vqa-easy
+    rnnlens vqa-evaluate --model checkpoints/vqa-photos --photo-features data/caption --split val
 
 Grounding: the last hop's map is upsampled to the image and normalised; its mass inside the mask is compared
 with a uniform map's (the mask's area fraction). easy-VQA: the shape's mask, mass_ratio = mean mass / mean
@@ -15,16 +12,13 @@ every question that has one ("is there" questions answered no and zero counts sh
 """
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 import torch
 
+from core.vision.encoder import Encoder
 from core.vision.maps import upsample_map
-from core.vision.photos import PhotoWorldError
+from core.vision.worlds import photo_split
 from core.vqa.batches import Batcher
-from core.vqa.checkpoint import VQACheckpointError, load_vqa
 from core.vqa.colours import with_photo_colours
 from core.vqa.data import VQADataError, VQASplit, load_split, with_features
 from core.vqa.model import StackedAttentionVQA
@@ -128,54 +122,18 @@ def format_report(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def load_test(world: str, a: argparse.Namespace, colours: bool = False) -> VQASplit:
+def load_test(world: str, split: str = "test", images: int = 0, photo_features_dir: str = "data/caption",
+              cache_dir: str = "data/vqa", colours: bool = False) -> VQASplit:
     """The split to score with its grids: easy-VQA's own test split, or the photo world's held-out test (or
-    validation) photos (raw grids, with colour channels when the model reads them; the photo model projects
-    them itself)."""
+    validation) photos, `images` of them (0: PHOTO_IMAGES[split]; raw grids, with colour channels when the model
+    reads them; the photo model projects them itself)."""
     if world == "photos":
-        from core.vision.encoder import Encoder
-        from core.vision.worlds import photo_split
-        n = a.images or PHOTO_IMAGES[a.split]
+        n = images or PHOTO_IMAGES[split]
         encoder = Encoder(ENCODER_STAGE)
-        feats = photo_features(photo_split(a.split, n, PHOTO_SEED, a.photo_features, encoder))
+        feats = photo_features(photo_split(split, n, PHOTO_SEED, photo_features_dir, encoder))
         if colours:
-            feats = with_photo_colours(feats, a.split, PHOTO_SEED, a.photo_features)
-        return photo_vqa_split(a.split, n, PHOTO_SEED, feats, a.cache_dir)
-    if a.split != "test":
+            feats = with_photo_colours(feats, split, PHOTO_SEED, photo_features_dir)
+        return photo_vqa_split(split, n, PHOTO_SEED, feats, cache_dir)
+    if split != "test":
         raise VQADataError("--split val is the photo world's; easy-VQA is scored on its test split")
-    return with_features(load_split("test"), a.cache_dir)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="checkpoints/vqa-easy")
-    p.add_argument("--world", choices=("easy", "photos"), help="test data (default: the world in the model's card)")
-    p.add_argument("--cache-dir", default="data/vqa", help="where easy-VQA grids and photo questions are cached")
-    p.add_argument("--photo-features", default="data/caption", help="photo world: the captioner's feature cache")
-    p.add_argument("--split", choices=tuple(PHOTO_IMAGES), default="test",
-                   help="photo world: the held-out test photos, or the validation photos that choose settings")
-    p.add_argument("--images", "--test-images", type=int, default=0,
-                   help="photo world: photos of the split scored (default: 300 test, 250 val)")
-    p.add_argument("--threads", type=int, default=1)
-    a = p.parse_args(argv)
-    torch.set_num_threads(max(1, a.threads))
-    if a.images < 0:
-        p.error("--images cannot be negative (0: the split's default)")
-    try:
-        ckpt = load_vqa(a.model)
-        world = a.world or ("photos" if ckpt.card.get("world") == "photos" else "easy")
-        if (world == "photos") != (ckpt.model.cfg.encoder == ENCODER_STAGE):
-            raise VQADataError(f"{a.model} reads the {ckpt.model.cfg.encoder!r} encoder stage; the {world} test "
-                               f"split is not its world")
-        split = load_test(world, a, bool(ckpt.model.cfg.colours))
-        batcher = Batcher(split, ckpt.vocab, ckpt.answers)
-    except (VQACheckpointError, VQADataError, PhotoWorldError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    metrics = evaluate_split(ckpt.model, ckpt.question_only, batcher, split)
-    print(format_report(metrics))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return with_features(load_split("test"), cache_dir)

@@ -1,4 +1,4 @@
-"""Photo-world VQA on real photos it never trained on: the captioner's check sets (core.caption.realcheck).
+"""Photo-world VQA on real photos it never trained on: the captioner's check sets (core.vision.checksets).
 
 Every photo whose object has a photo-world noun is asked four things:
   open     "what animal is this?" (its noun's category; "what is this?" for things), open-ended
@@ -8,22 +8,17 @@ Every photo whose object has a photo-world noun is asked four things:
 One line per photo, then the accuracy of each, beside the question-only baseline's open answer (the same for every
 photo of a category: what the image adds).
 
-    python -m core.vqa.realcheck --model checkpoints/vqa-photos [--set dev|gcompris] [--seed 0]
+    rnnlens vqa-realcheck --model checkpoints/vqa-photos [--set dev|gcompris] [--seed 0]
 """
 from __future__ import annotations
 
-import argparse
 import random
-import sys
 
 import torch
 
-from core.vision.checksets import check_set
-from core.vision.encoder import Encoder
-from core.vqa.checkpoint import VQACheckpoint, VQACheckpointError, load_vqa
-from core.vqa.photo_data import ENCODER_STAGE
+from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.photo_questions import categories, four_candidates
-from core.vqa.pipeline import answer_question, choose, encode_image
+from core.vqa.pipeline import answer_question, choose
 
 CHECKS = ("open", "four", "yes", "no", "question only")
 
@@ -52,45 +47,3 @@ def ask_about(ckpt: VQACheckpoint, feats: torch.Tensor, noun: str, rng: random.R
 def is_right(check: str, noun: str, answers: dict[str, str]) -> bool:
     """Whether the answer to one check is the right one."""
     return answers[check] == {"yes": "yes", "no": "no"}.get(check, noun)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="checkpoints/vqa-photos")
-    p.add_argument("--set", choices=["dev", "gcompris"], default="dev",
-                   help="the captioner's check set (dev, or gcompris after `python -m core.caption.realcheck fetch`)")
-    p.add_argument("--seed", type=int, default=0, help="draws the distractors and the absent nouns")
-    p.add_argument("--threads", type=int, default=2)
-    a = p.parse_args(argv)
-    try:
-        ckpt = load_vqa(a.model)
-        if ckpt.model.cfg.encoder != ENCODER_STAGE:
-            raise VQACheckpointError(f"{a.model} was not trained on the photo world; real photos need a photo-world "
-                                     f"model such as checkpoints/vqa-photos")
-        photos = check_set(a.set)
-    except (VQACheckpointError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    torch.set_num_threads(max(1, a.threads))
-    encoder, rng = Encoder(ENCODER_STAGE), random.Random(a.seed)
-    right: dict[str, list[bool]] = {check: [] for check in CHECKS}
-    for name, load, noun in photos:
-        if noun not in categories():
-            continue                                     # outside the photo world's nouns
-        try:
-            image = load()
-        except (OSError, ImportError) as e:
-            print(f"{name}\tskipped: {e}")
-            continue
-        answers = ask_about(ckpt, encode_image(image, encoder, bool(ckpt.model.cfg.colours)), noun, rng)
-        for check in CHECKS:
-            right[check].append(is_right(check, noun, answers))
-        print(f"{name}\t{noun}\topen: {answers['open']}\tfour: {answers['four']}\tis there a {noun}? "
-              f"{answers['yes']}\tis there a {answers['absent']}? {answers['no']}")
-    n = len(right["open"])
-    print(f"{n} photos: " + ", ".join(f"{check} {sum(right[check])}/{n}" for check in CHECKS))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

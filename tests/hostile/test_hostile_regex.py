@@ -22,7 +22,7 @@ def tiny(tmp_path_factory):
 @pytest.mark.slow
 def test_the_issue_pattern_on_real_text_finishes(tiny):
     """`(\\w+\\s?)+$` over 5,000 characters of Shakespeare: Python's re backtracks for hours; RE2 is linear."""
-    proc = run_capped(["-m", "core.lens.rank_cells", "--checkpoint", str(tiny), "--text", str(SONNETS), "--signal", "regex",
+    proc = run_capped(["-m", "core.cli", "rank-cells", "--checkpoint", str(tiny), "--text", str(SONNETS), "--signal", "regex",
                        "--regex", r"(\w+\s?)+$", "--max-chars", "5000"], timeout=90)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "regex (binary, AUC" in proc.stdout and "layer" in proc.stdout

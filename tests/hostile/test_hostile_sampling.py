@@ -6,8 +6,9 @@ from hostile_helpers import ROOT, clear_error, run_capped
 from streamlit.testing.v1 import AppTest
 
 from core.charlm.model import CharRNN, CharRNNConfig
-from core.charlm.sample import MAX_PRIME, main
+from core.charlm.sample import MAX_PRIME
 from core.charlm.stepper import PRIME_CHUNK, Stepper
+from core.cli.sample import main
 from tests.tiny_checkpoint import TEXT, make_checkpoint
 
 MB_PRIME = (TEXT * 10_000)[:2**20]
@@ -22,7 +23,7 @@ def tiny(tmp_path_factory):
 def test_a_1_mb_prime_file_is_refused_in_bounded_memory(tmp_path):
     prime = tmp_path / "prime.txt"
     prime.write_text(MB_PRIME)
-    proc = run_capped(["-m", "core.charlm.sample", "--checkpoint", "checkpoints/shakespeare-lstm", "--prime-file",
+    proc = run_capped(["-m", "core.cli", "sample", "--checkpoint", "checkpoints/shakespeare-lstm", "--prime-file",
                        str(prime), "--length", "10"], timeout=60)
     clear_error(proc, f"a prime is at most {MAX_PRIME:,} characters")
 
@@ -44,9 +45,18 @@ def test_a_prime_file_within_the_limit_is_continued(tiny, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, phrase", [
-    (["--beam", "-3"], "--beam must be 0 (off) or between 1 and 64"),
-    (["--seed", "99999999999999999999"], "seed must be between 0 and 2**63 - 1"),
-    (["--seed", "-1"], "seed must be between 0"),
+    (["--beam", "-3"], "argument --beam: must be between 0 and 64, not -3"),
+    (["--seed", "99999999999999999999"], "argument --seed: must be between 0 and 9,223,372,036,854,775,807"),
+    (["--seed", "-1"], "argument --seed: must be between 0"),
+])
+def test_out_of_range_sampling_flags_are_refused_while_parsing(tiny, capsys, args, phrase):
+    with pytest.raises(SystemExit) as exit:
+        main(["--checkpoint", str(tiny), *args])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and phrase in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("args, phrase", [
     (["--beam", "64", "--length", "100000"], "beam x length must be at most 80,000"),
     (["--beam", "17", "--length", "5000"], "not 17 x 5,000"),
     (["--prime-file", "/nonexistent/prime.txt"], "not a regular file"),

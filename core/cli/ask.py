@@ -1,15 +1,13 @@
-"""Ask a VQA checkpoint a question about an image file.
+"""rnnlens ask: ask a VQA checkpoint a question about an image file.
 
-    python -m core.vqa.ask --model checkpoints/vqa-easy --image shape.png --question "what color is the shape?"
-    python -m core.vqa.ask --model checkpoints/vqa-easy --image shape.png --question "what shape is present?" \
+    rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what color is the shape?"
+    rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what shape is present?" \
         --candidates circle triangle rectangle
 
 Prints the answer and its probability, the top 5 (or the candidates' scores), where each attention hop
 looked most, and the words the answer leaned on. Unreadable images, empty or over-long questions and
 unknown words get a plain message; the image is decoded with the captioner's safe loader.
 """
-from __future__ import annotations
-
 import argparse
 import sys
 from pathlib import Path
@@ -17,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.cli.args import add_threads_arg, fail
+from core.vision.encoder import Encoder
 from core.vision.images import ImageError, open_image
 from core.vqa.checkpoint import VQACheckpointError, load_vqa
 from core.vqa.data import QuestionError
@@ -38,29 +38,33 @@ def read_image_file(path: str) -> bytes:
         raise ImageError(f"{path} cannot be read: {e.strerror}") from e
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser() -> argparse.ArgumentParser:
+    """The ask command's arguments."""
+    p = argparse.ArgumentParser(prog="rnnlens ask", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="checkpoints/vqa-easy")
     p.add_argument("--image", required=True)
     p.add_argument("--question", required=True)
     p.add_argument("--candidates", nargs="+", help="multiple choice: score these answers instead")
-    p.add_argument("--threads", type=int, default=1)
-    a = p.parse_args(argv)
-    torch.set_num_threads(max(1, a.threads))
+    add_threads_arg(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the answer, its top 5 or the candidates' scores, each hop's peak and the words it leaned on."""
+    a = parser().parse_args(argv)
+    torch.set_num_threads(a.threads)
     try:
         ckpt = load_vqa(a.model)
         image = open_image(read_image_file(a.image)).image
     except (VQACheckpointError, ImageError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from core.vision.encoder import Encoder
+        return fail(e)
     feats = encode_image(image, Encoder(ckpt.model.cfg.encoder), bool(ckpt.model.cfg.colours))
     try:
         ans = answer_question(ckpt, feats, a.question)
         scores = choose(ckpt, feats, a.question, a.candidates) if a.candidates else None
     except QuestionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     for note in ans.question.notes():
         print(f"note: {note}", file=sys.stderr)
     print(f"question (as read): {' '.join(ans.question.words)}")

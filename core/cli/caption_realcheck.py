@@ -1,4 +1,6 @@
-"""Real photos never seen in training: does the caption name the object? One line per photo and a count.
+"""rnnlens caption-realcheck: does the caption name the object of real photos never seen in training?
+
+One line per photo and a count.
 
 Two check sets, both from sources the photo world does not train on:
   dev       ten single-object photos used while developing the captioner: scikit-image (chelsea the cat, the
@@ -11,12 +13,10 @@ Two check sets, both from sources the photo world does not train on:
             (Debian `gcompris-qt-data` 3.1-2, CC-BY-SA 4.0 / GPL-3): the animal photos of its "erase" and
             "explore world animals" activities and the object photos of "categorization", each labelled with
             the photo world's noun for what it shows, or left out when no noun fits (a crab, a hedgehog).
-            `python -m core.caption.realcheck fetch` downloads the package and unpacks those photos.
+            `rnnlens caption-realcheck fetch` downloads the package and unpacks those photos.
 
-    python -m core.caption.realcheck --model checkpoints/captioner-photos [--set dev|gcompris] [--beam 3]
+    rnnlens caption-realcheck --model checkpoints/captioner-photos [--set dev|gcompris] [--beam 3]
 """
-from __future__ import annotations
-
 import argparse
 import sys
 
@@ -24,6 +24,9 @@ import numpy as np
 import torch
 
 from core.caption.pipeline import describe_and_classify, load_checked, unfamiliar
+from core.caption.search import MAX_BEAM
+from core.cli.args import fail
+from core.common.config_args import bounded
 from core.vision.checksets import check_set, fetch_gcompris
 from core.vision.encoder import Encoder
 from core.vision.imagenet import ImageNetClassifier
@@ -31,26 +34,31 @@ from core.vision.photos import PhotoWorldError, noun_forms
 from core.vision.qt_resources import ResourceError
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser() -> argparse.ArgumentParser:
+    """The caption-realcheck command's arguments."""
+    p = argparse.ArgumentParser(prog="rnnlens caption-realcheck", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="?", choices=["fetch"], help="download the GCompris check photos")
     p.add_argument("--model", default="checkpoints/captioner-photos")
     p.add_argument("--set", choices=["dev", "gcompris"], default="dev", help="which check set (see above)")
-    p.add_argument("--beam", type=int, default=3)
-    a = p.parse_args(argv)
+    p.add_argument("--beam", type=bounded(int, 1, MAX_BEAM), default=3)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Caption each photo of a check set and count those whose object is named (or fetch the GCompris set)."""
+    a = parser().parse_args(argv)
     if a.command == "fetch":
         try:
             print(f"GCompris check photos ready under {fetch_gcompris()}")
         except (PhotoWorldError, ResourceError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return fail(e)
         return 0
     try:
         photos = check_set(a.set)
         ck = load_checked(a.model, a.beam)
     except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     torch.set_num_threads(2)
     encoder, forms, classifier = Encoder(ck.model.cfg.encoder), noun_forms(), ImageNetClassifier()
     hits, per_noun = 0, {}

@@ -1,7 +1,7 @@
 """Find interpretable cells from the command line (Karpathy, Johnson & Fei-Fei 2015).
 
-    python -m core.lens.rank_cells --checkpoint checkpoints/linux-lstm --signal comment --signal brace_depth
-    python -m core.lens.rank_cells --checkpoint DIR --text FILE --signal regex --regex '\\d+'
+    rnnlens rank-cells --checkpoint checkpoints/linux-lstm --signal comment --signal brace_depth
+    rnnlens rank-cells --checkpoint DIR --text FILE --signal regex --regex '\\d+'
 
 Without --text the checkpoint's own corpus validation split is used; the first --max-chars characters are
 analysed.  Prints the top cells per signal: layer, kind, unit, the score (AUC for binary signals, |r| for
@@ -18,30 +18,39 @@ import torch
 
 from core.charlm.checkpoint import CheckpointError, load_checkpoint
 from core.charlm.corpus import CorpusError, check_user_text, load_corpus
+from core.cli.args import add_threads_arg, fail
+from core.common.config_args import bounded
 from core.lens.activations import KINDS, extract
 from core.lens.discovery import DiscoveryError, rank_cells
 from core.lens.signals import SIGNALS, SignalError, compute_signal
 
+MAX_CHARS = 200_000  # the states read grow with it: --kinds h,c keeps a long text's states small
+
+
+def parser() -> argparse.ArgumentParser:
+    """The rank-cells command's arguments."""
+    p = argparse.ArgumentParser(prog="rnnlens rank-cells", description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", required=True, help="checkpoint directory")
+    p.add_argument("--text", help="UTF-8 text file (default: the checkpoint corpus's val split)")
+    p.add_argument("--signal", action="append", choices=[*SIGNALS, "regex"], required=True,
+                   help="signal to rank cells against (repeatable)")
+    p.add_argument("--regex", help="pattern for --signal regex (RE2 syntax: linear time, no backreferences)")
+    p.add_argument("--top", type=bounded(int, 1, 1000), default=5, help="cells to print per signal")
+    p.add_argument("--max-chars", type=bounded(int, 2, MAX_CHARS), default=100_000,
+                   help="analyse at most this many characters")
+    p.add_argument("--kinds", default="", help="comma-separated subset of h,c,i,f,g,o (GRU: h,r,z,n); "
+                   "default all (long texts: h,c saves memory)")
+    p.add_argument("--monotone", action="store_true",
+                   help="rank graded signals by Spearman's rho (monotone) instead of Pearson r")
+    add_threads_arg(p)
+    return p
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.lens.rank_cells", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="checkpoint directory")
-    parser.add_argument("--text", help="UTF-8 text file (default: the checkpoint corpus's val split)")
-    parser.add_argument("--signal", action="append", choices=[*SIGNALS, "regex"], required=True,
-                        help="signal to rank cells against (repeatable)")
-    parser.add_argument("--regex", help="pattern for --signal regex (RE2 syntax: linear time, no backreferences)")
-    parser.add_argument("--top", type=int, default=5, help="cells to print per signal")
-    parser.add_argument("--max-chars", type=int, default=100_000, help="analyse at most this many characters")
-    parser.add_argument("--kinds", default="", help="comma-separated subset of h,c,i,f,g,o (GRU: h,r,z,n); "
-                        "default all (long texts: h,c saves memory)")
-    parser.add_argument("--monotone", action="store_true",
-                        help="rank graded signals by Spearman's rho (monotone) instead of Pearson r")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
+    """Print the top cells per signal; bad input exits 2 with one line."""
+    args = parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
     try:
-        if args.max_chars < 2 or args.top < 1:
-            raise ValueError("--max-chars must be at least 2 and --top at least 1")
         ckpt = load_checkpoint(args.checkpoint)
         if args.text:
             text = check_user_text(Path(args.text).read_bytes())
@@ -69,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  layer {s.layer} {s.kind} unit {s.unit:4d}  {s.metric} {s.score:.3f}  "
                       f"sign {'+' if s.sign > 0 else '-'}  r {s.r:+.3f}")
     except (OSError, ValueError, CheckpointError, CorpusError, SignalError, DiscoveryError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     return 0
 
 

@@ -1,34 +1,41 @@
-"""Caption image files from the command line: one `path<TAB>caption` line per image.
+"""rnnlens describe: caption image files, one `path<TAB>caption` line per image.
 
-    python -m core.caption.describe --model checkpoints/captioner-photos IMG [IMG ...] [--beam K]
+    rnnlens describe --model checkpoints/captioner-photos IMG [IMG ...] [--beam K]
 
 Files are decoded like the dashboard's uploads (`core.vision.images.open_image`); a file that cannot be used
 gets the page's message on stderr (`path<TAB>error: ...`) and the exit status 1, the others are still captioned.
 """
-from __future__ import annotations
-
 import argparse
 import sys
 
 import torch
 
 from core.caption.pipeline import describe, load_checked
+from core.caption.search import MAX_BEAM
+from core.cli.args import add_threads_arg, fail
+from core.common.config_args import bounded
 from core.vision.encoder import Encoder
 from core.vision.images import ImageError, open_image
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser() -> argparse.ArgumentParser:
+    """The describe command's arguments."""
+    p = argparse.ArgumentParser(prog="rnnlens describe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", nargs="+", metavar="IMG")
     p.add_argument("--model", default="checkpoints/captioner-photos")
-    p.add_argument("--beam", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
-    a = p.parse_args(argv)
+    p.add_argument("--beam", type=bounded(int, 1, MAX_BEAM), default=3)
+    add_threads_arg(p, default=2)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Caption each file; 1 if any file could not be used, 2 if the model could not."""
+    a = parser().parse_args(argv)
     try:
         captioner = load_checked(a.model, a.beam)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     torch.set_num_threads(a.threads)
     encoder, status = Encoder(captioner.model.cfg.encoder), 0
     for path in a.images:

@@ -1,0 +1,65 @@
+"""rnnlens vqa-realcheck: the photo-world VQA model on real photos it never trained on (core.vqa.realcheck)."""
+import argparse
+import random
+import sys
+
+import torch
+
+from core.charlm.sample import MAX_SEED
+from core.cli.args import add_threads_arg, fail
+from core.common.config_args import bounded
+from core.vision.checksets import check_set
+from core.vision.encoder import Encoder
+from core.vqa.checkpoint import VQACheckpointError, load_vqa
+from core.vqa.photo_data import ENCODER_STAGE
+from core.vqa.photo_questions import categories
+from core.vqa.pipeline import encode_image
+from core.vqa.realcheck import CHECKS, ask_about, is_right
+
+
+def parser() -> argparse.ArgumentParser:
+    """The vqa-realcheck command's arguments."""
+    p = argparse.ArgumentParser(prog="rnnlens vqa-realcheck", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="checkpoints/vqa-photos")
+    p.add_argument("--set", choices=["dev", "gcompris"], default="dev",
+                   help="the captioner's check set (dev, or gcompris after `rnnlens caption-realcheck fetch`)")
+    p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0,
+                   help="draws the distractors and the absent nouns")
+    add_threads_arg(p, default=2)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print each photo's four answers, then each check's count of right answers."""
+    a = parser().parse_args(argv)
+    try:
+        ckpt = load_vqa(a.model)
+        if ckpt.model.cfg.encoder != ENCODER_STAGE:
+            raise VQACheckpointError(f"{a.model} was not trained on the photo world; real photos need a photo-world "
+                                     f"model such as checkpoints/vqa-photos")
+        photos = check_set(a.set)
+    except (VQACheckpointError, FileNotFoundError) as e:
+        return fail(e)
+    torch.set_num_threads(a.threads)
+    encoder, rng = Encoder(ENCODER_STAGE), random.Random(a.seed)
+    right: dict[str, list[bool]] = {check: [] for check in CHECKS}
+    for name, load, noun in photos:
+        if noun not in categories():
+            continue                                     # outside the photo world's nouns
+        try:
+            image = load()
+        except (OSError, ImportError) as e:
+            print(f"{name}\tskipped: {e}")
+            continue
+        answers = ask_about(ckpt, encode_image(image, encoder, bool(ckpt.model.cfg.colours)), noun, rng)
+        for check in CHECKS:
+            right[check].append(is_right(check, noun, answers))
+        print(f"{name}\t{noun}\topen: {answers['open']}\tfour: {answers['four']}\tis there a {noun}? "
+              f"{answers['yes']}\tis there a {answers['absent']}? {answers['no']}")
+    n = len(right["open"])
+    print(f"{n} photos: " + ", ".join(f"{check} {sum(right[check])}/{n}" for check in CHECKS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

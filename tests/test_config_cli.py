@@ -104,8 +104,8 @@ def test_caption_and_vqa_configs_round_trip_every_flag(cfg, left_default):
 
 
 def test_caption_and_vqa_configs_check_their_values():
-    with pytest.raises(ValueError, match="--hops has to be at least 1"):
-        parse(VQATrainConfig, ["--hops", "0"])
+    with pytest.raises(ValueError, match="hops must be between 1 and 16, not 0"):
+        VQATrainConfig(hops=0)
     with pytest.raises(ValueError, match="--project-imagenet needs --encoder late"):
         parse(CaptionTrainConfig, ["--project-imagenet"])
     with pytest.raises(ValueError, match="--encoder must be one of mid, late"):

@@ -23,22 +23,6 @@ ALLOWED = {
 CLI = "core.cli"
 FORBIDDEN = ("streamlit", "dashboard", "pages")
 
-# Imports that other branches of the house plan (issue 24) remove. Each entry must still occur (an entry that no
-# longer does fails the test), so the list can only shrink; when both branches have merged it is empty.
-PENDING_EDGES = {
-    # sample's --clamp prints intervene's side by side; removed when the cli branch merges (_clamped moves to core/cli)
-    ("core.charlm.sample", "core.lens.intervene"),
-}
-PENDING_FUNCTIONS = {
-    # removed when the cli branch merges: each main() and its CLI-only helpers move to core/cli
-    ("core.caption.evaluate", "main"), ("core.charlm.sample", "main"), ("core.charlm.sample", "_clamped"),
-    ("core.gradients.flow", "_load_text_problem"), ("core.lens.attribution", "main"),
-    ("core.lens.cell_checks", "main"), ("core.lens.error_analysis", "main"), ("core.lens.intervene", "main"),
-    ("core.lens.intervene", "cli_side_by_side"), ("core.lens.intervene", "_cli_score"),
-    ("core.lens.matching", "main"), ("core.lens.emergence", "main"), ("core.vqa.ask", "main"),
-    ("core.vqa.evaluate", "load_test"),
-}
-
 
 def modules(root: Path) -> dict[str, Path]:
     """Dotted name -> file of every module under root/core."""
@@ -80,10 +64,10 @@ def layer(module: str) -> str:
     return ".".join(module.split(".")[:2])
 
 
-def violations(root: Path, pending_edges=frozenset(), pending_functions=frozenset()) -> list[str]:
-    """Every broken rule under root/core, one line each; the pending entries are skipped (and must occur)."""
+def violations(root: Path) -> list[str]:
+    """Every broken rule under root/core, one line each."""
     known = modules(root)
-    problems, graph, seen_edges, seen_functions = [], {m: set() for m in known}, set(), set()
+    problems, graph = [], {m: set() for m in known}
     for name, path in known.items():
         where = path.relative_to(root)
         for target, line, function in imports(name, path, known):
@@ -96,14 +80,8 @@ def violations(root: Path, pending_edges=frozenset(), pending_functions=frozense
                 graph[name].add(target)
                 continue
             if function is not None:
-                if (name, function) in pending_functions:
-                    seen_functions.add((name, function))
-                else:
-                    problems.append(f"{where}:{line}: {function}() imports {target}: move it to the top, or the "
-                                    f"shared part down a layer if that makes a cycle")
-            if (name, target) in pending_edges:
-                seen_edges.add((name, target))
-                continue
+                problems.append(f"{where}:{line}: {function}() imports {target}: move it to the top, or the "
+                                f"shared part down a layer if that makes a cycle")
             graph[name].add(target)
             if layer(target) == CLI:
                 problems.append(f"{where}:{line}: {name} imports the command line {target}")
@@ -113,9 +91,6 @@ def violations(root: Path, pending_edges=frozenset(), pending_functions=frozense
                 problems.append(f"{where}:{line}: {name} imports {target}, but {layer(name)} may import only "
                                 f"{sorted(ALLOWED[layer(name)]) or 'itself'}")
     problems += [f"import cycle: {' -> '.join(c)}" for c in cycles(graph)]
-    problems += [f"pending edge {e} no longer occurs: delete it" for e in set(pending_edges) - seen_edges]
-    problems += [f"pending function {f} no longer imports core: delete it"
-                 for f in set(pending_functions) - seen_functions]
     return problems
 
 
@@ -141,7 +116,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_core_keeps_its_layers():
-    problems = violations(ROOT, PENDING_EDGES, PENDING_FUNCTIONS)
+    problems = violations(ROOT)
     assert not problems, "\n".join(problems)
 
 
@@ -171,5 +146,3 @@ def test_the_checker_finds_each_kind_of_planted_violation(tmp_path):
     assert "core imports streamlit" in found
     assert "imports the command line core.cli.train" in found
     assert len(found.splitlines()) == 6                             # core.cli's lazy import is allowed
-    assert violations(tmp_path, pending_functions={("core.vision.photos", "main")})[-1] == \
-        "pending function ('core.vision.photos', 'main') no longer imports core: delete it"

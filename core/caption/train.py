@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from core.caption.model import (
     caption_loss,
     save_captioner,
 )
-from core.common.config_args import command_line
+from core.common.config_args import check_ranges, command_line, within
 from core.common.device import DEVICES, resolve_device
 from core.common.io import claim_directory
 from core.common.loop import Loop, LoopConfig, Task, card_header
@@ -69,37 +69,38 @@ class CaptionTrainConfig:
     encoder: str = "mid"
     karpathy_json: str | None = None
     images: str | None = None
-    train_scenes: int = 5000
-    val_scenes: int = 250
-    test_scenes: int = 500
+    train_scenes: int = field(default=5000, metadata=within(1, 100_000))
+    val_scenes: int = field(default=250, metadata=within(1, 100_000))
+    test_scenes: int = field(default=500, metadata=within(1, 100_000))
     cache_dir: str = "data/caption"
-    min_count: int | None = None  # None: 1 for the generated worlds, 5 for a real dataset
-    embed_size: int = 64
-    hidden_size: int = 128
-    attention_size: int = 64
-    dropout: float = 0.2
-    project_dim: int = 0
+    min_count: int | None = field(default=None, metadata=within(1, 1_000_000))  # None: 1 for the generated worlds, 5 for a real dataset
+    embed_size: int = field(default=64, metadata=within(1, 8192))
+    hidden_size: int = field(default=128, metadata=within(1, 8192))
+    attention_size: int = field(default=64, metadata=within(1, 8192))
+    dropout: float = field(default=0.2, metadata=within(0, 0.95))
+    project_dim: int = field(default=0, metadata=within(0, 8192))
     project_imagenet: bool = False
     concepts: bool = False
     copy: bool = False
-    feature_drop: float = 0.0
-    attend_nouns: float = 0.0
-    alpha_c: float = 0.1
-    batch_size: int = 32
-    lr: float = 3e-3
-    grad_clip: float = 5.0
-    warmup_steps: int = 200
-    max_steps: int = 20000
-    max_minutes: float = 40.0
-    eval_every: int = 500
-    beam: int = 3
+    feature_drop: float = field(default=0.0, metadata=within(0, 0.95))
+    attend_nouns: float = field(default=0.0, metadata=within(0, 100))
+    alpha_c: float = field(default=0.1, metadata=within(0, 100))
+    batch_size: int = field(default=32, metadata=within(1, 65_536))
+    lr: float = field(default=3e-3, metadata=within(1e-08, 10))
+    grad_clip: float = field(default=5.0, metadata=within(1e-06, 1000000.0))
+    warmup_steps: int = field(default=200, metadata=within(0, 10_000_000))
+    max_steps: int = field(default=20000, metadata=within(0, 100_000_000))
+    max_minutes: float = field(default=40.0, metadata=within(0, 100_000))
+    eval_every: int = field(default=500, metadata=within(1, 10_000_000))
+    beam: int = field(default=3, metadata=within(1, 10))
     test: bool = True  # score the test split at the end (--no-test skips it)
-    seed: int = 0
-    threads: int = 1
+    seed: int = field(default=0, metadata=within(0, 2**63 - 1))
+    threads: int = field(default=1, metadata=within(1, 256))
     device: str = "auto"
     overwrite: bool = False
 
     def __post_init__(self):
+        check_ranges(self)
         if (self.karpathy_json is None) != (self.images is None):
             raise ValueError("--karpathy-json and --images go together")
         for name, allowed in (("world", WORLDS), ("encoder", tuple(STAGES)), ("device", DEVICES)):

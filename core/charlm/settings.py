@@ -1,9 +1,10 @@
 """What a character-model run trains: TrainConfig, and the knobs left unset chosen from the corpus and device."""
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.charlm.checkpoint import load_train_state
 from core.charlm.model import CharRNNConfig
+from core.common.config_args import check_ranges, within
 from core.common.device import DEVICES
 
 
@@ -12,23 +13,23 @@ class TrainConfig:
     corpus: str
     out: str
     cell: str = "lstm"
-    n_layer: int | None = None  # None here and below: chosen by auto_settings
-    hidden_size: int | None = None
-    dropout: float | None = None
-    forget_bias: float | None = None  # LSTM forget-gate bias at init; None keeps torch's init
-    batch_size: int | None = None  # streams in one step, over all processes
-    seq_len: int | None = None
-    lr: float | None = None
-    lr_min_ratio: float = 0.1  # cosine decay ends at lr * lr_min_ratio
-    warmup_steps: int = 0
-    grad_clip: float = 1.0
-    max_steps: int | None = None
-    max_minutes: float | None = 5.0
-    seed: int = 1337
-    eval_every: int = 250
-    eval_chars: int = 60_000  # validation characters per interval check (the final check uses all)
-    checkpoint_every: int = 500
-    sample_every: int = 0  # also report a fresh sample every N steps (0: only at the timeline steps)
+    n_layer: int | None = field(default=None, metadata=within(1, 16))  # None here and below: chosen by auto_settings
+    hidden_size: int | None = field(default=None, metadata=within(1, 8192))
+    dropout: float | None = field(default=None, metadata=within(0, 0.95))
+    forget_bias: float | None = field(default=None, metadata=within(-100, 100))  # LSTM forget-gate bias at init; None keeps torch's init
+    batch_size: int | None = field(default=None, metadata=within(1, 65_536))  # streams in one step, over all processes
+    seq_len: int | None = field(default=None, metadata=within(1, 65_536))
+    lr: float | None = field(default=None, metadata=within(1e-08, 10))
+    lr_min_ratio: float = field(default=0.1, metadata=within(0, 1))  # cosine decay ends at lr * lr_min_ratio
+    warmup_steps: int = field(default=0, metadata=within(0, 10_000_000))
+    grad_clip: float = field(default=1.0, metadata=within(1e-06, 1000000.0))
+    max_steps: int | None = field(default=None, metadata=within(0, 100_000_000))
+    max_minutes: float | None = field(default=5.0, metadata=within(0, 100_000))
+    seed: int = field(default=1337, metadata=within(0, 2**63 - 1))
+    eval_every: int = field(default=250, metadata=within(1, 10_000_000))
+    eval_chars: int = field(default=60_000, metadata=within(1, 10_000_000))  # validation characters per interval check (the final check uses all)
+    checkpoint_every: int = field(default=500, metadata=within(1, 10_000_000))
+    sample_every: int = field(default=0, metadata=within(0, 10_000_000))  # also report a fresh sample every N steps (0: only at the timeline steps)
     bf16: bool = True  # bfloat16 autocast where the device runs it natively (core.common.device.bf16_supported)
     init_from: str = ""  # checkpoint directory to fine-tune (architecture and vocabulary come from it)
     resume: bool = False
@@ -36,15 +37,9 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self):
+        check_ranges(self)
         if self.max_steps is None and self.max_minutes is None:
             raise ValueError("give --max-steps or --max-minutes (or both)")
-        for name in ("batch_size", "seq_len", "eval_every", "checkpoint_every", "eval_chars"):
-            if (getattr(self, name) or 1) < 1:
-                raise ValueError(f"{name} must be positive")
-        if not ((self.lr or 1) > 0 and self.grad_clip > 0):
-            raise ValueError("lr and grad_clip must be positive")
-        if self.warmup_steps < 0:
-            raise ValueError("warmup_steps must be 0 or positive")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         CharRNNConfig(2, self.cell, self.n_layer or 2, self.hidden_size or 256, self.dropout or 0.0)  # validates

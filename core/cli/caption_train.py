@@ -15,7 +15,7 @@ import sys
 
 from core.caption.evaluate import WORLDS
 from core.caption.train import CaptionTrainConfig, train
-from core.cli.world_train import config_parser, run_training
+from core.cli.args import config_parser, run_training
 from core.common.device import DEVICE_HELP
 from core.common.io import OVERWRITE_HELP
 from core.vision.encoder import STAGES
@@ -44,12 +44,12 @@ CLI_HELP = {"world": "generated world to train on: " + " | ".join(WORLDS),
 
 def parser() -> argparse.ArgumentParser:
     """The command line: one flag per CaptionTrainConfig field."""
-    return config_parser("python -m core.cli.caption_train", __doc__, CaptionTrainConfig, CLI_HELP)
+    return config_parser("rnnlens caption-train", __doc__, CaptionTrainConfig, CLI_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train as the flags say; 0 when saved, 2 with a one-line message on bad input."""
-    return run_training(parser(), CaptionTrainConfig, train, argv)
+    return run_training(parser(), CaptionTrainConfig, train, argv, "core.cli.caption_train")
 
 
 if __name__ == "__main__":

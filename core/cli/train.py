@@ -19,7 +19,7 @@ from core.charlm.checkpoint import CheckpointError
 from core.charlm.corpus import CorpusError
 from core.charlm.settings import TrainConfig
 from core.charlm.train import train
-from core.common.config_args import add_config_args, config_from_args
+from core.common.config_args import add_config_args, bounded, config_from_args
 from core.common.device import DEVICE_HELP
 from core.common.distributed import Ranks
 from core.common.events import DoneEvent, StepEvent, TrainEvent, ValEvent
@@ -40,10 +40,10 @@ CLI_HELP = {"corpus": "shakespeare | austen | linux | latex, or a UTF-8 text fil
 
 def parser() -> argparse.ArgumentParser:
     """The command line: every TrainConfig field, and --threads."""
-    p = argparse.ArgumentParser(prog="python -m core.cli.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="rnnlens train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_args(p, TrainConfig, help=CLI_HELP)
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=bounded(int, 0, 256), default=0, help="torch CPU threads (0: torch's default)")
     return p
 
 

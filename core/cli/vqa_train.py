@@ -10,7 +10,7 @@ models train; an --out that holds a checkpoint is refused unless --overwrite, an
 import argparse
 import sys
 
-from core.cli.world_train import config_parser, run_training
+from core.cli.args import config_parser, run_training
 from core.common.device import DEVICE_HELP
 from core.common.io import OVERWRITE_HELP
 from core.vqa.train import WORLDS, VQATrainConfig, train
@@ -35,12 +35,12 @@ CLI_HELP = {"world": "easy-VQA or the photo world's questions: " + " | ".join(WO
 
 def parser() -> argparse.ArgumentParser:
     """The command line: one flag per VQATrainConfig field."""
-    return config_parser("python -m core.cli.vqa_train", __doc__, VQATrainConfig, CLI_HELP)
+    return config_parser("rnnlens vqa-train", __doc__, VQATrainConfig, CLI_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train as the flags say; 0 when saved, 2 with a one-line message on bad input."""
-    return run_training(parser(), VQATrainConfig, lambda cfg, **kw: train(cfg, **kw)[0], argv)
+    return run_training(parser(), VQATrainConfig, lambda cfg, **kw: train(cfg, **kw)[0], argv, "core.cli.vqa_train")
 
 
 if __name__ == "__main__":

@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.common.config_args import command_line
+from core.common.config_args import check_ranges, command_line, within
 from core.common.device import DEVICES, resolve_device
 from core.common.io import claim_directory
 from core.common.loop import Loop, LoopConfig, Task, card_header
@@ -67,44 +67,39 @@ class VQATrainConfig:
     world: str = "easy"
     cache_dir: str = "data/vqa"
     photo_features: str = "data/caption"
-    train_images: int = 1000  # photo world
-    val_images: int = 250
-    test_images: int = 300
-    project_dim: int = 256
+    train_images: int = field(default=1000, metadata=within(1, 100_000))  # photo world
+    val_images: int = field(default=250, metadata=within(1, 100_000))
+    test_images: int = field(default=300, metadata=within(1, 100_000))
+    project_dim: int = field(default=256, metadata=within(1, 8192))
     concepts: bool = False  # photo world: the ImageNet head's per-cell noun concepts beside the PCA grid
     noun_evidence: bool = False  # photo world, with concepts: the question's noun steers attention, feeds counts
     colours: bool = False  # photo world: per-cell colour-name shares of the pixels beside the grid
-    attend_objects: float = 0.0  # photo world: weight of the supervised-attention loss (0: off)
-    embed_size: int = 64
-    hidden_size: int = 128
-    attention_size: int = 64
-    hops: int = 2
-    dropout: float = 0.1
-    batch_images: int = 12  # images per batch, with all their questions
-    lr: float = 2e-3
-    grad_clip: float = 5.0
-    warmup_steps: int = 100
-    mc_weight: float = 0.5
-    max_steps: int = 6000
-    max_minutes: float = 25.0  # per model
-    eval_every: int = 500
-    seed: int = 0
-    threads: int = 1
+    attend_objects: float = field(default=0.0, metadata=within(0, 100))  # photo world: weight of the supervised-attention loss (0: off)
+    embed_size: int = field(default=64, metadata=within(1, 8192))
+    hidden_size: int = field(default=128, metadata=within(1, 8192))
+    attention_size: int = field(default=64, metadata=within(1, 8192))
+    hops: int = field(default=2, metadata=within(1, 16))
+    dropout: float = field(default=0.1, metadata=within(0, 0.95))
+    batch_images: int = field(default=12, metadata=within(1, 4096))  # images per batch, with all their questions
+    lr: float = field(default=2e-3, metadata=within(1e-08, 10))
+    grad_clip: float = field(default=5.0, metadata=within(1e-06, 1000000.0))
+    warmup_steps: int = field(default=100, metadata=within(0, 10_000_000))
+    mc_weight: float = field(default=0.5, metadata=within(0, 100))
+    max_steps: int = field(default=6000, metadata=within(0, 100_000_000))
+    max_minutes: float = field(default=25.0, metadata=within(0, 100_000))  # per model
+    eval_every: int = field(default=500, metadata=within(1, 10_000_000))
+    seed: int = field(default=0, metadata=within(0, 2**63 - 1))
+    threads: int = field(default=1, metadata=within(1, 256))
     device: str = "auto"
     half: bool = False
     overwrite: bool = False
 
     def __post_init__(self):
+        check_ranges(self)
         if self.world not in WORLDS:
             raise ValueError(f"--world must be one of {', '.join(WORLDS)}, not {self.world!r}")
-        for name in ("embed_size", "hidden_size", "attention_size", "hops", "batch_images", "max_steps",
-                     "eval_every", "threads", "train_images", "val_images", "test_images", "project_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} has to be at least 1")
-        if not 0 <= self.dropout < 1 or self.lr <= 0 or self.max_minutes <= 0 or self.grad_clip <= 0 or \
-                self.mc_weight < 0 or self.warmup_steps < 0:
-            raise ValueError("--dropout must be in [0, 1); --lr, --max-minutes and --grad-clip positive; "
-                             "--mc-weight and --warmup-steps >= 0")
+        if self.max_steps < 1 or self.max_minutes <= 0:
+            raise ValueError("--max-steps and --max-minutes have to be positive")
         if self.noun_evidence and not self.concepts:
             raise ValueError("--noun-evidence reads the concept channels: add --concepts")
         if self.colours and self.world != "photos":

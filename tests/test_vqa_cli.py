@@ -72,7 +72,7 @@ def test_bad_checkpoint_and_flags(run, tmp_path):
     proc = run("core.cli.vqa_evaluate", "--model", str(tmp_path))
     assert proc.returncode == 2 and "missing" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("core.cli.vqa_train", "--hops", "0")
-    assert proc.returncode == 2 and "--hops has to be at least 1" in proc.stderr
+    assert proc.returncode == 2 and "argument --hops: must be between 1 and 16, not 0" in proc.stderr
     proc = run("core.cli.vqa_train", "--world", "photos", "--noun-evidence")
     assert proc.returncode == 2 and "add --concepts" in proc.stderr
     proc = run("core.cli.vqa_train", "--attend-objects", "0.5")

@@ -14,12 +14,13 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
-from dashboard import models  # noqa: E402
+from dashboard import links, models  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("RNNLENS_TORCH_THREADS", "1")))  # batch-1 sampling: 1 thread is fastest
 st.set_page_config(page_title="rnnlens", page_icon="🔁", layout="wide")
 
-PAGES = [  # (file relative to this entrypoint, title, icon)
+PAGES = [  # (file relative to this entrypoint, title, icon); Home stays the default page
+    ("../pages/tour.py", "Tour", ":material/tour:"),
     ("../pages/home.py", "Home", ":material/home:"),
     ("../pages/sample.py", "Sample", ":material/edit_note:"),
     ("../pages/train_more.py", "Train more", ":material/timeline:"),
@@ -57,6 +58,7 @@ def model_picker() -> None:
     st.sidebar.markdown("  \n".join(f"{k}: **{v}**" for k, v in models.card_rows(card).items()))
 
 
-nav = st.navigation([st.Page(path, title=title, icon=icon) for path, title, icon in PAGES])
+nav = st.navigation([st.Page(path, title=title, icon=icon, default=title == "Home") for path, title, icon in PAGES])
+links.adopt_model(models.available_models())  # ?checkpoint=NAME on any page
 model_picker()
 nav.run()

@@ -4,6 +4,8 @@ chromium on a cold server (a fresh `streamlit run dashboard/serve.py` per visit,
 serve.py) beside a bare one-title script served the same way.
 
 `python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
+`python bench/dashboard_latency.py --tour [--repeats 5]` (each Tour stop's render, reached with Next, beside the
+Sample page's, in one AppTest session: the first walk fills the caches, the medians are of the later walks)
 `python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT ...] [--pages /cells /gradients]` (the
 cold visits only; --root serves another checkout of the app, e.g. an older commit, with this bench; given twice, the
 two are visited in turn, page by page, and each gets its table beside the same baseline; --pages visits only those)
@@ -126,6 +128,38 @@ def page_renders(repeats: int) -> dict[str, list[float]]:
     return times
 
 
+def tour_renders(repeats: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """AppTest, one session: seconds to render each Tour stop on pressing Next (Sample: on switching to it from the
+    last stop), `repeats` walks after a first one; and the first walk's times."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.tour import STOPS
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=600)
+    at.run()
+    times: dict[str, list[float]] = {}
+    first: dict[str, float] = {}
+
+    def timed(name: str, render, walk: int) -> None:
+        t0 = time.perf_counter()
+        render()
+        if at.exception:
+            raise RuntimeError(f"{name}: {at.exception[0].message}")
+        if walk:
+            times.setdefault(name, []).append(time.perf_counter() - t0)
+        else:
+            first[name] = time.perf_counter() - t0
+
+    for walk in range(repeats + 1):
+        at.switch_page("../pages/tour.py")
+        at.session_state["tour_stop"] = 0
+        for i, stop in enumerate(STOPS):
+            timed(f"{i + 1}. {stop.slug}", (lambda: at.button(key="tour_next").click().run()) if i else at.run, walk)
+        at.switch_page("../pages/sample.py")
+        timed("Sample page", at.run, walk)
+    return times, first
+
+
 COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 
@@ -211,6 +245,7 @@ def main() -> int:
     p.add_argument("--length", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cold-only", action="store_true", help="only the first visit of each page on a cold server")
+    p.add_argument("--tour", action="store_true", help="only each Tour stop's render beside the Sample page's")
     p.add_argument("--pages", nargs="+", choices=[p or "/" for p in COLD_PAGES], metavar="PATH",
                    help=f"the pages to visit cold (default: all of {' '.join(p or '/' for p in COLD_PAGES)})")
     p.add_argument("--root", type=Path, action="append",
@@ -219,6 +254,15 @@ def main() -> int:
     args.root = args.root or [ROOT]
     med = statistics.median
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
+    if args.tour:
+        torch.set_num_threads(1)  # as the dashboard
+        times, first = tour_renders(args.repeats)
+        print(f"render on Next under AppTest, models loaded (target < 2 s after the first); medians of {args.repeats} "
+              "walks, and the first walk:")
+        for name, t in times.items():
+            print(f"  {name:<16} {med(t):6.3f} s   (first {first[name]:6.3f} s)")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pages = [p.rstrip("/") for p in args.pages] if args.pages else COLD_PAGES  # "/" is Home

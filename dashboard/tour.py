@@ -55,6 +55,7 @@ def sequence_types() -> str:
 
 # --- 2. hello ----------------------------------------------------------------------------------------------
 HELLO_STEPS = [0, 10, 25, 50, 100, 200]
+HELLO_DEFAULT = 50
 
 
 @st.cache_data(max_entries=16, show_spinner="Training the 3-unit RNN…")
@@ -64,7 +65,7 @@ def hello_run(steps: int, seed: int = 0) -> HelloRun:
 
 
 def hello() -> str:
-    steps = st.select_slider("Training steps (Adam, seed 0)", HELLO_STEPS, value=50, key="tour_hello_steps")
+    steps = st.select_slider("Training steps (Adam, seed 0)", HELLO_STEPS, value=HELLO_DEFAULT, key="tour_hello_steps")
     run = hello_run(steps)
     with figure():
         st.plotly_chart(hello_figure(run), key="tour_hello_chart", config=CHART)
@@ -192,7 +193,7 @@ def question_answering() -> str:
 
 
 # --- 9 and 10. gradients ------------------------------------------------------------------------------------
-SMALL_INPUTS = 0.01  # tanh' stays near 1, so the vanilla RNN's gradient follows sigma^k
+SMALL_INPUTS = 0.01  # tanh' near 1 at first: the vanilla RNN's gradient grows or shrinks with sigma
 
 
 def exploding() -> str:
@@ -202,14 +203,14 @@ def exploding() -> str:
     curves = G.flow_curves(d["length"], sigma, d["forget_bias"], SMALL_INPUTS)
     free, clipped = G.memory_run(**G.CLIP_RUN, clip=None), G.memory_run(**G.CLIP_RUN, clip=G.CLIP_DEFAULT_TAU)
     with figure():
-        left, right = st.columns(2)
+        left, right = st.columns([2, 3])
         left.plotly_chart(G.flow_figure({"rnn": curves["rnn"]}, sigma, height=340), key="tour_flow", config=CHART)
         right.plotly_chart(G.training_figure({"no clipping": free, f"clipped at τ={G.CLIP_DEFAULT_TAU:g}": clipped},
                                              G.CLIP_DEFAULT_TAU, height=340), key="tour_clip", config=CHART)
     st.caption(f"Left: a fresh vanilla RNN with small inputs, ‖∂L/∂h‖ k steps back; at k = {d['length'] - 1} it "
                f"is {curves['rnn'][-1]:.2g} (σ^k = {sigma ** (d['length'] - 1):.2g}). Right: such an RNN trained "
                f"with plain SGD on a copy task: held-out loss {free.eval_loss / G.LN2:.2f} bits without clipping, "
-               f"{clipped.eval_loss / G.LN2:.2f} with it; the largest gradient norms are the spikes on the right.")
+               f"{clipped.eval_loss / G.LN2:.2f} with it, and each step's gradient norm before clipping.")
     return links.url("gradients", sigma=sigma, scale=SMALL_INPUTS, panel="Gradient flow back through time")
 
 
@@ -290,3 +291,9 @@ PRESENTER_CSS = """<style>
 .st-key-tour_text p {font-size: 1.6rem; line-height: 1.45}
 [data-testid=stMain] h2 {font-size: 2.6rem}
 </style>"""
+
+
+def warm_first_view() -> None:
+    """Train the "hello" stop's default model into the cache (dashboard/serve.py calls it at start: a first training
+    run in a process pays seconds for torch's autograd and optimizer set-up)."""
+    hello_run(HELLO_DEFAULT)

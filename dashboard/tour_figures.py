@@ -12,15 +12,15 @@ def hello_figure(run: HelloRun, height: int = 460) -> go.Figure:
     T = len(run.inputs)
     x = [f"{t + 1}. '{ch}' → '{nxt}'" for t, (ch, nxt) in enumerate(zip(run.inputs, run.targets))]
     hidden = [f"h{u + 1}" for u in range(run.hidden.shape[1])]
-    layers = [("output scores", run.scores.T, run.itos, "RdBu"),        # (V, T)
-              ("hidden layer", run.hidden.T, hidden, "PiYG"),          # (H, T)
-              ("input (one-hot)", run.one_hot().T, run.itos, "Reds")]  # (V, T)
+    layers = [("output scores", run.scores.T, run.itos, "RdBu", ".2f"),       # (V, T)
+              ("hidden layer", run.hidden.T, hidden, "PiYG", ".2f"),         # (H, T)
+              ("input (one-hot)", run.one_hot().T, run.itos, "Reds", ".0f")]  # (V, T)
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[name for name, *_ in layers],
-                        row_heights=[len(labels) for _, _, labels, _ in layers])
-    for row, (name, z, labels, scale) in enumerate(layers, start=1):
+                        row_heights=[len(labels) for _, _, labels, *_ in layers])
+    for row, (name, z, labels, scale, fmt) in enumerate(layers, start=1):
         limit = float(np.abs(z).max()) or 1.0
-        fig.add_trace(go.Heatmap(z=z, x=x, y=labels, text=np.round(z, 2), texttemplate="%{text}", showscale=False,
+        fig.add_trace(go.Heatmap(z=z, x=x, y=labels, texttemplate=f"%{{z:{fmt}}}", showscale=False,
                                  colorscale=scale, zmid=0 if scale != "Reds" else None,
                                  zmin=-limit if scale != "Reds" else 0, zmax=limit, xgap=2, ygap=2,
                                  hovertemplate=f"{name}<br>%{{x}}<br>%{{y}}: %{{z:.2f}}<extra></extra>"),

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from core.caption.model import CaptionCheckpointError
+from core.charlm.checkpoint import CheckpointError
+from core.charlm.corpus import CorpusError
 from core.charlm.hello import HelloRun, train_hello
 from core.charlm.sample import stream_sample
+from core.vision.photos import PhotoWorldError
+from core.vqa.checkpoint import VQACheckpointError
 from dashboard import captioning as cap
 from dashboard import cells as dc
 from dashboard import gradients as G
@@ -274,6 +279,17 @@ STOPS = [
          "matrix. With the forget gate open the gradient travels hundreds of steps.", highway),
 ]
 SLUGS = [s.slug for s in STOPS]
+MISSING = (CheckpointError, CaptionCheckpointError, VQACheckpointError, CorpusError, PhotoWorldError, OSError)
+
+
+def show(stop: Stop) -> str | None:
+    """Draw a stop and return its full page's link; when a shipped model or corpus it needs cannot be read, say
+    which instead and return None."""
+    try:
+        return stop.show()
+    except MISSING as err:
+        st.error(f"This stop needs a shipped model or a built corpus that cannot be read here: {err}")
+        return None
 
 
 def parse_stop(text: str) -> int:

@@ -28,6 +28,7 @@ links.publish(stop=STOPS[i].slug, present=True if presenting else None)
 stop = STOPS[i]
 st.header(f"{i + 1}. {stop.title}")
 st.container(key="tour_text").markdown(stop.text)
-full_page = stop.show()
-st.link_button("Open in the full page", full_page, icon=":material/open_in_new:",
-               help="The same settings on the page that has every control.")
+full_page = tour.show(stop)
+if full_page:
+    st.link_button("Open in the full page", full_page, icon=":material/open_in_new:",
+                   help="The same settings on the page that has every control.")

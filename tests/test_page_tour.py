@@ -62,6 +62,15 @@ def test_next_walks_every_stop_and_the_url_follows():
     assert len(set(links)) == len(links)  # every stop links somewhere of its own
 
 
+def test_without_the_shipped_models_each_stop_says_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("RNNLENS_CHECKPOINTS", str(tmp_path / "none"))
+    monkeypatch.setenv("RNNLENS_RUNS", str(tmp_path / "runs"))
+    for stop in tour.STOPS:
+        at = _tour(stop=stop.slug)  # no exception
+        if stop.slug == "progress":
+            assert "cannot be read here" in at.error[0].value and not at.get("link_button")
+
+
 def test_a_stops_url_reopens_it_and_a_bad_one_says_so():
     assert _tour(stop="cells").header[0].value == "6. Cells that mean something"
     at = _tour(stop="7")

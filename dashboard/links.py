@@ -62,30 +62,32 @@ def flag(text: str) -> bool:
     return text.lower() == "true"
 
 
-def _fresh(names: Iterable[str]) -> dict[str, str]:
-    """The URL's values of names that this session has not read (or written) yet, now marked as read."""
+def _fresh(prefix: str, names: Iterable[str]) -> dict[str, str]:
+    """The URL's values of names that this session has not read (or written) yet for the keys prefix + NAME, now
+    marked as read."""
     seen = st.session_state.setdefault("links_seen", {})
-    fresh = {k: v for k, v in st.query_params.items() if k in names and seen.get(k) != v}
-    seen.update(fresh)
+    fresh = {k: v for k, v in st.query_params.items() if k in names and seen.get(prefix + k) != v}
+    seen.update({prefix + k: v for k, v in fresh.items()})
     return fresh
 
 
 def adopt(prefix: str = "", **parsers: Parser) -> None:
     """Set the widget key prefix + NAME to the parsed value of each NAME=VALUE of the URL, once per value; a value
     that does not parse is skipped with a one-line warning. Call it before the widgets are drawn."""
-    for name, text in _fresh(parsers).items():
+    for name, text in _fresh(prefix, parsers).items():
         try:
             st.session_state[prefix + name] = parsers[name](text)
         except ValueError as err:
             st.warning(f"The link's {name}={text[:40]!r} is ignored: {err}.")
 
 
-def publish(**values) -> None:
-    """Show these settings in the URL (so that it links back to them), marked as read; None removes one."""
+def publish(prefix: str, **values) -> None:
+    """Show these settings in the URL (so that it links back to them), marked as read for the keys prefix + NAME;
+    None removes one."""
     seen = st.session_state.setdefault("links_seen", {})
     for name, value in values.items():
         text = None if value is None else _text(value)
-        seen[name] = text
+        seen[prefix + name] = text
         if text is None:
             st.query_params.pop(name, None)
         elif st.query_params.get(name) != text:
@@ -94,7 +96,7 @@ def publish(**values) -> None:
 
 def adopt_model(options: list[str]) -> None:
     """`?checkpoint=NAME`: choose the listed checkpoint directory named NAME in the sidebar picker, once per link."""
-    name = _fresh(["checkpoint"]).get("checkpoint")
+    name = _fresh("", ["checkpoint"]).get("checkpoint")
     if name is None:
         return
     found = [path for path in options if Path(path).name == name]

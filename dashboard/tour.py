@@ -49,6 +49,7 @@ SEQUENCE_PAGES = ["captioning", "captioning", "gradients", "sample", "train_more
 
 
 def sequence_types() -> str:
+    """The five sequence shapes, one highlighted; links to the page that has it."""
     names = [f"{t[0]}: {t[1].replace('<br>', ' ')}" for t in plots.SEQUENCE_TYPES]
     k = st.radio("Sequence type", range(len(names)), format_func=names.__getitem__, horizontal=True, key="tour_seq")
     with figure():
@@ -70,6 +71,7 @@ def hello_run(steps: int, seed: int = 0) -> HelloRun:
 
 
 def hello() -> str:
+    """The 3-unit RNN trained for the chosen number of steps, its scores per letter."""
     steps = st.select_slider("Training steps (Adam, seed 0)", HELLO_STEPS, value=HELLO_DEFAULT, key="tour_hello_steps")
     run = hello_run(steps)
     with figure():
@@ -90,6 +92,7 @@ def sample_text(model: str, prime: str, temperature: float, seed: int, length: i
 
 
 def sample_link(model: str, temperature: float, seed: int, length: int) -> str:
+    """The Sample page with this model, temperature, fixed seed and length."""
     return links.url("sample", checkpoint=model, temperature=temperature, fix_seed=True, seed=seed, length=length)
 
 
@@ -97,6 +100,7 @@ SAMPLE_LENGTH = 400
 
 
 def temperature() -> str:
+    """shakespeare-lstm's sample and first-character distribution at the chosen temperature."""
     model, prime = "shakespeare-lstm", models.DEFAULT_PRIMES["shakespeare"]
     t = st.select_slider("Temperature", [0.2, 0.5, 0.8, 1.0, 1.5], value=0.8, key="tour_temperature")
     text = sample_text(model, prime, t, 0, SAMPLE_LENGTH)
@@ -115,6 +119,7 @@ def temperature() -> str:
 
 
 def linux() -> str:
+    """linux-lstm's sample for the chosen seed."""
     model, prime = "linux-lstm", models.DEFAULT_PRIMES["linux"]
     seed = st.number_input("Seed (another number, another function)", 0, 999, 0, key="tour_linux_seed")
     text = sample_text(model, prime, 0.8, int(seed), 600)
@@ -127,6 +132,7 @@ def linux() -> str:
 
 # --- 4. training progress -----------------------------------------------------------------------------------
 def progress() -> str:
+    """shakespeare-lstm's stored sample at the chosen training step, beside its loss curve."""
     model = "shakespeare-lstm"
     ckpt = models.get_checkpoint(str(models.checkpoints_dir() / model))
     timeline = ckpt.samples.get("timeline", [])
@@ -146,6 +152,7 @@ def progress() -> str:
 
 # --- 6. famous cells -----------------------------------------------------------------------------------------
 def famous_cells() -> str:
+    """The chosen famous cell lit over its excerpt, with its scores."""
     name = st.radio("Cell", list(tour_cells.FAMOUS), horizontal=True, key="tour_cell")
     fc = tour_cells.famous_cell(name)
     c = fc.choice
@@ -164,6 +171,7 @@ PHOTO, PHOTO_NOUN = "cat (chelsea)", "cat"  # a scikit-image photo and what it s
 
 
 def captioning() -> str:
+    """The photo captioner's attention before the chosen word of its caption of a real cat photo."""
     image = cap.sample_photo(cap.SAMPLES[PHOTO])
     words, alphas, logprob, _, _ = cap.caption_image(image, f"sample:{PHOTO}", "photos", 3)
     k = st.slider("Word", 1, len(words), len(words), key="tour_word") if len(words) > 1 else 1
@@ -173,7 +181,7 @@ def captioning() -> str:
         right.image(cap.overlay(image, alphas[k - 1]), caption=f"where it looked before “{words[k - 1]}”")
     named = "names the cat" if PHOTO_NOUN in words else f"does not name the {PHOTO_NOUN}"
     st.caption(f"`captioner-photos`, beam 3: “{' '.join(words)}” (log-probability {logprob:.2f}); it {named}. "
-               "The photo is a real one it never trained on.")
+               "A scikit-image photo, not one of the photo world it was trained on.")
     return links.url("captioning", model="photos", source="Sample photo", sample=PHOTO, beam=3, word=k)
 
 
@@ -182,6 +190,7 @@ VQA_SCENE = 9  # several objects, a colour question first (its answers: right or
 
 
 def question_answering() -> str:
+    """Both attention hops of the photo VQA model for the chosen question about one scene."""
     image, questions, truths, _ = vqa.photo_scene(VQA_SCENE)
     q = st.selectbox("Question", questions, key="tour_question")
     ans = vqa.ask(image, f"photos:{VQA_SCENE}", q, "photos")
@@ -202,6 +211,7 @@ SMALL_INPUTS = 0.01  # tanh' near 1 at first: the vanilla RNN's gradient grows o
 
 
 def exploding() -> str:
+    """A fresh vanilla RNN's gradient by distance at the chosen sigma, beside training with and without clipping."""
     sigma = st.select_slider("Largest singular value σ of W_hh", [0.8, 0.9, 1.0, 1.2, 1.5], value=1.2,
                              key="tour_sigma")
     d = G.FLOW_DEFAULTS
@@ -220,6 +230,7 @@ def exploding() -> str:
 
 
 def highway() -> str:
+    """The LSTM cell state's gradient against the RNN's, fresh (at the chosen forget bias) and trained."""
     bias = st.select_slider("LSTM forget-gate bias", [-2.0, 0.0, 1.0, 3.0, 5.0], value=1.0, key="tour_fbias")
     d = G.FLOW_DEFAULTS
     curves = G.flow_curves(d["length"], d["sigma"], bias, d["input_scale"])

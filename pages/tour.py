@@ -23,7 +23,7 @@ i = pick.selectbox("Stop", range(len(STOPS)), key="tour_stop", format_func=lambd
 forward.button("Next", key="tour_next", on_click=move, args=(1,), icon=":material/arrow_forward:",
                disabled=i == len(STOPS) - 1, width="stretch")
 present.toggle("Presenter mode", key="tour_present", help="Large text, no sidebar: for a projector. The link keeps it.")
-links.publish(stop=STOPS[i].slug, present=True if presenting else None)
+links.publish("tour_", stop=STOPS[i].slug, present=True if presenting else None)
 
 stop = STOPS[i]
 st.header(f"{i + 1}. {stop.title}")

@@ -45,8 +45,8 @@ def test_next_walks_every_stop_and_each_url_reopens_it(server, browser):
     for i, stop in enumerate(STOPS):
         if i:
             page.get_by_role("button", name="Next").click()
-            page.wait_for_function(f"document.querySelector('[data-testid=stMain] h2')?.innerText.startsWith('{i + 1}. ')",
-                                   timeout=120_000)
+            page.wait_for_function("n => document.querySelector('[data-testid=stMain] h2')?.innerText"
+                                   ".startsWith(n + '. ')", arg=i + 1, timeout=120_000)
             settle(page)
         assert heading(page) == f"{i + 1}. {stop.title}"
         shows_its_figure(page, stop.slug)

@@ -124,6 +124,11 @@ def test_bad_link_values_are_named_and_skipped():
     assert not page.exception
     assert len(page.warning) == 4 and all(w.value.startswith("The link's") for w in page.warning)
     assert page.slider(key="gradients_sigma").value == 1.0
+    page = AppTest.from_file("../dashboard/app.py", default_timeout=600)
+    page.switch_page("../pages/captioning.py")
+    page.query_params.update({"model": "photos", "source": "Sample photo", "sample": "cat (chelsea)", "word": "50"})
+    page.run()  # a word beyond this caption's length
+    assert not page.exception and [w.value for w in page.warning] == ["The link's word='50' is ignored: outside 1 to 5."]
 
 
 def test_the_famous_cells_track_their_signals_on_the_shown_text():
@@ -139,5 +144,5 @@ def test_the_stored_choices_are_what_a_fresh_ranking_picks():
     fresh = tour_cells.stored_choices()
     assert stored.keys() == fresh.keys()
     for key, choice in fresh.items():
-        assert {k: v for k, v in stored[key].items() if k != "score"} == {k: v for k, v in choice.items() if k != "score"}
-        assert stored[key]["score"] == pytest.approx(choice["score"], abs=1e-4)
+        score = choice.pop("score")
+        assert stored[key].pop("score") == pytest.approx(score, abs=1e-4) and stored[key] == choice

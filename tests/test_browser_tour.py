@@ -70,11 +70,12 @@ def test_presenter_mode_hides_the_sidebar_and_the_link_keeps_it(server, browser)
     page.goto(server + "/tour?stop=hello&present=true")
     settle(page)
     assert heading(page) == f"2. {STOPS[1].title}"
-    assert not page.locator("[data-testid=stSidebar]").is_visible()
+    page.locator("[data-testid=stSidebar]").wait_for(state="hidden", timeout=30_000)  # the page's CSS hides it
     big = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.st-key-tour_text p')).fontSize)")
     assert big >= 24
     shows_its_figure(page, "hello presented")
     page.get_by_text("Presenter mode").click()
     settle(page)
-    assert page.locator("[data-testid=stSidebar]").is_visible() and "present" not in page.url
+    page.locator("[data-testid=stSidebar]").wait_for(state="visible", timeout=30_000)
+    page.wait_for_url(lambda url: "stop=hello" in url and "present" not in url, timeout=30_000)
     page.close()

@@ -160,6 +160,16 @@ def tour_renders(repeats: int) -> tuple[dict[str, list[float]], dict[str, float]
     return times, first
 
 
+def print_tour(repeats: int) -> None:
+    """tour_renders' medians beside each first render, one torch thread as in the dashboard."""
+    torch.set_num_threads(1)
+    times, first = tour_renders(repeats)
+    print(f"each Tour stop on pressing Next, and the Sample page, under AppTest in one session without serve.py's "
+          f"warm-up (target < 2 s after the first); medians of {repeats} walks, and the first walk:")
+    for name, t in times.items():
+        print(f"  {name:<16} {statistics.median(t):6.3f} s   (first {first[name]:6.3f} s)")
+
+
 COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 
@@ -255,12 +265,7 @@ def main() -> int:
     med = statistics.median
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
     if args.tour:
-        torch.set_num_threads(1)  # as the dashboard
-        times, first = tour_renders(args.repeats)
-        print(f"render on Next under AppTest, models loaded (target < 2 s after the first); medians of {args.repeats} "
-              "walks, and the first walk:")
-        for name, t in times.items():
-            print(f"  {name:<16} {med(t):6.3f} s   (first {first[name]:6.3f} s)")
+        print_tour(args.repeats)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,6 +289,7 @@ def main() -> int:
             proc.terminate()
             proc.wait(timeout=30)
         core_first, core_rate = core_rates(path, args.length, args.repeats)
+        print_tour(args.repeats)  # over the shipped checkpoints, before the environment names the bench's root
         os.environ.update(env)
         page_rate = server_rate(args.length, args.repeats)
         renders = page_renders(args.repeats)

@@ -4,9 +4,8 @@ Each cell is the best of its shipped model for its signal on one page of the val
 first six) where the signal varies most; it is then shown and scored on an excerpt of another page, the window
 where the signal varies most, so that there is something to track on text the cell was not chosen on. The score
 there reads the signal with the characters before the excerpt (a brace opened earlier counts) and the cell's raw
-value, as the ranking does. The choice
-(ranking every cell over a page) is computed once by `python -m dashboard.precompute` into
-dashboard/tour_cells.json; the excerpt is read and scored live.
+value, as the ranking does. The choice (ranking every cell over a page) is computed once by
+`python -m dashboard.precompute` into dashboard/tour_cells.json; the excerpt is read and scored live.
 """
 import json
 from dataclasses import asdict, dataclass

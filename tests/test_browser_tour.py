@@ -6,25 +6,11 @@ from pathlib import Path
 import pytest
 
 from dashboard.tour import STOPS
-from tests.browser_helpers import CHROMIUM, SPILLS, screenshot, settle
+from tests.browser_helpers import CHROMIUM, SPILLS, TOUR_FIGURE_SIZE, screenshot, settle
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 pytest.importorskip("playwright.sync_api")
-
-# the drawn size of what the figure area holds: images, plotly's drawing, highlighted or generated text
-FIGURE_SIZE = """() => {
-  const area = document.querySelector('.st-key-tour_figure');
-  if (!area) return 0;
-  let size = 0;
-  for (const el of area.querySelectorAll('img, .js-plotly-plot .main-svg, pre')) {
-    const r = el.getBoundingClientRect();
-    if (el.tagName === 'IMG' && !el.naturalWidth) continue;
-    if (el.tagName === 'PRE' && !el.innerText.trim()) continue;
-    size += r.width * r.height;
-  }
-  return size;
-}"""
 
 
 def heading(page) -> str:
@@ -32,7 +18,7 @@ def heading(page) -> str:
 
 
 def shows_its_figure(page, label: str) -> None:
-    page.wait_for_function(f"({FIGURE_SIZE})() > 20000", timeout=60_000)  # plotly draws after the script ends
+    page.wait_for_function(f"({TOUR_FIGURE_SIZE})() > 20000", timeout=60_000)  # plotly draws after the script ends
     assert page.locator("[data-testid=stException]").count() == 0, label
     assert page.locator("[data-testid=stAlert]").count() == 0, label  # no error, warning or info box
 

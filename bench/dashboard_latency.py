@@ -4,6 +4,9 @@ chromium on a cold server (a fresh `streamlit run dashboard/serve.py` per visit,
 serve.py) beside a bare one-title script served the same way.
 
 `python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
+`python bench/dashboard_latency.py --tour [--repeats 5]` (each Tour stop's render, reached with Next, beside the
+Sample page's: under AppTest in one session, then in chromium on a served dashboard; the first walk fills the caches,
+the medians are of the later walks)
 `python bench/dashboard_latency.py --cold-only [--repeats 3] [--root CHECKOUT ...] [--pages /cells /gradients]` (the
 cold visits only; --root serves another checkout of the app, e.g. an older commit, with this bench; given twice, the
 two are visited in turn, page by page, and each gets its table beside the same baseline; --pages visits only those)
@@ -28,8 +31,8 @@ from core.charlm.checkpoint import load_checkpoint, save_checkpoint  # noqa: E40
 from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
 from core.charlm.sample import stream_sample  # noqa: E402
 from core.charlm.vocab import Vocab  # noqa: E402
-from tests.browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FINISHED, WATCH_OUTPUT, settle,  # noqa: E402
-                                   start_server)
+from tests.browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FINISHED, TOUR_FIGURE_SIZE, WATCH_OUTPUT,  # noqa: E402
+                                   settle, start_server)
 
 PRIME = "ROMEO.\n"
 
@@ -126,6 +129,96 @@ def page_renders(repeats: int) -> dict[str, list[float]]:
     return times
 
 
+def tour_renders(repeats: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """AppTest, one session: seconds to render each Tour stop on pressing Next (Sample: on switching to it from the
+    last stop), `repeats` walks after a first one; and the first walk's times."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.tour import STOPS
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=600)
+    at.run()
+    times: dict[str, list[float]] = {}
+    first: dict[str, float] = {}
+
+    def timed(name: str, render, walk: int) -> None:
+        t0 = time.perf_counter()
+        render()
+        if at.exception:
+            raise RuntimeError(f"{name}: {at.exception[0].message}")
+        if walk:
+            times.setdefault(name, []).append(time.perf_counter() - t0)
+        else:
+            first[name] = time.perf_counter() - t0
+
+    for walk in range(repeats + 1):
+        at.switch_page("../pages/tour.py")
+        at.session_state["tour_stop"] = 0
+        for i, stop in enumerate(STOPS):
+            timed(f"{i + 1}. {stop.slug}", (lambda: at.button(key="tour_next").click().run()) if i else at.run, walk)
+        at.switch_page("../pages/sample.py")
+        timed("Sample page", at.run, walk)
+    return times, first
+
+
+def browser_tour(url: str, repeats: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """In chromium on a served dashboard: seconds from clicking Next to the stop's figure drawn and its script run
+    over (Sample: from clicking it in the sidebar to its script run over), `repeats` walks after a first one, each
+    walk in a new session opened at the first stop; and the first walk's times."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.tour import STOPS
+
+    times: dict[str, list[float]] = {}
+    first: dict[str, float] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for walk in range(repeats + 1):
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(url + "/tour?stop=" + STOPS[0].slug)
+            settle(page)
+            steps = [(f"{i + 1}. {stop.slug}", lambda: page.get_by_role("button", name="Next").click(),
+                      f"document.querySelector('[data-testid=stMain] h2')?.innerText.startsWith('{i + 1}. ') && "
+                      f"({TOUR_FIGURE_SIZE})() > 20000") for i, stop in enumerate(STOPS) if i]
+            steps.append(("Sample page", lambda: page.locator("[data-testid=stSidebarNav] a[href$='/sample']").click(),
+                          "document.querySelector('[data-testid=stMain] h1')?.innerText === 'Sample'"))
+            for name, click, drawn in steps:
+                t0 = time.perf_counter()
+                click()
+                page.wait_for_function(drawn, timeout=300_000)
+                page.wait_for_selector(FINISHED, timeout=300_000)
+                if walk:
+                    times.setdefault(name, []).append(time.perf_counter() - t0)
+                else:
+                    first[name] = time.perf_counter() - t0
+            page.close()
+        browser.close()
+    return times, first
+
+
+def print_tour(title: str, times: dict[str, list[float]], first: dict[str, float]) -> None:
+    """Median seconds per Tour stop and for the Sample page, beside each first time."""
+    print(title)
+    for name, t in times.items():
+        print(f"  {name:<16} {statistics.median(t):6.3f} s   (first {first[name]:6.3f} s)")
+
+
+def tour_tables(repeats: int, tmp: Path) -> None:
+    """Each Tour stop's render beside the Sample page's: under AppTest, then in chromium on a served dashboard."""
+    torch.set_num_threads(1)  # as the dashboard
+    print_tour(f"each Tour stop on pressing Next, and the Sample page, under AppTest in one session without serve.py's "
+               f"warm-up (target < 2 s after the first); medians of {repeats} walks, and the first walk:",
+               *tour_renders(repeats))
+    proc, url = start_server({"RNNLENS_RUNS": str(tmp / "tour-runs")}, tmp / "tour-server.log")
+    try:
+        times, first = browser_tour(url, repeats)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print_tour(f"the same in chromium, served warm (Next -> figure drawn and script done; Sample: sidebar click -> "
+               f"script done); medians of {repeats} walks, each a new session, and the first walk:", times, first)
+
+
 COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 
@@ -211,6 +304,7 @@ def main() -> int:
     p.add_argument("--length", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cold-only", action="store_true", help="only the first visit of each page on a cold server")
+    p.add_argument("--tour", action="store_true", help="only each Tour stop's render beside the Sample page's")
     p.add_argument("--pages", nargs="+", choices=[p or "/" for p in COLD_PAGES], metavar="PATH",
                    help=f"the pages to visit cold (default: all of {' '.join(p or '/' for p in COLD_PAGES)})")
     p.add_argument("--root", type=Path, action="append",
@@ -219,6 +313,11 @@ def main() -> int:
     args.root = args.root or [ROOT]
     med = statistics.median
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
+    if args.tour:
+        with tempfile.TemporaryDirectory() as tmp:
+            tour_tables(args.repeats, Path(tmp))
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pages = [p.rstrip("/") for p in args.pages] if args.pages else COLD_PAGES  # "/" is Home
@@ -240,6 +339,7 @@ def main() -> int:
             proc.terminate()
             proc.wait(timeout=30)
         core_first, core_rate = core_rates(path, args.length, args.repeats)
+        tour_tables(args.repeats, tmp)  # over the shipped checkpoints, before the environment names the bench's root
         os.environ.update(env)
         page_rate = server_rate(args.length, args.repeats)
         renders = page_renders(args.repeats)

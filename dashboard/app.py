@@ -9,12 +9,13 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from dashboard import models
+from dashboard import links, models
 
 torch.set_num_threads(int(os.environ.get("RNNLENS_TORCH_THREADS", "1")))  # batch-1 sampling: 1 thread is fastest
 st.set_page_config(page_title="rnnlens", page_icon="🔁", layout="wide")
 
-PAGES = [  # (file relative to this entrypoint, title, icon)
+PAGES = [  # (file relative to this entrypoint, title, icon); Home stays the default page
+    ("../pages/tour.py", "Tour", ":material/tour:"),
     ("../pages/home.py", "Home", ":material/home:"),
     ("../pages/sample.py", "Sample", ":material/edit_note:"),
     ("../pages/train_more.py", "Train more", ":material/timeline:"),
@@ -52,6 +53,7 @@ def model_picker() -> None:
     st.sidebar.markdown("  \n".join(f"{k}: **{v}**" for k, v in models.card_rows(card).items()))
 
 
-nav = st.navigation([st.Page(path, title=title, icon=icon) for path, title, icon in PAGES])
+nav = st.navigation([st.Page(path, title=title, icon=icon, default=title == "Home") for path, title, icon in PAGES])
+links.adopt_model(models.available_models())  # ?checkpoint=NAME on any page
 model_picker()
 nav.run()

@@ -10,6 +10,8 @@ from core.charlm.next_char import next_char_probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "shakespeare-lstm"  # the lecture's model comes first in the picker
+# what a model is first asked to continue, by its corpus (the Sample page and the Tour)
+DEFAULT_PRIMES = {"shakespeare": "ROMEO.\n", "austen": "\"My dear", "linux": "static int ", "latex": "\\begin{"}
 
 
 def checkpoints_dir() -> Path:

@@ -131,9 +131,9 @@ def _svg_text(x: float, y: float, label: str, size: int, colour: str) -> str:
             f'font-weight="{weight}">{spans}</text>')
 
 
-def sequence_types_svg() -> str:
+def sequence_types_svg(selected: int | None = None) -> str:
     """The lecture's picture of RNN sequence types (inputs red, hidden green, outputs blue) mapped to pages: an SVG
-    (a static picture needs no chart library in the browser)."""
+    (a static picture needs no chart library in the browser); with selected, the other columns are faded."""
     box, gap, min_width, panel_gap, scale = 0.6, 0.9, 2.6, 0.5, 60  # in boxes' units; scale: pixels per unit
     colours = {"in": "#f4a6a6", "h": "#9fd89f", "out": "#a6c8f4"}
     levels = {"in": 0.0, "h": 1.1, "out": 2.2}
@@ -143,7 +143,8 @@ def sequence_types_svg() -> str:
         return (x - left) * scale, (top - y) * scale
 
     parts, x0 = [], 0.0
-    for title, example, pages, ins, outs in SEQUENCE_TYPES:
+    for column, (title, example, pages, ins, outs) in enumerate(SEQUENCE_TYPES):
+        first_part = len(parts)
         n = len(ins)
         width = max((n - 1) * gap + box, min_width)
         centre = x0 + width / 2
@@ -167,6 +168,8 @@ def sequence_types_svg() -> str:
         for y, label, size, colour in ((3.2, f"<b>{title}</b>", 15, "#111"), (-0.45, example, 12, "#444"),
                                        (-1.35, f"<b>{pages}</b>", 12, "#6a3d9a")):
             parts.append(_svg_text(*px(centre, y), label, size, colour))
+        if selected is not None and column != selected:
+            parts[first_part:] = ['<g opacity="0.25">' + "".join(parts[first_part:]) + "</g>"]
         x0 += width + panel_gap
     w, h = px(x0 - panel_gap + 0.1, bottom)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" height="{h:.0f}" '

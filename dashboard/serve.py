@@ -3,9 +3,9 @@
 A st.App around dashboard/app.py whose startup, before the server answers its first visitor, imports every
 dashboard module (and with them torch, plotly, pandas and the captioner's CNN code) and computes what the pages'
 first views compute into the shared caches: the Cells page's first text page and the Cause & effect page's free
-and clamped streams of the default model, the Gradients page's flow curves, the Captioning page's default photo
-and the VQA page's first answer. A page's first visit then pays for its own rendering, not for seconds of imports
-and model runs. `streamlit run dashboard/app.py` still works, without the head start.
+and clamped streams of the default model, the Gradients page's flow curves, the Captioning page's default photo,
+the VQA page's first answer and the Tour's "hello" model. A page's first visit then pays for its own rendering, not
+for seconds of imports and model runs. `streamlit run dashboard/app.py` still works, without the head start.
 """
 import importlib
 import logging
@@ -58,14 +58,14 @@ class NoSessionYet(logging.Filter):
 
 
 def warm_first_views() -> None:
-    """Fill the caches with what the default views of Cells, Cause & effect, Gradients, Captioning and VQA compute on
-    a first visit."""
+    """Fill the caches with what the default views of Cells, Cause & effect, Gradients, Captioning, VQA and the Tour's
+    "hello" stop compute on a first visit."""
     from core.caption.model import CaptionCheckpointError
     from core.charlm.corpus import CorpusError
     from core.lens.intervene import InterventionError
     from core.vqa.checkpoint import VQACheckpointError
     from core.vqa.data import VQADataError
-    from dashboard import captioning, causal, cells, gradients, models, vqa
+    from dashboard import captioning, causal, cells, gradients, models, tour, vqa
 
     options = models.available_models()
     if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
@@ -77,6 +77,7 @@ def warm_first_views() -> None:
         except (models.CheckpointError, CorpusError, InterventionError, OSError):
             pass  # the page says what is wrong when it is visited
     gradients.warm_first_view()
+    tour.warm_first_view()
     name = next(iter(captioning.SAMPLES))  # the default sample photo, the default captioner and beam
     try:
         captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",

@@ -7,12 +7,15 @@ from core.vision.maps import entropy, max_entropy
 from core.caption.model import CaptionCheckpointError
 from core.vision.photos import PhotoWorldError
 from dashboard import captioning as cap
+from dashboard import links
 
 st.title("Captioning")
 st.caption("Show, Attend and Tell (Xu et al. 2015): an LSTM writes the caption word by word and, before each word, "
            "spreads a soft attention over the frozen CNN's grid of image features.")
 about = st.expander("What this captioner knows: training data, model card, how to train on a real dataset",
                     icon=":material/badge:")  # filled once the captioner is loaded
+links.adopt("cap_", model=links.choice(cap.MODELS), source=links.choice(["Sample photo", "New scene", "Upload"]),
+            sample=links.choice(cap.SAMPLES), beam=links.number(1, 10, int))
 inputs, outputs = st.columns(2, gap="medium")
 model = inputs.radio("Captioner", list(cap.MODELS), horizontal=True, key="cap_model", format_func={
     "photos": "Photos (real objects)", "shapes": "Shapes (generated scenes)"}.get)
@@ -57,6 +60,7 @@ with inputs:
 
 beam = outputs.slider("Beam size", 1, 10, 3, key="cap_beam", help="1 = greedy decoding")
 words, alphas, logprob, _, cnn_view = cap.caption_image(image, key, model, beam)
+links.adopt("cap_", word=links.number(1, max(len(words), 1), int))  # a word of this caption
 outputs.subheader(" ".join(words) if words else "(empty caption)")
 outputs.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard import gradients as G
+from dashboard import links
 from dashboard.panels import lazy_tabs
 
 st.title("Gradients")
@@ -132,4 +133,6 @@ def text_section() -> None:
 
 SECTIONS = {"Gradient flow back through time": flow_section, "Gradient clipping": clipping_section,
             "Truncated backpropagation through time": bptt_section, "RNN vs GRU vs LSTM on real text": text_section}
+links.adopt("gradients_", sigma=links.number(0.5, 2.0), fbias=links.number(-2.0, 6.0),
+            scale=links.choice([0.01, 0.1, 1.0]), panel=links.choice(SECTIONS))
 lazy_tabs(SECTIONS, "gradients_panel", keep=("gradients_",))

@@ -11,6 +11,9 @@ st.markdown(
     "compares three Linux models of its own, **Captioning** has its own captioner, and **Train** makes new models."
 )
 
+st.page_link("../pages/tour.py", label="Take the tour: the lecture on RNNs in ten live stops, for a class or a projector",
+             icon=":material/tour:")
+
 st.subheader("Sequence types and where they appear here")
 st.image(plots.sequence_types_svg(), width="stretch")
 st.caption("Red: inputs, green: the recurrent hidden state (same weights at every step), blue: outputs.")

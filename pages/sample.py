@@ -9,11 +9,10 @@ from core.charlm.corpus import CorpusError
 from core.lens.intervene import InterventionError
 from core.charlm.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from dashboard import causal as dca
-from dashboard import models, plots
+from dashboard import links, models, plots
 from dashboard.streaming import show_text, stream_into
 
 BATCH_TEMPERATURES = [0.2, 0.5, 1.0, 1.5]
-DEFAULT_PRIMES = {"shakespeare": "ROMEO.\n", "austen": "\"My dear", "linux": "static int ", "latex": "\\begin{"}
 MODES = {"sample": "Sample", "greedy": "Greedy", "beam": "Beam search"}
 MAX_CLAMPED = 1_000  # characters per stream when clamping
 
@@ -22,6 +21,8 @@ ckpt = models.selected_checkpoint()
 if ckpt is None:
     st.stop()
 model_dir = st.session_state["model_dir"]
+links.adopt("sample_", temperature=links.number(0.1, 2.0), seed=links.number(0, 2**31 - 1, int),
+            fix_seed=links.flag, length=links.number(1, 5000, int))  # the Tour's links
 st.caption(f"`{ckpt.path.name}` writes one character at a time, each fed back in as the next input.")
 
 
@@ -93,7 +94,7 @@ with st.container(border=True):
     with left:
         if st.session_state.get("sample_prime_for") != model_dir or "sample_prime" not in st.session_state:
             st.session_state["sample_prime_for"] = model_dir  # each model starts from a prime in its corpus's style
-            st.session_state["sample_prime"] = DEFAULT_PRIMES.get(ckpt.card.get("corpus"), "")
+            st.session_state["sample_prime"] = models.DEFAULT_PRIMES.get(ckpt.card.get("corpus"), "")
         prime = st.text_area("Prime text", height=110, key="sample_prime",
                              help=f"The model reads this first, then continues it (at most {MAX_PRIME:,} characters).")
         mode = st.segmented_control("Mode", list(MODES), format_func=MODES.get, default="sample",

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.charlm.corpus import BUILDERS, CorpusError, corpus_info, upload_file_name
 from core.charlm.settings import TrainConfig
-from dashboard import plots, training
+from dashboard import links, plots, training
 from dashboard.models import CheckpointError, available_models, get_checkpoint, model_label, runs_dir
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
@@ -14,6 +14,8 @@ STATUS = {"running": ":blue-badge[running]", "stopping": ":orange-badge[stopping
           "stopped": ":gray-badge[stopped]", "done": ":green-badge[done]", "error": ":red-badge[failed]"}
 
 st.title("Train")
+links.adopt("train_", cell=links.choice(["rnn", "gru", "lstm"]), layers=links.choice([1, 2, 3]),
+            hidden=links.choice([32, 64, 128, 256, 512]))
 st.caption("Training runs in its own process on this server: it goes on if you leave the page or close the tab, "
            f"and the checkpoint lands in `{runs_dir().name}/`, in the sidebar's model list.")
 jobs = training.registry()

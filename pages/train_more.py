@@ -1,7 +1,7 @@
 """Train more: the checkpoint's stored samples at each recorded step, beside its loss curve."""
 import streamlit as st
 
-from dashboard import models, plots
+from dashboard import links, models, plots
 from dashboard.causal import show_emergence
 from dashboard.scroll import scroll_to
 
@@ -18,6 +18,7 @@ if not timeline:
     st.stop()
 
 steps = [entry["step"] for entry in timeline]
+links.adopt("train_more_", step=links.choice(steps))
 selected = st.select_slider("Highlight step", options=steps, value=steps[-1], key="train_more_step")
 left, right = st.columns([3, 2], gap="large")
 with right:

@@ -4,7 +4,7 @@ import streamlit as st
 from core.vqa.checkpoint import VQACheckpointError
 from core.vqa.data import QuestionError
 from dashboard import captioning as cap
-from dashboard import vqa
+from dashboard import links, vqa
 
 SOURCES = {"easy-VQA test image": "easy", "Photo-world scene": "photos", "Upload": None}
 
@@ -19,6 +19,7 @@ def match_source() -> None:
     st.session_state["vqa_source"] = next(s for s, w in SOURCES.items() if w == st.session_state["vqa_model"])
 
 
+links.adopt("vqa_", model=links.choice(vqa.MODELS), source=links.choice(SOURCES), scene=links.number(0, 10**6, int))
 model = st.radio("Model", list(vqa.MODELS), format_func=vqa.MODEL_NAMES.get, horizontal=True, key="vqa_model",
                  on_change=match_source)
 try:
@@ -57,6 +58,7 @@ def use_suggestion() -> None:
 if st.session_state.get("vqa_suggestions") != suggested:      # a new image: start from its first question
     st.session_state["vqa_suggestions"] = suggested
     st.session_state["vqa_question"] = suggested[0]
+links.adopt("vqa_", question=links.text(200))  # after the new image's first question, which a link's replaces
 st.selectbox("Suggested questions", suggested, key="vqa_suggested", on_change=use_suggestion)
 question = st.text_input("Question", key="vqa_question", max_chars=None)
 try:

@@ -73,6 +73,20 @@ SPILLS = """() => {
 
 FINISHED = "[data-testid=stApp][data-test-script-state=notRunning]"  # the first script run is over
 
+# the drawn size of what the Tour's figure area holds: images, plotly's drawing, highlighted or generated text
+TOUR_FIGURE_SIZE = """() => {
+  const area = document.querySelector('.st-key-tour_figure');
+  if (!area) return 0;
+  let size = 0;
+  for (const el of area.querySelectorAll('img, .js-plotly-plot .main-svg, pre')) {
+    const r = el.getBoundingClientRect();
+    if (el.tagName === 'IMG' && !el.naturalWidth) continue;
+    if (el.tagName === 'PRE' && !el.innerText.trim()) continue;
+    size += r.width * r.height;
+  }
+  return size;
+}"""
+
 
 def settle(page, timeout_ms: int = 180_000) -> None:
     """Wait until the page has a title and the script has finished running."""

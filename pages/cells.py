@@ -14,6 +14,7 @@ from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import cells as dc
 from dashboard import models
+from dashboard.markdown import code_span
 from dashboard.panels import lazy_tabs
 
 SOURCES = {"val": "Validation split", "paste": "Paste or upload", "sample": "Last sample"}
@@ -32,7 +33,7 @@ ckpt = models.selected_checkpoint()
 if ckpt is None:
     st.stop()
 model_dir = st.session_state["model_dir"]
-st.caption(f"`{ckpt.path.name}`: each character's background is one cell's value after reading it (the colour "
+st.caption(f"{code_span(ckpt.path.name)}: each character's background is one cell's value after reading it (the colour "
            "bar above the text says which values are red and blue). Hover a character for the value and the "
            "model's top-5 guesses for the next one. The buttons under *Find cells* open the model and text each "
            "of the lecture's famous cells was found in.")

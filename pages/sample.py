@@ -10,6 +10,7 @@ from core.lens.intervene import InterventionError
 from core.charlm.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from dashboard import causal as dca
 from dashboard import models, plots
+from dashboard.markdown import code_span
 from dashboard.streaming import show_text, stream_into
 
 BATCH_TEMPERATURES = [0.2, 0.5, 1.0, 1.5]
@@ -22,7 +23,7 @@ ckpt = models.selected_checkpoint()
 if ckpt is None:
     st.stop()
 model_dir = st.session_state["model_dir"]
-st.caption(f"`{ckpt.path.name}` writes one character at a time, each fed back in as the next input.")
+st.caption(f"{code_span(ckpt.path.name)} writes one character at a time, each fed back in as the next input.")
 
 
 @st.fragment

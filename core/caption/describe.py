@@ -2,8 +2,9 @@
 
     python -m core.caption.describe --model checkpoints/captioner-photos IMG [IMG ...] [--beam K]
 
-Files are decoded like the dashboard's uploads (`core.vision.images.open_image`); a file that cannot be used
-gets the page's message on stderr (`path<TAB>error: ...`) and the exit status 1, the others are still captioned.
+Files are read and decoded like the dashboard's uploads (`core.vision.images.load_image_file`); a file that
+cannot be used gets the page's message on stderr (`path<TAB>error: ...`) and the exit status 1, the others are
+still captioned.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import torch
 
 from core.caption.pipeline import describe, load_checked
 from core.vision.encoder import Encoder
-from core.vision.images import ImageError, open_image
+from core.vision.images import ImageError, load_image_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,10 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     encoder, status = Encoder(captioner.model.cfg.encoder), 0
     for path in a.images:
         try:
-            with open(path, "rb") as f:
-                image = open_image(f.read()).image
-        except (OSError, ImageError) as e:
-            print(f"{path}\terror: {e.strerror if isinstance(e, OSError) and e.strerror else e}", file=sys.stderr)
+            image = load_image_file(path).image
+        except ImageError as e:
+            print(f"{path}\terror: {e}", file=sys.stderr)
             status = 1
             continue
         print(f"{path}\t{describe(image, encoder, captioner, a.beam).text}", flush=True)

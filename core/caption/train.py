@@ -222,7 +222,7 @@ def train(a: CaptionTrainConfig, log=print, argv_cmd: list[str] | None = None) -
     """Train as configured and write the checkpoint to a.out (refused when it holds one, unless a.overwrite;
     locked while training); returns its directory."""
     device = resolve_device(a.device)
-    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
+    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite, kind="captioner"):
         return _train(a, device, log, argv_cmd)
 
 

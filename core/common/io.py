@@ -230,7 +230,7 @@ def open_regular(path: str | Path, limit: int, dir_fd: int | None = None, follow
     if follow_symlinks:
         info = os.stat(path, dir_fd=dir_fd)  # before opening: opening some devices does something
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError("it is not a regular file")
+            raise ValueError(f"it is {_file_type(info.st_mode)}, not a regular file")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW), dir_fd=dir_fd)
     except OSError as e:
@@ -240,13 +240,20 @@ def open_regular(path: str | Path, limit: int, dir_fd: int | None = None, follow
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError("it is not a regular file")
+            raise ValueError(f"it is {_file_type(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise ValueError(f"it has {info.st_size:,} bytes, more than the {limit:,} allowed")
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _file_type(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def read_bounded(path: str | Path, limit: int, dir_fd: int | None = None, follow_symlinks: bool = False) -> bytes:
@@ -281,7 +288,7 @@ def read_json(path: Path, what: str, error: type[Exception] = ValueError, limit:
     return parse_json(data, Path(path).name, what, error)
 
 
-def write_json(path: Path, obj, indent: int = 1) -> None:
+def write_json(path: Path, obj, indent: int | None = 1) -> None:
     """Write obj as readable UTF-8 JSON."""
     path.write_text(json.dumps(obj, indent=indent, ensure_ascii=False), encoding="utf-8")
 

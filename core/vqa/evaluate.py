@@ -24,7 +24,7 @@ import torch
 from core.vision.maps import upsample_map
 from core.vision.photos import PhotoWorldError
 from core.vqa.batches import Batcher
-from core.vqa.checkpoint import VQACheckpointError, load_vqa
+from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.colours import with_photo_colours
 from core.vqa.data import VQADataError, VQASplit, load_split, with_features
 from core.vqa.model import StackedAttentionVQA
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.images < 0:
         p.error("--images cannot be negative (0: the split's default)")
     try:
-        ckpt = load_vqa(a.model)
+        ckpt = load_checked(a.model)
         world = a.world or ("photos" if ckpt.card.get("world") == "photos" else "easy")
         if (world == "photos") != (ckpt.model.cfg.encoder == ENCODER_STAGE):
             raise VQADataError(f"{a.model} reads the {ckpt.model.cfg.encoder!r} encoder stage; the {world} test "

@@ -20,7 +20,7 @@ import torch
 
 from core.vision.checksets import check_set
 from core.vision.encoder import Encoder
-from core.vqa.checkpoint import VQACheckpoint, VQACheckpointError, load_vqa
+from core.vqa.checkpoint import VQACheckpoint, VQACheckpointError, load_checked
 from core.vqa.photo_data import ENCODER_STAGE
 from core.vqa.photo_questions import categories, four_candidates
 from core.vqa.pipeline import answer_question, choose, encode_image
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     try:
-        ckpt = load_vqa(a.model)
+        ckpt = load_checked(a.model)
         if ckpt.model.cfg.encoder != ENCODER_STAGE:
             raise VQACheckpointError(f"{a.model} was not trained on the photo world; real photos need a photo-world "
                                      f"model such as checkpoints/vqa-photos")

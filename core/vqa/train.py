@@ -31,6 +31,7 @@ import torch
 from core.common.config_args import add_config_args, config_from_args
 from core.common.device import DEVICE_HELP, DEVICES, describe, resolve_device
 from core.common.io import OVERWRITE_HELP, claim_directory
+from core.common.words import WordVocab
 from core.vision.concepts import copy_map
 from core.vision.photos import PhotoWorldError
 from core.vqa.batches import Batcher
@@ -38,9 +39,9 @@ from core.vqa.checkpoint import CHECKPOINT_FILES, save_vqa
 from core.vqa.colours import N_COLOURS, with_photo_colours
 from core.vqa.data import (
     VQASplit,
-    WordVocab,
     answer_list,
     load_split,
+    question_vocab,
     select_images,
     with_features,
 )
@@ -267,7 +268,7 @@ def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Cal
     a.out (refused when it holds one, unless a.overwrite; locked while training). `splits` holds train and
     test (and val; without one, every tenth train image validates)."""
     device = resolve_device(a.device)
-    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
+    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite, kind="vqa"):
         return _train(a, device, splits, log, argv_cmd)
 
 
@@ -280,7 +281,7 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
     train_split, val_split = ((splits["train"], splits["val"]) if "val" in splits
                               else split_train_val(splits["train"]))
     answers = photo_answers() if a.world == "photos" else answer_list()
-    vocab = WordVocab.build(train_split.questions + answers)
+    vocab = question_vocab(train_split.questions + answers)
     train_b, val_b = Batcher(train_split, vocab, answers, a.seed), Batcher(val_split, vocab, answers, a.seed)
     grid = int(round(math.sqrt(train_split.feats.shape[1])))
     if a.attend_objects:

@@ -4,7 +4,9 @@ import re
 
 def code_span(text: str) -> str:
     """text as a CommonMark inline code span: fenced by one backtick more than its longest run of backticks,
-    padded with a space each side when it starts or ends with one (CommonMark strips one space each side)."""
+    padded with a space each side where CommonMark would otherwise misread its ends (a backtick there, or a space
+    at both: CommonMark strips one space each side)."""
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    edges = text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ") and text.strip())
+    pad = " " if edges else ""
     return f"{fence}{pad}{text}{pad}{fence}"

@@ -18,14 +18,16 @@ from typing import TypeVar
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
+from torch.overrides import TorchFunctionMode
 
 from core.common.io import MAX_JSON_BYTES, config_kind, open_regular, parse_json, read_bounded
 
-KINDS = ("char-rnn", "captioner", "vqa")  # config.json's "kind" of each model folder
 MAX_PARAMS = 50_000_000  # 200 MB of float32 weights; a config claiming more is refused before any allocation
 HEADER_BYTES = 2**20  # a safetensors header (names, dtypes, shapes) is far smaller
 WEIGHT_DTYPES = {"F32", "F16", "BF16"}  # what floating-point weights may be stored as
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+INTEGER_DTYPES = {torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
+                  torch.bool: "BOOL"}  # a non-float buffer is stored as exactly its own dtype
 READ_TRIES = 20  # attempts to read one whole version of a folder a writer is swapping
 KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
               dict: "an object", type(None): "null"}
@@ -101,11 +103,23 @@ def _type_name(annotation) -> str:
     return annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
 
 
+class _NoFill(TorchFunctionMode):
+    """Skips in-place writes to meta tensors (weight init: there is no data to fill), which would otherwise
+    import torch's compiler for the meta kernel of normal_ (seconds, once per process)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name, target = getattr(func, "__name__", ""), args[0] if args else kwargs.get("tensor")
+        if name.endswith("_") and not name.startswith("_") and isinstance(target, torch.Tensor) and target.is_meta:
+            return target
+        return func(*args, **kwargs)
+
+
 def expected_tensors(build: Callable[[], torch.nn.Module], where: str,
                      error: type[CheckpointError] = CheckpointError) -> Shapes:
     """Name -> (shape, dtype) of every tensor in build()'s state dict, built on the meta device (no memory),
     refused when it adds up to more than MAX_PARAMS."""
-    with torch.device("meta"):
+    with torch.device("meta"), _NoFill():
         model = build()
     shapes = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
     total = sum(math.prod(shape) for shape, _ in shapes.values())
@@ -131,9 +145,10 @@ def check_header(head: bytes, file_size: int, expected: Shapes, name: str,
         raise error(f"{name} is damaged: {e}") from None
     if set(shapes) != set(expected):
         gone, extra = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
-        raise error(f"{name} does not match config.json: missing {gone}, unexpected {extra}")
+        parts = [f"{what} {names}" for what, names in (("lacks", gone), ("has unexpected", extra)) if names]
+        raise error(f"{name} does not match config.json: it {' and '.join(parts)}")
     for key, (shape, dtype) in expected.items():
-        allowed = WEIGHT_DTYPES if dtype.is_floating_point else {str(dtype).split(".")[-1].upper()}
+        allowed = WEIGHT_DTYPES if dtype.is_floating_point else {INTEGER_DTYPES[dtype]}
         if dtypes[key] not in allowed:
             raise error(f"{name}: weight {key} is stored as {dtypes[key]}; it must be one of "
                         f"{', '.join(sorted(allowed))}")
@@ -179,10 +194,9 @@ class FolderFiles:
         return parse_json(self.read(name, MAX_JSON_BYTES), name, what, self.error)
 
     def header(self, name: str, expected: Shapes) -> None:
-        """Check a safetensors file's size and header against `expected`, reading the header only."""
-        limit = _weights_limit(expected)
+        """Check a safetensors file's header against `expected` and the file's size, reading the header only."""
         try:
-            fd = open_regular(name, limit, dir_fd=self.dir_fd)
+            fd = open_regular(name, 2**62, dir_fd=self.dir_fd)  # any size: the header says what is wrong with it
         except FileNotFoundError:
             raise self.error(f"the checkpoint is missing {name}") from None
         except (OSError, ValueError) as e:
@@ -198,6 +212,7 @@ class FolderFiles:
     def weights(self, name: str, expected: Shapes) -> dict[str, torch.Tensor]:
         """The tensors of a safetensors file, checked against `expected` before they are materialised and for
         NaN and infinity after."""
+        self.header(name, expected)  # names, dtypes, shapes: said before a too-large file is just "too large"
         data = self.read(name, _weights_limit(expected))
         check_header(data[:8 + HEADER_BYTES], len(data), expected, name, self.error)
         try:

@@ -82,7 +82,7 @@ def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list
     question = prepare_question(text, ckpt.vocab)
     for k, c in enumerate(candidates):
         if not tokenize(c or ""):
-            raise QuestionError(no_words(f"Candidate {k + 1}", c).replace("type a question", "type an answer"))
+            raise QuestionError(no_words(f"Candidate {k + 1}", c, "an answer such as \"circle\""))
     cand = [prepare_question(c, ckpt.vocab).ids for c in candidates]
     tokens = torch.zeros(1, len(cand), max(map(len, cand)), dtype=torch.long)  # (1, C, Tc)
     for k, ids in enumerate(cand):

@@ -11,6 +11,7 @@ from core.charlm.sample import MAX_PRIME, beam_search, sample_batch, stream_samp
 from dashboard import causal as dca
 from dashboard import models, plots
 from dashboard.markdown import code_span
+from dashboard.model_slots import model_slot
 from dashboard.streaming import show_text, stream_into
 
 BATCH_TEMPERATURES = [0.2, 0.5, 1.0, 1.5]
@@ -131,7 +132,7 @@ if generate:
         seed = secrets.randbelow(2**31)
     slot = output.empty()
     if mode == "beam":
-        with st.spinner("Beam search…"):
+        with st.spinner("Beam search…"), model_slot():
             text = beam_search(ckpt.model, ckpt.vocab, prime, length, beam)
         show_text(slot, prime + text)
     else:
@@ -170,7 +171,7 @@ if st.button(f"Generate at {' / '.join(map(str, BATCH_TEMPERATURES))}", key="sam
         st.stop()
     if not fixed:
         seed = secrets.randbelow(2**31)
-    with st.spinner("Sampling four temperatures in one batch…"):
+    with st.spinner("Sampling four temperatures in one batch…"), model_slot():
         texts = sample_batch(ckpt.model, ckpt.vocab, prime, length, BATCH_TEMPERATURES, top_k=top_k, seed=seed)
     st.session_state["sample_batch"] = {"model_dir": model_dir, "prime": prime, "texts": texts}
 

@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from core.common.folders import (
+    WIDTH,
     CheckpointError,
     FolderFiles,
     check_fields,
@@ -31,9 +32,9 @@ from core.vision.concepts import ConceptLayer, read_annotations
 from core.vision.encoder import STAGES, reading_problem
 
 KIND = "captioner"  # config.json's "kind"
-SIZE_LIMITS = {k: (1, 65_536) for k in ("feature_dim", "embed_size", "hidden_size", "attention_size")}
-CONFIG_LIMITS = {**SIZE_LIMITS, "vocab_size": (5, 1_000_000), "grid": (1, 64), "input_dim": (0, 65_536),
-                 "concepts": (0, 65_536), "dropout": (0, 0.99), "feature_drop": (0, 0.99)}
+CONFIG_LIMITS = {**dict.fromkeys(("feature_dim", "embed_size", "hidden_size", "attention_size"), WIDTH),
+                 "vocab_size": (5, 1_000_000), "grid": (1, 64), "input_dim": (0, WIDTH[1]), "concepts": (0, WIDTH[1]),
+                 "dropout": (0, 0.99), "feature_drop": (0, 0.99)}
 
 
 class CaptionCheckpointError(CheckpointError):

@@ -22,6 +22,7 @@ from torch.overrides import TorchFunctionMode
 
 from core.common.io import MAX_JSON_BYTES, config_kind, open_regular, parse_json, read_bounded
 
+WIDTH = (1, 65_536)  # the range config_from_json allows a layer's width (MAX_PARAMS bounds their products)
 MAX_PARAMS = 50_000_000  # 200 MB of float32 weights; a config claiming more is refused before any allocation
 HEADER_BYTES = 2**20  # a safetensors header (names, dtypes, shapes) is far smaller
 WEIGHT_DTYPES = {"F32", "F16", "BF16"}  # what floating-point weights may be stored as

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from core.common.folders import (
+    WIDTH,
     CheckpointError,
     FolderFiles,
     check_fields,
@@ -33,9 +34,8 @@ from core.vqa.model import StackedAttentionVQA, VQAConfig
 KIND = "vqa"  # config.json's "kind"
 FILES = ("model.safetensors", "question_only.safetensors", "config.json", "vocab.json", "answers.json")
 CHECKPOINT_FILES = (*FILES, "card.json")  # what save_vqa writes
-SIZE_LIMITS = {k: (1, 65_536) for k in ("feature_dim", "embed_size", "hidden_size", "attention_size")}
-CONFIG_LIMITS = {**SIZE_LIMITS, "vocab_size": (3, 1_000_000), "n_answers": (2, 1_000_000), "grid": (1, 64),
-                 "hops": (0, 16), "dropout": (0, 0.99), "input_dim": (0, 65_536), "concepts": (0, 65_536),
+CONFIG_LIMITS = {**dict.fromkeys(("feature_dim", "embed_size", "hidden_size", "attention_size"), WIDTH),
+                 "vocab_size": (3, 1_000_000), "n_answers": (2, 1_000_000), "grid": (1, 64), "hops": (0, 16), "dropout": (0, 0.99), "input_dim": (0, WIDTH[1]), "concepts": (0, WIDTH[1]),
                  "colours": (0, N_COLOURS)}
 
 

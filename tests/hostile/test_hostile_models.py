@@ -136,11 +136,14 @@ CAPTIONER = {  # case -> (edit of the folder C, the words the message holds)
     "10: Inf weights": (lambda c: edit_weights(c / "model.safetensors",
                                                lambda w: {**w, "embed.weight": w["embed.weight"] / 0}),
                         ("model.safetensors", "NaN or infinite")),
-    "10: int64 weights": (lambda c: edit_weights(c / "model.safetensors", lambda w: {**w, "head.bias": w["head.bias"].long()}),
+    "10: int64 weights": (lambda c: edit_weights(c / "model.safetensors",
+                                                 lambda w: {**w, "head.bias": w["head.bias"].long()}),
                           ("model.safetensors", "stored as I64")),
-    "10: bool weights": (lambda c: edit_weights(c / "model.safetensors", lambda w: {**w, "head.bias": w["head.bias"] > 0}),
+    "10: bool weights": (lambda c: edit_weights(c / "model.safetensors",
+                                                lambda w: {**w, "head.bias": w["head.bias"] > 0}),
                          ("model.safetensors", "stored as BOOL")),
-    "10: F64 weights": (lambda c: edit_weights(c / "model.safetensors", lambda w: {k: v.double() for k, v in w.items()}),
+    "10: F64 weights": (lambda c: edit_weights(c / "model.safetensors",
+                                               lambda w: {k: v.double() for k, v in w.items()}),
                         ("model.safetensors", "stored as F64")),
 }
 

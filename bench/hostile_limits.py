@@ -84,6 +84,7 @@ class HealthPoller(threading.Thread):
     def __init__(self, url: str):
         super().__init__(daemon=True)
         self.url, self.seconds, self.done = url + "/_stcore/health", [], threading.Event()
+        self.started, self.slowest_at = time.monotonic(), 0.0  # when the slowest poll began, from the start
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -93,11 +94,13 @@ class HealthPoller(threading.Thread):
             except OSError:
                 pass
             self.seconds.append(time.monotonic() - t0)
+            if self.seconds[-1] == max(self.seconds):
+                self.slowest_at = t0 - self.started
             self.done.wait(0.1)
 
 
-def under_load(url: str, sessions: int, runs: int) -> tuple[list[float], list[float]]:
-    """Health answer times while `sessions` sessions press Generate `runs` times each; and the runs' times."""
+def under_load(url: str, sessions: int, runs: int) -> tuple[HealthPoller, list[float]]:
+    """Health polls while `sessions` sessions press Generate `runs` times each; and the runs' times."""
     sys.path.insert(0, str(ROOT / "bench"))
     from streamlit_client import run_sessions
     poller = HealthPoller(url)
@@ -107,12 +110,14 @@ def under_load(url: str, sessions: int, runs: int) -> tuple[list[float], list[fl
     finally:
         poller.done.set()
         poller.join()
-    return poller.seconds, run_seconds
+    return poller, run_seconds
 
 
-def percentiles(xs: list[float]) -> str:
+def percentiles(poller: HealthPoller) -> str:
+    xs = poller.seconds
     q = statistics.quantiles(xs, n=100, method="inclusive")
-    return f"p50 {q[49]:6.3f} s  p99 {q[98]:6.3f} s  max {max(xs):6.3f} s  ({len(xs)} polls)"
+    return (f"p50 {q[49]:6.3f} s  p99 {q[98]:6.3f} s  max {max(xs):6.3f} s (at {poller.slowest_at:.0f} s)  "
+            f"({len(xs)} polls)")
 
 
 def health(sessions: int, runs: int, slots: int) -> None:
@@ -139,8 +144,8 @@ def health(sessions: int, runs: int, slots: int) -> None:
         server.kill()
         server.wait()
     print(f"load average (1 min): {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; {os.cpu_count()} CPUs")
-    for n, polls, run_seconds in rows:
-        print(f"health, {n:2d} session(s) x {runs} Sample runs: {percentiles(polls)}; "
+    for n, poller, run_seconds in rows:
+        print(f"health, {n:2d} session(s) x {runs} Sample runs: {percentiles(poller)}; "
               f"a run: median {statistics.median(run_seconds):.2f} s, max {max(run_seconds):.2f} s")
 
 

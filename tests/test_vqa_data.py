@@ -59,8 +59,8 @@ def test_unknown_words_empty_and_very_long_questions():
     assert q.words == ["what", UNK, "is", "the", "shape"] and q.unknown == ["hue"]
     assert "hue" in q.notes()[0]
     assert prepare_question("What colour is the shape?", vocab).unknown == []  # British spelling is understood
-    for empty in ("", "   ", "?!?"):
-        with pytest.raises(QuestionError, match="empty"):
+    for empty, message in (("", "empty"), ("   ", "empty"), ("?!?", "has no word the model reads")):
+        with pytest.raises(QuestionError, match=message):
             prepare_question(empty, vocab)
     long = prepare_question("what " * 2000, vocab)                 # 10,000 characters
     assert len(long.ids) == MAX_WORDS and long.truncated == 2000 - MAX_WORDS

@@ -81,7 +81,7 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
     assert abs(choose(ckpt, feats, "w0", ["a1", "a2"]).sum() - 1) < 1e-5
     assert not any(p.grad is not None for p in ckpt.model.parameters())   # saliency leaves weights alone
     (out / "config.json").write_text(json.dumps({"kind": "captioner"}))
-    with pytest.raises(VQACheckpointError, match="not a VQA model"):
+    with pytest.raises(VQACheckpointError, match="'captioner' model, not a vqa model"):
         load_vqa(out)
     (out / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(VQACheckpointError):

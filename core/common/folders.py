@@ -160,6 +160,9 @@ def check_header(head: bytes, file_size: int, expected: Shapes, name: str,
         if begin != at or end - begin != DTYPE_BYTES[dtypes[key]] * math.prod(shapes[key]):
             raise error(f"{name} is damaged: the bytes of weight {key} do not follow its dtype and shape")
         at = end
+    limit = _weights_limit(expected)
+    if file_size > limit:
+        raise error(f"{name} cannot be read: it has {file_size:,} bytes, more than the {limit:,} allowed")
     if 8 + size + at != file_size:
         raise error(f"{name} is damaged: it has {file_size:,} bytes, its header describes {8 + size + at:,}")
 

@@ -80,8 +80,6 @@ def parse_vqa_config(raw, where: str) -> VQAConfig:
         raise VQACheckpointError(f"{where}: encoder {cfg.encoder!r} is not one of {', '.join(STAGES)}")
     if cfg.colours not in (0, N_COLOURS):
         raise VQACheckpointError(f"{where}: colours must be 0 or {N_COLOURS}, not {cfg.colours}")
-    if (cfg.concepts or cfg.noun_evidence) and not cfg.input_dim:
-        raise VQACheckpointError(f"{where}: concepts need the raw annotations (an input_dim)")
     return cfg
 
 

@@ -37,7 +37,7 @@ class WordVocab:
             raise ValueError(f"the vocabulary must hold words (non-empty strings), not {bad!r:.40}")
         if len(set(itos)) != len(itos):
             raise ValueError("the vocabulary lists a word twice")
-        self.itos, self.specials = list(itos), specials
+        self.itos = list(itos)
         self.stoi = {w: i for i, w in enumerate(self.itos)}
         self.unk = self.stoi[UNK]
 

@@ -113,7 +113,7 @@ def read_image_file(path: str | Path) -> bytes:
     try:
         return read_bounded(path, MAX_FILE_BYTES, follow_symlinks=True)
     except FileNotFoundError:
-        raise ImageError("There is no such file.") from None
+        raise ImageError("No such file.") from None
     except ValueError as e:
         raise ImageError(f"The file cannot be used: {e}.") from None
     except OSError as e:

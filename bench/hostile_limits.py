@@ -8,12 +8,23 @@ before the measured call):
 Medians over --repeats runs.
 
     python bench/hostile_limits.py [--repeats 3] [--timeout 30] [--prime-chars 10000]
+
+--health (issue 25): `streamlit run dashboard/app.py`, then /_stcore/health polled every 0.1 s while one
+websocket session presses Generate on the Sample page --runs times, then while --sessions sessions do so at once;
+prints the health answer's p50 / p99 / max for both loads, in the same run, and the load average.
+
+    python bench/hostile_limits.py --health [--sessions 20] [--runs 5] [--slots 0]
 """
 import argparse
 import json
+import os
+import socket
 import statistics
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,12 +78,91 @@ def median(runs: list[tuple[float, float] | None], timeout: float) -> str:
             f"{statistics.median(r[1] for r in runs):6.0f} MB")
 
 
+class HealthPoller(threading.Thread):
+    """GET /_stcore/health every 0.1 s; the seconds each answer took (a failure counts as its 30 s timeout)."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.seconds, self.done = url + "/_stcore/health", [], threading.Event()
+        self.started, self.slowest_at = time.monotonic(), 0.0  # when the slowest poll began, from the start
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            t0 = time.monotonic()
+            try:
+                urllib.request.urlopen(self.url, timeout=30).read()
+            except OSError:
+                pass
+            self.seconds.append(time.monotonic() - t0)
+            if self.seconds[-1] == max(self.seconds):
+                self.slowest_at = t0 - self.started
+            self.done.wait(0.1)
+
+
+def under_load(url: str, sessions: int, runs: int) -> tuple[HealthPoller, list[float]]:
+    """Health polls while `sessions` sessions press Generate `runs` times each; and the runs' times."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from streamlit_client import run_sessions
+    poller = HealthPoller(url)
+    poller.start()
+    try:
+        run_seconds = run_sessions(url, sessions, runs)
+    finally:
+        poller.done.set()
+        poller.join()
+    return poller, run_seconds
+
+
+def percentiles(poller: HealthPoller) -> str:
+    xs = poller.seconds
+    q = statistics.quantiles(xs, n=100, method="inclusive")
+    return (f"p50 {q[49]:6.3f} s  p99 {q[98]:6.3f} s  max {max(xs):6.3f} s (at {poller.slowest_at:.0f} s)  "
+            f"({len(xs)} polls)")
+
+
+def health(sessions: int, runs: int, slots: int) -> None:
+    """The --health mode: one server, one session's load, then `sessions` sessions' load."""
+    load = os.getloadavg()[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless",
+                               "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, "RNNLENS_MODEL_SLOTS": str(slots)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        under_load(url, 1, 1)  # warm: the model loaded, the page's modules imported
+        rows = [(n, *under_load(url, n, runs)) for n in (1, sessions)]
+    finally:
+        server.kill()
+        server.wait()
+    print(f"load average (1 min): {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; {os.cpu_count()} CPUs")
+    for n, poller, run_seconds in rows:
+        print(f"health, {n:2d} session(s) x {runs} Sample runs: {percentiles(poller)}; "
+              f"a run: median {statistics.median(run_seconds):.2f} s, max {max(run_seconds):.2f} s")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds before a baseline run is killed")
     p.add_argument("--prime-chars", type=int, default=10_000)
+    p.add_argument("--health", action="store_true", help="only the health-under-load measurement")
+    p.add_argument("--sessions", type=int, default=20)
+    p.add_argument("--runs", type=int, default=5, help="Sample runs per session")
+    p.add_argument("--slots", type=int, default=0, help="sessions that may run a model at once (0: the "
+                   "dashboard's default; as many as --sessions: no turns, as before issue 25)")
     args = p.parse_args()
+    if args.health:
+        health(args.sessions, args.runs, args.slots)
+        return
     sonnets = str(ROOT / "tests" / "data" / "sonnets.txt")
     texts = TEXTS.format(sonnets=sonnets)
     rows = []

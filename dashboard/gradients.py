@@ -13,6 +13,7 @@ from core.gradients.flow import random_flow, text_flow
 from core.gradients.memory_task import MemoryConfig, MemoryResult, train_memory
 from core.charlm.recurrent import CELLS
 from dashboard import models, plots
+from dashboard.markdown import code_span
 from dashboard.plots import LN2
 
 COLOURS = {"rnn": "#d62728", "gru": "#2ca02c", "lstm": "#1f77b4"}
@@ -133,12 +134,12 @@ def comparison() -> tuple[list[models.Checkpoint], list[str]]:
     for name in COMPARE:
         path = models.checkpoints_dir() / name
         if not (path / "config.json").is_file():
-            missing.append(f"`{name}` is not there yet (it is still being trained or was not shipped).")
+            missing.append(f"{code_span(name)} is not there yet (it is still being trained or was not shipped).")
             continue
         try:
             found.append(models.get_checkpoint(str(path)))
         except (models.CheckpointError, OSError) as err:
-            missing.append(f"`{name}` cannot be loaded: {err}")
+            missing.append(f"{code_span(name)} cannot be loaded: {err}")
     return found, missing
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.charlm.checkpoint import Checkpoint, CheckpointError, checkpoint_problem, list_checkpoints, load_checkpoint
 from core.charlm.next_char import next_char_probabilities
+from dashboard.markdown import code_span
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "shakespeare-lstm"  # the lecture's model comes first in the picker
@@ -92,7 +93,7 @@ def selected_checkpoint() -> Checkpoint | None:
     try:
         return get_checkpoint(model_dir)
     except (CheckpointError, OSError) as err:
-        st.error(f"Cannot load the model at `{model_dir}`: {err}")
+        st.error(f"Cannot load the model at {code_span(model_dir)}: {err}")
         return None
 
 

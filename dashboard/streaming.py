@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from streamlit.delta_generator import DeltaGenerator
 
+from dashboard.model_slots import in_turns
+
 STYLE = ("white-space:pre-wrap;word-break:break-word;margin:0;padding:0.9rem 1rem;border-radius:0.5rem;"
          "background:#f6f7f9;border:1px solid #e6e8ec;font-size:0.85rem;line-height:1.45;"
          "font-family:'Source Code Pro',ui-monospace,SFMono-Regular,Menlo,monospace;color:#1f2430")
@@ -22,10 +24,11 @@ def show_text(slot: DeltaGenerator, text: str) -> None:
 
 
 def stream_into(slot: DeltaGenerator, chars: Iterable[str], head: str = "", interval: float = 0.1) -> str:
-    """Show head + each character of chars in slot as they come; returns the generated text."""
+    """Show head + each character of chars in slot as they come (drawn in turns with other sessions:
+    dashboard.model_slots); returns the generated text."""
     out: list[str] = []
     last = 0.0
-    for ch in chars:
+    for ch in in_turns(chars):
         out.append(ch)
         now = time.perf_counter()
         if now - last >= interval:

@@ -8,6 +8,7 @@ from core.lens.intervene import InterventionError
 from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import models
+from dashboard.markdown import code_span
 from dashboard.panels import lazy_tabs
 
 PROBLEMS = (InterventionError, AttributionError, CorpusError, SignalError, DiscoveryError, ValueError, OSError)
@@ -30,7 +31,7 @@ if ckpt is None:
 model_dir = st.session_state["model_dir"]
 cfg = ckpt.model.config
 named = dca.named_cell(model_dir)
-st.caption(f"`{ckpt.path.name}` ({cfg.cell.upper()}, {cfg.n_layer} x {cfg.hidden_size}). A cell that tracks quotes "
+st.caption(f"{code_span(ckpt.path.name)} ({cfg.cell.upper()}, {cfg.n_layer} x {cfg.hidden_size}). A cell that tracks quotes "
            "is not yet a cell the model *uses* for quotes: fix it and watch the text change, ask which earlier "
            "characters a prediction rests on, and check that the cell is not chance.")
 if named is None:

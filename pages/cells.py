@@ -14,6 +14,7 @@ from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import cells as dc
 from dashboard import links, models
+from dashboard.markdown import code_span
 from dashboard.panels import lazy_tabs
 
 SOURCES = {"val": "Validation split", "paste": "Paste or upload", "sample": "Last sample"}
@@ -34,7 +35,7 @@ if ckpt is None:
 model_dir = st.session_state["model_dir"]
 links.adopt("cells_", source=links.choice(SOURCES), page=links.number(1, 10**6, int), layer=links.number(0, 2, int),
             kind=links.choice(KIND_LABELS), unit=links.number(0, 4095, int), percentiles=links.flag)
-st.caption(f"`{ckpt.path.name}`: each character's background is one cell's value after reading it (the colour "
+st.caption(f"{code_span(ckpt.path.name)}: each character's background is one cell's value after reading it (the colour "
            "bar above the text says which values are red and blue). Hover a character for the value and the "
            "model's top-5 guesses for the next one. The buttons under *Find cells* open the model and text each "
            "of the lecture's famous cells was found in.")

@@ -10,6 +10,8 @@ from core.lens.intervene import InterventionError
 from core.charlm.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from dashboard import causal as dca
 from dashboard import links, models, plots
+from dashboard.markdown import code_span
+from dashboard.model_slots import model_slot
 from dashboard.streaming import show_text, stream_into
 
 BATCH_TEMPERATURES = [0.2, 0.5, 1.0, 1.5]
@@ -23,7 +25,7 @@ if ckpt is None:
 model_dir = st.session_state["model_dir"]
 links.adopt("sample_", temperature=links.number(0.1, 2.0), seed=links.number(0, 2**31 - 1, int),
             fix_seed=links.flag, length=links.number(1, 5000, int))  # the Tour's links
-st.caption(f"`{ckpt.path.name}` writes one character at a time, each fed back in as the next input.")
+st.caption(f"{code_span(ckpt.path.name)} writes one character at a time, each fed back in as the next input.")
 
 
 @st.fragment
@@ -131,7 +133,7 @@ if generate:
         seed = secrets.randbelow(2**31)
     slot = output.empty()
     if mode == "beam":
-        with st.spinner("Beam search…"):
+        with st.spinner("Beam search…"), model_slot():
             text = beam_search(ckpt.model, ckpt.vocab, prime, length, beam)
         show_text(slot, prime + text)
     else:
@@ -170,7 +172,7 @@ if st.button(f"Generate at {' / '.join(map(str, BATCH_TEMPERATURES))}", key="sam
         st.stop()
     if not fixed:
         seed = secrets.randbelow(2**31)
-    with st.spinner("Sampling four temperatures in one batch…"):
+    with st.spinner("Sampling four temperatures in one batch…"), model_slot():
         texts = sample_batch(ckpt.model, ckpt.vocab, prime, length, BATCH_TEMPERATURES, top_k=top_k, seed=seed)
     st.session_state["sample_batch"] = {"model_dir": model_dir, "prime": prime, "texts": texts}
 

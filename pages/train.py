@@ -7,6 +7,7 @@ import streamlit as st
 from core.charlm.corpus import BUILDERS, CorpusError, corpus_info, upload_file_name
 from core.charlm.settings import TrainConfig
 from dashboard import links, plots, training
+from dashboard.markdown import code_span
 from dashboard.models import CheckpointError, available_models, get_checkpoint, model_label, runs_dir
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
@@ -63,10 +64,10 @@ with st.container(border=True):
             try:
                 parent = get_checkpoint(init_from).config
             except (CheckpointError, OSError) as err:
-                st.error(f"Cannot fine-tune `{Path(init_from).name}`: {err}")
+                st.error(f"Cannot fine-tune {code_span(Path(init_from).name)}: {err}")
                 st.stop()
             cell, n_layer, hidden_size = parent.cell, parent.n_layer, parent.hidden_size
-            st.caption(f"{cell.upper()} {n_layer} x {hidden_size}, from `{Path(init_from).name}`")
+            st.caption(f"{cell.upper()} {n_layer} x {hidden_size}, from {code_span(Path(init_from).name)}")
         else:
             a, b = st.columns(2)
             cell = a.segmented_control("Cell", ["rnn", "gru", "lstm"], default="lstm", required=True,

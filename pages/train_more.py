@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import links, models, plots
 from dashboard.causal import show_emergence
+from dashboard.markdown import code_span
 from dashboard.scroll import scroll_to
 
 st.title("Train more")
@@ -12,7 +13,7 @@ if ckpt is None:
 
 timeline = ckpt.samples.get("timeline", [])
 curve = ckpt.samples.get("curve", [])
-st.caption(f"`{ckpt.path.name}`: what the model wrote as training went on (300 characters at each recorded step).")
+st.caption(f"{code_span(ckpt.path.name)}: what the model wrote as training went on (300 characters at each recorded step).")
 if not timeline:
     st.info("This checkpoint has no stored timeline (samples.json).")
     st.stop()

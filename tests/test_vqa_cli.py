@@ -58,7 +58,7 @@ def test_ask_messages(run, test_image, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture")
     cases = [(["--image", str(bad), "--question", "what shape?"], "not an image"),
-             (["--image", str(tmp_path / "missing.png"), "--question", "what shape?"], "is not a file"),
+             (["--image", str(tmp_path / "missing.png"), "--question", "what shape?"], "missing.png: No such file"),
              (["--image", path, "--question", "  "], "empty")]
     for args, phrase in cases:
         proc = run("core.cli.ask", "--model", str(MODEL), *args)

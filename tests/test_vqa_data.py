@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from core.vqa.data import (MAX_WORDS, QUESTION_TYPES, UNK, QuestionError, WordVocab, answer_list, load_split,
-                           prepare_question, question_type, select_images, shape_mask)
+from core.vqa.data import (MAX_WORDS, QUESTION_TYPES, UNK, QuestionError, answer_list, load_split,
+                           prepare_question, question_type, question_vocab, select_images, shape_mask)
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +54,13 @@ def test_select_images_keeps_every_question_of_those_images(splits):
 
 
 def test_unknown_words_empty_and_very_long_questions():
-    vocab = WordVocab.build(["what color is the shape?"])
+    vocab = question_vocab(["what color is the shape?"])
     q = prepare_question("What HUE is the shape?", vocab)
     assert q.words == ["what", UNK, "is", "the", "shape"] and q.unknown == ["hue"]
     assert "hue" in q.notes()[0]
     assert prepare_question("What colour is the shape?", vocab).unknown == []  # British spelling is understood
-    for empty in ("", "   ", "?!?"):
-        with pytest.raises(QuestionError, match="empty"):
+    for empty, message in (("", "empty"), ("   ", "empty"), ("?!?", "has no word the model reads")):
+        with pytest.raises(QuestionError, match=message):
             prepare_question(empty, vocab)
     long = prepare_question("what " * 2000, vocab)                 # 10,000 characters
     assert len(long.ids) == MAX_WORDS and long.truncated == 2000 - MAX_WORDS

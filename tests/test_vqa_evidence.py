@@ -8,7 +8,7 @@ import torch
 from core.vision.concepts import concept_nouns, copy_map
 from core.vision.photos import make_photo
 from core.vqa.checkpoint import load_vqa, save_vqa
-from core.vqa.data import WordVocab
+from core.common.words import QUESTION_SPECIALS, WordVocab
 from core.vqa.evidence import CountPathway, named_concepts, noun_evidence
 from core.vqa.model import StackedAttentionVQA, VQAConfig, vqa_loss
 from core.vqa.photo_data import attention_targets, photo_vqa_split
@@ -79,7 +79,7 @@ def test_checkpoint_keeps_the_word_to_concept_map(tmp_path):
     model = evidence_model()
     blind = StackedAttentionVQA(VQAConfig(len(WORDS), 5, feature_dim=6, grid=3, embed_size=8, hidden_size=16,
                                           attention_size=8, hops=0, use_image=False))
-    save_vqa(tmp_path / "m", model, blind, WordVocab(WORDS), [f"a{i}" for i in range(5)], {}, half=True)
+    save_vqa(tmp_path / "m", model, blind, WordVocab(WORDS, QUESTION_SPECIALS), [f"a{i}" for i in range(5)], {}, half=True)
     back = load_vqa(tmp_path / "m").model
     assert back.cfg.noun_evidence and torch.equal(back.copy_map, model.copy_map) and back.copy_map.sum() == 2
 

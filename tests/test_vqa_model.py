@@ -8,7 +8,8 @@ import torch
 
 from core.vqa.batches import candidate_sets
 from core.vqa.checkpoint import VQACheckpointError, load_vqa, save_vqa
-from core.vqa.data import WordVocab, answer_list, load_split, select_images
+from core.common.words import QUESTION_SPECIALS, WordVocab
+from core.vqa.data import answer_list, load_split, select_images
 from core.vqa.model import StackedAttentionVQA, VQAConfig
 from core.vqa.pipeline import answer_question, choose
 
@@ -69,7 +70,7 @@ def test_candidate_sets_hold_the_answer_and_same_kind_distractors():
 
 def test_checkpoint_round_trip_and_clear_errors(tmp_path):
     model, blind = tiny(), tiny(use_image=False)
-    vocab = WordVocab(["<pad>", "<unk>"] + [f"w{i}" for i in range(10)])
+    vocab = WordVocab(["<pad>", "<unk>"] + [f"w{i}" for i in range(10)], QUESTION_SPECIALS)
     out = save_vqa(tmp_path / "m", model, blind, vocab, [f"a{i}" for i in range(5)], {"x": 1}, half=True)
     assert json.loads((out / "config.json").read_text())["kind"] == "vqa"
     ckpt = load_vqa(out)
@@ -80,7 +81,7 @@ def test_checkpoint_round_trip_and_clear_errors(tmp_path):
     assert abs(choose(ckpt, feats, "w0", ["a1", "a2"]).sum() - 1) < 1e-5
     assert not any(p.grad is not None for p in ckpt.model.parameters())   # saliency leaves weights alone
     (out / "config.json").write_text(json.dumps({"kind": "captioner"}))
-    with pytest.raises(VQACheckpointError, match="not a VQA model"):
+    with pytest.raises(VQACheckpointError, match="'captioner' model, not a vqa model"):
         load_vqa(out)
     (out / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(VQACheckpointError):

@@ -8,7 +8,7 @@ import pytest
 
 from core.vision.photos import make_photo, noun_forms, split_seeds, stamp_splits
 from core.vqa.batches import Batcher
-from core.vqa.data import WordVocab
+from core.vqa.data import question_vocab
 from core.vqa.photo_data import photo_vqa_split
 from core.vqa.photo_questions import (COUNTS, PHOTO_TYPES, answer_pool, categories, photo_answers, scene_questions,
                                       split_questions)
@@ -99,7 +99,7 @@ def test_val_and_test_questions_are_about_held_out_stamps(scenes):
 def test_batcher_uses_the_fixed_candidates():
     split = photo_vqa_split("val", 4, 0, np.zeros((4, 9, 6), np.float16), None)
     answers = photo_answers()
-    b = Batcher(split, WordVocab.build(split.questions + answers), answers)
+    b = Batcher(split, question_vocab(split.questions + answers), answers)
     for k, q in enumerate(split.photo_questions):
         picked = [answers[i] for i in b.candidates[k].tolist() if i < len(answers)]
         assert picked == list(q.candidates or ("yes", "no")) and picked[int(b.target[k])] == q.answer

@@ -4,13 +4,15 @@ the generated worlds (`core.vision.worlds`).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
+from core.common.io import parse_json, read_bounded
 from core.common.words import tokenize
-from core.vision.images import ImageError, open_image
+from core.vision.images import ImageError, load_image_file
 from core.vision.worlds import CaptionSplit, _cached
+
+MAX_JSON_BYTES = 1_000_000_000  # COCO's Karpathy JSON has about 140 MB
 
 
 class CaptionDataError(ValueError):
@@ -20,10 +22,12 @@ class CaptionDataError(ValueError):
 def read_karpathy_json(path: str | Path) -> dict[str, list[tuple[str, list[list[str]]]]]:
     """Karpathy-split JSON -> {"train"|"val"|"test": [(relative image path, [tokens, ...])]} ("restval" joins train)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = read_bounded(path, MAX_JSON_BYTES, follow_symlinks=True)
+    except (OSError, ValueError) as e:
+        raise CaptionDataError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    data = parse_json(raw, str(path), "Karpathy-split JSON", CaptionDataError)
+    try:
         images = data["images"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CaptionDataError(f"cannot read {path}: {e}") from e
     except (KeyError, TypeError) as e:
         raise CaptionDataError(f"{path} is not a Karpathy-split JSON (no top-level 'images' list)") from e
     splits: dict[str, list[tuple[str, list[list[str]]]]] = {"train": [], "val": [], "test": []}
@@ -55,7 +59,7 @@ def karpathy_split(entries: list[tuple[str, list[list[str]]]], images_dir: str |
         out = []
         for rel, _ in entries[i:j]:
             try:
-                out.append(open_image((root / rel).read_bytes()).image)
+                out.append(load_image_file(root / rel).image)
             except ImageError as e:
                 raise CaptionDataError(f"{root / rel}: {e}") from e
         return out

@@ -8,20 +8,36 @@ lambda * sum_i (1 - sum_t alpha_ti)^2. Checkpoints hold the decoder only (safete
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch import nn
 
-from core.common.io import atomic_directory
+from core.common.folders import (
+    WIDTH,
+    CheckpointError,
+    FolderFiles,
+    check_fields,
+    check_kind,
+    config_from_json,
+    expected_tensors,
+    read_folder,
+)
+from core.common.io import atomic_directory, write_json
 from core.common.words import WordVocab
 from core.vision.concepts import ConceptLayer, read_annotations
+from core.vision.encoder import STAGES, reading_problem
+
+KIND = "captioner"  # config.json's "kind"
+CONFIG_LIMITS = {**dict.fromkeys(("feature_dim", "embed_size", "hidden_size", "attention_size"), WIDTH),
+                 "vocab_size": (5, 1_000_000), "grid": (1, 64), "input_dim": (0, WIDTH[1]), "concepts": (0, WIDTH[1]),
+                 "dropout": (0, 0.99), "feature_drop": (0, 0.99)}
 
 
-class CaptionCheckpointError(ValueError):
+class CaptionCheckpointError(CheckpointError):
     """A captioner checkpoint directory that cannot be loaded; the message says why."""
 
 
@@ -125,14 +141,13 @@ CHECKPOINT_FILES = ("model.safetensors", "config.json", "vocab.json", "card.json
 
 def save_captioner(out: str | Path, model: AttentionDecoder, vocab: WordVocab, card: dict) -> Path:
     """Write model.safetensors (decoder only, fp16), config.json, vocab.json and card.json; replaces out whole."""
-    from safetensors.torch import save_file
     with atomic_directory(out) as staging:
         weights = {k: (v.detach().half() if v.is_floating_point() else v).cpu().contiguous()
                    for k, v in model.state_dict().items()}
         save_file(weights, str(staging / "model.safetensors"))
-        (staging / "config.json").write_text(json.dumps({"kind": "captioner", **asdict(model.cfg)}, indent=1))
-        (staging / "vocab.json").write_text(json.dumps(vocab.itos))
-        (staging / "card.json").write_text(json.dumps(card, indent=1))
+        write_json(staging / "config.json", {"kind": KIND, **asdict(model.cfg)})
+        write_json(staging / "vocab.json", vocab.itos, indent=None)
+        write_json(staging / "card.json", card)
     return Path(out)
 
 
@@ -145,22 +160,41 @@ class Captioner:
     card: dict
 
 
-def load_captioner(path: str | Path) -> Captioner:
-    """Load a captioner checkpoint directory; raises CaptionCheckpointError with a clear message."""
-    from safetensors.torch import load_file
-    path = Path(path)
+def parse_decoder_config(raw) -> DecoderConfig:
+    """A config.json's content as a DecoderConfig: kind, keys, types, sizes and a known encoder stage (whether
+    its grid fits that encoder is checked where they meet: encoder_problem)."""
+    cfg = config_from_json(DecoderConfig, check_kind(raw, KIND, "config.json", CaptionCheckpointError),
+                           "config.json", CaptionCheckpointError, CONFIG_LIMITS)
+    if cfg.encoder not in STAGES:
+        raise CaptionCheckpointError(f"config.json: encoder {cfg.encoder!r} is not one of {', '.join(STAGES)}")
+    return cfg
+
+
+def encoder_problem(cfg: DecoderConfig) -> str | None:
+    """Why a decoder cannot read the annotations of its encoder stage (grid or width), or None."""
+    problem = reading_problem(cfg.encoder, cfg.grid, cfg.input_dim or cfg.feature_dim)
+    return f"config.json: {problem}" if problem else None
+
+
+def _load_from(path: Path, files: FolderFiles) -> Captioner:
+    cfg = parse_decoder_config(files.json("config.json", "model config"))
+    itos = files.json("vocab.json", "vocabulary")
     try:
-        raw = json.loads((path / "config.json").read_text())
-        kind = raw.pop("kind", "captioner")
-        if kind != "captioner":
-            raise ValueError(f"config.json says kind {kind!r}, not a captioner")
-        cfg = DecoderConfig(**raw)
-        vocab = WordVocab(json.loads((path / "vocab.json").read_text()))
-        card = json.loads((path / "card.json").read_text()) if (path / "card.json").exists() else {}
-        model = AttentionDecoder(cfg)
-        model.load_state_dict(load_file(str(path / "model.safetensors")))
-    except (OSError, ValueError, TypeError, RuntimeError, AttributeError) as e:
-        raise CaptionCheckpointError(f"{path} is not a usable captioner checkpoint: {e}") from e
+        vocab = WordVocab(itos)
+    except ValueError as e:
+        raise CaptionCheckpointError(f"vocab.json: {e}") from None
     if len(vocab) != cfg.vocab_size:
-        raise CaptionCheckpointError(f"{path}: vocab.json has {len(vocab)} words, config says {cfg.vocab_size}")
+        raise CaptionCheckpointError(f"vocab.json has {len(vocab)} words, config.json says {cfg.vocab_size}")
+    card = check_fields(files.json("card.json", "model card", {}), {}, "card.json", error=CaptionCheckpointError)
+    weights = files.weights("model.safetensors", expected_tensors(lambda: AttentionDecoder(cfg), "config.json",
+                                                                  CaptionCheckpointError))
+    model = AttentionDecoder(cfg)
+    model.load_state_dict(weights)
     return Captioner(path, model.eval(), vocab, card)
+
+
+def load_captioner(path: str | Path) -> Captioner:
+    """Load a captioner checkpoint directory through core.common.folders (every file bounded and checked, sizes
+    before anything is allocated); raises CaptionCheckpointError naming the file."""
+    path = Path(path)
+    return read_folder(path, lambda files: _load_from(path, files), CaptionCheckpointError)

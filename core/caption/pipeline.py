@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.caption.model import Captioner, load_captioner
+from core.caption.model import CaptionCheckpointError, Captioner, encoder_problem, load_captioner
 from core.caption.search import Caption, caption, validate_beam
 from core.vision.concepts import NOUN_CLASSES, noun_of_class
 from core.vision.encoder import Encoder, to_input
@@ -17,9 +17,14 @@ from core.vision.photos import noun_forms
 
 
 def load_checked(path: str, beam: int = 3) -> Captioner:
-    """A captioner for a CLI: checks the beam size, then loads; raises ValueError with the message to print."""
+    """A captioner for a CLI: checks the beam size, then loads it and checks that it reads its encoder's grids;
+    raises ValueError with the message to print."""
     validate_beam(beam, 30)
-    return load_captioner(path)
+    captioner = load_captioner(path)
+    problem = encoder_problem(captioner.model.cfg)
+    if problem:
+        raise CaptionCheckpointError(problem)
+    return captioner
 
 
 @torch.no_grad()

@@ -178,7 +178,7 @@ def train(a: CaptionTrainConfig, log: Callable[[str], None] = print, command: st
     """Train as configured and write the checkpoint to a.out (refused when it holds one, unless a.overwrite;
     locked while training); returns its directory. The card's command is `command`, else one built from a."""
     device = resolve_device(a.device)
-    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
+    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite, kind="captioner"):
         return _train(a, device, log, command or command_line("python -m core.cli.caption_train", a))
 
 

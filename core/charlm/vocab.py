@@ -40,8 +40,3 @@ class Vocab:
     def save(self, path: Path) -> None:
         """Write the vocabulary as JSON (a list of characters, index = id)."""
         Path(path).write_text(json.dumps({"itos": self.itos}, ensure_ascii=False), encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: Path) -> "Vocab":
-        """Read a vocabulary written by save()."""
-        return cls(json.loads(Path(path).read_text(encoding="utf-8"))["itos"])

@@ -6,36 +6,20 @@
 
 Prints the answer and its probability, the top 5 (or the candidates' scores), where each attention hop
 looked most, and the words the answer leaned on. Unreadable images, empty or over-long questions and
-unknown words get a plain message; the image is decoded with the captioner's safe loader.
+unknown words get a plain message; the image is read with the one bounded image reader (core.vision.images).
 """
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.cli.args import add_threads_arg, fail
 from core.vision.encoder import Encoder
-from core.vision.images import ImageError, open_image
-from core.vqa.checkpoint import VQACheckpointError, load_vqa
+from core.vision.images import ImageError, load_image_file
+from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.data import QuestionError
 from core.vqa.pipeline import answer_question, choose, encode_image
-
-MAX_FILE_BYTES = 100_000_000
-
-
-def read_image_file(path: str) -> bytes:
-    """The bytes of an image file; raises ImageError with a plain message when it cannot be read."""
-    p = Path(path)
-    if not p.is_file():
-        raise ImageError(f"{path} is not a file.")
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise ImageError(f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB.")
-    try:
-        return p.read_bytes()
-    except OSError as e:
-        raise ImageError(f"{path} cannot be read: {e.strerror}") from e
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
-        ckpt = load_vqa(a.model)
-        image = open_image(read_image_file(a.image)).image
-    except (VQACheckpointError, ImageError) as e:
-        return fail(e)
+        ckpt = load_checked(a.model)
+    except VQACheckpointError as e:
+        return fail(f"{a.model}: {e}")
+    try:
+        image = load_image_file(a.image).image
+    except ImageError as e:
+        return fail(f"{a.image}: {e}")
     feats = encode_image(image, Encoder(ckpt.model.cfg.encoder), bool(ckpt.model.cfg.colours))
     try:
         ans = answer_question(ckpt, feats, a.question)

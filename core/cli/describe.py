@@ -2,8 +2,9 @@
 
     rnnlens describe --model checkpoints/captioner-photos IMG [IMG ...] [--beam K]
 
-Files are decoded like the dashboard's uploads (`core.vision.images.open_image`); a file that cannot be used
-gets the page's message on stderr (`path<TAB>error: ...`) and the exit status 1, the others are still captioned.
+Files are read and decoded like the dashboard's uploads (`core.vision.images.load_image_file`); a file that
+cannot be used gets the page's message on stderr (`path<TAB>error: ...`) and the exit status 1, the others are
+still captioned.
 """
 import argparse
 import sys
@@ -15,7 +16,7 @@ from core.caption.search import MAX_BEAM
 from core.cli.args import add_threads_arg, fail
 from core.common.config_args import bounded
 from core.vision.encoder import Encoder
-from core.vision.images import ImageError, open_image
+from core.vision.images import ImageError, load_image_file
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,10 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     encoder, status = Encoder(captioner.model.cfg.encoder), 0
     for path in a.images:
         try:
-            with open(path, "rb") as f:
-                image = open_image(f.read()).image
-        except (OSError, ImageError) as e:
-            print(f"{path}\terror: {e.strerror if isinstance(e, OSError) and e.strerror else e}", file=sys.stderr)
+            image = load_image_file(path).image
+        except ImageError as e:
+            print(f"{path}\terror: {e}", file=sys.stderr)
             status = 1
             continue
         print(f"{path}\t{describe(image, encoder, captioner, a.beam).text}", flush=True)

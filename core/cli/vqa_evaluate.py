@@ -17,7 +17,7 @@ from core.cli.args import add_threads_arg, fail
 from core.common.config_args import bounded
 from core.vision.photos import PhotoWorldError
 from core.vqa.batches import Batcher
-from core.vqa.checkpoint import VQACheckpointError, load_vqa
+from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.data import VQADataError
 from core.vqa.evaluate import PHOTO_IMAGES, evaluate_split, format_report, load_test
 from core.vqa.photo_data import ENCODER_STAGE
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
-        ckpt = load_vqa(a.model)
+        ckpt = load_checked(a.model)
         world = a.world or ("photos" if ckpt.card.get("world") == "photos" else "easy")
         if (world == "photos") != (ckpt.model.cfg.encoder == ENCODER_STAGE):
             raise VQADataError(f"{a.model} reads the {ckpt.model.cfg.encoder!r} encoder stage; the {world} test "

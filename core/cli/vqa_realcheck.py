@@ -10,7 +10,7 @@ from core.cli.args import add_threads_arg, fail
 from core.common.config_args import bounded
 from core.vision.checksets import check_set
 from core.vision.encoder import Encoder
-from core.vqa.checkpoint import VQACheckpointError, load_vqa
+from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.photo_data import ENCODER_STAGE
 from core.vqa.photo_questions import categories
 from core.vqa.pipeline import encode_image
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print each photo's four answers, then each check's count of right answers."""
     a = parser().parse_args(argv)
     try:
-        ckpt = load_vqa(a.model)
+        ckpt = load_checked(a.model)
         if ckpt.model.cfg.encoder != ENCODER_STAGE:
             raise VQACheckpointError(f"{a.model} was not trained on the photo world; real photos need a photo-world "
                                      f"model such as checkpoints/vqa-photos")

@@ -49,12 +49,18 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     every instant; elsewhere a crash between two renames is undone by recover_staging on the next start."""
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    try:
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    except OSError as e:
+        raise (_disk_full(path, e) or e) from None
     staging.chmod(0o755)
     try:
         yield staging
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(staging, ignore_errors=True)
+        full = _disk_full(path, e)
+        if full:
+            raise full from None
         raise
     if not path.exists():
         os.replace(staging, path)
@@ -65,6 +71,16 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         os.replace(path, trash / "ckpt")
         os.replace(staging, path)
         shutil.rmtree(trash)
+
+
+def _disk_full(path: Path, error: BaseException) -> OutputError | None:
+    """The one-line message for a save that ran out of disk space (an OSError or safetensors' own error)."""
+    text = str(error)
+    if not (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+            or "No space left" in text or "StorageFull" in text):
+        return None
+    return OutputError(f"{path}: the disk is full (no space left on device); the save was abandoned and the "
+                       f"previous checkpoint there, if any, is intact. Free some space or choose another folder.")
 
 
 def recover_staging(path: str | Path, files: Collection[str]) -> list[str]:
@@ -148,10 +164,11 @@ class DirectoryLock:
 
 
 def claim_directory(path: str | Path, files: Collection[str], resume: bool = False, overwrite: bool = False,
-                    flag: str = "--out", resumable: bool = False) -> DirectoryLock:
+                    flag: str = "--out", resumable: bool = False, kind: str | None = None) -> DirectoryLock:
     """Lock `path` for writing a checkpoint made of `files`, after checking it may be written: a new or empty
-    directory, a checkpoint to resume (resume) or to replace (overwrite), never a file, a directory holding
-    other files, or the current directory or one above it. Leftovers of a killed save are recovered first.
+    directory, a checkpoint (of this `kind`, when given) to resume (resume) or to replace (overwrite), never a
+    file, a directory holding other files or another kind of model, or the current directory or one above it.
+    Leftovers of a killed save are recovered first.
     `resumable`: the refusal suggests --resume too. The caller releases the returned lock (the system does
     when the process ends)."""
     target = Path(os.path.realpath(path))
@@ -163,7 +180,7 @@ def claim_directory(path: str | Path, files: Collection[str], resume: bool = Fal
     hint = "--resume to continue it or " if resumable else ""
 
     def refusal() -> str | None:
-        return _output_refusal(target, set(files), resume or overwrite, f"{flag} {path}", hint)
+        return _output_refusal(target, set(files), resume or overwrite, f"{flag} {path}", hint, kind)
 
     why = refusal()  # before the lock file is made
     if not why:
@@ -183,7 +200,8 @@ def claim_directory(path: str | Path, files: Collection[str], resume: bool = Fal
     raise OutputError(why + " Nothing was written.")
 
 
-def _output_refusal(target: Path, files: set[str], replace: bool, given: str, hint: str) -> str | None:
+def _output_refusal(target: Path, files: set[str], replace: bool, given: str, hint: str,
+                    kind: str | None) -> str | None:
     entries = sorted(target.iterdir()) if target.is_dir() else []
     if not entries:
         return None
@@ -192,33 +210,60 @@ def _output_refusal(target: Path, files: set[str], replace: bool, given: str, hi
         shown = ", ".join(e.name + ("/" if e.is_dir() else "") for e in entries[:5])
         return (f"{given} holds files that are not a checkpoint ({shown}{', ...' if len(entries) > 5 else ''})"
                 f"; choose a new or empty directory.")
+    if kind is not None:
+        try:
+            raw = read_json(target / "config.json", "model config")
+        except ValueError as e:
+            return f"{given} holds a checkpoint whose {e}; choose another directory."
+        found = config_kind(raw) if isinstance(raw, dict) else None
+        if found != kind:
+            return f"{given} holds a {found or 'unknown'} checkpoint, not a {kind} one; choose another directory."
     if replace:
         return None
     return f"{given} already holds a checkpoint; pass {hint}--overwrite to replace it."
 
 
-def read_bounded(path: str | Path, limit: int, dir_fd: int | None = None) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes. A symlink, FIFO or device is refused at once
-    (ValueError), never followed or waited on; a missing file raises FileNotFoundError."""
+def open_regular(path: str | Path, limit: int, dir_fd: int | None = None, follow_symlinks: bool = False) -> int:
+    """A read-only descriptor of a regular file of at most `limit` bytes; the caller closes it. A FIFO or device
+    (and, unless follow_symlinks, a symlink) is refused at once (ValueError), never waited on; so is a larger
+    file, from its size alone. A missing file raises FileNotFoundError."""
+    if follow_symlinks:
+        info = os.stat(path, dir_fd=dir_fd)  # before opening: opening some devices does something
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"it is {_file_type(info.st_mode)}, not a regular file")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW), dir_fd=dir_fd)
     except OSError as e:
-        if e.errno == errno.ELOOP:
+        if e.errno == errno.ELOOP and not follow_symlinks:
             raise ValueError("it is a symbolic link, not a regular file") from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError("it is not a regular file")
+            raise ValueError(f"it is {_file_type(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise ValueError(f"it has {info.st_size:,} bytes, more than the {limit:,} allowed")
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(limit + 1)
-        if len(data) > limit:
-            raise ValueError(f"it grew past the {limit:,} bytes allowed")
-        return data
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def _file_type(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def read_bounded(path: str | Path, limit: int, dir_fd: int | None = None, follow_symlinks: bool = False) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (see open_regular for what is refused)."""
+    fd = open_regular(path, limit, dir_fd, follow_symlinks)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"it grew past the {limit:,} bytes allowed")
+    return data
 
 
 def parse_json(data: bytes, name: str, what: str, error: type[Exception] = ValueError):
@@ -227,6 +272,11 @@ def parse_json(data: bytes, name: str, what: str, error: type[Exception] = Value
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise error(f"{name} ({what}) cannot be read: {e}") from None
+
+
+def config_kind(raw: dict) -> str | None:
+    """The model kind a config.json holds: its "kind", or "char-rnn" for older char configs naming a cell."""
+    return raw.get("kind") or ("char-rnn" if "cell" in raw else None)
 
 
 def read_json(path: Path, what: str, error: type[Exception] = ValueError, limit: int = MAX_JSON_BYTES):
@@ -238,7 +288,7 @@ def read_json(path: Path, what: str, error: type[Exception] = ValueError, limit:
     return parse_json(data, Path(path).name, what, error)
 
 
-def write_json(path: Path, obj, indent: int = 1) -> None:
+def write_json(path: Path, obj, indent: int | None = 1) -> None:
     """Write obj as readable UTF-8 JSON."""
     path.write_text(json.dumps(obj, indent=indent, ensure_ascii=False), encoding="utf-8")
 

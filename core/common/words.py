@@ -5,8 +5,8 @@ import re
 from collections import Counter
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
-SPECIALS = (PAD, START, END, UNK)
-
+SPECIALS = (PAD, START, END, UNK)  # a captioner's vocabulary opens with these
+QUESTION_SPECIALS = (PAD, UNK)     # a VQA model's question vocabulary opens with these
 
 
 def tokenize(text: str) -> list[str]:
@@ -25,25 +25,36 @@ def agree_articles(words: list[str]) -> list[str]:
 
 
 class WordVocab:
-    """Word <-> index map with <pad>=0, <start>=1, <end>=2, <unk>=3."""
+    """Word <-> index map opening with its special tokens: a caption's <pad>=0, <start>=1, <end>=2, <unk>=3 (the
+    default) or a question's <pad>=0, <unk>=1. Anything else (not a list of distinct strings, other specials)
+    is a ValueError saying what is wrong."""
 
-    def __init__(self, itos: list[str]) -> None:
-        if tuple(itos[:4]) != SPECIALS:
-            raise ValueError(f"vocabulary must start with {SPECIALS}")
+    def __init__(self, itos: list[str], specials: tuple[str, ...] = SPECIALS) -> None:
+        if not isinstance(itos, list) or tuple(itos[:len(specials)]) != specials:
+            raise ValueError(f"the vocabulary must be a list starting with {', '.join(specials)}")
+        bad = next((w for w in itos if not isinstance(w, str) or not w), None)
+        if bad is not None:
+            raise ValueError(f"the vocabulary must hold words (non-empty strings), not {bad!r:.40}")
+        if len(set(itos)) != len(itos):
+            raise ValueError("the vocabulary lists a word twice")
         self.itos = list(itos)
         self.stoi = {w: i for i, w in enumerate(self.itos)}
+        self.unk = self.stoi[UNK]
 
     @classmethod
-    def build(cls, captions: list[list[str]], min_count: int = 1) -> "WordVocab":
-        """Vocabulary of the words seen at least min_count times (most frequent first)."""
-        counts = Counter(w for c in captions for w in c)
+    def build(cls, texts: list[list[str]], min_count: int = 1, specials: tuple[str, ...] = SPECIALS) -> "WordVocab":
+        """Vocabulary of the words seen at least min_count times (most frequent first) after the specials."""
+        counts = Counter(w for t in texts for w in t)
         words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
-        return cls(list(SPECIALS) + [w for w in words if w not in SPECIALS])
+        return cls(list(specials) + [w for w in words if w not in specials], specials)
+
+    def ids(self, words: list[str]) -> list[int]:
+        """Word indices; unseen words -> <unk>."""
+        return [self.stoi.get(w, self.unk) for w in words]
 
     def encode(self, tokens: list[str]) -> list[int]:
-        """<start> tokens <end> as indices; unseen words -> <unk>."""
-        unk = self.stoi[UNK]
-        return [self.stoi[START]] + [self.stoi.get(w, unk) for w in tokens] + [self.stoi[END]]
+        """<start> tokens <end> as indices (a caption's vocabulary); unseen words -> <unk>."""
+        return [self.stoi[START], *self.ids(tokens), self.stoi[END]]
 
     def decode(self, ids: list[int]) -> list[str]:
         """Indices -> words, dropping the special tokens."""

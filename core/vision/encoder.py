@@ -20,8 +20,18 @@ INPUT_SIZE = 224
 GRID = 14
 FEATURE_DIM = 192
 _TAPS = (7, 10)          # block indices whose outputs are concatenated (80 + 112 channels, stride 16)
-STAGES = {"mid": {"input_size": INPUT_SIZE, "feature_dim": FEATURE_DIM},   # grids 14 x 14, 12 x 12
-          "late": {"input_size": 384, "feature_dim": 1280}}
+STAGES = {"mid": {"input_size": INPUT_SIZE, "feature_dim": FEATURE_DIM, "grid": GRID},
+          "late": {"input_size": 384, "feature_dim": 1280, "grid": 12}}
+
+
+def reading_problem(stage: str, grid: int, width: int) -> str | None:
+    """Why a model that reads grid x grid annotations `width` wide cannot read this encoder stage's, or None."""
+    if stage not in STAGES:
+        return f"encoder {stage!r} is not one of {', '.join(STAGES)}"
+    if grid != STAGES[stage]["grid"] or width != STAGES[stage]["feature_dim"]:
+        return (f"it reads a {grid} x {grid} grid {width} wide, the {stage!r} encoder gives "
+                f"{STAGES[stage]['grid']} x {STAGES[stage]['grid']}, {STAGES[stage]['feature_dim']} wide")
+    return None
 
 
 def weights_path() -> str:

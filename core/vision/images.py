@@ -1,20 +1,25 @@
-"""Safe image decoding for the captioner's uploads: any format Pillow reads, any colour mode, EXIF rotation.
+"""The one image reader: uploads and image files, any format Pillow reads, any colour mode, EXIF rotation.
 
 Untrusted bytes are refused with a clear `ImageError` message when empty, not an image, truncated, a
 decompression bomb (more than MAX_PIXELS pixels), of enormous dimensions, or with non-finite pixels (a float
 TIFF holding NaN). JPEGs are decoded with `Image.draft()`, so libjpeg does the downscale (1/2 .. 1/8) and a
 12-megapixel photo costs a fraction of a full decode; other formats are shrunk right after decoding, before
-any colour conversion, so memory stays about one decoded copy (at most 4 bytes x MAX_PIXELS).
+any colour conversion, so memory stays about one decoded copy (at most 4 bytes x MAX_PIXELS). Files are read
+with read_image_file, which refuses FIFOs, devices and files over MAX_FILE_BYTES before reading a byte.
 """
 from __future__ import annotations
 
 import io
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.common.io import read_bounded
+
+MAX_FILE_BYTES = 100_000_000   # an image file (or upload) larger than this is refused before it is read
 MAX_PIXELS = 25_000_000        # decompression-bomb guard (a 24 MP, 6000 x 4000 photo passes)
 MAX_SIDE = 12_000              # enormous dimensions
 DISPLAY_SIDE = 448             # decoded size for captioning and display (long side, at most)
@@ -62,6 +67,8 @@ def open_image(data: bytes, max_side: int = DISPLAY_SIDE) -> LoadedImage:
     """Decode untrusted bytes into an RGB image whose long side is at most max_side; raises ImageError."""
     if not data:
         raise ImageError("The file is empty (0 bytes).")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"The file has {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} allowed.")
     if _zero_size_header(data):
         raise ImageError("The image has zero width or height.")
     try:
@@ -98,3 +105,21 @@ def open_image(data: bytes, max_side: int = DISPLAY_SIDE) -> LoadedImage:
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"The image data is truncated or corrupt: {e}") from e
     return LoadedImage(im, (w, h), fmt)
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """The bytes of an image file of at most MAX_FILE_BYTES. A FIFO, a device (a /dev/zero link), a directory or
+    a larger file is refused from its type and size alone, before anything is read: ImageError."""
+    try:
+        return read_bounded(path, MAX_FILE_BYTES, follow_symlinks=True)
+    except FileNotFoundError:
+        raise ImageError("No such file.") from None
+    except ValueError as e:
+        raise ImageError(f"The file cannot be used: {e}.") from None
+    except OSError as e:
+        raise ImageError(f"The file cannot be read: {e.strerror or e}.") from None
+
+
+def load_image_file(path: str | Path, max_side: int = DISPLAY_SIDE) -> LoadedImage:
+    """An image file read (read_image_file) and decoded (open_image); raises ImageError."""
+    return open_image(read_image_file(path), max_side)

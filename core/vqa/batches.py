@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.vqa.data import MAX_WORDS, VQASplit, WordVocab, answer_kind, tokenize
+from core.common.words import WordVocab
+from core.vqa.data import MAX_WORDS, VQASplit, answer_kind, tokenize
 
 N_CANDIDATES = 4
 
 
 def question_tokens(questions: list[str], vocab: WordVocab, max_words: int = MAX_WORDS) -> torch.Tensor:
     """(Q, T) padded word ids of the questions (T = the longest, capped at max_words)."""
-    ids = [vocab.encode(tokenize(q)[:max_words]) or [1] for q in questions]
+    ids = [vocab.ids(tokenize(q)[:max_words]) or [vocab.unk] for q in questions]
     out = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long)
     for k, s in enumerate(ids):
         out[k, :len(s)] = torch.tensor(s)

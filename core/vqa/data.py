@@ -17,9 +17,9 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
+from core.common.words import PAD, QUESTION_SPECIALS, UNK, WordVocab
 from core.vision.encoder import Encoder
 
-PAD, UNK = "<pad>", "<unk>"
 MAX_WORDS = 30                       # questions longer than this are cut (with a message)
 COLORS = ("red", "green", "blue", "black", "gray", "teal", "brown", "yellow")
 SHAPES = ("circle", "rectangle", "triangle")
@@ -43,25 +43,9 @@ def tokenize(text: str) -> list[str]:
     return [SPELLINGS.get(w, w) for w in re.findall(r"[a-z0-9']+", text.lower())]
 
 
-@dataclass
-class WordVocab:
-    """Question words: index 0 is padding, 1 the unknown token."""
-    itos: list[str]
-
-    def __post_init__(self) -> None:
-        self.stoi = {w: i for i, w in enumerate(self.itos)}
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    @classmethod
-    def build(cls, texts: list[str]) -> "WordVocab":
-        """Every word of the given texts, sorted, after <pad> and <unk>."""
-        return cls([PAD, UNK] + sorted({w for t in texts for w in tokenize(t)}))
-
-    def encode(self, words: list[str]) -> list[int]:
-        """Word ids, unknown words -> <unk>."""
-        return [self.stoi.get(w, 1) for w in words]
+def question_vocab(texts: list[str]) -> WordVocab:
+    """Every word of the given texts, sorted, after <pad> and <unk> (a question vocabulary)."""
+    return WordVocab([PAD, UNK] + sorted({w for t in texts for w in tokenize(t)}), QUESTION_SPECIALS)
 
 
 @dataclass
@@ -86,11 +70,19 @@ def prepare_question(text: str, vocab: WordVocab, max_words: int = MAX_WORDS) ->
     """Tokenize, cap at max_words and map unknown words to <unk>; raises QuestionError if nothing is left."""
     words = tokenize(text or "")
     if not words:
-        raise QuestionError("The question is empty: type a question such as \"what color is the shape?\".")
+        raise QuestionError(no_words("The question", text, "a question such as \"what color is the shape?\""))
     kept = words[:max_words]
-    ids = vocab.encode(kept)
-    return Question([w if i != 1 else UNK for w, i in zip(kept, ids)], ids,
-                    [w for w, i in zip(kept, ids) if i == 1], len(words) - len(kept))
+    ids = vocab.ids(kept)
+    return Question([w if i != vocab.unk else UNK for w, i in zip(kept, ids)], ids,
+                    [w for w, i in zip(kept, ids) if i == vocab.unk], len(words) - len(kept))
+
+
+def no_words(what: str, text: str | None, example: str) -> str:
+    """Why a text gives no words: it is empty, or it holds none the tokenizer reads (say, Arabic or emoji)."""
+    if not (text or "").strip():
+        return f"{what} is empty: type {example}."
+    return (f"{what} {text.strip()!r:.60} has no word the model reads (only the letters a-z, digits and "
+            f"apostrophes count; it was trained on English questions).")
 
 
 def question_type(text: str) -> str:

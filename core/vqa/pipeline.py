@@ -14,7 +14,7 @@ from PIL import Image
 from core.vision.encoder import Encoder, to_input
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
-from core.vqa.data import Question, prepare_question
+from core.vqa.data import Question, QuestionError, no_words, prepare_question, tokenize
 from core.vqa.model import StackedAttentionVQA
 
 
@@ -80,6 +80,9 @@ def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list
     """Multiple choice: (C,) softmax over the candidates' log-scores (each candidate encoded by its own LSTM,
     joined with the answer classifier's probability when all of them are answers it knows)."""
     question = prepare_question(text, ckpt.vocab)
+    for k, c in enumerate(candidates):
+        if not tokenize(c or ""):
+            raise QuestionError(no_words(f"Candidate {k + 1}", c, "an answer such as \"circle\""))
     cand = [prepare_question(c, ckpt.vocab).ids for c in candidates]
     tokens = torch.zeros(1, len(cand), max(map(len, cand)), dtype=torch.long)  # (1, C, Tc)
     for k, ids in enumerate(cand):

@@ -26,6 +26,7 @@ import torch
 from core.common.config_args import check_ranges, command_line, within
 from core.common.device import DEVICES, resolve_device
 from core.common.io import claim_directory
+from core.common.words import WordVocab
 from core.common.loop import Loop, LoopConfig, Task, card_header
 from core.vision.concepts import NOUN_CLASSES, ConceptLayer, copy_map, read_annotations
 from core.vision.encoder import Encoder
@@ -36,9 +37,9 @@ from core.vqa.checkpoint import CHECKPOINT_FILES, save_vqa
 from core.vqa.colours import N_COLOURS, with_photo_colours
 from core.vqa.data import (
     VQASplit,
-    WordVocab,
     answer_list,
     load_split,
+    question_vocab,
     select_images,
     with_features,
 )
@@ -251,7 +252,7 @@ def train(a: VQATrainConfig, splits: dict[str, VQASplit] | None = None, log: Cal
     test (and val; without one, every tenth train image validates). The card's command is `command`, else one
     built from a."""
     device = resolve_device(a.device)
-    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite):
+    with claim_directory(a.out, CHECKPOINT_FILES, overwrite=a.overwrite, kind="vqa"):
         return _train(a, device, splits, log, command or command_line("python -m core.cli.vqa_train", a))
 
 
@@ -264,7 +265,7 @@ def _train(a: VQATrainConfig, device: torch.device, splits: dict[str, VQASplit] 
     train_split, val_split = ((splits["train"], splits["val"]) if "val" in splits
                               else split_train_val(splits["train"]))
     answers = photo_answers() if a.world == "photos" else answer_list()
-    vocab = WordVocab.build(train_split.questions + answers)
+    vocab = question_vocab(train_split.questions + answers)
     train_b, val_b = Batcher(train_split, vocab, answers, a.seed), Batcher(val_split, vocab, answers, a.seed)
     grid = int(round(math.sqrt(train_split.feats.shape[1])))
     if a.attend_objects:

@@ -255,7 +255,7 @@ def test_row_1_describe_refuses_special_and_huge_images_and_captions_the_rest(tm
     good = tmp_path / "shape.png"
     from PIL import Image
     Image.new("RGB", (64, 64), (200, 30, 30)).save(good)
-    proc = run_capped(["-m", "core.caption.describe", "--model", str(SHIPPED / "captioner-scenes"), "--beam", "1",
+    proc = run_capped(["-m", "core.cli.describe", "--model", str(SHIPPED / "captioner-scenes"), "--beam", "1",
                        *map(str, paths.values()), str(good)], timeout=CLI_TIMEOUT_S, memory=GB)
     clear_cli_error(proc, 1, *(f"{path}\terror:" for path in paths.values()), *paths)
     assert proc.stdout.startswith(f"{good}\t"), proc.stdout
@@ -269,16 +269,16 @@ def test_row_3_describe_and_vqa_ask_do_not_wait_on_a_fifo(C, V, tmp_path):
     image = tmp_path / "shape.png"
     from PIL import Image
     Image.new("RGB", (64, 64), (30, 30, 200)).save(image)
-    proc = run_capped(["-m", "core.caption.describe", "--model", str(C), str(image)], timeout=CLI_TIMEOUT_S, memory=GB)
+    proc = run_capped(["-m", "core.cli.describe", "--model", str(C), str(image)], timeout=CLI_TIMEOUT_S, memory=GB)
     clear_cli_error(proc, 2, "card.json", "FIFO")
-    proc = run_capped(["-m", "core.vqa.ask", "--model", str(V), "--image", str(image), "--question", "what shape?"],
+    proc = run_capped(["-m", "core.cli.ask", "--model", str(V), "--image", str(image), "--question", "what shape?"],
                       timeout=CLI_TIMEOUT_S, memory=GB)
     clear_cli_error(proc, 2, str(V), "card.json", "FIFO")
 
 
 def test_row_13_vqa_train_refuses_to_overwrite_a_captioner(C):
     before = {p.name: p.read_bytes() for p in C.iterdir()}
-    proc = run_capped(["-m", "core.vqa.train", "--out", str(C), "--overwrite"], timeout=CLI_TIMEOUT_S, memory=GB)
+    proc = run_capped(["-m", "core.cli.vqa_train", "--out", str(C), "--overwrite"], timeout=CLI_TIMEOUT_S, memory=GB)
     clear_cli_error(proc, 2, str(C), "holds a captioner checkpoint, not a vqa one")
     assert {p.name: p.read_bytes() for p in C.iterdir()} == before
 
@@ -330,7 +330,7 @@ def test_row_9_export_onto_a_full_disk_is_one_line(small_disk):
     disk, mounted = small_disk
     if not mounted:
         pytest.skip("mount -t tmpfs is not allowed here, and a child process cannot be monkeypatched")
-    proc = run_capped(["-m", "core.charlm.checkpoint", "export", str(SHIPPED / "austen-lstm"), str(disk / "x")],
+    proc = run_capped(["-m", "core.cli.checkpoint", "export", str(SHIPPED / "austen-lstm"), str(disk / "x")],
                       timeout=CLI_TIMEOUT_S, memory=GB)
     clear_cli_error(proc, 2, *_full(disk / "x"))
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -74,11 +74,12 @@ def warm_first_views() -> None:
     from dashboard import captioning, causal, cells, gradients, models, vqa
 
     options = models.available_models()
-    if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
+    if options:  # the sidebar's default model, the page of its validation split and the cell Cells opens on
         try:
-            corpus = str(models.get_checkpoint(options[0]).card.get("corpus", ""))
-            text = cells.val_text(corpus).replace("\r\n", "\n")
-            cells.activations(options[0], text[:cells.PAGE_CHARS], "")
+            chunk, warmup, signal = cells.opening_page(options[0])
+            cells.activations(options[0], chunk, warmup)
+            if signal:
+                cells.find_cells(options[0], chunk, warmup, signal, None, False)
             causal.warm_first_view(options[0])
         except (models.CheckpointError, CorpusError, InterventionError, OSError):
             pass  # the page says what is wrong when it is visited

@@ -114,7 +114,7 @@ def found_score(page) -> tuple[str, float]:
     """The metric and score of the first entry of "Highlight a found cell" as shown on the page."""
     box = page.locator("[data-testid=stSelectbox]").filter(has_text="Highlight a found cell")
     shown = box.inner_text() + " " + " ".join(box.locator("input").evaluate_all("els => els.map(e => e.value)"))
-    found = re.search(r"1\. layer \d \w+ unit \d+ \((auc|r|rho) (-?[\d.]+)\)", shown)
+    found = re.search(r"1\. \d:\w+:\d+ \((auc|r|rho) (-?[\d.]+)\)", shown)
     assert found, shown
     return found[1], float(found[2])
 

@@ -80,7 +80,8 @@ CLAMP_DEMOS = {
 def clamp_demo(model_dir: str, cfg: CharRNNConfig) -> ClampDemo:
     """The first clamp the page shows for a model: a measured demo, else its default cell at CLAMP_VALUE."""
     cell = default_cell(model_dir, cfg)[1]
-    return CLAMP_DEMOS.get(Path(model_dir).name, ClampDemo(cell, CLAMP_VALUE, CLAMP_FIRST["prime"], CLAMP_FIRST["seed"]))
+    generic = ClampDemo(cell, CLAMP_VALUE, CLAMP_FIRST["prime"], CLAMP_FIRST["seed"])
+    return CLAMP_DEMOS.get(Path(model_dir).name, generic)
 
 
 def clamp_effect(count: str, free: str, clamped: str) -> str:

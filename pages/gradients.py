@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard import gradients as G
+from dashboard import urlstate
 from dashboard.panels import lazy_tabs
 
 st.title("Gradients")
@@ -15,11 +16,14 @@ st.caption("Why LSTMs exist: how the error signal travels back through time in a
 def flow_panel() -> None:
     c1, c2, c3, c4 = st.columns(4)
     first = G.FLOW_DEFAULTS
+    urlstate.restore("gradients_sigma", "sigma", float, lambda v: 0.5 <= v <= 2.0 and round(v / 0.05, 6) % 1 == 0)
+    urlstate.restore("gradients_length", "T", int, lambda v: 10 <= v <= 1000 and v % 10 == 0)
     sigma = c1.slider("Largest singular value σ of W_hh", 0.5, 2.0, first["sigma"], 0.05, key="gradients_sigma")
     forget_bias = c2.slider("Forget-gate bias (LSTM f, GRU z)", -2.0, 6.0, first["forget_bias"], 0.5,
                             key="gradients_fbias")
     length = c3.slider("Sequence length T", 10, 1000, first["length"], 10, key="gradients_length")
     scale = c4.select_slider("Input scale", [0.01, 0.1, 1.0], first["input_scale"], key="gradients_scale")
+    urlstate.remember(sigma=f"{sigma:g}", T=length)
     curves = G.flow_curves(length, sigma, forget_bias, scale)
     st.plotly_chart(G.flow_figure(curves, sigma), key="gradients_flow", config={"displayModeBar": False})
     far = {name: y[-1] for name, y in curves.items()}
@@ -59,7 +63,9 @@ def why_jacobians() -> None:
 
 @st.fragment
 def clip_panel() -> None:
+    urlstate.restore("gradients_tau", "tau", float, G.CLIP_TAUS.__contains__)
     tau = st.select_slider("Clipping threshold τ", G.CLIP_TAUS, G.CLIP_DEFAULT_TAU, key="gradients_tau")
+    urlstate.remember(tau=f"{tau:g}")
     free, clipped = G.memory_run(**G.CLIP_RUN, clip=None), G.memory_run(**G.CLIP_RUN, clip=tau)
     st.plotly_chart(G.training_figure({"no clipping": free, f"clipped at τ={tau:g}": clipped}, tau),
                     key="gradients_clip", config={"displayModeBar": False})

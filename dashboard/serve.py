@@ -71,7 +71,7 @@ def warm_first_views() -> None:
     from core.lens.intervene import InterventionError
     from core.vqa.checkpoint import VQACheckpointError
     from core.vqa.data import VQADataError
-    from dashboard import captioning, causal, cells, gradients, models, vqa
+    from dashboard import captioning, causal, cells, gradients, models, showcase, vqa
 
     options = models.available_models()
     if options:  # the sidebar's default model, the page of its validation split and the cell Cells opens on
@@ -84,10 +84,8 @@ def warm_first_views() -> None:
         except (models.CheckpointError, CorpusError, InterventionError, OSError):
             pass  # the page says what is wrong when it is visited
     gradients.warm_first_view()
-    name = next(iter(captioning.SAMPLES))  # the default sample photo, the default captioner and beam
-    try:
-        captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",
-                                 next(iter(captioning.MODELS)), 3)
+    try:  # the default sample photo (read as its upload would be), the default captioner and beam
+        captioning.caption_image(*showcase.sample(next(iter(showcase.SHOWCASE))), next(iter(captioning.MODELS)), 3)
     except (CaptionCheckpointError, OSError):
         pass
     try:

@@ -347,7 +347,8 @@ def error_analysis(model_dir: str, chars: int = 5_000, order: int = 5
 
 
 def errors_figure(rows: list[ErrorRow]) -> go.Figure:
-    """Per kind of character: the share of the n-gram's errors the RNN removes, and the errors it adds."""
+    """Per kind of character that occurs: the share of the n-gram's errors the RNN removes, and the errors it adds."""
+    rows = [r for r in rows if r.n]  # a kind absent from the text would be an empty row
     kinds = [r.kind for r in rows]
     fig = go.Figure([go.Bar(y=kinds, x=[r.removed_fraction for r in rows], orientation="h",
                             name="n-gram errors removed",
@@ -361,9 +362,11 @@ def errors_figure(rows: list[ErrorRow]) -> go.Figure:
 
 
 def winner_html(text: str, p_rnn: np.ndarray, p_ngram: np.ndarray) -> str:
-    """text[1:] coloured by log p_rnn - log p_ngram of each character: blue where the RNN wins, red the n-gram."""
+    """text coloured by log p_rnn - log p_ngram of each character from the second on (the first, which nothing
+    predicts, in grey): blue where the RNN wins, red where the n-gram does."""
     gain = np.log(p_rnn) - np.log(p_ngram)  # (T-1,)
-    spans = []
+    spans = [f'<span style="color:#999" title="the first character: nothing predicts it">{html.escape(text[:1])}'
+             '</span>']
     for ch, g, pr, pn in zip(text[1:], gain, p_rnn, p_ngram):
         tip = html.escape(f"{ch!r}: rnn {pr:.3f}, n-gram {pn:.3f}")
         spans.append(f'<span style="background:{diverging_colour(float(g) / 3)}" title="{tip}">'

@@ -148,12 +148,13 @@ def standalone_html(body: str, title: str) -> str:
 
 
 def first_word_with_matches(x: np.ndarray, text: str, threshold: float, min_fraction: float,
-                            max_words: int = 50) -> tuple[int, int]:
-    """The first word of text whose LSTMVis cell set (x: (H, T)) is also on somewhere else: a search span
-    that finds something; else the first word (or character)."""
-    words = [(m.start(), m.end()) for m in re.finditer(r"\w+", text)][:max_words]
+                            max_words: int = 50, min_score: float = 0.5) -> tuple[int, int]:
+    """The first word (of 3+ characters) of text whose LSTMVis cell set (x: (H, T)) is also on somewhere else over a
+    stretch of similar length (score >= min_score): a search span that finds something; else the first word."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\w{3,}", text)][:max_words]
     for start, end in words:
-        if pattern_search(x, start, end, threshold, min_fraction)[1]:
+        matches = pattern_search(x, start, end, threshold, min_fraction)[1]
+        if matches and matches[0].score >= min_score:
             return start, end
     return words[0] if words else (0, 1)
 

@@ -7,7 +7,7 @@ from core.lens.discovery import DiscoveryError
 from core.lens.intervene import InterventionError
 from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
-from dashboard import models
+from dashboard import models, urlstate
 from dashboard.panels import lazy_tabs
 
 PROBLEMS = (InterventionError, AttributionError, CorpusError, SignalError, DiscoveryError, ValueError, OSError)
@@ -32,7 +32,8 @@ cfg = ckpt.model.config
 named = dca.named_cell(model_dir)
 st.caption(f"`{ckpt.path.name}` ({cfg.cell.upper()}, {cfg.n_layer} x {cfg.hidden_size}). A cell that tracks quotes "
            "is not yet a cell the model *uses* for quotes: fix it and watch the text change, ask which earlier "
-           "characters a prediction rests on, and check that the cell is not chance.")
+           "characters a prediction rests on, and check that the cell is not chance. Log-probabilities here are in "
+           "nats (natural log: 1 nat = 1.44 bits).")
 if named is None:
     st.info("The lecture's named cells live in **austen-lstm** (quote cell 1:c:317) and **linux-lstm** (comment "
             "cell 0:c:57): pick one of them in the sidebar to start from those cells.")
@@ -96,7 +97,9 @@ def attribution_panel() -> None:
         position = a.number_input("Explain the prediction after character", 0, len(val) - 2,
                                   dca.default_position(val), key="causal_position")
         method = b.radio("Method", list(dca.METHODS), key="causal_method", horizontal=True, format_func=dca.METHODS.get)
+        urlstate.restore("causal_window", "back", int, lambda v: 20 <= v <= 400 and v % 20 == 0)
         window = c.slider("Characters back", 20, 400, 200, 20, key="causal_window")
+        urlstate.remember(back=window)
         try:
             attr = dca.attribution(model_dir, val, int(position), method, window)
         except PROBLEMS as err:

@@ -284,7 +284,12 @@ def search_panel() -> None:
         st.dataframe(pd.DataFrame([{"start": m.start, "end": m.end, "score": m.score,
                                     "text": chunk[max(0, m.start - 15):m.start] + " [" + chunk[m.start:m.end]
                                     + "] " + chunk[m.end:m.end + 15]} for m in matches]),
-                     hide_index=True, height=300)
+                     hide_index=True, height=300, column_config={"score": st.column_config.NumberColumn(
+                         help="The share of the set on over the match times the length ratio of match and span "
+                              "(shorter / longer): 1 is the whole set on over a stretch as long as the span; a "
+                              "1-character match of a 4-character span scores at most 0.25.", format="%.2f")})
+        st.caption("Score: the share of the set on over the match x (shorter / longer) of the match's and the span's "
+                   "lengths.")
         if not matches:
             st.caption("The set is on nowhere else in this page.")
 

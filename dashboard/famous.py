@@ -20,11 +20,11 @@ class Famous:
 # pages chosen by ranking every cell on the first 8 pages of each model's val split (1,000 characters of warm-up):
 # the page where the best cell scores highest and the signal occurs near the top (bench numbers in the report)
 FAMOUS = {
-    "line": Famous("Line-length cell", "line_position", "shakespeare-lstm", 3),  # 1:c:285, r 0.91
-    "quote": Famous("Quote cell", "quote", "austen-lstm", 4),                      # 1:c:317, AUC 0.99
-    "if": Famous("If-statement cell", "if", "linux-lstm", 4),                      # 1:c:72, AUC 0.93
-    "depth": Famous("Code-depth cell", "brace_depth", "linux-lstm", 5),            # 0:c:211, r 0.92
-    "comment": Famous("Comment cell", "comment", "linux-lstm", 1),                 # 0:c:57, AUC 1.00
+    "line": Famous("Line length", "line_position", "shakespeare-lstm", 3),  # 1:c:285, r 0.91
+    "quote": Famous("Quote", "quote", "austen-lstm", 4),                      # 1:c:317, AUC 0.99
+    "if": Famous("If-statement", "if", "linux-lstm", 4),                      # 1:c:72, AUC 0.93
+    "depth": Famous("Code depth", "brace_depth", "linux-lstm", 5),            # 0:c:211, r 0.92
+    "comment": Famous("Comment", "comment", "linux-lstm", 1),                 # 0:c:57, AUC 1.00
 }
 CORPUS_OF = {"shakespeare-lstm": "shakespeare", "austen-lstm": "austen", "linux-lstm": "linux"}
 MISSING = {  # why a signal is constant on a text, for the one-click fix

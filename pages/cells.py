@@ -25,9 +25,9 @@ ckpt = models.selected_checkpoint()
 if ckpt is None:
     st.stop()
 model_dir = st.session_state["model_dir"]
-st.caption(f"`{ckpt.path.name}`: each character's background is one cell's value after reading it (the colour "
-           "bar above the text says which values are red and blue). Hover a character for the value and the "
-           "model's top-5 guesses for the next one.")
+st.caption(f"`{ckpt.path.name}`: each character's background is one cell's value after reading it; hover a "
+           "character for the value and the model's top-5 next characters. The famous cells' buttons open the "
+           "model and page each was found on.")
 
 
 def open_famous(key: str) -> None:
@@ -37,20 +37,18 @@ def open_famous(key: str) -> None:
     if Path(st.session_state["model_dir"]).name != cell.model and (path / "config.json").is_file():
         st.session_state["picker_model"] = st.session_state["model_dir"] = str(path)
         st.session_state["cells_announce"] = (f"Switched the sidebar model to **{cell.model}** for the "
-                                              f"{cell.label.lower()}.")
+                                              f"{cell.label.lower()} cell.")
     if Path(st.session_state["model_dir"]).name == cell.model:
         st.session_state.update(cells_source="val", cells_page=cell.page)
     st.session_state.update(cells_opened=st.session_state["model_dir"], cells_signal=cell.signal,
                             cells_pending_find=True, cells_jump=True)
 
 
-st.markdown("**The lecture's famous cells**: each button opens the model and the stretch of its validation text "
-            "the cell was found in, and finds the cell.")
 for col, (key, cell) in zip(st.columns(len(famous.FAMOUS)), famous.FAMOUS.items()):
     col.button(cell.label, key=f"cells_preset_{key}", on_click=open_famous, args=(key,), width="stretch",
                help=f"{famous.signal_label(cell.signal)}: opens `{cell.model}` on page {cell.page} of its "
                     "validation text and finds the cell.")
-    col.caption(f"`{cell.model}`, val page {cell.page}")
+    col.caption(f"{cell.model.removesuffix('-lstm')}, page {cell.page}")
 if "cells_announce" in st.session_state:
     st.info(st.session_state.pop("cells_announce"), icon=":material/swap_horiz:")
 if st.session_state.get("cells_opened") != model_dir:  # a first visit, or a new sidebar model: open on a cell
@@ -59,7 +57,8 @@ if st.session_state.get("cells_opened") != model_dir:  # a first visit, or a new
                             cells_signal=first.signal if first else "auto", cells_pending_find=True, cells_jump=True)
 
 # --- the text -------------------------------------------------------------------------------------------
-source = st.radio("Text", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="cells_source")
+text_col, page_col = st.columns([3, 1], vertical_alignment="bottom")
+source = text_col.radio("Text", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="cells_source")
 text = ""
 if source == "val":
     try:
@@ -88,12 +87,11 @@ page = 0
 if n_pages > 1:
     if st.session_state.get("cells_page", 1) > n_pages:
         st.session_state["cells_page"] = 1
-    page = st.number_input(f"The text has {len(text):,} characters, more than the {dc.PAGE_CHARS:,} analysed at "
-                           f"once: page (1 to {n_pages})", 1, n_pages, key="cells_page") - 1
+    page = page_col.number_input(f"Page (1-{n_pages})", 1, n_pages, key="cells_page",
+                                 help=f"The text has {len(text):,} characters, more than the {dc.PAGE_CHARS:,} "
+                                      "analysed at once.") - 1
 offset, chunk, warmup = dc.text_page(text, page)
-if warmup:
-    st.caption(f"Characters {offset:,} to {offset + len(chunk):,}; the model first reads the {len(warmup):,} "
-               "characters before them.")
+where = f" · characters {offset:,}-{offset + len(chunk):,} (warmed up on the {len(warmup):,} before)" if warmup else ""
 unknown = ckpt.vocab.unknown_mask(chunk)
 if any(unknown):
     odd = "".join(sorted({ch for ch, u in zip(chunk, unknown) if u}))
@@ -136,24 +134,25 @@ if st.session_state.get("cells_signal") == "auto":  # a model with no famous cel
     st.session_state["cells_signal"] = famous.first_signal(chunk) or "regex"
 if st.session_state.pop("cells_pending_find", False):  # a famous cell or a first visit: find it on this page
     run_find(model_dir, chunk, warmup, text_key)
-a, b, c = st.columns(3)
-layer = a.selectbox("Layer", range(L), key="cells_layer", format_func=lambda l: f"layer {l}")
+a, b, c, d = st.columns([2, 3, 3, 4], vertical_alignment="bottom")
+layer = a.selectbox("Layer", range(L), key="cells_layer")
 kind = b.selectbox("Value", kinds, key="cells_kind",
                    format_func=lambda k: "cell state c (shown as tanh c)" if k == "c" else KIND_LABELS[k])
-unit = c.number_input(f"Unit (0 to {H - 1}; the arrows step through them)", 0, H - 1, key="cells_unit")
+unit = c.number_input(f"Unit (0-{H - 1})", 0, H - 1, key="cells_unit", help="The arrows step through the units.")
 kind_text = "tanh(c)" if kind == "c" else KIND_LABELS[kind]
 label = f"{famous.cell_name(layer, kind, unit)} ({kind_text} of layer {layer}, unit {unit})"
 values = dc.cell_values(acts, kind, layer, unit)
-percentiles = st.toggle("Colour by this cell's range on the page (2nd to 98th percentile)", key="cells_percentiles",
-                        help="Best for graded cells (depth, position): a cell that never leaves one side of zero "
-                             "still reads as a gradient. Switched on when a graded signal is found.")
+percentiles = d.toggle("Colour by the page's range", key="cells_percentiles",
+                       help="Red and blue at this cell's 2nd and 98th percentile on the page. Best for graded cells "
+                            "(depth, position): a cell that never leaves one side of zero still reads as a gradient. "
+                            "Switched on when a graded signal is found.")
 lo, hi = dc.colour_range(values, kind, percentiles)
 scale_note = ("red: this page's 2nd percentile of the cell, blue: its 98th" if percentiles else
               "red: the lowest value the cell can take, blue: the highest, white: " + f"{(lo + hi) / 2:g}")
 jump = st.session_state.pop("cells_jump", False) and st.session_state.get("cells_signal") in offered
 mark = famous.first_on(chunk, st.session_state["cells_signal"]) if jump else None  # where a famous cell's signal starts
 body = dc.highlight_html(acts, values, lo, hi, ckpt.vocab.itos, unknown, label, mark)
-st.markdown(f"**{label}**")
+st.markdown(f"**{label}**{where}")
 st.html(dc.legend_html(lo, hi, scale_note) + body)
 if mark:
     scroll_to_selector(f"#{dc.MARK_ID}")
@@ -214,7 +213,7 @@ def missing_signals(offered: list[str]) -> None:
     for col, (key, name) in zip(st.columns(max(len(fixes), 1)), fixes.items()):
         cell, why = famous.FAMOUS[key], famous.MISSING[name]
         col.button(f"{why[0].upper()}{why[1:]} here: open {cell.model}", key=f"cells_fix_{key}",
-                   on_click=open_famous, args=(key,), help=f"Opens the {cell.label.lower()} in `{cell.model}`.")
+                   on_click=open_famous, args=(key,), help=f"Opens the {cell.label.lower()} cell in `{cell.model}`.")
 
 
 n = len(chunk)

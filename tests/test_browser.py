@@ -123,12 +123,12 @@ def test_cell_presets_open_their_model_and_relabel_the_found_list(server, browse
     page = browser.new_page(viewport={"width": 1440, "height": 900})  # a fresh session
     page.goto(server + "/cells")
     settle(page)
-    page.get_by_role("button", name="Comment cell").click()
+    page.get_by_role("button", name="Comment", exact=True).click()
     settle(page)
     assert "linux-lstm: each character's background" in page.locator("[data-testid=stMain]").inner_text()
     metric, score = found_score(page)
     assert metric == "auc" and score > 0.8
-    page.get_by_role("button", name="Code-depth cell").click()
+    page.get_by_role("button", name="Code depth", exact=True).click()
     settle(page)
     for _ in range(120):  # a loaded machine may answer late; the chosen entry is an input's value, not text
         metric, score = found_score(page)  # the list now reads the depth result, not the comment one

@@ -124,6 +124,7 @@ def test_cell_presets_open_their_model_and_relabel_the_found_list(server, browse
     page.goto(server + "/cells")
     settle(page)
     page.get_by_role("button", name="Comment", exact=True).click()
+    page.get_by_text("Best cells for inside a C comment").wait_for(timeout=180_000)  # the page opened on another
     settle(page)
     assert "linux-lstm: each character's background" in page.locator("[data-testid=stMain]").inner_text()
     metric, score = found_score(page)

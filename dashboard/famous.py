@@ -17,8 +17,8 @@ class Famous:
     page: int
 
 
-# pages chosen by ranking every cell on the first 8 pages of each model's val split (1,000 characters of warm-up):
-# the page where the best cell scores highest and the signal occurs near the top (bench numbers in the report)
+# pages chosen by ranking every cell on the first 8 pages of each model's val split, 1,000 characters of warm-up
+# (`python bench/famous_cells.py --pages 8`): a page where the best cell scores >= 0.9 and the signal occurs
 FAMOUS = {
     "line": Famous("Line length", "line_position", "shakespeare-lstm", 3),  # 1:c:285, r 0.91
     "quote": Famous("Quote", "quote", "austen-lstm", 4),                      # 1:c:317, AUC 0.99

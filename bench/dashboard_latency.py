@@ -1,7 +1,7 @@
 """Dashboard latency: generate-to-first-character and streaming rate in a real browser vs the core sampler,
-each page's first render under AppTest with the models already cached, and each page's first visit in
-chromium on a cold server (a fresh `streamlit run dashboard/serve.py` per visit, or app.py in a checkout without
-serve.py) beside a bare one-title script served the same way.
+each page's first render under AppTest with the models already cached, and each page's first visit (until its
+main figure is drawn) beside Sample's, in chromium on a cold server (a fresh `streamlit run dashboard/serve.py` per
+visit, or app.py in a checkout without serve.py) beside a bare one-title script served the same way.
 
 `python bench/dashboard_latency.py [--checkpoint DIR] [--length 2000] [--repeats 5]`
 `python bench/dashboard_latency.py --tour [--repeats 5]` (each Tour stop's render, reached with Next, beside the
@@ -219,13 +219,15 @@ def tour_tables(repeats: int, tmp: Path) -> None:
                f"script done); medians of {repeats} walks, each a new session, and the first walk:", times, first)
 
 
+FIGURES = {"": "img", "sample": "textarea", "train_more": "[data-testid=stPlotlyChart]", "cells": "pre",
+           "gradients": "[data-testid=stPlotlyChart]", "causal": "pre", "captioning": "img", "vqa": "img"}
 COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 
-def cold_visit(root: Path, path: str, env: dict, log: Path) -> tuple[float, float]:
+def cold_visit(root: Path, path: str, env: dict, log: Path, figure: str = "h1") -> tuple[float, float]:
     """Opening root's app at path on a freshly started server: seconds from the server's start until it answers
     its health check (dashboard/serve.py imports its libraries then), and from opening the page to the end of its
-    first script run."""
+    first script run with `figure` (a CSS selector in the main area) drawn."""
     from playwright.sync_api import sync_playwright
 
     t_start = time.perf_counter()
@@ -239,7 +241,8 @@ def cold_visit(root: Path, path: str, env: dict, log: Path) -> tuple[float, floa
             page.goto(url + path)
             page.wait_for_selector("[data-testid=stMain] h1", timeout=600_000)
             page.wait_for_selector(FINISHED, timeout=600_000)
-            elapsed = time.perf_counter() - t0
+            page.wait_for_selector(f"[data-testid=stMain] {figure}", timeout=600_000)
+            elapsed = time.perf_counter() - t0  # the script has run and the page's main figure is drawn
             browser.close()
     finally:
         proc.terminate()
@@ -262,7 +265,7 @@ def cold_renders(roots: list[Path], tmp: Path, repeats: int,
         for path in pages:
             for root, t, s in zip(roots, times, starts):
                 env = {"RNNLENS_CHECKPOINTS": str(root / "checkpoints"), "RNNLENS_RUNS": str(tmp / "cold-runs")}
-                ready, elapsed = cold_visit(root, path, env, tmp / "server.log")
+                ready, elapsed = cold_visit(root, path, env, tmp / "server.log", FIGURES.get(path.strip("/"), "h1"))
                 t.setdefault(path or "/", []).append(elapsed)
                 s.append(ready)
         for t in times:
@@ -271,11 +274,13 @@ def cold_renders(roots: list[Path], tmp: Path, repeats: int,
 
 
 def print_table(title: str, times: dict[str, list[float]]) -> None:
-    """Median seconds per page and its ratio to the baseline row."""
+    """Median seconds per page, its ratio to the baseline row and, where Sample was visited, to Sample's."""
     base = statistics.median(times.pop("(bare script, baseline)"))
-    print(f"{title}; bare-script baseline {base:.3f} s:")
+    sample = statistics.median(times["/sample"]) if "/sample" in times else None
+    print(f"{title}; bare-script baseline {base:.3f} s" + (f", Sample {sample:.3f} s" if sample else "") + ":")
     for name, t in times.items():
-        print(f"  {name:<26} {statistics.median(t):6.3f} s  ({statistics.median(t) / base:.1f}x baseline)")
+        vs_sample = f", {statistics.median(t) / sample:.1f}x Sample" if sample else ""
+        print(f"  {name:<26} {statistics.median(t):6.3f} s  ({statistics.median(t) / base:.1f}x baseline{vs_sample})")
 
 
 def server_rate(length: int, repeats: int) -> list[float]:

@@ -18,7 +18,7 @@ PAGES = [  # (file relative to this entrypoint, title, icon); Home stays the def
     ("../pages/tour.py", "Tour", ":material/tour:"),
     ("../pages/home.py", "Home", ":material/home:"),
     ("../pages/sample.py", "Sample", ":material/edit_note:"),
-    ("../pages/train_more.py", "Train more", ":material/timeline:"),
+    ("../pages/train_more.py", "Training timeline", ":material/timeline:"),
     ("../pages/train.py", "Train", ":material/model_training:"),
     ("../pages/cells.py", "Cells", ":material/grid_on:"),
     ("../pages/gradients.py", "Gradients", ":material/trending_down:"),
@@ -35,7 +35,8 @@ def model_picker() -> None:
     if chosen and chosen not in options and (Path(chosen) / "config.json").is_file():
         options.append(chosen)  # a checkpoint set from elsewhere (a test, the Train page) stays selectable
     st.sidebar.header("Model")
-    st.sidebar.caption("Used by Sample, Train more and Cells; Gradients and Captioning bring their own models.")
+    st.sidebar.caption("Used by Sample, Training timeline, Cells and Cause & effect; Gradients, Captioning and VQA "
+                       "bring their own models.")
     if not options:
         st.session_state["model_dir"] = None
         st.sidebar.info("No checkpoints yet. Train one on the **Train** page.")
@@ -51,6 +52,7 @@ def model_picker() -> None:
         st.sidebar.error(f"Cannot load this checkpoint: {err}")
         return
     st.sidebar.markdown("  \n".join(f"{k}: **{v}**" for k, v in models.card_rows(card).items()))
+    st.sidebar.caption(models.LOSS_UNITS)
 
 
 nav = st.navigation([st.Page(path, title=title, icon=icon, default=title == "Home") for path, title, icon in PAGES])

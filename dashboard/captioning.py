@@ -18,8 +18,6 @@ from core.vision.scenes import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"photos": ROOT / "checkpoints" / "captioner-photos", "shapes": ROOT / "checkpoints" / "captioner-scenes"}
-SAMPLES = {"cat (chelsea)": "chelsea", "astronaut": "astronaut", "coffee": "coffee", "rocket": "rocket",
-           "motorcycle": "motorcycle", "cameraman": "camera"}
 TRAIN_REAL = ("python -m core.cli.caption_train --karpathy-json dataset_flickr8k.json "
               "--images Flicker8k_Dataset --out checkpoints/captioner-flickr8k")
 CARD_ROWS = ("data", "encoder", "n_params", "steps", "train_seconds", "hardware", "command")
@@ -108,13 +106,14 @@ def for_display(image: Image.Image, width: int = 320) -> Image.Image:
 
 
 def overlay(image: Image.Image, alpha: np.ndarray, width: int = 320) -> Image.Image:
-    """The paper's look: the image lit where the smoothly upsampled attention is high, dark elsewhere."""
+    """The paper's look: the image lit where the smoothly upsampled attention is high, dimmed (to no less than 45%,
+    so a dark photo stays readable) elsewhere."""
     img = np.asarray(for_display(image, width), dtype=np.float32)  # (h, width, 3)
     h = img.shape[0]
     up = upsample_map(alpha, h, width)
     up = up / max(float(up.max()), 1e-12)
     tint = np.array([255.0, 230.0, 120.0])
-    out = img * (0.15 + 0.85 * up[..., None]) * 0.8 + tint * 0.2 * up[..., None]
+    out = img * (0.45 + 0.55 * up[..., None]) * 0.8 + tint * 0.2 * up[..., None]
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
 

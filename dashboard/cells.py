@@ -17,10 +17,11 @@ from core.lens.activations import KIND_LABELS, Activations, extract, neutral_val
 from core.charlm.corpus import load_corpus
 from core.lens.discovery import CellScore, gate_saturation, pattern_search, rank_cells
 from core.lens.signals import compute_signal
-from dashboard import models
+from dashboard import famous, models
 
 PAGE_CHARS = 5_000  # characters analysed at once (one page); longer texts are paged
 WARMUP_CHARS = 1_000  # text before a page read first, so the page does not start from a blank state
+MARK_ID = "rnnlens-cells-mark"  # the id of the character the page scrolls to
 NEG, POS = (214, 39, 40), (31, 119, 180)  # red for -1, blue for +1
 
 
@@ -47,6 +48,22 @@ def find_cells(model_dir: str, text: str, warmup: str, signal: str, pattern: str
     """The cells best tracking a signal over text (raises SignalError / DiscoveryError)."""
     y, binary = compute_signal(signal, text, pattern)
     return rank_cells(activations(model_dir, text, warmup), y, binary, top=top, monotone=monotone)
+
+
+def text_page(text: str, page: int) -> tuple[int, str, str]:
+    """Page `page` (0-based) of a text: its offset, its PAGE_CHARS characters and the warm-up read before them."""
+    offset = page * PAGE_CHARS
+    return offset, text[offset:offset + PAGE_CHARS], text[max(0, offset - WARMUP_CHARS):offset]
+
+
+def opening_page(model_dir: str) -> tuple[str, str, str | None]:
+    """The page of a model's val text the Cells page opens on, its warm-up and the signal it finds there
+    (None: the page picks one), as pages/cells.py computes them (raises CorpusError)."""
+    ckpt = models.get_checkpoint(model_dir)
+    corpus = str(ckpt.card.get("corpus", ""))
+    first = famous.opening(ckpt.path.name, corpus)
+    _, chunk, warmup = text_page(val_text(corpus).replace("\r\n", "\n"), first.page - 1 if first else 0)
+    return chunk, warmup, first.signal if first else None
 
 
 def cell_values(acts: Activations, kind: str, layer: int, unit: int) -> np.ndarray:
@@ -92,9 +109,10 @@ def _p(p: float, digits: int = 2) -> str:
 
 
 def highlight_html(acts: Activations, values: np.ndarray, lo: float, hi: float, itos: list[str],
-                   unknown: list[bool], label: str) -> str:
+                   unknown: list[bool], label: str, mark: int | None = None) -> str:
     """Monospace HTML of acts.text, each character's background = its value (lo red, hi blue, in LEVELS shades);
-    hover: the value, the top-5 next characters and the actual next one's probability."""
+    hover: the value, the top-5 next characters and the actual next one's probability; character `mark` carries
+    the id MARK_ID (to scroll to)."""
     levels = np.clip(np.rint((np.asarray(values) - lo) / max(hi - lo, 1e-9) * (LEVELS - 1)), 0, LEVELS - 1)
     spans = []
     for t, ch in enumerate(acts.text):
@@ -109,7 +127,8 @@ def highlight_html(acts: Activations, values: np.ndarray, lo: float, hi: float, 
             tip.append("not in the model's vocabulary (read as the unknown symbol)")
             css += " rku"
         body = html.escape(ch) if ch != "\n" else "\n"
-        spans.append(f'<span class="{css}" title="{html.escape(chr(10).join(tip))}">{body}</span>')
+        anchor = f' id="{MARK_ID}"' if t == mark else ""
+        spans.append(f'<span{anchor} class="{css}" title="{html.escape(chr(10).join(tip))}">{body}</span>')
     return (_shade_styles() + f'<pre title="{html.escape(label)}" style="font-family:ui-monospace,Menlo,Consolas,'
             'monospace;font-size:13px;line-height:1.45;white-space:pre-wrap;tab-size:8;color:#111;background:#fff;'
             'padding:8px;border:1px solid #ddd;max-height:520px;overflow:auto">' + "".join(spans) + "</pre>")
@@ -129,12 +148,13 @@ def standalone_html(body: str, title: str) -> str:
 
 
 def first_word_with_matches(x: np.ndarray, text: str, threshold: float, min_fraction: float,
-                            max_words: int = 50) -> tuple[int, int]:
-    """The first word of text whose LSTMVis cell set (x: (H, T)) is also on somewhere else: a search span
-    that finds something; else the first word (or character)."""
-    words = [(m.start(), m.end()) for m in re.finditer(r"\w+", text)][:max_words]
+                            max_words: int = 50, min_score: float = 0.5) -> tuple[int, int]:
+    """The first word (of 3+ characters) of text whose LSTMVis cell set (x: (H, T)) is also on somewhere else over a
+    stretch of similar length (score >= min_score): a search span that finds something; else the first word."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\w{3,}", text)][:max_words]
     for start, end in words:
-        if pattern_search(x, start, end, threshold, min_fraction)[1]:
+        matches = pattern_search(x, start, end, threshold, min_fraction)[1]
+        if matches and matches[0].score >= min_score:
             return start, end
     return words[0] if words else (0, 1)
 
@@ -144,7 +164,7 @@ def heatmap_figure(acts: Activations, cells: list[tuple[str, int, int]], start: 
     z = np.stack([cell_values(acts, k, l, u)[start:end] - neutral_value(k) for k, l, u in cells])  # (N, S)
     chars = [_shown(ch) if ch in "\n\t " else ch for ch in acts.text[start:end]]
     fig = go.Figure(go.Heatmap(
-        z=z, x=list(range(start, end)), y=[f"L{l} {k} {u}" for k, l, u in cells], zmid=0, zmin=-1, zmax=1,
+        z=z, x=list(range(start, end)), y=[f"{l}:{k}:{u}" for k, l, u in cells], zmid=0, zmin=-1, zmax=1,
         colorscale=[[0, "rgb(%d,%d,%d)" % NEG], [0.5, "white"], [1, "rgb(%d,%d,%d)" % POS]],
         customdata=np.broadcast_to(np.array(chars, dtype=object), z.shape),
         hovertemplate="%{y}<br>char %{x}: %{customdata}<br>value - centre %{z:+.3f}<extra></extra>"))

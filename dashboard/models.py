@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "shakespeare-lstm"  # the lecture's model comes first in the picker
 # what a model is first asked to continue, by its corpus (the Sample page and the Tour)
 DEFAULT_PRIMES = {"shakespeare": "ROMEO.\n", "austen": "\"My dear", "linux": "static int ", "latex": "\\begin{"}
+LOSS_UNITS = ("**bpc**, bits per character: the mean of -log2 of the probability the model gave each true next "
+              "character of held-out text. 1 bpc: on average as unsure as a fair coin toss between 2 characters; "
+              "guessing uniformly among 64 characters scores 6.")
 
 
 def checkpoints_dir() -> Path:
@@ -117,6 +120,7 @@ def card_rows(card: dict) -> dict[str, str]:
 def trained_on(card: dict) -> str:
     """Where a model was trained: the card's device (newer cards) or the start of its hardware line."""
     where = card.get("device") or str(card.get("hardware", "n/a")).split(", torch")[0]
+    where = where.replace(" 1 threads", " 1 thread")  # older cards wrote the plural for one
     return where.replace(":", "", 1) if where.startswith(("cpu:", "cuda:", "mps:")) else where
 
 

@@ -115,7 +115,7 @@ SEQUENCE_TYPES = [
     ("many to one", "sentiment:<br>words → label", "Gradients<br>(loss at the last step)", [1, 1, 1], [0, 0, 1]),
     ("many to many", "translation:<br>read, then write", "Sample<br>(prime, then text)",
      [1, 1, 1, 0, 0], [0, 0, 1, 1, 1]),
-    ("many to many", "per frame / per char:<br>next-char prediction", "Train, Train more,<br>Cells",
+    ("many to many", "per frame / per char:<br>next-char prediction", "Train, Training timeline,<br>Cells",
      [1, 1, 1], [1, 1, 1]),
 ]
 

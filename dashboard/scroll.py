@@ -1,4 +1,4 @@
-"""Scroll a keyed element into view inside its scrolling container, from the server side of a rerun."""
+"""Scroll an element (keyed, or any CSS selector) into view inside its scrolling box after a rerun renders."""
 import json
 
 import streamlit as st
@@ -20,4 +20,9 @@ SCRIPT = """<script>(() => {
 
 def scroll_to(key: str) -> None:
     """After this rerun renders, scroll the element made with `key=key` to the top of its scrolling box."""
-    st.html(SCRIPT % json.dumps(f".st-key-{key}"), unsafe_allow_javascript=True)
+    scroll_to_selector(f".st-key-{key}")
+
+
+def scroll_to_selector(selector: str) -> None:
+    """After this rerun renders, scroll the first element matching a CSS selector to the top of its scrolling box."""
+    st.html(SCRIPT % json.dumps(selector), unsafe_allow_javascript=True)

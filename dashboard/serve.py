@@ -65,23 +65,22 @@ def warm_first_views() -> None:
     from core.lens.intervene import InterventionError
     from core.vqa.checkpoint import VQACheckpointError
     from core.vqa.data import VQADataError
-    from dashboard import captioning, causal, cells, gradients, models, tour, vqa
+    from dashboard import captioning, causal, cells, gradients, models, showcase, tour, vqa
 
     options = models.available_models()
-    if options:  # the sidebar's default model, the first page of its validation split, as pages/cells.py reads it
+    if options:  # the sidebar's default model, the page of its validation split and the cell Cells opens on
         try:
-            corpus = str(models.get_checkpoint(options[0]).card.get("corpus", ""))
-            text = cells.val_text(corpus).replace("\r\n", "\n")
-            cells.activations(options[0], text[:cells.PAGE_CHARS], "")
+            chunk, warmup, signal = cells.opening_page(options[0])
+            cells.activations(options[0], chunk, warmup)
+            if signal:
+                cells.find_cells(options[0], chunk, warmup, signal, None, False)
             causal.warm_first_view(options[0])
         except (models.CheckpointError, CorpusError, InterventionError, OSError):
             pass  # the page says what is wrong when it is visited
     gradients.warm_first_view()
     tour.warm_first_view()
-    name = next(iter(captioning.SAMPLES))  # the default sample photo, the default captioner and beam
-    try:
-        captioning.caption_image(captioning.sample_photo(captioning.SAMPLES[name]), f"sample:{name}",
-                                 next(iter(captioning.MODELS)), 3)
+    try:  # the default sample photo (read as its upload would be), the default captioner and beam
+        captioning.caption_image(*showcase.sample(next(iter(showcase.SHOWCASE))), next(iter(captioning.MODELS)), 3)
     except (CaptionCheckpointError, OSError):
         pass
     try:

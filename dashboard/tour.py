@@ -21,7 +21,7 @@ from core.vqa.checkpoint import VQACheckpointError
 from dashboard import captioning as cap
 from dashboard import cells as dc
 from dashboard import gradients as G
-from dashboard import links, models, plots, tour_cells, vqa
+from dashboard import links, models, plots, showcase, tour_cells, vqa
 from dashboard.streaming import show_text
 from dashboard.tour_figures import hello_figure
 
@@ -172,8 +172,8 @@ PHOTO, PHOTO_NOUN = "cat (chelsea)", "cat"  # a scikit-image photo and what it s
 
 def captioning() -> str:
     """The photo captioner's attention before the chosen word of its caption of a real cat photo."""
-    image = cap.sample_photo(cap.SAMPLES[PHOTO])
-    words, alphas, logprob, _, _ = cap.caption_image(image, f"sample:{PHOTO}", "photos", 3)
+    image, key = showcase.sample(PHOTO)  # as the Captioning page reads it, so both show the same caption
+    words, alphas, logprob, _, _ = cap.caption_image(image, key, "photos", 3)
     k = st.slider("Word", 1, len(words), len(words), key="tour_word") if len(words) > 1 else 1
     with figure():
         left, right = st.columns(2)

@@ -94,7 +94,8 @@ class JobSnapshot:
     tokens_per_s: float | None
     curve: list[dict]  # the trainer's loss curve (samples.json "curve"): step, train_loss, val_loss, tokens_per_s
     samples: list[dict]  # step, text
-    val_bpc: float | None
+    val_bpc: float | None  # on the first cfg.eval_chars validation characters, as training runs
+    final_bpc: float | None  # on the whole validation split, when the run has ended
     path: str | None
     error: str | None
     elapsed_s: float
@@ -103,6 +104,11 @@ class JobSnapshot:
     @property
     def active(self) -> bool:
         return self.status in ("running", "stopping")
+
+    @property
+    def starting(self) -> bool:
+        """Running, but no training step reported yet (the child process reads the corpus and builds the model)."""
+        return self.status == "running" and self.step == 0 and self.tokens_per_s is None
 
 
 class Job:
@@ -113,7 +119,7 @@ class Job:
         self.minutes = minutes or cfg.max_minutes or 5.0
         self._lock = threading.Lock()
         self._status, self._error, self._path = "running", None, None
-        self._step, self._progress, self._tps, self._val_bpc = 0, 0.0, None, None
+        self._step, self._progress, self._tps, self._val_bpc, self._final_bpc = 0, 0.0, None, None, None
         self._curve: list[dict] = []  # the trainer's own curve: carried over (StartEvent), then each new point
         self._samples: list[dict] = list(previous._samples) if previous else []
         self._elapsed_before = previous.snapshot().elapsed_s if previous else 0.0
@@ -166,7 +172,7 @@ class Job:
         elif isinstance(e, CheckpointEvent):
             self._path = e.path
         elif isinstance(e, DoneEvent):
-            self._path = e.path
+            self._path, self._final_bpc = e.path, e.val_bpc
             self._add_final_sample(e.path)
         elif isinstance(e, JobFailed):
             self._status, self._error = "error", e.message
@@ -195,7 +201,7 @@ class Job:
             return JobSnapshot(
                 name=self.name, cfg=self.cfg, status=self._status, step=self._step, progress=self._progress,
                 tokens_per_s=self._tps, curve=list(self._curve), samples=list(self._samples),
-                val_bpc=self._val_bpc, path=self._path, error=self._error,
+                val_bpc=self._val_bpc, final_bpc=self._final_bpc, path=self._path, error=self._error,
                 elapsed_s=self._elapsed_before + end - self._started, minutes=self.minutes)
 
 

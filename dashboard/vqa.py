@@ -24,6 +24,7 @@ UPLOAD_QUESTIONS = {"easy": ["what color is the shape?", "what shape is in the i
                     "photos": ["what is this?", "what animal is this?", "what colour is the dog?",
                                "how many birds are there?", "is there a car?", "what fruit is this?"]}
 DEMO_SEEDS = 30_000_000          # photo-world seeds beyond train/val/test, drawn from the held-out stamps
+FIRST_PHOTO_SCENE = 2  # demo scenes 0-3: vqa-photos answers 3, 3, 4 and 4 of their 4 questions; 2 is the first 4/4
 
 
 @st.cache_resource

@@ -7,7 +7,7 @@ from core.vision.maps import entropy, max_entropy
 from core.caption.model import CaptionCheckpointError
 from core.vision.photos import PhotoWorldError
 from dashboard import captioning as cap
-from dashboard import links
+from dashboard import links, showcase
 
 st.title("Captioning")
 st.caption("Show, Attend and Tell (Xu et al. 2015): an LSTM writes the caption word by word and, before each word, "
@@ -15,7 +15,7 @@ st.caption("Show, Attend and Tell (Xu et al. 2015): an LSTM writes the caption w
 about = st.expander("What this captioner knows: training data, model card, how to train on a real dataset",
                     icon=":material/badge:")  # filled once the captioner is loaded
 links.adopt("cap_", model=links.choice(cap.MODELS), source=links.choice(["Sample photo", "New scene", "Upload"]),
-            sample=links.choice(cap.SAMPLES), beam=links.number(1, 10, int))
+            sample=links.choice(showcase.SHOWCASE), beam=links.number(1, 10, int))
 inputs, outputs = st.columns(2, gap="medium")
 model = inputs.radio("Captioner", list(cap.MODELS), horizontal=True, key="cap_model", format_func={
     "photos": "Photos (real objects)", "shapes": "Shapes (generated scenes)"}.get)
@@ -35,6 +35,11 @@ with about:
     if model == "photos":
         st.markdown("**nouns it knows**: " + ", ".join(cap.nouns(captioner)))
 
+def select_word(k: int) -> None:
+    """Callback of a thumbnail's button: the word map above shows word k (1-based)."""
+    st.session_state["cap_word"] = k
+
+
 st.session_state.setdefault("cap_seed", 0)
 image, key, refs = None, None, []
 with inputs:
@@ -50,8 +55,10 @@ with inputs:
             st.stop()
         key = f"{world}:{seed}"
     elif source == "Sample photo":
-        name = st.selectbox("Photo (scikit-image)", list(cap.SAMPLES), key="cap_sample")
-        image, key = cap.sample_photo(cap.SAMPLES[name]), f"sample:{name}"
+        name = st.selectbox("Photo (scikit-image)", list(showcase.SHOWCASE), key="cap_sample",
+                            help="Two photos the Photos captioner gets right and one it gets wrong. Each is read "
+                                 "as an upload of the same file is, so uploading it gives the same caption.")
+        image, key = showcase.sample(name)
     else:
         image, key = cap.upload_widget("cap_upload")
     if image is None:
@@ -61,11 +68,16 @@ with inputs:
 beam = outputs.slider("Beam size", 1, 10, 3, key="cap_beam", help="1 = greedy decoding")
 words, alphas, logprob, _, cnn_view = cap.caption_image(image, key, model, beam)
 links.adopt("cap_", word=links.number(1, max(len(words), 1), int))  # a word of this caption
-outputs.subheader(" ".join(words) if words else "(empty caption)")
+outputs.subheader(showcase.caption_text(words) if words else "(empty caption)")
+if source == "Sample photo" and model == "photos":
+    outputs.markdown(showcase.verdict(name, words))
 outputs.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
 # a generated scene is the training world itself, and its reference captions stand beside the caption
 warning = None if source == "New scene" else cap.caveat(model, words, logprob, cnn_view)
+if model == "shapes" and source != "New scene":  # its words are shapes and colours, whatever the picture shows
+    warning = ("The Shapes captioner has only seen generated scenes of coloured shapes: on any other picture it "
+               "still answers in shapes and colours. Use the Photos captioner for real objects.")
 if warning:
     outputs.warning(warning, icon=":material/help:")
 
@@ -74,7 +86,11 @@ if warning:
 def word_map() -> None:
     """One word at a time: the image lit where the model looked before writing it."""
     slot = st.empty()
-    i = st.slider("Word", 1, len(words), 1, key="cap_word", format="%d") - 1 if len(words) > 1 else 0
+    if "cap_word_next" in st.session_state:  # the play-through ended on its last word: the slider says so too
+        st.session_state["cap_word"] = st.session_state.pop("cap_word_next")
+    if st.session_state.get("cap_word", 1) > len(words):
+        st.session_state["cap_word"] = 1
+    i = st.slider("Word", 1, len(words), key="cap_word", format="%d") - 1 if len(words) > 1 else 0
 
     def show(k: int) -> None:
         slot.image(cap.overlay(image, alphas[k]),
@@ -84,6 +100,8 @@ def word_map() -> None:
         for k in range(len(words)):
             show(k)
             time.sleep(0.6)
+        st.session_state["cap_word_next"] = len(words)
+        st.rerun(scope="fragment")
 
 
 if not words:
@@ -92,7 +110,12 @@ with outputs:
     word_map()
 
 st.markdown("#### Every word")
-cap.gallery([(cap.overlay(image, alphas[k], cap.THUMB), f"{k + 1}. {w}") for k, w in enumerate(words)], "cap_words")
+st.caption("Press a word under its thumbnail to show it in the map above.")
+with st.container(horizontal=True, gap="small", key="cap_words"):
+    for k, w in enumerate(words):
+        with st.container(width=cap.THUMB + 10, gap=None):
+            st.image(cap.overlay(image, alphas[k], cap.THUMB))
+            st.button(f"{k + 1}. {w}", key=f"cap_thumb_{k}", on_click=select_word, args=(k + 1,), type="tertiary")
 
 view, chart = st.columns([2, 3])
 view.markdown("#### The CNN's own view")

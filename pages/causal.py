@@ -7,7 +7,7 @@ from core.lens.discovery import DiscoveryError
 from core.lens.intervene import InterventionError
 from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
-from dashboard import models
+from dashboard import links, models
 from dashboard.markdown import code_span
 from dashboard.panels import lazy_tabs
 
@@ -33,15 +33,19 @@ cfg = ckpt.model.config
 named = dca.named_cell(model_dir)
 st.caption(f"{code_span(ckpt.path.name)} ({cfg.cell.upper()}, {cfg.n_layer} x {cfg.hidden_size}). A cell that tracks quotes "
            "is not yet a cell the model *uses* for quotes: fix it and watch the text change, ask which earlier "
-           "characters a prediction rests on, and check that the cell is not chance.")
+           "characters a prediction rests on, and check that the cell is not chance. Log-probabilities here are in "
+           "nats (natural log: 1 nat = 1.44 bits).")
 if named is None:
     st.info("The lecture's named cells live in **austen-lstm** (quote cell 1:c:317) and **linux-lstm** (comment "
             "cell 0:c:57): pick one of them in the sidebar to start from those cells.")
 signal_default, cell_default = dca.default_cell(model_dir, cfg)
-layer0, kind0, unit0 = cell_default.split(":")
+demo = dca.clamp_demo(model_dir, cfg)
 if st.session_state.get("causal_model") != model_dir:  # a new model: its own defaults
+    layer0, kind0, unit0 = demo.cell.split(":")
     st.session_state.update(causal_model=model_dir, causal_layer=int(layer0), causal_kind=kind0, causal_units=unit0,
-                            causal_signal=signal_default)
+                            causal_value=demo.value, causal_mode="value", causal_prime=demo.prime,
+                            causal_seed=demo.seed, causal_signal=signal_default, causal_check_signal=signal_default,
+                            causal_score_cell=cell_default)
     for key in ("causal_score", "causal_checks", "causal_errors"):
         st.session_state.pop(key, None)
 
@@ -50,15 +54,17 @@ def clamp_panel() -> None:
     spec, layer, kind, units = dca.clamp_controls("causal", cfg)
     e, f, g, h = st.columns(4)
     first = dca.CLAMP_FIRST
-    prime = e.text_input("Prime", first["prime"], key="causal_prime")
+    prime = e.text_input("Prime", key="causal_prime")
     length = f.slider("Characters", 50, 1000, first["length"], 50, key="causal_length")
     temperature = g.slider("Temperature", 0.1, 1.5, first["temperature"], 0.05, key="causal_temperature")
-    seed = h.number_input("Seed", 0, 2**31 - 1, first["seed"], key="causal_seed")
+    seed = h.number_input("Seed", 0, 2**31 - 1, key="causal_seed")
     try:
         shown, free, clamped = dca.clamped_samples(model_dir, (spec,), prime, length, temperature, int(seed))
     except PROBLEMS as err:
         st.error(f"Cannot clamp `{spec}`: {err}")
     else:
+        if demo.count and spec == f"{demo.cell}={demo.value}":  # the model's demo: say what to look for, and count it
+            st.info(f"{demo.says} {dca.clamp_effect(demo.count, free, clamped)}", icon=":material/science:")
         dca.show_clamped(shown, free, clamped)
 
     st.subheader("Causal score")
@@ -68,8 +74,8 @@ def clamp_panel() -> None:
     s1, s2 = st.columns(2)
     signal = s1.selectbox("Span signal", [k for k, v in SIGNALS.items() if v.binary], key="causal_signal",
                           format_func=lambda k: SIGNALS[k].label)
-    cell = s2.text_input("Cell (L:KIND:UNIT)", f"{layer}:{kind}:{units.split(',')[0].strip()}",
-                         key=f"causal_cell_{layer}_{kind}_{units}")
+    cell = s2.text_input("Cell (L:KIND:UNIT)", key="causal_score_cell",
+                         help="The model's named cell for its signal; any cell works, e.g. the one clamped above.")
     run_button("Score this cell against 20 random cells (10 events)", "causal_score_btn", "causal_score",
                lambda: dca.causal_z(model_dir, signal, cell), f"Cannot score `{cell}` for {signal}")
     score = st.session_state.get("causal_score")
@@ -92,7 +98,9 @@ def attribution_panel() -> None:
         position = a.number_input("Explain the prediction after character", 0, len(val) - 2,
                                   dca.default_position(val), key="causal_position")
         method = b.radio("Method", list(dca.METHODS), key="causal_method", horizontal=True, format_func=dca.METHODS.get)
+        links.adopt("causal_", window=links.number(20, 400, int))
         window = c.slider("Characters back", 20, 400, 200, 20, key="causal_window")
+        links.publish("causal_", window=window)
         try:
             attr = dca.attribution(model_dir, val, int(position), method, window)
         except PROBLEMS as err:
@@ -106,7 +114,7 @@ def real_panel() -> None:
                "blocks of 5 lines 100 times; a cell is real when it beats the 99th percentile of the best shuffled "
                "score, and still does on a second, disjoint text.")
     check_signal = st.selectbox("Signal", list(SIGNALS), key="causal_check_signal",
-                                index=list(SIGNALS).index(signal_default), format_func=lambda k: SIGNALS[k].label)
+                                format_func=lambda k: SIGNALS[k].label)
     run_button("Test the top 5 cells", "causal_check_btn", "causal_checks",
                lambda: (check_signal, dca.cell_checks(model_dir, check_signal)),
                f"Cannot test cells for {check_signal}")
@@ -147,5 +155,5 @@ PANELS = {"Clamp & resample": clamp_panel, "Attribution": attribution_panel, "Is
           "Across models": across_panel, "vs the n-gram": ngram_panel, "Emerging in training": emergence_panel}
 lazy_tabs(PANELS, "causal_panel", keep=("causal_layer", "causal_kind", "causal_units", "causal_mode", "causal_value",
                                          "causal_prime", "causal_length", "causal_temperature", "causal_seed",
-                                         "causal_signal", "causal_cell_", "causal_position", "causal_method",
+                                         "causal_signal", "causal_score_cell", "causal_position", "causal_method",
                                          "causal_window", "causal_check_signal"))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.lens.activations import KIND_LABELS, KINDS, neutral_value, shown_label, shown_values
+from core.lens.activations import KIND_LABELS, KINDS, neutral_value, shown_values
 from core.lens.attribution import AttributionError
 from core.charlm.corpus import CorpusError
 from core.lens.discovery import DiscoveryError, pattern_search
@@ -13,19 +13,12 @@ from core.common.io import decode_text
 from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import cells as dc
-from dashboard import links, models
+from dashboard import famous, links, models
 from dashboard.markdown import code_span
 from dashboard.panels import lazy_tabs
+from dashboard.scroll import scroll_to_selector
 
 SOURCES = {"val": "Validation split", "paste": "Paste or upload", "sample": "Last sample"}
-PRESETS = {  # the lecture's named cells: button label, signal, the shipped model they were found in
-    "quote": ("Quote cell", "quote", "austen-lstm"),
-    "line": ("Line-length cell", "line_position", "austen-lstm"),
-    "if": ("If-statement cell", "if", "linux-lstm"),
-    "depth": ("Code-depth cell", "brace_depth", "linux-lstm"),
-    "comment": ("Comment cell", "comment", "linux-lstm"),
-}
-SIGNAL_LABELS = {**{k: s.label for k, s in SIGNALS.items()}, "regex": "your regular expression"}
 MAX_SPAN = 1_000
 
 st.title("Cells")
@@ -35,13 +28,42 @@ if ckpt is None:
 model_dir = st.session_state["model_dir"]
 links.adopt("cells_", source=links.choice(SOURCES), page=links.number(1, 10**6, int), layer=links.number(0, 2, int),
             kind=links.choice(KIND_LABELS), unit=links.number(0, 4095, int), percentiles=links.flag)
-st.caption(f"{code_span(ckpt.path.name)}: each character's background is one cell's value after reading it (the colour "
-           "bar above the text says which values are red and blue). Hover a character for the value and the "
-           "model's top-5 guesses for the next one. The buttons under *Find cells* open the model and text each "
-           "of the lecture's famous cells was found in.")
+st.caption(f"{code_span(ckpt.path.name)}: each character's background is one cell's value after reading it; hover a "
+           "character for the value and the model's top-5 next characters. The famous cells' buttons open the "
+           "model and page each was found on.")
+
+
+def open_famous(key: str) -> None:
+    """Callback: open the model and the page of its validation text a famous cell was found in, and find it."""
+    cell = famous.FAMOUS[key]
+    path = models.checkpoints_dir() / cell.model
+    if Path(st.session_state["model_dir"]).name != cell.model and (path / "config.json").is_file():
+        st.session_state["picker_model"] = st.session_state["model_dir"] = str(path)
+        st.session_state["cells_announce"] = (f"Switched the sidebar model to **{cell.model}** for the "
+                                              f"{cell.label.lower()} cell.")
+    if Path(st.session_state["model_dir"]).name == cell.model:
+        st.session_state.update(cells_source="val", cells_page=cell.page)
+    st.session_state.update(cells_opened=st.session_state["model_dir"], cells_signal=cell.signal,
+                            cells_pending_find=True, cells_jump=True)
+
+
+for col, (key, cell) in zip(st.columns(len(famous.FAMOUS)), famous.FAMOUS.items()):
+    col.button(cell.label, key=f"cells_preset_{key}", on_click=open_famous, args=(key,), width="stretch",
+               help=f"{famous.signal_label(cell.signal)}: opens `{cell.model}` on page {cell.page} of its "
+                    "validation text and finds the cell.")
+    col.caption(f"{cell.model.removesuffix('-lstm')}, page {cell.page}")
+if "cells_announce" in st.session_state:
+    st.info(st.session_state.pop("cells_announce"), icon=":material/swap_horiz:")
+if st.session_state.get("cells_opened") != model_dir:  # a first visit, or a new sidebar model: open on a cell
+    st.session_state["cells_opened"] = model_dir
+    if not {"page", "unit"} & set(st.query_params):  # unless a link (the Tour's) chose the page and cell
+        first = famous.opening(ckpt.path.name, str(ckpt.card.get("corpus", "")))
+        st.session_state.update(cells_source="val", cells_page=first.page if first else 1,
+                                cells_signal=first.signal if first else "auto", cells_pending_find=True, cells_jump=True)
 
 # --- the text -------------------------------------------------------------------------------------------
-source = st.radio("Text", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="cells_source")
+text_col, page_col = st.columns([3, 1], vertical_alignment="bottom")
+source = text_col.radio("Text", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="cells_source")
 text = ""
 if source == "val":
     try:
@@ -70,14 +92,11 @@ page = 0
 if n_pages > 1:
     if st.session_state.get("cells_page", 1) > n_pages:
         st.session_state["cells_page"] = 1
-    page = st.number_input(f"The text has {len(text):,} characters, more than the {dc.PAGE_CHARS:,} analysed at "
-                           f"once: page (1 to {n_pages})", 1, n_pages, 1, key="cells_page") - 1
-offset = page * dc.PAGE_CHARS
-chunk = text[offset:offset + dc.PAGE_CHARS]
-warmup = text[max(0, offset - dc.WARMUP_CHARS):offset]
-if warmup:
-    st.caption(f"Characters {offset:,} to {offset + len(chunk):,}; the model first reads the {len(warmup):,} "
-               "characters before them.")
+    page = page_col.number_input(f"Page (1-{n_pages})", 1, n_pages, key="cells_page",
+                                 help=f"The text has {len(text):,} characters, more than the {dc.PAGE_CHARS:,} "
+                                      "analysed at once.") - 1
+offset, chunk, warmup = dc.text_page(text, page)
+where = f" · characters {offset:,}-{offset + len(chunk):,} (warmed up on the {len(warmup):,} before)" if warmup else ""
 unknown = ckpt.vocab.unknown_mask(chunk)
 if any(unknown):
     odd = "".join(sorted({ch for ch, u in zip(chunk, unknown) if u}))
@@ -115,32 +134,33 @@ def run_find(model_dir: str, chunk: str, warmup: str, text_key: tuple) -> None:
     st.session_state["cells_found"] = found
 
 
-def run_preset(signal: str, made_for: str) -> None:
-    """Callback: open the model (and its validation text) the preset's cell was found in, then find the cell."""
-    path = models.checkpoints_dir() / made_for
-    if Path(st.session_state["model_dir"]).name != made_for and (path / "config.json").is_file():
-        st.session_state["picker_model"] = st.session_state["model_dir"] = str(path)
-        st.session_state.update(cells_source="val", cells_page=1)
-    st.session_state.update(cells_signal=signal, cells_pending_find=True)
-
-
-if st.session_state.pop("cells_pending_find", False):  # a preset was pressed: model and text are now its own
+offered = famous.supported(chunk)  # signals that vary over this page: the others have nothing to rank against
+if st.session_state.get("cells_signal") == "auto":  # a model with no famous cell opens on a signal its text has
+    st.session_state["cells_signal"] = famous.first_signal(chunk) or "regex"
+if st.session_state.pop("cells_pending_find", False):  # a famous cell or a first visit: find it on this page
     run_find(model_dir, chunk, warmup, text_key)
-a, b, c = st.columns(3)
-layer = a.selectbox("Layer", range(L), key="cells_layer", format_func=lambda l: f"layer {l}")
+a, b, c, d = st.columns([2, 3, 3, 4], vertical_alignment="bottom")
+layer = a.selectbox("Layer", range(L), key="cells_layer")
 kind = b.selectbox("Value", kinds, key="cells_kind",
                    format_func=lambda k: "cell state c (shown as tanh c)" if k == "c" else KIND_LABELS[k])
-unit = c.number_input(f"Unit (0 to {H - 1}; the arrows step through them)", 0, H - 1, key="cells_unit")
-label = f"layer {layer} {shown_label(kind)} unit {unit}"
+unit = c.number_input(f"Unit (0-{H - 1})", 0, H - 1, key="cells_unit", help="The arrows step through the units.")
+kind_text = "tanh(c)" if kind == "c" else KIND_LABELS[kind]
+label = f"{famous.cell_name(layer, kind, unit)} ({kind_text} of layer {layer}, unit {unit})"
 values = dc.cell_values(acts, kind, layer, unit)
-percentiles = st.toggle("Colour by this cell's range on the page (2nd to 98th percentile)", key="cells_percentiles",
-                        help="Best for graded cells (depth, position): a cell that never leaves one side of zero "
-                             "still reads as a gradient. Switched on when a graded signal is found.")
+percentiles = d.toggle("Colour by the page's range", key="cells_percentiles",
+                       help="Red and blue at this cell's 2nd and 98th percentile on the page. Best for graded cells "
+                            "(depth, position): a cell that never leaves one side of zero still reads as a gradient. "
+                            "Switched on when a graded signal is found.")
 lo, hi = dc.colour_range(values, kind, percentiles)
 scale_note = ("red: this page's 2nd percentile of the cell, blue: its 98th" if percentiles else
               "red: the lowest value the cell can take, blue: the highest, white: " + f"{(lo + hi) / 2:g}")
-body = dc.highlight_html(acts, values, lo, hi, ckpt.vocab.itos, unknown, label)
+jump = st.session_state.pop("cells_jump", False) and st.session_state.get("cells_signal") in offered
+mark = famous.first_on(chunk, st.session_state["cells_signal"]) if jump else None  # where a famous cell's signal starts
+body = dc.highlight_html(acts, values, lo, hi, ckpt.vocab.itos, unknown, label, mark)
+st.markdown(f"**{label}**{where}")
 st.html(dc.legend_html(lo, hi, scale_note) + body)
+if mark:
+    scroll_to_selector(f"#{dc.MARK_ID}")
 st.download_button("Download this highlight as HTML", partial(dc.standalone_html, body, f"{ckpt.path.name}: {label}"),
                    file_name=f"{ckpt.path.name}-L{layer}-{kind}{unit}.html", mime="text/html", key="cells_dl_html",
                    on_click="ignore")
@@ -150,13 +170,12 @@ def find_panel() -> None:
     st.caption("Rank every cell of every layer (h, c and each gate) against a hypothesis about the text: "
                "AUC for yes/no signals, Pearson r (or Spearman's rho) for graded ones. The best cell is highlighted "
                "above.")
-    cols = st.columns(len(PRESETS))
-    for col, (key, (name, signal, made_for)) in zip(cols, PRESETS.items()):
-        col.button(name, key=f"cells_preset_{key}", on_click=run_preset, args=(signal, made_for),
-                   help=f"The lecture's {name.lower()}: {SIGNAL_LABELS[signal]}. Opens `{made_for}` on its "
-                        "validation text and finds the cell.", width="stretch")
+    choices = [*offered, "regex"]
+    if st.session_state.get("cells_signal") not in choices:
+        st.session_state["cells_signal"] = choices[0]
     left, right = st.columns([2, 3])
-    signal = left.selectbox("Signal", list(SIGNAL_LABELS), format_func=SIGNAL_LABELS.get, key="cells_signal")
+    signal = left.selectbox("Signal", choices, format_func=famous.signal_label, key="cells_signal",
+                            help="Only the signals that vary over this page are offered.")
     if signal == "regex":
         right.text_input("Regular expression (1 on every character of a match)", r"\d+", key="cells_regex",
                          help="RE2 syntax, matched in linear time: no backreferences or lookaround.")
@@ -165,18 +184,20 @@ def find_panel() -> None:
                                          "move little, which r undervalues and rho does not.")
     st.button("Find cells", key="cells_find", type="primary", on_click=run_find,
               args=(model_dir, chunk, warmup, text_key))
+    missing_signals(offered)
     found = st.session_state.get("cells_found")
     if found and found["key"] == text_key:
-        preset_model = next((m for _, s, m in PRESETS.values() if s == found["signal"]), None)
+        preset_model = next((f.model for f in famous.FAMOUS.values() if f.signal == found["signal"]), None)
         if "error" in found:
             st.error(found["error"])
         else:
             scores = found["scores"]
-            st.markdown(f"Best cells for **{SIGNAL_LABELS[found['signal']]}** over these {len(chunk):,} characters:")
-            st.dataframe(pd.DataFrame([{"layer": s.layer, "value": s.kind, "unit": s.unit, s.metric: s.score,
+            st.markdown(f"Best cells for **{famous.signal_label(found['signal'])}** over these {len(chunk):,} "
+                        "characters (cells written layer:value:unit):")
+            st.dataframe(pd.DataFrame([{"cell": famous.cell_name(s.layer, s.kind, s.unit), s.metric: s.score,
                                         "direction": "on" if s.sign > 0 else "off", "r": s.r} for s in scores]),
                          hide_index=True, height=260)
-            labels = [f"{i + 1}. layer {s.layer} {s.kind} unit {s.unit} ({s.metric} {s.score:.3f})"
+            labels = [f"{i + 1}. {famous.cell_name(s.layer, s.kind, s.unit)} ({s.metric} {s.score:.3f})"
                       for i, s in enumerate(scores)]
             pick = st.selectbox("Highlight a found cell", range(len(scores)), format_func=labels.__getitem__,
                                 key=f"cells_pick_{found['run']}")  # a new list, a new widget: no stale label
@@ -184,6 +205,20 @@ def find_panel() -> None:
                       args=(scores[pick].kind, scores[pick].layer, scores[pick].unit))
             if preset_model and preset_model != ckpt.path.name:
                 st.caption(f"The lecture found this cell in `{preset_model}`; this model may have no such cell.")
+
+
+def missing_signals(offered: list[str]) -> None:
+    """The signals this page cannot support, each with a button that opens a famous cell's text that has it."""
+    missing = [name for name in SIGNALS if name not in offered]
+    if not missing:
+        return
+    st.caption("Not offered, constant on this page: " + "; ".join(
+        f"{famous.signal_label(m)} ({famous.MISSING[m]})" for m in missing) + ".")
+    fixes = {famous.fix_for(m): m for m in missing if famous.fix_for(m)}
+    for col, (key, name) in zip(st.columns(max(len(fixes), 1)), fixes.items()):
+        cell, why = famous.FAMOUS[key], famous.MISSING[name]
+        col.button(f"{why[0].upper()}{why[1:]} here: open {cell.model}", key=f"cells_fix_{key}",
+                   on_click=open_famous, args=(key,), help=f"Opens the {cell.label.lower()} cell in `{cell.model}`.")
 
 
 n = len(chunk)
@@ -253,7 +288,12 @@ def search_panel() -> None:
         st.dataframe(pd.DataFrame([{"start": m.start, "end": m.end, "score": m.score,
                                     "text": chunk[max(0, m.start - 15):m.start] + " [" + chunk[m.start:m.end]
                                     + "] " + chunk[m.end:m.end + 15]} for m in matches]),
-                     hide_index=True, height=300)
+                     hide_index=True, height=300, column_config={"score": st.column_config.NumberColumn(
+                         help="The share of the set on over the match times the length ratio of match and span "
+                              "(shorter / longer): 1 is the whole set on over a stretch as long as the span; a "
+                              "1-character match of a 4-character span scores at most 0.25.", format="%.2f")})
+        st.caption("Score: the share of the set on over the match x (shorter / longer) of the match's and the span's "
+                   "lengths.")
         if not matches:
             st.caption("The set is on nowhere else in this page.")
 

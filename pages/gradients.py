@@ -21,6 +21,7 @@ def flow_panel() -> None:
                             key="gradients_fbias")
     length = c3.slider("Sequence length T", 10, 1000, first["length"], 10, key="gradients_length")
     scale = c4.select_slider("Input scale", [0.01, 0.1, 1.0], first["input_scale"], key="gradients_scale")
+    links.publish("gradients_", sigma=f"{sigma:g}", length=length)
     curves = G.flow_curves(length, sigma, forget_bias, scale)
     st.plotly_chart(G.flow_figure(curves, sigma), key="gradients_flow", config={"displayModeBar": False})
     far = {name: y[-1] for name, y in curves.items()}
@@ -61,6 +62,7 @@ def why_jacobians() -> None:
 @st.fragment
 def clip_panel() -> None:
     tau = st.select_slider("Clipping threshold τ", G.CLIP_TAUS, G.CLIP_DEFAULT_TAU, key="gradients_tau")
+    links.publish("gradients_", tau=f"{tau:g}")
     free, clipped = G.memory_run(**G.CLIP_RUN, clip=None), G.memory_run(**G.CLIP_RUN, clip=tau)
     st.plotly_chart(G.training_figure({"no clipping": free, f"clipped at τ={tau:g}": clipped}, tau),
                     key="gradients_clip", config={"displayModeBar": False})
@@ -133,6 +135,6 @@ def text_section() -> None:
 
 SECTIONS = {"Gradient flow back through time": flow_section, "Gradient clipping": clipping_section,
             "Truncated backpropagation through time": bptt_section, "RNN vs GRU vs LSTM on real text": text_section}
-links.adopt("gradients_", sigma=links.number(0.5, 2.0), fbias=links.number(-2.0, 6.0),
-            scale=links.choice([0.01, 0.1, 1.0]), panel=links.choice(SECTIONS))
+links.adopt("gradients_", sigma=links.number(0.5, 2.0), fbias=links.number(-2.0, 6.0), length=links.number(10, 1000, int),
+            scale=links.choice([0.01, 0.1, 1.0]), tau=links.choice(G.CLIP_TAUS), panel=links.choice(SECTIONS))
 lazy_tabs(SECTIONS, "gradients_panel", keep=("gradients_",))

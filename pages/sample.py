@@ -17,6 +17,7 @@ from dashboard.streaming import show_text, stream_into
 BATCH_TEMPERATURES = [0.2, 0.5, 1.0, 1.5]
 MODES = {"sample": "Sample", "greedy": "Greedy", "beam": "Beam search"}
 MAX_CLAMPED = 1_000  # characters per stream when clamping
+MAX_SHOWN_LENGTH = 5_000  # the longest text the page writes (the library allows more)
 
 st.title("Sample")
 ckpt = models.selected_checkpoint()
@@ -24,7 +25,7 @@ if ckpt is None:
     st.stop()
 model_dir = st.session_state["model_dir"]
 links.adopt("sample_", temperature=links.number(0.1, 2.0), seed=links.number(0, 2**31 - 1, int),
-            fix_seed=links.flag, length=links.number(1, 5000, int))  # the Tour's links
+            fix_seed=links.flag, length=links.number(1, MAX_SHOWN_LENGTH, int))  # the Tour's links, a reload
 st.caption(f"{code_span(ckpt.path.name)} writes one character at a time, each fed back in as the next input.")
 
 
@@ -94,6 +95,9 @@ def clamp_panel(prime: str, length: int, temperature: float, seed: int | None) -
 with st.container(border=True):
     left, right = st.columns([2, 3], gap="large")
     with left:
+        links.adopt("sample_", prime=links.text(MAX_PRIME))  # a reload or a shared link: the same text
+        if "sample_prime" in st.session_state and "sample_prime_for" not in st.session_state:
+            st.session_state["sample_prime_for"] = model_dir
         if st.session_state.get("sample_prime_for") != model_dir or "sample_prime" not in st.session_state:
             st.session_state["sample_prime_for"] = model_dir  # each model starts from a prime in its corpus's style
             st.session_state["sample_prime"] = models.DEFAULT_PRIMES.get(ckpt.card.get("corpus"), "")
@@ -103,7 +107,10 @@ with st.container(border=True):
                                     required=True, key="sample_mode")
     with right:
         a, b = st.columns(2)
-        length = a.number_input("Length (characters)", 1, 5000, 500, step=100, key="sample_length")
+        if "seed" in st.query_params and "sample_fix_seed" not in st.session_state:
+            st.session_state["sample_fix_seed"] = True  # a reloaded sample is written again from its seed
+        length = a.number_input("Length (characters)", 1, None, 500, step=100, key="sample_length",
+                                help=f"At most {MAX_SHOWN_LENGTH:,}.")
         with b:
             fixed = st.toggle("Fix the seed", key="sample_fix_seed",
                               help="Off: each press draws a new seed (shown under the text), so a new sample. "
@@ -116,7 +123,14 @@ with st.container(border=True):
         top_k = c.number_input("Top-k (0 = all characters)", 0, len(ckpt.vocab), 0, key="sample_top_k",
                                disabled=mode != "sample")
         beam = d.number_input("Beam width", 2, 16, 4, key="sample_beam", disabled=mode != "beam")
-    generate = st.button("Generate", type="primary", key="sample_generate", icon=":material/play_arrow:")
+    too_long = length > MAX_SHOWN_LENGTH
+    if too_long:
+        st.error(f"A length of {length:,} is above the maximum of {MAX_SHOWN_LENGTH:,} characters: lower it to "
+                 "generate.")
+    generate = st.button("Generate", type="primary", key="sample_generate", icon=":material/play_arrow:",
+                         disabled=too_long)
+    replay = "seed" in st.query_params and "sample_result" not in st.session_state and not too_long
+    generate = generate or replay  # a reloaded page writes its text again from the seed in its address
 
 unknown = {ch for ch, bad in zip(prime, ckpt.vocab.unknown_mask(prime)) if bad}
 if unknown:
@@ -131,6 +145,8 @@ if generate:
         st.stop()
     if not fixed:
         seed = secrets.randbelow(2**31)
+    if mode == "sample":  # the address reproduces this text from now on: a reload or a shared link writes it again
+        links.publish("sample_", prime=prime, length=length, seed=seed, temperature=f"{temperature:g}")
     slot = output.empty()
     if mode == "beam":
         with st.spinner("Beam search…"), model_slot():

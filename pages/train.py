@@ -147,14 +147,24 @@ def live_panel() -> None:
             if st.button("Sample from it", on_click=use_model, args=(snap.path,), key="train_use",
                          icon=":material/edit_note:", type="primary"):
                 st.switch_page("../pages/sample.py")
-    st.progress(min(max(snap.progress, 0.0), 1.0),
-                text=f"{snap.progress:.0%} · step {snap.step:,} · {snap.elapsed_s:,.0f} s")
-    m = st.columns(4)
+    if snap.starting:
+        st.progress(0.0, text=f"Starting · reading the corpus, building the model and taking the first step "
+                              f"({snap.elapsed_s:,.0f} s)")
+    else:
+        st.progress(min(max(snap.progress, 0.0), 1.0),
+                    text=f"{snap.progress:.0%} · step {snap.step:,} · {snap.elapsed_s:,.0f} s")
+    m = st.columns(5 if snap.final_bpc is not None else 4)
     last = next((p["train_loss"] for p in reversed(snap.curve) if p["train_loss"] is not None), None)
     m[0].metric("Step", f"{snap.step:,}")
     m[1].metric("Train loss (bits/char)", "–" if last is None else f"{last / plots.LN2:.3f}")
-    m[2].metric("Val loss (bits/char)", "–" if snap.val_bpc is None else f"{snap.val_bpc:.3f}")
+    m[2].metric(f"Val loss, first {cfg.eval_chars:,} chars (bits/char)",
+                "–" if snap.val_bpc is None else f"{snap.val_bpc:.3f}",
+                help=f"Checked during training on the first {cfg.eval_chars:,} validation characters (quick).")
     m[3].metric("Tokens / s", "–" if snap.tokens_per_s is None else f"{snap.tokens_per_s:,.0f}")
+    if snap.final_bpc is not None:
+        m[4].metric("Final val loss, whole split (bits/char)", f"{snap.final_bpc:.3f}",
+                    help="On every validation character, once, when the run ended; it differs from the "
+                         "running figure beside it, which reads only the first part of the split.")
     if snap.error:
         st.error(f"Training failed: {snap.error}")
     elif snap.status in ("done", "stopped") and snap.path:

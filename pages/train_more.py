@@ -1,4 +1,4 @@
-"""Train more: the checkpoint's stored samples at each recorded step, beside its loss curve."""
+"""Training timeline: the checkpoint's stored samples at each recorded step, beside its loss curve."""
 import streamlit as st
 
 from dashboard import links, models, plots
@@ -6,7 +6,7 @@ from dashboard.causal import show_emergence
 from dashboard.markdown import code_span
 from dashboard.scroll import scroll_to
 
-st.title("Train more")
+st.title("Training timeline")
 ckpt = models.selected_checkpoint()
 if ckpt is None:
     st.stop()

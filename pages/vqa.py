@@ -38,7 +38,7 @@ if source == "easy-VQA test image":
     image, suggested, truths, choices = vqa.test_image(int(index))
     key = f"test:{index}"
 elif source == "Photo-world scene":
-    st.session_state.setdefault("vqa_scene", 0)
+    st.session_state.setdefault("vqa_scene", vqa.FIRST_PHOTO_SCENE)
     if st.button("New photo-world scene", key="vqa_new_scene", icon=":material/casino:"):
         st.session_state["vqa_scene"] += 1
     image, suggested, truths, choices = vqa.photo_scene(st.session_state["vqa_scene"])
@@ -72,7 +72,17 @@ for note in ans.question.notes():
 word, prob = ans.best
 asked = question.strip().lower()
 truth = dict(zip(suggested, truths)).get(asked)
-st.subheader(f"{word}  ({prob:.1%})")
+n_words, n_unknown = len(ans.question.words), len(ans.question.unknown)
+if 2 * n_unknown >= n_words:  # the model read mostly <unk>: its answer is not an answer to this question
+    st.warning(f"The model knows only {n_words - n_unknown} of this question's {n_words} words (it was trained on "
+               "English questions of its own world): the answer below is a guess, not an answer to what you asked.",
+               icon=":material/translate:")
+    st.subheader(f":gray[guess: {word}  ({prob:.1%})]")
+elif truth:
+    verdict = ":green[right]" if word == truth else f":red[wrong: the answer is {truth}]"
+    st.subheader(f"{word}  ({prob:.1%}) · {verdict}")
+else:
+    st.subheader(f"{word}  ({prob:.1%})")
 qo_word = ckpt.answers[int(ans.question_only_probs.argmax())]
 st.caption(f"Question as read: “{' '.join(ans.question.words)}”"
            + (f"  ·  true answer: **{truth}**" if truth else "")
@@ -85,7 +95,7 @@ with left:
                       or vqa.four_candidates(model, truth or word, question, seed=len(question)))
         scores = vqa.multiple_choice(image, key, question, tuple(candidates), model)
         ranked = sorted(zip(candidates, scores.tolist()), key=lambda x: -x[1])
-        st.markdown(f"**Pick: {ranked[0][0]}**" + (f" ({'right' if ranked[0][0] == truth else 'wrong'})"
+        st.markdown(f"**Pick: {ranked[0][0]}**" + ((" :green[right]" if ranked[0][0] == truth else " :red[wrong]")
                                                     if truth else ""))
         st.image(vqa.top_bars(ranked))
         st.caption("Each candidate is encoded by its own LSTM and scored against the fused question-image vector; "

@@ -114,7 +114,7 @@ def found_score(page) -> tuple[str, float]:
     """The metric and score of the first entry of "Highlight a found cell" as shown on the page."""
     box = page.locator("[data-testid=stSelectbox]").filter(has_text="Highlight a found cell")
     shown = box.inner_text() + " " + " ".join(box.locator("input").evaluate_all("els => els.map(e => e.value)"))
-    found = re.search(r"1\. layer \d \w+ unit \d+ \((auc|r|rho) (-?[\d.]+)\)", shown)
+    found = re.search(r"1\. \d:\w+:\d+ \((auc|r|rho) (-?[\d.]+)\)", shown)
     assert found, shown
     return found[1], float(found[2])
 
@@ -123,12 +123,13 @@ def test_cell_presets_open_their_model_and_relabel_the_found_list(server, browse
     page = browser.new_page(viewport={"width": 1440, "height": 900})  # a fresh session
     page.goto(server + "/cells")
     settle(page)
-    page.get_by_role("button", name="Comment cell").click()
+    page.get_by_role("button", name="Comment", exact=True).click()
+    page.get_by_text("Best cells for inside a C comment").wait_for(timeout=180_000)  # the page opened on another
     settle(page)
     assert "linux-lstm: each character's background" in page.locator("[data-testid=stMain]").inner_text()
     metric, score = found_score(page)
     assert metric == "auc" and score > 0.8
-    page.get_by_role("button", name="Code-depth cell").click()
+    page.get_by_role("button", name="Code depth", exact=True).click()
     settle(page)
     for _ in range(120):  # a loaded machine may answer late; the chosen entry is an input's value, not text
         metric, score = found_score(page)  # the list now reads the depth result, not the comment one

@@ -2,6 +2,7 @@
 upload with one map per word and the CNN's ImageNet view; the shapes captioner still works; bad uploads each get a
 clear st.error and no exception."""
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,12 @@ def app() -> AppTest:
 
 
 def word_maps(at: AppTest) -> dict[int, str]:
-    """Grid images captioned "k. word" -> {k: word}."""
+    """The per-word thumbnails' buttons "k. word" -> {k: word}."""
     out = {}
-    for im in at.image:
-        for c in im.captions:
-            head, _, word = c.partition(". ")
-            if head.isdigit() and "entropy" not in word:
-                out[int(head)] = word
+    for b in at.button:
+        head, _, word = b.label.partition(". ")
+        if b.key and b.key.startswith("cap_thumb_") and head.isdigit():
+            out[int(head)] = word
     return out
 
 
@@ -69,12 +69,39 @@ def test_shapes_captioner_still_works(app):
     at.radio(key="cap_model").set_value("photos").run()
 
 
-def test_sample_photo_outside_the_world_gets_the_caveat(app):
+def test_the_known_failure_is_labelled(app):
     at = app
     at.radio(key="cap_source").set_value("Sample photo").run()
-    at.selectbox(key="cap_sample").set_value("rocket").run()
+    at.selectbox(key="cap_sample").set_value("rocket: a known failure").run()
     assert not at.exception and at.subheader[0].value
-    assert any("unlike the captioner's training world" in w.value for w in at.warning)
+    assert any(m.value.startswith(":red[wrong, as expected") for m in at.markdown)  # the failure is labelled
+
+
+def test_showcase_photos_are_named_and_match_their_upload(app):
+    at = app
+    at.radio(key="cap_model").set_value("photos").run()
+    at.radio(key="cap_source").set_value("Sample photo").run()
+    for label, noun in [("cat (chelsea)", "cat"), ("coffee cup", "cup")]:
+        at.selectbox(key="cap_sample").set_value(label).run()
+        caption = at.subheader[0].value
+        assert noun in re.findall(r"\w+", caption.replace("cups", "cup")) and " ," not in caption, caption
+        assert any(m.value.startswith(":green[right") for m in at.markdown)
+    at.button(key="cap_thumb_1").click().run()  # a thumbnail's word selects that word's map
+    assert at.slider(key="cap_word").value == 2
+    buf = io.BytesIO()
+    from dashboard.captioning import sample_photo
+    sample_photo("coffee").save(buf, "PNG")  # the same photo as a user's file: the same caption
+    at.radio(key="cap_source").set_value("Upload").run()
+    at.file_uploader(key="cap_upload").set_value(("coffee.png", buf.getvalue(), "image/png")).run()
+    assert at.subheader[0].value == caption
+
+
+def test_shapes_captioner_warns_on_a_photo(app):
+    at = app
+    at.radio(key="cap_model").set_value("shapes").run()
+    at.radio(key="cap_source").set_value("Sample photo").run()
+    assert any("only seen generated scenes" in w.value for w in at.warning)
+    at.radio(key="cap_model").set_value("photos").run()
 
 
 @pytest.mark.parametrize("name", list(bad_uploads()))

@@ -48,7 +48,9 @@ def open_panel(at: AppTest, name: str) -> AppTest:
 @pytest.mark.slow
 def test_first_render_runs_only_the_find_panel(tiny, monkeypatch, tmp_path):
     at = open_page(tiny, monkeypatch, tmp_path)
-    assert at.button(key="cells_find") and not at.get("plotly_chart") and not at.dataframe  # no heatmap, no search
+    assert at.button(key="cells_find") and not at.get("plotly_chart")  # no heatmap
+    found = at.session_state["cells_found"]  # a model with no famous cell opens on a signal its text has, found
+    assert found["signal"] == "line_position" and found["scores"] and len(at.dataframe) == 1
     at.selectbox(key="cells_signal").set_value("indentation").run()
     open_panel(at, "Heatmap")
     assert len(at.get("plotly_chart")) == 1 and "cells_find" not in [b.key for b in at.button]
@@ -65,12 +67,13 @@ def test_highlight_and_step_through_neurons(tiny, monkeypatch, tmp_path):
     assert "static int f(int a)\n{\n\t/* add one */" in shown_text(at)
     at.number_input(key="cells_unit").increment().run()
     assert not at.exception
-    assert "unit 1" in at.get("html")[0].proto.body
+    layer, unit = at.session_state["cells_layer"], at.session_state["cells_unit"]  # one past the found cell
+    assert f"unit {unit}" in at.get("html")[0].proto.body
     at.selectbox(key="cells_kind").set_value("f").run()
-    assert not at.exception and "f unit 1" in at.get("html")[0].proto.body
+    assert not at.exception and f"{layer}:f:{unit} (forget" in at.get("html")[0].proto.body
     at.toggle(key="cells_percentiles").set_value(True).run()
     body = at.get("html")[0].proto.body
-    assert not at.exception and "f unit 1" in body and "2nd percentile" in body
+    assert not at.exception and f"{layer}:f:{unit}" in body and "2nd percentile" in body
     assert "#d62728" in body and "#1f77b4" in body  # the page's low end full red, its high end full blue
 
 
@@ -99,7 +102,8 @@ def test_discovery_preset_highlights_best_cell(tiny, monkeypatch, tmp_path):
     graded = at.session_state["cells_found"]
     assert graded["scores"][0].metric == "r"
     pick = at.selectbox(key=f"cells_pick_{graded['run']}")  # the list of this find, not the comment one
-    assert pick.options[0].startswith(f"1. layer {graded['scores'][0].layer}") and "(r " in pick.options[0]
+    best = graded["scores"][0]
+    assert pick.options[0].startswith(f"1. {best.layer}:{best.kind}:{best.unit} (r ")
     assert at.session_state["cells_percentiles"]  # a graded cell is coloured by its range on the page
     at.toggle(key="cells_monotone").set_value(True).run()
     at.button(key="cells_find").click().run()

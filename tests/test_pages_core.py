@@ -199,7 +199,9 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     assert snap.status == "done", snap.error
     assert snap.step == 30 and len(snap.samples) >= 3 and any(p["val_loss"] for p in snap.curve)
     at.run()
-    assert {m.label for m in at.metric if "loss" in m.label} == {"Train loss (bits/char)", "Val loss (bits/char)"}
+    labels = {m.label for m in at.metric if "loss" in m.label}  # the running slice and the final whole split, named
+    assert labels == {"Train loss (bits/char)", f"Val loss, first {snap.cfg.eval_chars:,} chars (bits/char)",
+                      "Final val loss, whole split (bits/char)"}, labels
     out = roots / "runs" / name
     card = json.loads((out / "card.json").read_text())
     assert (out / "model.safetensors").is_file() and card["steps"] == 30

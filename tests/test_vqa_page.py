@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from test_caption_images import bad_uploads
 
 from core.vqa.photo_questions import photo_answers
+from dashboard.vqa import FIRST_PHOTO_SCENE
 
 PAGE = "../pages/vqa.py"
 pytestmark = pytest.mark.slow  # the shipped VQA models and the encoder
@@ -79,6 +80,23 @@ def test_upload_gets_an_answer(app):
     assert at.subheader[0].value and len(hop_captions(at)) == 2
 
 
+def test_a_question_in_words_it_does_not_know_gets_a_guess_not_an_answer(app):
+    at = app
+    at.radio(key="vqa_source").set_value("easy-VQA test image").run()
+    at.text_input(key="vqa_question").input("¿qué es esto?").run()
+    assert not at.exception
+    assert any("is a guess" in w.value for w in at.warning) and at.subheader[0].value.startswith(":gray[guess: ")
+    assert any("qué" in w.value for w in at.warning)  # the unknown word is shown whole
+
+
+def test_the_first_photo_scene_is_answered_right_and_marked(app):
+    at = app
+    at.radio(key="vqa_model").set_value("photos").run()
+    assert at.session_state["vqa_scene"] == FIRST_PHOTO_SCENE
+    assert ":green[right]" in at.subheader[0].value
+    at.radio(key="vqa_model").set_value("easy").run()
+
+
 @pytest.mark.parametrize("name", list(bad_uploads()))
 def test_bad_uploads_show_an_error(app, name):
     at = app
@@ -104,7 +122,7 @@ def test_photos_model_scene_typed_and_multiple_choice_questions(app):
     assert not at.exception and any(m.value.startswith("**Pick: ") for m in at.markdown)
     first = at.selectbox(key="vqa_suggested").options
     at.button(key="vqa_new_scene").click().run()
-    assert not at.exception and at.session_state["vqa_scene"] == 1 and len(hop_captions(at)) == 2
+    assert not at.exception and at.session_state["vqa_scene"] == FIRST_PHOTO_SCENE + 1 and len(hop_captions(at)) == 2
     assert at.selectbox(key="vqa_suggested").options != first                # the new scene's own questions
     assert at.text_input(key="vqa_question").value == at.selectbox(key="vqa_suggested").options[0]
     at.toggle(key="vqa_mc").set_value(False).run()

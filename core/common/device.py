@@ -69,5 +69,6 @@ def describe(device: torch.device) -> str:
         return f"cuda: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return f"mps: Apple {platform.machine()}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"cpu: {platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''}"
 

@@ -39,8 +39,9 @@ SPELLINGS = {"colour": "color", "colours": "colors", "coloured": "colored", "gre
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case words (letters, digits, apostrophes) in easy-VQA's spelling; punctuation is dropped."""
-    return [SPELLINGS.get(w, w) for w in re.findall(r"[a-z0-9']+", text.lower())]
+    """Lower-case words (letters of any script, digits, apostrophes: "qué" stays whole) in easy-VQA's spelling;
+    punctuation is dropped."""
+    return [SPELLINGS.get(w, w) for w in re.findall(r"(?:[^\W_]|')+", text.lower())]
 
 
 def question_vocab(texts: list[str]) -> WordVocab:

@@ -6,7 +6,7 @@ attention mass inside the named object and the pointing game, each beside a unif
 Photo world also: object-noun recall, the share of objects whose noun (either number) is in the caption.
 
     python -m core.caption.evaluate --model checkpoints/captioner-scenes [--beam 3] [--test-scenes 500]
-    python -m core.caption.evaluate --model checkpoints/captioner-photos --world photos
+    python -m core.caption.evaluate --model checkpoints/captioner-photos --world photos [--naming]
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from core.caption.model import AttentionDecoder
+from core.caption.naming import make_namer
 from core.caption.search import caption
 from core.common.words import WordVocab
 from core.vision.maps import grounding
@@ -43,14 +44,20 @@ def language_metrics(refs: list[list[str]], hyps: list[str]) -> dict[str, float]
 
 @torch.no_grad()
 def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSplit, beam: int = 3,
-                   world: str | None = "scenes") -> dict:
-    """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world."""
+                   world: str | None = "scenes", naming: bool = False) -> dict:
+    """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world.
+    naming (photo world, late-stage annotations): nouns read from the concept memory (core.caption.naming)."""
     from core.vision import photos
+    from core.vision.vocabulary import singular_forms
     model.eval()
     refs, hyps, rows, named, n_objects, recalled, mean_logp = [], [], [], 0, 0, 0, []
-    forms = photos.noun_forms()
+    nouns = photos.noun_forms().keys() | singular_forms().keys()
+    head, detector = _naming_parts() if naming and world == "photos" else (None, None)
     for i in range(len(split.keys)):
-        cap = caption(model, vocab, torch.from_numpy(np.asarray(split.feats[i], dtype=np.float32)), beam)
+        feats = torch.from_numpy(np.asarray(split.feats[i], dtype=np.float32))
+        scene = photos.make_photo(int(split.keys[i])) if world == "photos" else None
+        namer = None if head is None else make_namer(scene.image, feats, head, detector.detect(scene.image))
+        cap = caption(model, vocab, feats, beam, namer=namer)
         refs.append([" ".join(c) for c in split.captions[i]])
         hyps.append(cap.text)
         mean_logp.append(cap.logprob / (len(cap.words) + 1))
@@ -58,8 +65,8 @@ def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSpli
             named += sum(w in COLORS or w.rstrip("s") in SHAPES for w in cap.words)
             rows += grounding(cap.alphas, cap.words, make_scene(int(split.keys[i])).objects)
         elif world == "photos":
-            objects = photos.make_photo(int(split.keys[i])).objects
-            named += sum(w in forms for w in cap.words)
+            objects = scene.objects
+            named += sum(w in nouns for w in cap.words)
             n_objects += len(objects)
             recalled += photos.named_objects(cap.words, objects)
             rows += grounding(cap.alphas, cap.words, objects, photos.word_masks(cap.words, objects))
@@ -79,14 +86,25 @@ def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSpli
     return out
 
 
+def _naming_parts():
+    """The ImageNet head and the face detector a Namer reads with."""
+    from core.vision.encoder import imagenet_net
+    from core.vision.faces import load_detector
+    return imagenet_net()._fc, load_detector()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="checkpoints/captioner-scenes")
     p.add_argument("--beam", type=int, default=3)
     p.add_argument("--test-scenes", type=int, default=500)
+    p.add_argument("--split", choices=["val", "test"], default="test", help="val: for choosing settings")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--world", choices=WORLDS, default="scenes")
     p.add_argument("--cache-dir", default="data/caption")
+    p.add_argument("--naming", action="store_true",
+                   help="photo world: read each noun from the concept memory under its attention (ImageNet head "
+                        "through WordNet, faces)")
     args = p.parse_args(argv)
     from core.caption.pipeline import load_checked
     from core.vision.encoder import Encoder
@@ -98,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(1)
     make_split = photo_split if args.world == "photos" else scene_split
-    split = make_split("test", args.test_scenes, args.seed, args.cache_dir, Encoder(ck.model.cfg.encoder))
-    print(json.dumps(evaluate_split(ck.model, ck.vocab, split, args.beam, args.world), indent=1))
+    split = make_split(args.split, args.test_scenes, args.seed, args.cache_dir, Encoder(ck.model.cfg.encoder))
+    print(json.dumps(evaluate_split(ck.model, ck.vocab, split, args.beam, args.world, args.naming), indent=1))
     return 0
 
 

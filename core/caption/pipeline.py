@@ -9,9 +9,11 @@ import torch
 from PIL import Image
 
 from core.caption.model import Captioner, load_captioner
+from core.caption.naming import make_namer
 from core.caption.search import Caption, caption, validate_beam
 from core.vision.concepts import NOUN_CLASSES, noun_of_class
 from core.vision.encoder import Encoder, to_input
+from core.vision.faces import FaceDetector
 from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
 
 
@@ -29,17 +31,23 @@ def describe(image: Image.Image, encoder: Encoder, captioner: Captioner, beam: i
 
 @torch.no_grad()
 def describe_and_classify(image: Image.Image, encoder: Encoder, captioner: Captioner,
-                          classifier: ImageNetClassifier | None, beam: int = 3
-                          ) -> tuple[Caption, list[ImageNetGuess]]:
+                          classifier: ImageNetClassifier | None, beam: int = 3, naming: bool = False,
+                          detector: FaceDetector | None = None) -> tuple[Caption, list[ImageNetGuess]]:
     """The caption and, given a classifier, the CNN's own top-5 ImageNet classes: from the same late-stage
-    annotations when the encoder has them (one pass), else from a 224 px pass of the whole network."""
+    annotations when the encoder has them (one pass), else from a 224 px pass of the whole network. With naming
+    (late-stage encoders only), the nouns are read from the concept memory under their attention
+    (core.caption.naming), with the faces of the detector when one is given."""
     if encoder.stage != captioner.model.cfg.encoder:
         raise ValueError(f"{captioner.path.name} reads the {captioner.model.cfg.encoder!r} encoder stage, "
                          f"not {encoder.stage!r}")
     feats = encoder(to_input([image], encoder.input_size))[0]   # (L, D)
     view = [] if classifier is None else (
         classifier.top_from_annotations(feats) if encoder.stage == "late" else classifier.top(image))
-    return caption(captioner.model, captioner.vocab, feats, beam), view
+    namer = None
+    if naming and encoder.classifier is not None:
+        faces = detector.detect(image) if detector is not None else None
+        namer = make_namer(image, feats, encoder.classifier, faces)
+    return caption(captioner.model, captioner.vocab, feats, beam, namer=namer), view
 
 
 def unfamiliar(captioner: Captioner, words: list[str], logprob: float,

@@ -210,20 +210,20 @@ def convert_facenet(data_dir: Path, out: Path = CHECKPOINT) -> Path:
         "licence": "MIT (facenet-pytorch); the weights are its port of the original MTCNN Caffe models",
         "n_params": sum(v.numel() for v in state.values()),
         "converted_by": "core.vision.faces.convert_facenet"}, indent=1))
-    return out
+    return out.astype(np.float32)
 
 
 def person_grid(faces: list[Face], size: tuple[int, int], grid: int) -> np.ndarray:
-    """(grid, grid) share of each cell a person covers, times its face probability: the face box widened by a face
-    width each side and reaching three face heights down (head and shoulders), over an image of size (W, H)."""
+    """(grid, grid) share of each cell a person covers, times its face probability: the face box widened by half a
+    face width each side and reaching two face heights down (head and shoulders), over an image of size (W, H)."""
     W, H = size
     edges_x, edges_y = np.linspace(0, W, grid + 1), np.linspace(0, H, grid + 1)
     out = np.zeros((grid, grid), np.float32)
     for f in faces:
         x0, y0, x1, y1 = f.box
         w, h = x1 - x0, y1 - y0
-        bx0, bx1, by0, by1 = x0 - w, x1 + w, y0 - 0.25 * h, y1 + 3 * h
+        bx0, bx1, by0, by1 = x0 - 0.5 * w, x1 + 0.5 * w, y0 - 0.25 * h, y1 + 2 * h
         cover_x = (np.minimum(edges_x[1:], bx1) - np.maximum(edges_x[:-1], bx0)).clip(0) / np.diff(edges_x)
         cover_y = (np.minimum(edges_y[1:], by1) - np.maximum(edges_y[:-1], by0)).clip(0) / np.diff(edges_y)
         out = np.maximum(out, f.prob * cover_y[:, None] * cover_x[None, :])      # (grid, grid)
-    return out
+    return out.astype(np.float32)

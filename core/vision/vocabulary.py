@@ -37,6 +37,7 @@ def plural(noun: str) -> str:
     return _table()["plurals"][noun]
 
 
+@lru_cache(maxsize=1)
 def singular_forms() -> dict[str, str]:
     """Singular and plural form of every open noun -> the noun."""
     out = {}
@@ -54,9 +55,10 @@ def class_to_noun_matrix() -> torch.Tensor:
     return m
 
 
-def classes_of(noun: str) -> list[int]:
+@lru_cache(maxsize=None)
+def classes_of(noun: str) -> tuple[int, ...]:
     """The ImageNet classes an open noun names."""
-    return [i for i, n in enumerate(class_nouns()) if n == noun]
+    return tuple(i for i, n in enumerate(class_nouns()) if n == noun)
 
 
 def in_photo_noun(open_noun: str, photo_noun: str) -> bool:

@@ -65,3 +65,16 @@ def test_shipped_captioner_names_a_jellyfish_it_never_saw_in_a_caption():
     assert "jellyfish" not in before.words and "jellyfish" in after.words
     k = after.words.index("jellyfish")
     assert after.sources[k].decoder_word in noun_forms() and after.alphas.shape[0] == len(after.words)
+
+
+def test_vqa_object_answer_is_read_from_the_open_vocabulary_under_the_last_hop():
+    import numpy as np
+    from core.vqa.pipeline import Answer, open_answer
+    m = memory()
+    alphas = np.zeros((2, 4, 4), np.float32)
+    alphas[0, 0, 0] = alphas[1, 1, 1] = 1.0                                       # last hop on cell 5
+    answer = Answer(None, ["flower", "yes"], np.array([0.8, 0.2]), alphas, np.zeros(3), np.zeros(2))
+    feats = torch.cat([m.feats, torch.zeros(L, 11)], -1)[None]                    # (1, L, 1280 + colours)
+    assert open_answer(answer, feats, m.head) == "jellyfish"
+    answer.probs = np.array([0.2, 0.8])
+    assert open_answer(answer, feats, m.head) == "yes"                            # not an object answer

@@ -105,3 +105,16 @@ def test_photo_upload_names_the_object(app):
     at.file_uploader(key="cap_upload").set_value(("apricot.png", buf.getvalue(), "image/png")).run()
     assert not at.exception and not at.main.error
     assert "apricot" in at.subheader[0].value.split()
+
+
+def test_upload_of_a_person_says_where_each_noun_came_from(app):
+    import skimage.data
+    at = app
+    at.radio(key="cap_source").set_value("Upload").run()
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.astronaut()).save(buf, "JPEG")
+    at.file_uploader(key="cap_upload").set_value(("astronaut.jpg", buf.getvalue(), "image/jpeg")).run()
+    assert not at.exception and not at.main.error
+    assert "person" in at.subheader[0].value.split()
+    lines = [line for m in at.markdown for line in m.value.split("  \n")]
+    assert any(line.startswith("`person <- face, p 1.00") for line in lines), lines

@@ -54,7 +54,7 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
                cnn_view: list[tuple[int, str]] | None = None) -> str | None:
     """Why a caption should be read with care (image unlike the training world), or None.
 
-    Four signs: the caption names none of the photo world's nouns; its mean log-probability per word
+    Four signs: the caption names none of the photo world's nouns (nor an open-vocabulary one); its mean log-probability per word
     (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); the
     CNN's own top ImageNet class (cnn_view: (index, name) best first) never was the top class of a training
     image (card list) and, for a captioner that reads concepts, belongs to none of its concept nouns; or, for a
@@ -68,9 +68,10 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
         reasons.append(f"the CNN itself sees a “{top[1]}”, which never came up in the training world")
     if captioner.card.get("world") == "photos":
         from core.vision.photos import noun_forms
+        from core.vision.vocabulary import singular_forms
         forms = noun_forms()
         said = {forms[w] for w in words if w in forms}
-        if not said:
+        if not said and not any(w in singular_forms() for w in words):   # an open noun from the memory counts
             reasons.append("the caption names none of the objects this model knows")
         checkable = said & set(NOUN_CLASSES)
         if reads_concepts and cnn_view and checkable and not checkable & {noun_of_class(i) for i, _ in cnn_view}:

@@ -15,15 +15,18 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from typing import Callable
 
 import torch
 
 from core.vision.checksets import check_set
+from core.vision.faces import load_detector
+from core.vision.photos import names
 from core.vision.encoder import Encoder
 from core.vqa.checkpoint import VQACheckpoint, VQACheckpointError, load_vqa
 from core.vqa.photo_data import ENCODER_STAGE
 from core.vqa.photo_questions import categories, four_candidates
-from core.vqa.pipeline import answer_question, choose, encode_image
+from core.vqa.pipeline import Answer, answer_question, choose, encode_image, open_answer
 
 CHECKS = ("open", "four", "yes", "no", "question only")
 
@@ -34,15 +37,17 @@ def object_question(noun: str) -> str:
     return "what is this?" if category == "object" else f"what {category} is this?"
 
 
-def ask_about(ckpt: VQACheckpoint, feats: torch.Tensor, noun: str, rng: random.Random) -> dict[str, str]:
+def ask_about(ckpt: VQACheckpoint, feats: torch.Tensor, noun: str, rng: random.Random,
+              reread: Callable[[Answer], str] | None = None) -> dict[str, str]:
     """The model's answers for a photo (1, L, D) of `noun`: {"open", "four", "yes", "no"}, the question-only
-    baseline's open answer ("question only") and the absent noun asked about ("absent")."""
+    baseline's open answer ("question only") and the absent noun asked about ("absent"); reread turns the open
+    answer into an open-vocabulary noun (core.vqa.pipeline.open_answer)."""
     question = object_question(noun)
     candidates = list(four_candidates(noun, rng, question))
     category = categories()[noun]
     absent = rng.choice(sorted(n for n, c in categories().items() if c != category))
     opened = answer_question(ckpt, feats, question)
-    return {"open": opened.best[0], "question only": ckpt.answers[int(opened.question_only_probs.argmax())],
+    return {"open": reread(opened) if reread else opened.best[0], "question only": ckpt.answers[int(opened.question_only_probs.argmax())],
             "four": candidates[int(choose(ckpt, feats, question, candidates).argmax())],
             "yes": answer_question(ckpt, feats, f"is there a {noun}?").best[0],
             "no": answer_question(ckpt, feats, f"is there a {absent}?").best[0],
@@ -51,6 +56,8 @@ def ask_about(ckpt: VQACheckpoint, feats: torch.Tensor, noun: str, rng: random.R
 
 def is_right(check: str, noun: str, answers: dict[str, str]) -> bool:
     """Whether the answer to one check is the right one."""
+    if check == "open":
+        return names(answers[check], noun)
     return answers[check] == {"yes": "yes", "no": "no"}.get(check, noun)
 
 
@@ -61,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the captioner's check set (dev, or gcompris after `python -m core.caption.realcheck fetch`)")
     p.add_argument("--seed", type=int, default=0, help="draws the distractors and the absent nouns")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--naming", action=argparse.BooleanOptionalAction, default=True,
+                   help="the open answer re-read from the open vocabulary under the last hop's attention")
     a = p.parse_args(argv)
     try:
         ckpt = load_vqa(a.model)
@@ -73,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(max(1, a.threads))
     encoder, rng = Encoder(ENCODER_STAGE), random.Random(a.seed)
+    detector = load_detector() if a.naming else None
     right: dict[str, list[bool]] = {check: [] for check in CHECKS}
     for name, load, noun in photos:
         if noun not in categories():
@@ -82,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ImportError) as e:
             print(f"{name}\tskipped: {e}")
             continue
-        answers = ask_about(ckpt, encode_image(image, encoder, bool(ckpt.model.cfg.colours)), noun, rng)
+        feats = encode_image(image, encoder, bool(ckpt.model.cfg.colours))
+        reread = None if detector is None else (
+            lambda ans, faces=detector.detect(image): open_answer(ans, feats, encoder.classifier, image, faces))
+        answers = ask_about(ckpt, feats, noun, rng, reread)
         for check in CHECKS:
             right[check].append(is_right(check, noun, answers))
         print(f"{name}\t{noun}\topen: {answers['open']}\tfour: {answers['four']}\tis there a {noun}? "

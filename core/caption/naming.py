@@ -23,8 +23,8 @@ from core.vision.faces import Face, person_grid
 from core.vision.imagenet import class_name
 from core.vision.vocabulary import PERSON, class_to_noun_matrix, open_nouns, plural
 
-NOUN_PROB = 0.3         # an open noun replaces the decoder's when the attended head gives it this much
-FACE_MASS = 0.3         # "person" when this much attention (times face probability) lies on detected people
+NOUN_PROB = 0.5         # an open noun replaces the decoder's when the attended head gives it this much
+FACE_MASS = 0.2         # "person" when this much attention (times face probability) lies on detected people
 
 
 @dataclass

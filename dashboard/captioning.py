@@ -14,7 +14,7 @@ from core.vision.images import MAX_PIXELS, ImageError, open_image
 from core.caption.model import Captioner, load_captioner
 from core.vision.photos import make_photo
 from core.caption.naming import NounSource
-from core.caption.pipeline import describe_and_classify, mask_box, unfamiliar
+from core.caption.pipeline import decoder_words, describe_and_classify, mask_box, unfamiliar
 from core.vision.faces import FaceDetector, load_detector
 from core.vision.scenes import make_scene
 
@@ -114,9 +114,12 @@ def with_boxes(image: Image.Image, sources: list[NounSource | None], width: int 
     return shown
 
 
-def caveat(model: str, words: list[str], logprob: float, cnn_view: list[ImageNetGuess]) -> str | None:
-    """A warning when the image looks unlike the captioner's training world, else None."""
-    return unfamiliar(get_captioner(model), words, logprob, [(g.index, g.name) for g in cnn_view])
+def caveat(model: str, words: list[str], logprob: float, cnn_view: list[ImageNetGuess],
+           sources: list[NounSource | None]) -> str | None:
+    """A warning when the image looks unlike the captioner's training world (judged on the decoder's own words),
+    else None."""
+    return unfamiliar(get_captioner(model), decoder_words(words, sources), logprob,
+                      [(g.index, g.name) for g in cnn_view])
 
 
 def for_display(image: Image.Image, width: int = 320) -> Image.Image:

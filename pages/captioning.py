@@ -66,7 +66,7 @@ if named:
 outputs.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
 # a generated scene is the training world itself, and its reference captions stand beside the caption
-warning = None if source == "New scene" else cap.caveat(model, words, logprob, cnn_view)
+warning = None if source == "New scene" else cap.caveat(model, words, logprob, cnn_view, sources)
 if warning:
     outputs.warning(warning, icon=":material/help:")
 

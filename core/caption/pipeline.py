@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from core.caption.model import Captioner, load_captioner
-from core.caption.naming import make_namer
+from core.caption.naming import NounSource, make_namer
 from core.caption.search import Caption, caption, validate_beam
 from core.vision.concepts import NOUN_CLASSES, noun_of_class
 from core.vision.encoder import Encoder, to_input
@@ -54,11 +54,12 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
                cnn_view: list[tuple[int, str]] | None = None) -> str | None:
     """Why a caption should be read with care (image unlike the training world), or None.
 
-    Four signs: the caption names none of the photo world's nouns (nor an open-vocabulary one); its mean log-probability per word
+    Four signs: the caption names none of the photo world's nouns; its mean log-probability per word
     (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); the
     CNN's own top ImageNet class (cnn_view: (index, name) best first) never was the top class of a training
     image (card list) and, for a captioner that reads concepts, belongs to none of its concept nouns; or, for a
-    captioner that reads concepts, the caption's nouns that have concepts are all absent from the CNN's top 5."""
+    captioner that reads concepts, the caption's nouns that have concepts are all absent from the CNN's top 5.
+    For a named caption pass the decoder's own words (`decoder_words`): the signs are about the decoder."""
     reasons = []
     seen = captioner.card.get("imagenet_top1_seen")
     top = cnn_view[0] if cnn_view else None
@@ -68,10 +69,9 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
         reasons.append(f"the CNN itself sees a “{top[1]}”, which never came up in the training world")
     if captioner.card.get("world") == "photos":
         from core.vision.photos import noun_forms
-        from core.vision.vocabulary import singular_forms
         forms = noun_forms()
         said = {forms[w] for w in words if w in forms}
-        if not said and not any(w in singular_forms() for w in words):   # an open noun from the memory counts
+        if not said:
             reasons.append("the caption names none of the objects this model knows")
         checkable = said & set(NOUN_CLASSES)
         if reads_concepts and cnn_view and checkable and not checkable & {noun_of_class(i) for i, _ in cnn_view}:
@@ -86,6 +86,11 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
         return None
     return ("This image looks unlike the captioner's training world: " + "; ".join(reasons) +
             ". The caption is the nearest thing it can say in that world's words.")
+
+
+def decoder_words(words: list[str], sources: list[NounSource | None]) -> list[str]:
+    """The words the decoder itself wrote (before a Namer filled its noun slots; no sources: words as they are)."""
+    return [src.decoder_word if src is not None else w for w, src in zip(words, sources)] if sources else words
 
 
 def mask_box(image: Image.Image, box: tuple[float, float, float, float], fill: int = 128) -> Image.Image:

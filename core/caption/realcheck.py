@@ -27,7 +27,7 @@ import sys
 import numpy as np
 import torch
 
-from core.caption.pipeline import describe_and_classify, load_checked, unfamiliar
+from core.caption.pipeline import decoder_words, describe_and_classify, load_checked, unfamiliar
 from core.vision.checksets import CHECK_SETS, check_set, fetch_gcompris
 from core.vision.encoder import Encoder
 from core.vision.faces import load_detector
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}\tskipped: {e}")
             continue
         c, view = describe_and_classify(image, encoder, ck, classifier, a.beam, a.naming, detector)
-        flag = "" if unfamiliar(ck, c.words, c.logprob, [(g.index, g.name) for g in view]) is None else "  [caveat shown]"
+        flag = "" if unfamiliar(ck, decoder_words(c.words, c.sources), c.logprob, [(g.index, g.name) for g in view]) is None \
+            else "  [caveat shown]"
         if label is None:
             print(f"{name}\t{c.text}\t(outside the vocabulary){flag}")
             continue

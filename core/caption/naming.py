@@ -21,11 +21,9 @@ from torch import nn
 
 from core.vision.faces import Face, person_grid
 from core.vision.imagenet import class_name
-from core.vision.concepts import NOUN_CLASSES
-from core.vision.vocabulary import PERSON, class_to_noun_matrix, in_photo_noun, open_nouns, plural
+from core.vision.vocabulary import PERSON, class_to_noun_matrix, open_nouns, plural
 
 NOUN_PROB = 0.5         # an open noun replaces the decoder's when the attended head gives it this much
-KEEP_SUPPORT = 1.01     # ... unless the head gives the decoder's own noun's classes this much (> 1: never)
 FACE_MASS = 0.2         # "person" when this much attention (times face probability) lies on detected people
 
 
@@ -79,9 +77,9 @@ class Namer:
     """Fills the noun slots of one image's caption from its ConceptMemory; `name` is called per written word."""
 
     def __init__(self, memory: ConceptMemory, decoder_nouns: dict[str, str], noun_prob: float = NOUN_PROB,
-                 face_mass: float = FACE_MASS, keep_support: float = KEEP_SUPPORT) -> None:
+                 face_mass: float = FACE_MASS) -> None:
         self.memory, self.forms = memory, decoder_nouns          # decoder word (either number) -> its noun
-        self.noun_prob, self.face_mass, self.keep_support = noun_prob, face_mass, keep_support
+        self.noun_prob, self.face_mass = noun_prob, face_mass
 
     def name(self, alpha: torch.Tensor, word: str, said: set[str] = frozenset()) -> NounSource | None:
         """The slot's noun for the decoder's word written under attention alpha (L,), never one of the nouns
@@ -99,11 +97,8 @@ class Namer:
             return NounSource(own, word, word)
         probs = m.class_probs(alpha)                                                   # (1000,)
         per_noun = probs @ m.to_nouns                                                  # (N,)
-        support = float(probs[list(NOUN_CLASSES.get(own, ()))].sum())                  # the head backs the decoder
         for k in per_noun.argsort(descending=True)[:len(said) + 1].tolist():
             if float(per_noun[k]) < self.noun_prob:
-                break
-            if support >= self.keep_support and not in_photo_noun(m.nouns[k], own):
                 break
             if m.nouns[k] not in said:
                 noun = m.nouns[k]
@@ -115,8 +110,8 @@ class Namer:
 
 
 def make_namer(image: Image.Image | None, feats: torch.Tensor, head: nn.Linear, faces: list[Face] | None,
-               noun_prob: float = NOUN_PROB, face_mass: float = FACE_MASS, keep_support: float = KEEP_SUPPORT) -> Namer:
+               noun_prob: float = NOUN_PROB, face_mass: float = FACE_MASS) -> Namer:
     """A Namer for one image's raw late-stage annotations (L, 1280), faces found on it (None: none looked for)."""
     from core.vision.photos import noun_forms
     size = image.size if image is not None else None
-    return Namer(ConceptMemory(feats, head, faces, size), noun_forms(), noun_prob, face_mass, keep_support)
+    return Namer(ConceptMemory(feats, head, faces, size), noun_forms(), noun_prob, face_mass)

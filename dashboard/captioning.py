@@ -13,7 +13,9 @@ from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
 from core.vision.images import MAX_PIXELS, ImageError, open_image
 from core.caption.model import Captioner, load_captioner
 from core.vision.photos import make_photo
-from core.caption.pipeline import describe_and_classify, mask_box, unfamiliar
+from core.caption.naming import NounSource
+from core.caption.pipeline import decoder_words, describe_and_classify, mask_box, unfamiliar
+from core.vision.faces import FaceDetector, load_detector
 from core.vision.scenes import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +39,11 @@ def get_captioner(name: str) -> Captioner:
 @st.cache_resource
 def get_classifier() -> ImageNetClassifier:
     return ImageNetClassifier()
+
+
+@st.cache_resource
+def get_detector() -> FaceDetector:
+    return load_detector()
 
 
 @st.cache_data(max_entries=32)
@@ -84,19 +91,33 @@ def image_key(image: Image.Image) -> str:
 @st.cache_data(max_entries=64, show_spinner=False)
 def caption_image(_image: Image.Image, key: str, model: str, beam: int,
                   box: tuple[float, float, float, float] | None = None
-                  ) -> tuple[list[str], np.ndarray, float, Image.Image, list[ImageNetGuess]]:
-    """Words, (T, g, g) attention maps, log-prob, the image actually captioned (box greyed out if given) and
-    the CNN's own top-5 ImageNet classes for it."""
+                  ) -> tuple[list[str], np.ndarray, float, Image.Image, list[ImageNetGuess], list[NounSource | None]]:
+    """Words, (T, g, g) attention maps, log-prob, the image actually captioned (box greyed out if given), the
+    CNN's own top-5 ImageNet classes for it and, per word, where a noun came from (core.caption.naming)."""
     image = mask_box(_image, box) if box else _image
     captioner = get_captioner(model)
     c, view = describe_and_classify(image, get_encoder(captioner.model.cfg.encoder), captioner, get_classifier(),
-                                    beam)
-    return c.words, c.alphas, c.logprob, image, view
+                                    beam, naming=True, detector=get_detector())
+    return c.words, c.alphas, c.logprob, image, view, c.sources or [None] * len(c.words)
 
 
-def caveat(model: str, words: list[str], logprob: float, cnn_view: list[ImageNetGuess]) -> str | None:
-    """A warning when the image looks unlike the captioner's training world, else None."""
-    return unfamiliar(get_captioner(model), words, logprob, [(g.index, g.name) for g in cnn_view])
+def with_boxes(image: Image.Image, sources: list[NounSource | None], width: int = 320) -> Image.Image:
+    """The image for display with the face boxes behind a "person" noun drawn on it."""
+    from PIL import ImageDraw
+    shown = for_display(image, width)
+    sx, sy = shown.width / image.width, shown.height / image.height
+    draw = ImageDraw.Draw(shown)
+    for box in {b for src in sources if src is not None for b in src.boxes}:
+        draw.rectangle((box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy), outline=(255, 210, 0), width=3)
+    return shown
+
+
+def caveat(model: str, words: list[str], logprob: float, cnn_view: list[ImageNetGuess],
+           sources: list[NounSource | None]) -> str | None:
+    """A warning when the image looks unlike the captioner's training world (judged on the decoder's own words),
+    else None."""
+    return unfamiliar(get_captioner(model), decoder_words(words, sources), logprob,
+                      [(g.index, g.name) for g in cnn_view])
 
 
 def for_display(image: Image.Image, width: int = 320) -> Image.Image:

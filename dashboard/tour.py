@@ -173,7 +173,7 @@ PHOTO, PHOTO_NOUN = "cat (chelsea)", "cat"  # a scikit-image photo and what it s
 def captioning() -> str:
     """The photo captioner's attention before the chosen word of its caption of a real cat photo."""
     image, key = showcase.sample(PHOTO)  # as the Captioning page reads it, so both show the same caption
-    words, alphas, logprob, _, _ = cap.caption_image(image, key, "photos", 3)
+    words, alphas, logprob, _, _, _ = cap.caption_image(image, key, "photos", 3)
     k = st.slider("Word", 1, len(words), len(words), key="tour_word") if len(words) > 1 else 1
     with figure():
         left, right = st.columns(2)

@@ -63,18 +63,23 @@ with inputs:
         image, key = cap.upload_widget("cap_upload")
     if image is None:
         st.stop()
-    st.image(cap.for_display(image), caption="input")
 
 beam = outputs.slider("Beam size", 1, 10, 3, key="cap_beam", help="1 = greedy decoding")
-words, alphas, logprob, _, cnn_view = cap.caption_image(image, key, model, beam)
+words, alphas, logprob, _, cnn_view, sources = cap.caption_image(image, key, model, beam)
+inputs.image(cap.with_boxes(image, sources), caption="input")
 links.adopt("cap_", word=links.number(1, max(len(words), 1), int))  # a word of this caption
 outputs.subheader(showcase.caption_text(words) if words else "(empty caption)")
 if source == "Sample photo" and model == "photos":
     outputs.markdown(showcase.verdict(name, words))
+named = [src.describe() for src in sources if src is not None]
+if named:
+    outputs.markdown("  \n".join(f"`{line}`" for line in named), help="Each noun is read from what the CNN "
+                     "recognises (its ImageNet classes, named through WordNet) or from a detected face, where the "
+                     "captioner looked while writing it.")
 outputs.caption(f"log-probability {logprob:.2f} with beam {beam}" + (
     "  ·  reference captions: " + " / ".join(refs[:3]) if refs else ""))
 # a generated scene is the training world itself, and its reference captions stand beside the caption
-warning = None if source == "New scene" else cap.caveat(model, words, logprob, cnn_view)
+warning = None if source == "New scene" else cap.caveat(model, words, logprob, cnn_view, sources)
 if model == "shapes" and source != "New scene":  # its words are shapes and colours, whatever the picture shows
     warning = ("The Shapes captioner has only seen generated scenes of coloured shapes: on any other picture it "
                "still answers in shapes and colours. Use the Photos captioner for real objects.")
@@ -139,7 +144,7 @@ if what_if.open:
             st.info("The box is empty: widen it.")
         else:
             box = (cols[0] / g, rows[0] / g, cols[1] / g, rows[1] / g)
-            w2, a2, lp2, masked, _ = cap.caption_image(image, key, model, beam, box)
+            w2, a2, lp2, masked, _, _ = cap.caption_image(image, key, model, beam, box)
             st.markdown(f"Before: **{' '.join(words)}**  \nAfter: **{' '.join(w2) if w2 else '(empty)'}** "
                         f"(log-prob {lp2:.2f})")
             cap.gallery([(cap.for_display(masked, cap.THUMB), "masked input")] +

@@ -6,7 +6,7 @@ attention mass inside the named object and the pointing game, each beside a unif
 Photo world also: object-noun recall, the share of objects whose noun (either number) is in the caption.
 
     rnnlens caption-evaluate --model checkpoints/captioner-scenes [--beam 3] [--test-scenes 500]
-    rnnlens caption-evaluate --model checkpoints/captioner-photos --world photos
+    rnnlens caption-evaluate --model checkpoints/captioner-photos --world photos [--naming]
 """
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ import numpy as np
 import torch
 
 from core.caption.model import AttentionDecoder
+from core.caption.naming import make_namer
 from core.caption.search import caption
 from core.common.words import WordVocab
 from core.vision import photos
+from core.vision.encoder import imagenet_net
+from core.vision.faces import load_detector
 from core.vision.maps import grounding
 from core.vision.scenes import COLORS, SHAPES, make_scene
+from core.vision.vocabulary import singular_forms
 from core.vision.worlds import CaptionSplit
 
 WORLDS = ("scenes", "photos")
@@ -41,13 +45,18 @@ def language_metrics(refs: list[list[str]], hyps: list[str]) -> dict[str, float]
 
 @torch.no_grad()
 def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSplit, beam: int = 3,
-                   world: str | None = "scenes") -> dict:
-    """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world."""
+                   world: str | None = "scenes", naming: bool = False) -> dict:
+    """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world.
+    naming (photo world, late-stage annotations): nouns read from the concept memory (core.caption.naming)."""
     model.eval()
     refs, hyps, rows, named, n_objects, recalled, mean_logp = [], [], [], 0, 0, 0, []
-    forms = photos.noun_forms()
+    nouns = photos.noun_forms().keys() | singular_forms().keys()
+    head, detector = _naming_parts() if naming and world == "photos" else (None, None)
     for i in range(len(split.keys)):
-        cap = caption(model, vocab, torch.from_numpy(np.asarray(split.feats[i], dtype=np.float32)), beam)
+        feats = torch.from_numpy(np.asarray(split.feats[i], dtype=np.float32))
+        scene = photos.make_photo(int(split.keys[i])) if world == "photos" else None
+        namer = None if head is None else make_namer(scene.image, feats, head, detector.detect(scene.image))
+        cap = caption(model, vocab, feats, beam, namer=namer)
         refs.append([" ".join(c) for c in split.captions[i]])
         hyps.append(cap.text)
         mean_logp.append(cap.logprob / (len(cap.words) + 1))
@@ -55,8 +64,8 @@ def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSpli
             named += sum(w in COLORS or w.rstrip("s") in SHAPES for w in cap.words)
             rows += grounding(cap.alphas, cap.words, make_scene(int(split.keys[i])).objects)
         elif world == "photos":
-            objects = photos.make_photo(int(split.keys[i])).objects
-            named += sum(w in forms for w in cap.words)
+            objects = scene.objects
+            named += sum(w in nouns for w in cap.words)
             n_objects += len(objects)
             recalled += photos.named_objects(cap.words, objects)
             rows += grounding(cap.alphas, cap.words, objects, photos.word_masks(cap.words, objects))
@@ -74,3 +83,8 @@ def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSpli
                     "uniform_pointing_game": float(np.mean([r["uniform_hit"] for r in rows]))})
     out["examples"] = [{"hyp": h, "refs": r[:2]} for h, r in zip(hyps[:5], refs[:5])]
     return out
+
+
+def _naming_parts():
+    """The ImageNet head and the face detector a Namer reads with."""
+    return imagenet_net()._fc, load_detector()

@@ -9,9 +9,11 @@ import torch
 from PIL import Image
 
 from core.caption.model import CaptionCheckpointError, Captioner, encoder_problem, load_captioner
+from core.caption.naming import NounSource, make_namer
 from core.caption.search import Caption, caption, validate_beam
 from core.vision.concepts import NOUN_CLASSES, noun_of_class
 from core.vision.encoder import Encoder, to_input
+from core.vision.faces import FaceDetector
 from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
 from core.vision.photos import noun_forms
 
@@ -35,17 +37,23 @@ def describe(image: Image.Image, encoder: Encoder, captioner: Captioner, beam: i
 
 @torch.no_grad()
 def describe_and_classify(image: Image.Image, encoder: Encoder, captioner: Captioner,
-                          classifier: ImageNetClassifier | None, beam: int = 3
-                          ) -> tuple[Caption, list[ImageNetGuess]]:
+                          classifier: ImageNetClassifier | None, beam: int = 3, naming: bool = False,
+                          detector: FaceDetector | None = None) -> tuple[Caption, list[ImageNetGuess]]:
     """The caption and, given a classifier, the CNN's own top-5 ImageNet classes: from the same late-stage
-    annotations when the encoder has them (one pass), else from a 224 px pass of the whole network."""
+    annotations when the encoder has them (one pass), else from a 224 px pass of the whole network. With naming
+    (late-stage encoders only), the nouns are read from the concept memory under their attention
+    (core.caption.naming), with the faces of the detector when one is given."""
     if encoder.stage != captioner.model.cfg.encoder:
         raise ValueError(f"{captioner.path.name} reads the {captioner.model.cfg.encoder!r} encoder stage, "
                          f"not {encoder.stage!r}")
     feats = encoder(to_input([image], encoder.input_size))[0]   # (L, D)
     view = [] if classifier is None else (
         classifier.top_from_annotations(feats) if encoder.stage == "late" else classifier.top(image))
-    return caption(captioner.model, captioner.vocab, feats, beam), view
+    namer = None
+    if naming and encoder.classifier is not None:
+        faces = detector.detect(image) if detector is not None else None
+        namer = make_namer(image, feats, encoder.classifier, faces)
+    return caption(captioner.model, captioner.vocab, feats, beam, namer=namer), view
 
 
 def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
@@ -56,7 +64,8 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
     (the <end> included) is below the 5th percentile of the held-out test images (stored in the card); the
     CNN's own top ImageNet class (cnn_view: (index, name) best first) never was the top class of a training
     image (card list) and, for a captioner that reads concepts, belongs to none of its concept nouns; or, for a
-    captioner that reads concepts, the caption's nouns that have concepts are all absent from the CNN's top 5."""
+    captioner that reads concepts, the caption's nouns that have concepts are all absent from the CNN's top 5.
+    For a named caption pass the decoder's own words (`decoder_words`): the signs are about the decoder."""
     reasons = []
     seen = captioner.card.get("imagenet_top1_seen")
     top = cnn_view[0] if cnn_view else None
@@ -82,6 +91,11 @@ def unfamiliar(captioner: Captioner, words: list[str], logprob: float,
         return None
     return ("This image looks unlike the captioner's training world: " + "; ".join(reasons) +
             ". The caption is the nearest thing it can say in that world's words.")
+
+
+def decoder_words(words: list[str], sources: list[NounSource | None]) -> list[str]:
+    """The words the decoder itself wrote (before a Namer filled its noun slots; no sources: words as they are)."""
+    return [src.decoder_word if src is not None else w for w, src in zip(words, sources)] if sources else words
 
 
 def mask_box(image: Image.Image, box: tuple[float, float, float, float], fill: int = 128) -> Image.Image:

@@ -28,14 +28,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="checkpoints/captioner-scenes")
     p.add_argument("--beam", type=bounded(int, 1, MAX_BEAM), default=3)
     p.add_argument("--test-scenes", type=bounded(int, 1, MAX_SCENES), default=500)
+    p.add_argument("--split", choices=["val", "test"], default="test", help="val: for choosing settings")
     p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0)
     p.add_argument("--world", choices=WORLDS, default="scenes")
     p.add_argument("--cache-dir", default="data/caption")
+    p.add_argument("--naming", action="store_true",
+                   help="photo world: read each noun from the concept memory under its attention (ImageNet head "
+                        "through WordNet, faces)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the test split's metrics as JSON."""
+    """Print the split's metrics as JSON."""
     args = parser().parse_args(argv)
     try:
         ck = load_checked(args.model, args.beam)
@@ -43,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(e)
     torch.set_num_threads(1)
     make_split = photo_split if args.world == "photos" else scene_split
-    split = make_split("test", args.test_scenes, args.seed, args.cache_dir, Encoder(ck.model.cfg.encoder))
-    print(json.dumps(evaluate_split(ck.model, ck.vocab, split, args.beam, args.world), indent=1))
+    split = make_split(args.split, args.test_scenes, args.seed, args.cache_dir, Encoder(ck.model.cfg.encoder))
+    print(json.dumps(evaluate_split(ck.model, ck.vocab, split, args.beam, args.world, args.naming), indent=1))
     return 0
 
 

@@ -1,6 +1,6 @@
 """rnnlens describe: caption image files, one `path<TAB>caption` line per image.
 
-    rnnlens describe --model checkpoints/captioner-photos IMG [IMG ...] [--beam K]
+    rnnlens describe --model checkpoints/captioner-photos IMG [IMG ...] [--beam K] [--no-naming]
 
 Files are read and decoded like the dashboard's uploads (`core.vision.images.load_image_file`); a file that
 cannot be used gets the page's message on stderr (`path<TAB>error: ...`) and the exit status 1, the others are
@@ -11,11 +11,12 @@ import sys
 
 import torch
 
-from core.caption.pipeline import describe, load_checked
+from core.caption.pipeline import describe_and_classify, load_checked
 from core.caption.search import MAX_BEAM
 from core.cli.args import add_threads_arg, fail
 from core.common.config_args import bounded
 from core.vision.encoder import Encoder
+from core.vision.faces import load_detector
 from core.vision.images import ImageError, load_image_file
 
 
@@ -26,6 +27,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMG")
     p.add_argument("--model", default="checkpoints/captioner-photos")
     p.add_argument("--beam", type=bounded(int, 1, MAX_BEAM), default=3)
+    p.add_argument("--naming", action=argparse.BooleanOptionalAction, default=True,
+                   help="nouns from the concept memory under their attention (ImageNet head through WordNet, faces)")
     add_threads_arg(p, default=2)
     return p
 
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(e)
     torch.set_num_threads(a.threads)
     encoder, status = Encoder(captioner.model.cfg.encoder), 0
+    detector = load_detector() if a.naming else None
     for path in a.images:
         try:
             image = load_image_file(path).image
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}\terror: {e}", file=sys.stderr)
             status = 1
             continue
-        print(f"{path}\t{describe(image, encoder, captioner, a.beam).text}", flush=True)
+        c, _ = describe_and_classify(image, encoder, captioner, None, a.beam, a.naming, detector)
+        print(f"{path}\t{c.text}", flush=True)
     return status
 
 

@@ -10,10 +10,11 @@ from core.cli.args import add_threads_arg, fail
 from core.common.config_args import bounded
 from core.vision.checksets import check_set
 from core.vision.encoder import Encoder
+from core.vision.faces import load_detector
 from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.photo_data import ENCODER_STAGE
 from core.vqa.photo_questions import categories
-from core.vqa.pipeline import encode_image
+from core.vqa.pipeline import encode_image, open_answer
 from core.vqa.realcheck import CHECKS, ask_about, is_right
 
 
@@ -25,6 +26,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the captioner's check set (dev, or gcompris after `rnnlens caption-realcheck fetch`)")
     p.add_argument("--seed", type=bounded(int, 0, MAX_SEED), default=0,
                    help="draws the distractors and the absent nouns")
+    p.add_argument("--naming", action=argparse.BooleanOptionalAction, default=True,
+                   help="the open answer re-read from the open vocabulary under the last hop's attention")
     add_threads_arg(p, default=2)
     return p
 
@@ -42,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(e)
     torch.set_num_threads(a.threads)
     encoder, rng = Encoder(ENCODER_STAGE), random.Random(a.seed)
+    detector = load_detector() if a.naming else None
     right: dict[str, list[bool]] = {check: [] for check in CHECKS}
     for name, load, noun in photos:
         if noun not in categories():
@@ -51,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ImportError) as e:
             print(f"{name}\tskipped: {e}")
             continue
-        answers = ask_about(ckpt, encode_image(image, encoder, bool(ckpt.model.cfg.colours)), noun, rng)
+        feats = encode_image(image, encoder, bool(ckpt.model.cfg.colours))
+        reread = None if detector is None else (
+            lambda ans, faces=detector.detect(image): open_answer(ans, feats, encoder.classifier, image, faces))
+        answers = ask_about(ckpt, feats, noun, rng, reread)
         for check in CHECKS:
             right[check].append(is_right(check, noun, answers))
         print(f"{name}\t{noun}\topen: {answers['open']}\tfour: {answers['four']}\tis there a {noun}? "

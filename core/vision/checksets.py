@@ -8,6 +8,13 @@
   gcompris  held out for reporting only: the real photos of GCompris (Debian `gcompris-qt-data` 3.1-2,
             CC-BY-SA 4.0 / GPL-3), the animal photos of its "erase" and "explore world animals" activities and
             the object photos of "categorization", each labelled with the photo world's noun for what it shows.
+  people-dev / people   photos of people from registry packages: the dev part (skimage's astronaut and
+            cameraman, Labeled-Faces-in-the-Wild faces 0-9) for choosing settings, the reported part (matplotlib's
+            grace_hopper.jpg sample, from the wheel unzipped into data/photos/mpl/, and faces 10-49).
+  outside   reported only: real photos of things no photo-world caption names (skimage, Tux Paint templates,
+            scikit-learn, GCompris), each labelled with the open-vocabulary nouns that name it right
+            (core.vision.vocabulary: "motorcycle" or "scooter" for the stereo motorcycle).
+A label is a photo-world noun (str), or for `outside` a tuple of open nouns; None: not scored.
 """
 from __future__ import annotations
 
@@ -75,6 +82,59 @@ CHECK_SET: list[tuple[str, Callable[[], Image.Image], str | None]] = [
 ]
 
 
+def _mpl_image(name: str) -> Callable[[], Path]:
+    def where() -> Path:
+        try:
+            import matplotlib
+            return Path(matplotlib.__file__).parent / "mpl-data" / "sample_data" / name
+        except ImportError:
+            return data_root() / "photos" / "mpl" / "matplotlib" / "mpl-data" / "sample_data" / name
+    return where
+
+
+PEOPLE_SETS = {
+    "people-dev": [("skimage astronaut (Eileen Collins)", _skimage("astronaut"), "person"),
+                   ("skimage camera (the cameraman)", _skimage("camera"), "person"),
+                   *[(f"skimage lfw_subset face {i}", _face(i), "person") for i in range(10)]],
+    "people": [("matplotlib grace_hopper.jpg", _file(_mpl_image("grace_hopper.jpg")), "person"),
+               *[(f"skimage lfw_subset face {i}", _face(i), "person") for i in range(10, 50)]],
+}
+
+
+def _gcompris_photo(archive: str, stem: str) -> Callable[[], Image.Image]:
+    def load() -> Image.Image:
+        import io
+        rcc = data_root() / "realcheck" / "root" / "usr" / "share" / "gcompris-qt" / "rcc" / f"{archive}.rcc"
+        if not rcc.is_file():
+            raise FileNotFoundError(f"{rcc} is missing: run `python -m core.caption.realcheck fetch`")
+        raw = next((b for n, b in rcc_files(rcc) if Path(n).stem == stem and n.endswith(".webp")), None)
+        if raw is None:
+            raise FileNotFoundError(f"no {stem}.webp in {rcc}")
+        return Image.open(io.BytesIO(raw)).convert("RGB")
+    return load
+
+
+# objects the photo world never names: (name, loader, the open nouns that name it right)
+OUTSIDE_SET: list[tuple[str, Callable[[], Image.Image], tuple[str, ...]]] = [
+    ("skimage rocket", _skimage("rocket"), ("spacecraft", "missile")),
+    ("skimage stereo_motorcycle (left)", _skimage("motorcycle"), ("motorcycle", "scooter")),
+    ("skimage clock", _skimage("clock"), ("clock",)),
+    ("tuxpaint-data templates/jellyfish.jpg", _file(lambda: tuxpaint_root() / "templates" / "jellyfish.jpg"),
+     ("jellyfish",)),
+    ("tuxpaint-data templates/lighthouse.jpg", _file(lambda: tuxpaint_root() / "templates" / "lighthouse.jpg"),
+     ("lighthouse",)),
+    *[(f"gcompris {stem}", _gcompris_photo(archive, stem), nouns) for archive, stem, nouns in (
+        ("erase", "crab", ("crab",)), ("erase", "alpaca", ("llama",)), ("erase", "meerkats", ("meerkat",)),
+        ("erase", "red_panda", ("red panda",)), ("explore_world_animals", "crocodile", ("crocodile", "alligator")),
+        ("explore_world_animals", "lemur", ("lemur",)), ("categorization", "chair", ("chair",)),
+        ("categorization", "pillow", ("pillow",)), ("categorization", "pan", ("pan",)),
+        ("categorization", "plate", ("plate",)), ("categorization", "bucket", ("bucket",)),
+        ("categorization", "spoons", ("wooden spoon", "spoon")), ("categorization", "screwDriver", ("screwdriver",)),
+        ("categorization", "knife", ("knife",)), ("categorization", "erasers", ("eraser",)),
+        ("categorization", "arcDeTriomphe", ("triumphal arch",)), ("categorization", "dam1", ("dam",)))],
+]
+
+
 GCOMPRIS_PACKAGE = "gcompris-qt-data"
 GCOMPRIS_ARCHIVES = ("erase", "explore_world_animals", "categorization")
 # photo file stem -> the photo world's noun for what it shows (files whose object has no noun are not listed)
@@ -122,10 +182,17 @@ def gcompris_set() -> list[tuple[str, Callable[[], Image.Image], str | None]]:
             for stem, noun in sorted(GCOMPRIS_NOUNS.items())]
 
 
-def check_set(name: str) -> list[tuple[str, Callable[[], Image.Image], str | None]]:
-    """The "dev" or "gcompris" check set; raises FileNotFoundError saying how to fetch missing GCompris photos."""
+CHECK_SETS = ("dev", "gcompris", "people-dev", "people", "outside")
+
+
+def check_set(name: str) -> list[tuple[str, Callable[[], Image.Image], str | tuple[str, ...] | None]]:
+    """One of CHECK_SETS; raises FileNotFoundError saying how to fetch missing GCompris photos."""
     if name == "dev":
         return CHECK_SET
+    if name in PEOPLE_SETS:
+        return PEOPLE_SETS[name]
+    if name == "outside":
+        return OUTSIDE_SET
     if not gcompris_dir().is_dir():
         raise FileNotFoundError("the GCompris photos are missing: run `rnnlens caption-realcheck fetch`")
     return gcompris_set()

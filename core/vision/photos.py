@@ -319,6 +319,7 @@ def make_photo(seed: int) -> PhotoScene:
     return PhotoScene(canvas, objects, phrase, _captions(objects, phrase, close_up, rng), seed, backdrop)
 
 
+@lru_cache(maxsize=1)
 def noun_forms() -> dict[str, str]:
     """Every word that names a catalogue noun (singular and plural last word) -> the noun."""
     out = {}
@@ -328,18 +329,26 @@ def noun_forms() -> dict[str, str]:
     return out
 
 
+def names(word: str, noun: str) -> bool:
+    """Whether a caption word names a catalogue noun: one of its forms, or an open-vocabulary noun (either
+    number) whose ImageNet classes the noun's concept covers ("bees" names "insect"; core.vision.vocabulary)."""
+    from core.vision.vocabulary import in_photo_noun, singular_forms
+    if noun_forms().get(word) == noun:
+        return True
+    open_noun = singular_forms().get(word)
+    return open_noun is not None and in_photo_noun(open_noun, noun)
+
+
 def word_masks(words: list[str], objects: list[PhotoObject]) -> list[np.ndarray | None]:
     """For each caption word: the union mask of the objects whose noun it names, else None."""
-    forms = noun_forms()
     out: list[np.ndarray | None] = []
     for w in words:
-        picked = [o.mask for o in objects if forms.get(w) == o.noun]
+        picked = [o.mask for o in objects if names(w, o.noun)]
         out.append(np.any(picked, axis=0) if picked else None)
     return out
 
 
 def named_objects(words: list[str], objects: list[PhotoObject]) -> int:
-    """How many of the objects have their noun (in either form) among the words."""
-    forms = noun_forms()
-    said = {forms[w] for w in words if w in forms}
-    return sum(o.noun in said for o in objects)
+    """How many of the objects have their noun named (in either form, or by an open noun) among the words."""
+    return sum(any(names(w, o.noun) for w in words) for o in objects)
+

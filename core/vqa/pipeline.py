@@ -1,7 +1,8 @@
 """Image + question to answer, per-hop attention maps and per-word saliency in one call.
 
 Word saliency is the L2 norm of the gradient of the chosen answer's logit with respect to each word's
-embedding (Simonyan et al. 2014's gradient saliency, applied to the question words).
+embedding (Simonyan et al. 2014's gradient saliency, applied to the question words). An object answer can be
+re-read from the open vocabulary under the last hop's attention (`open_answer`, the captioner's decoupled naming).
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.caption.naming import make_namer
 from core.vision.encoder import Encoder, to_input
+from core.vision.faces import Face
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
 from core.vqa.data import Question, QuestionError, no_words, prepare_question, tokenize
@@ -91,3 +94,14 @@ def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list
     answer_ids = torch.tensor([[stoi.get(c.strip().lower(), -1) for c in candidates]])   # (1, C)
     logits, _, u = ckpt.model(torch.tensor([question.ids]), feats)
     return torch.softmax(ckpt.model.candidate_logprobs(logits, u, tokens, answer_ids)[0], -1).numpy()
+
+
+def open_answer(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, image: Image.Image | None = None,
+                faces: list[Face] | None = None) -> str:
+    """The answer to an object question in the open vocabulary: when the model answers a photo-world noun, the
+    noun read from the concept memory of the raw late-stage grid feats (1, L, >= 1280) under the last hop's
+    attention (core.caption.naming), or the model's own noun when the memory is unsure; other answers as they are."""
+    best = answer.best[0]
+    namer = make_namer(image, feats[0, :, :1280], head, faces)
+    src = namer.name(torch.from_numpy(answer.alphas[-1]).flatten(), best)
+    return best if src is None else src.word

@@ -13,12 +13,14 @@ photo of a category: what the image adds).
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 import torch
 
+from core.vision.photos import names
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.photo_questions import categories, four_candidates
-from core.vqa.pipeline import answer_question, choose
+from core.vqa.pipeline import Answer, answer_question, choose
 
 CHECKS = ("open", "four", "yes", "no", "question only")
 
@@ -29,15 +31,18 @@ def object_question(noun: str) -> str:
     return "what is this?" if category == "object" else f"what {category} is this?"
 
 
-def ask_about(ckpt: VQACheckpoint, feats: torch.Tensor, noun: str, rng: random.Random) -> dict[str, str]:
+def ask_about(ckpt: VQACheckpoint, feats: torch.Tensor, noun: str, rng: random.Random,
+              reread: Callable[[Answer], str] | None = None) -> dict[str, str]:
     """The model's answers for a photo (1, L, D) of `noun`: {"open", "four", "yes", "no"}, the question-only
-    baseline's open answer ("question only") and the absent noun asked about ("absent")."""
+    baseline's open answer ("question only") and the absent noun asked about ("absent"); reread turns the open
+    answer into an open-vocabulary noun (core.vqa.pipeline.open_answer)."""
     question = object_question(noun)
     candidates = list(four_candidates(noun, rng, question))
     category = categories()[noun]
     absent = rng.choice(sorted(n for n, c in categories().items() if c != category))
     opened = answer_question(ckpt, feats, question)
-    return {"open": opened.best[0], "question only": ckpt.answers[int(opened.question_only_probs.argmax())],
+    return {"open": reread(opened) if reread else opened.best[0],
+            "question only": ckpt.answers[int(opened.question_only_probs.argmax())],
             "four": candidates[int(choose(ckpt, feats, question, candidates).argmax())],
             "yes": answer_question(ckpt, feats, f"is there a {noun}?").best[0],
             "no": answer_question(ckpt, feats, f"is there a {absent}?").best[0],
@@ -46,4 +51,6 @@ def ask_about(ckpt: VQACheckpoint, feats: torch.Tensor, noun: str, rng: random.R
 
 def is_right(check: str, noun: str, answers: dict[str, str]) -> bool:
     """Whether the answer to one check is the right one."""
+    if check == "open":
+        return names(answers[check], noun)
     return answers[check] == {"yes": "yes", "no": "no"}.get(check, noun)

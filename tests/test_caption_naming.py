@@ -1,0 +1,80 @@
+"""Decoupled naming (core/caption/naming.py): noun slots filled from the concept memory under their attention."""
+import pytest
+import torch
+from torch import nn
+
+from core.caption.naming import ConceptMemory, Namer
+from core.vision.faces import Face
+from core.vision.photos import noun_forms, tuxpaint_root
+
+L = 16                                     # a 4 x 4 grid
+JELLYFISH = 107                            # ImageNet class index
+
+
+def memory(faces=None) -> ConceptMemory:
+    feats = torch.zeros(L, 1280)
+    feats[5, 0] = 1.0                      # cell 5 holds what the head reads as a jellyfish
+    head = nn.Linear(1280, 1000)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    head.weight.data[JELLYFISH, 0] = 10.0
+    return ConceptMemory(feats, head, faces, (400, 400))
+
+
+def look_at(cell: int) -> torch.Tensor:
+    alpha = torch.zeros(L)
+    alpha[cell] = 1.0
+    return alpha
+
+
+def test_a_noun_never_in_training_captions_fills_the_slot_the_attention_points_at():
+    assert "jellyfish" not in noun_forms()
+    namer = Namer(memory(), noun_forms(), noun_prob=0.3)
+    src = namer.name(look_at(5), "flower")
+    assert (src.noun, src.word, src.decoder_word) == ("jellyfish", "jellyfish", "flower")
+    assert src.evidence[0][0].lower() == "jellyfish" and src.evidence[0][1] > 0.9
+    assert namer.name(look_at(5), "flowers").word == "jellyfish"                 # plural of jellyfish
+    kept = namer.name(look_at(0), "flower")                                       # a cell the memory is unsure of
+    assert (kept.word, kept.evidence) == ("flower", [])
+    assert namer.name(look_at(5), "the") is None                                  # not a noun slot
+    assert namer.name(look_at(5), "flower", {"jellyfish"}).word == "flower"       # never the same noun twice
+
+
+def test_faces_name_a_person_and_two_faces_people():
+    one = Namer(memory([Face((0, 0, 100, 100), 0.99)]), noun_forms())
+    src = one.name(look_at(0), "planet")                                          # cell 0: the face's corner
+    assert (src.word, src.drops_article) == ("person", False) and src.describe() == "person <- face, p 0.99"
+    two = Namer(memory([Face((0, 0, 100, 100), 0.99), Face((300, 0, 400, 100), 0.98)]), noun_forms())
+    src = two.name(look_at(0), "planet")
+    assert (src.noun, src.word, src.drops_article) == ("person", "people", True)
+    assert one.name(look_at(15), "planet").word == "planet"                       # far from the face
+
+
+def test_shipped_captioner_names_a_jellyfish_it_never_saw_in_a_caption():
+    from PIL import Image
+    from core.caption.model import load_captioner
+    from core.caption.pipeline import describe_and_classify
+    from core.vision.encoder import Encoder
+    path = tuxpaint_root() / "templates" / "jellyfish.jpg"
+    if not path.is_file():
+        pytest.fail(f"photo world sources missing under {tuxpaint_root()}: run `python -m core.vision.photos fetch`")
+    ck = load_captioner("checkpoints/captioner-photos")
+    image = Image.open(path).convert("RGB")
+    before, _ = describe_and_classify(image, Encoder("late"), ck, None, 3)
+    after, _ = describe_and_classify(image, Encoder("late"), ck, None, 3, naming=True)
+    assert "jellyfish" not in before.words and "jellyfish" in after.words
+    k = after.words.index("jellyfish")
+    assert after.sources[k].decoder_word in noun_forms() and after.alphas.shape[0] == len(after.words)
+
+
+def test_vqa_object_answer_is_read_from_the_open_vocabulary_under_the_last_hop():
+    import numpy as np
+    from core.vqa.pipeline import Answer, open_answer
+    m = memory()
+    alphas = np.zeros((2, 4, 4), np.float32)
+    alphas[0, 0, 0] = alphas[1, 1, 1] = 1.0                                       # last hop on cell 5
+    answer = Answer(None, ["flower", "yes"], np.array([0.8, 0.2]), alphas, np.zeros(3), np.zeros(2))
+    feats = torch.cat([m.feats, torch.zeros(L, 11)], -1)[None]                    # (1, L, 1280 + colours)
+    assert open_answer(answer, feats, m.head) == "jellyfish"
+    answer.probs = np.array([0.2, 0.8])
+    assert open_answer(answer, feats, m.head) == "yes"                            # not an object answer

@@ -7,7 +7,7 @@ The shapes paths run the same encoder, beam search and per-word map upsampling; 
 The photos path is the photo captioner's decoder words alone: drafted decode, the late encoder stage (384 px),
 beam search, every word's map, and the ImageNet top-5 of the CNN's own head on the same features. The named path
 is what the page does now: the same plus the face detector and every noun read from the concept memory
-(core.caption.naming). Median over repeats, same process, same image, interleaved.
+(core.vision.naming). Median over repeats, same process, same image, interleaved.
 
     python bench/caption_latency.py [--repeats 7] [--threads 2] [--photo chelsea|astronaut]
 """
@@ -25,13 +25,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from core.vision.maps import upsample_map  # noqa: E402
-from core.vision.encoder import Encoder  # noqa: E402
-from core.vision.imagenet import ImageNetClassifier  # noqa: E402
-from core.vision.images import DISPLAY_SIDE, open_image  # noqa: E402
 from core.caption.model import load_captioner  # noqa: E402
 from core.caption.pipeline import describe_and_classify  # noqa: E402
+from core.vision.encoder import Encoder  # noqa: E402
 from core.vision.faces import load_detector  # noqa: E402
+from core.vision.imagenet import ImageNetClassifier  # noqa: E402
+from core.vision.images import DISPLAY_SIDE, open_image  # noqa: E402
+from core.vision.maps import upsample_map  # noqa: E402
 
 
 def twelve_megapixel_jpeg(name: str = "chelsea") -> bytes:

@@ -21,14 +21,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cells_speed import SNIPPET, timed  # noqa: E402
-from core.lens.activations import extract  # noqa: E402
-from core.lens.attribution import attribute, last_logits  # noqa: E402
 from core.charlm.checkpoint import load_checkpoint  # noqa: E402
-from core.lens.intervene import Clamp, side_by_side  # noqa: E402
-from core.lens.matching import match_cells  # noqa: E402
 from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
 from core.charlm.sample import stream_sample  # noqa: E402
 from core.charlm.vocab import Vocab  # noqa: E402
+from core.lens.activations import extract  # noqa: E402
+from core.lens.attribution import attribute, last_logits  # noqa: E402
+from core.lens.intervene import Clamp, side_by_side  # noqa: E402
+from core.lens.matching import match_cells  # noqa: E402
 
 
 def row(name: str, wall: float, cpu: float, base_wall: float, base_cpu: float) -> None:

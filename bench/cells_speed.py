@@ -17,11 +17,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
+from core.charlm.vocab import Vocab  # noqa: E402
 from core.lens.activations import extract  # noqa: E402
 from core.lens.discovery import rank_cells  # noqa: E402
-from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
 from core.lens.signals import brace_depth, comment  # noqa: E402
-from core.charlm.vocab import Vocab  # noqa: E402
 
 SNIPPET = ('static int foo(struct bar *b)\n{\n\t/* look it up */\n\tif (b->n > 0) {\n'
            '\t\tprintk("n=%d\\n", b->n); // debug\n\t\treturn b->n;\n\t}\n\treturn -EINVAL;\n}\n\n')

@@ -31,8 +31,15 @@ from core.charlm.checkpoint import load_checkpoint, save_checkpoint  # noqa: E40
 from core.charlm.model import CharRNN, CharRNNConfig  # noqa: E402
 from core.charlm.sample import stream_sample  # noqa: E402
 from core.charlm.vocab import Vocab  # noqa: E402
-from tests.browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FINISHED, TOUR_FIGURE_SIZE, WATCH_OUTPUT,  # noqa: E402
-                                   settle, start_server)
+from tests.browser_helpers import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FINISHED,
+    TOUR_FIGURE_SIZE,
+    WATCH_OUTPUT,
+    settle,
+    start_server,
+)
 
 PRIME = "ROMEO.\n"
 

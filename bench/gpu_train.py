@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.train_speed import Reference  # noqa: E402
 from core.charlm.corpus import load_corpus  # noqa: E402
-from core.common.device import autocast, describe, resolve_device  # noqa: E402
 from core.charlm.evaluate import evaluate_loss, streams  # noqa: E402
 from core.charlm.vocab import Vocab  # noqa: E402
+from core.common.device import autocast, describe, resolve_device  # noqa: E402
 
 SMOKE = ["--n-layer", "1", "--hidden-size", "32", "--batch-size", "8", "--seq-len", "32", "--eval-every", "20",
          "--eval-chars", "2000", "--checkpoint-every", "100000"]

@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.gradients.flow import autograd_flow, gradient_flow, random_problem  # noqa: E402
 from core.charlm.recurrent import CELLS  # noqa: E402
+from core.gradients.flow import autograd_flow, gradient_flow, random_problem  # noqa: E402
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:

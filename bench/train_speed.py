@@ -17,9 +17,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from core.common.device import autocast  # noqa: E402
 from core.charlm.settings import TrainConfig  # noqa: E402
 from core.charlm.train import Trainer  # noqa: E402
+from core.common.device import autocast  # noqa: E402
 
 
 class Reference(nn.Module):

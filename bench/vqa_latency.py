@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from caption_latency import twelve_megapixel_jpeg  # noqa: E402
 
-from core.vision.maps import upsample_map  # noqa: E402
-from core.vision.encoder import Encoder  # noqa: E402
-from core.vision.images import open_image  # noqa: E402
 from core.caption.model import load_captioner  # noqa: E402
 from core.caption.pipeline import describe  # noqa: E402
+from core.vision.encoder import Encoder  # noqa: E402
+from core.vision.images import open_image  # noqa: E402
+from core.vision.maps import upsample_map  # noqa: E402
 from core.vqa.checkpoint import load_vqa  # noqa: E402
 from core.vqa.pipeline import answer_question, encode_image  # noqa: E402
 

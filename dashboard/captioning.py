@@ -7,15 +7,20 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from core.vision.maps import entropy, max_entropy, upsample_map
+from core.caption.model import Captioner, load_captioner
+from core.caption.pipeline import (
+    decoder_words,
+    describe_and_classify,
+    mask_box,
+    unfamiliar,
+)
 from core.vision.encoder import Encoder
+from core.vision.faces import FaceDetector, load_detector
 from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
 from core.vision.images import MAX_PIXELS, ImageError, open_image
-from core.caption.model import Captioner, load_captioner
+from core.vision.maps import entropy, max_entropy, upsample_map
+from core.vision.naming import NounSource
 from core.vision.photos import make_photo
-from core.caption.naming import NounSource
-from core.caption.pipeline import decoder_words, describe_and_classify, mask_box, unfamiliar
-from core.vision.faces import FaceDetector, load_detector
 from core.vision.scenes import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +98,7 @@ def caption_image(_image: Image.Image, key: str, model: str, beam: int,
                   box: tuple[float, float, float, float] | None = None
                   ) -> tuple[list[str], np.ndarray, float, Image.Image, list[ImageNetGuess], list[NounSource | None]]:
     """Words, (T, g, g) attention maps, log-prob, the image actually captioned (box greyed out if given), the
-    CNN's own top-5 ImageNet classes for it and, per word, where a noun came from (core.caption.naming)."""
+    CNN's own top-5 ImageNet classes for it and, per word, where a noun came from (core.vision.naming)."""
     image = mask_box(_image, box) if box else _image
     captioner = get_captioner(model)
     c, view = describe_and_classify(image, get_encoder(captioner.model.cfg.encoder), captioner, get_classifier(),

@@ -11,21 +11,27 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.charlm.model import CharRNNConfig
+from core.charlm.ngram import NGram
 from core.lens.activations import extract
 from core.lens.attribution import Attribution, attribute, reach
 from core.lens.cell_checks import CellCheck, check_cells
 from core.lens.discovery import rank_cells
 from core.lens.emergence import emergence_timeline
 from core.lens.error_analysis import ErrorRow, compare_with_ngram
-from core.lens.intervene import (CausalScore, build_clamps, causal_score, char_diff, first_divergence, parse_clamp,
-                            side_by_side)
+from core.lens.intervene import (
+    CausalScore,
+    build_clamps,
+    causal_score,
+    char_diff,
+    first_divergence,
+    parse_clamp,
+    side_by_side,
+)
 from core.lens.matching import counterpart, match_cells
-from core.charlm.model import CharRNNConfig
-from core.charlm.ngram import NGram
 from core.lens.signals import compute_signal
 from dashboard import models
-from dashboard.cells import diverging_colour
-from dashboard.cells import val_text
+from dashboard.cells import diverging_colour, val_text
 
 NAMED_CELLS = {"austen-lstm": ("quote", "1:c:317"), "linux-lstm": ("comment", "0:c:57"),  # found on the Cells page
                "shakespeare-lstm": ("brackets", "1:c:443")}  # Hamlet has no quotes: [stage directions] instead

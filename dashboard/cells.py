@@ -13,8 +13,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.lens.activations import KIND_LABELS, Activations, extract, neutral_value, shown_values
 from core.charlm.corpus import load_corpus
+from core.lens.activations import (
+    KIND_LABELS,
+    Activations,
+    extract,
+    neutral_value,
+    shown_values,
+)
 from core.lens.discovery import CellScore, gate_saturation, pattern_search, rank_cells
 from core.lens.signals import compute_signal
 from dashboard import famous, models

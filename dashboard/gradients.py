@@ -9,9 +9,9 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
+from core.charlm.recurrent import CELLS
 from core.gradients.flow import random_flow, text_flow
 from core.gradients.memory_task import MemoryConfig, MemoryResult, train_memory
-from core.charlm.recurrent import CELLS
 from dashboard import models, plots
 from dashboard.markdown import code_span
 from dashboard.plots import LN2

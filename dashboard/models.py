@@ -5,7 +5,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.charlm.checkpoint import Checkpoint, CheckpointError, checkpoint_problem, list_checkpoints, load_checkpoint
+from core.charlm.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_problem,
+    list_checkpoints,
+    load_checkpoint,
+)
 from core.charlm.next_char import next_char_probabilities
 from dashboard.markdown import code_span
 

@@ -12,8 +12,17 @@ import torch
 
 from core.gradients.memory_task import MemoryConfig, train_memory
 from dashboard import tour_cells
-from dashboard.gradients import (PRECOMPUTED, TEXT_LENGTH, comparison, real_text, result_to_json, run_key,
-                                 slider_runs, text_curve, text_key)
+from dashboard.gradients import (
+    PRECOMPUTED,
+    TEXT_LENGTH,
+    comparison,
+    real_text,
+    result_to_json,
+    run_key,
+    slider_runs,
+    text_curve,
+    text_key,
+)
 
 
 def main() -> None:

@@ -65,7 +65,16 @@ def warm_first_views() -> None:
     from core.lens.intervene import InterventionError
     from core.vqa.checkpoint import VQACheckpointError
     from core.vqa.data import VQADataError
-    from dashboard import captioning, causal, cells, gradients, models, showcase, tour, vqa
+    from dashboard import (
+        captioning,
+        causal,
+        cells,
+        gradients,
+        models,
+        showcase,
+        tour,
+        vqa,
+    )
 
     options = models.available_models()
     if options:  # the sidebar's default model, the page of its validation split and the cell Cells opens on

@@ -20,12 +20,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.charlm.corpus import CorpusError, check_user_text
 from core.charlm.checkpoint import CheckpointError, claim_output
-from core.common.io import OutputError, read_json
-from core.common.device import available_devices, describe, resolve_device
+from core.charlm.corpus import CorpusError, check_user_text
 from core.charlm.settings import TrainConfig, resume_config
-from core.common.events import CheckpointEvent, CurveEvent, DoneEvent, SampleEvent, StartEvent, StepEvent, ValEvent
+from core.common.device import available_devices, describe, resolve_device
+from core.common.events import (
+    CheckpointEvent,
+    CurveEvent,
+    DoneEvent,
+    SampleEvent,
+    StartEvent,
+    StepEvent,
+    ValEvent,
+)
+from core.common.io import OutputError, read_json
 from dashboard.models import runs_dir
 from dashboard.train_worker import JobExited, JobFailed, run_job
 

@@ -3,8 +3,8 @@ import time
 
 import streamlit as st
 
-from core.vision.maps import entropy, max_entropy
 from core.caption.model import CaptionCheckpointError
+from core.vision.maps import entropy, max_entropy
 from core.vision.photos import PhotoWorldError
 from dashboard import captioning as cap
 from dashboard import links, showcase

@@ -1,8 +1,8 @@
 """Cause & effect: clamp a cell and resample, attribute a prediction, test a cell, match cells across models."""
 import streamlit as st
 
-from core.lens.attribution import AttributionError
 from core.charlm.corpus import CorpusError
+from core.lens.attribution import AttributionError
 from core.lens.discovery import DiscoveryError
 from core.lens.intervene import InterventionError
 from core.lens.signals import SIGNALS, SignalError

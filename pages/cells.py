@@ -5,11 +5,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.charlm.corpus import CorpusError
+from core.common.io import decode_text
 from core.lens.activations import KIND_LABELS, KINDS, neutral_value, shown_values
 from core.lens.attribution import AttributionError
-from core.charlm.corpus import CorpusError
 from core.lens.discovery import DiscoveryError, pattern_search
-from core.common.io import decode_text
 from core.lens.signals import SIGNALS, SignalError
 from dashboard import causal as dca
 from dashboard import cells as dc

@@ -4,10 +4,16 @@ import secrets
 import numpy as np
 import streamlit as st
 
-from core.lens.attribution import AttributionError
 from core.charlm.corpus import CorpusError
+from core.charlm.sample import (
+    MAX_PRIME,
+    beam_search,
+    sample_batch,
+    stream_sample,
+    validate_sampling,
+)
+from core.lens.attribution import AttributionError
 from core.lens.intervene import InterventionError
-from core.charlm.sample import MAX_PRIME, beam_search, sample_batch, stream_sample, validate_sampling
 from dashboard import causal as dca
 from dashboard import links, models, plots
 from dashboard.markdown import code_span

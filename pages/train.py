@@ -8,7 +8,13 @@ from core.charlm.corpus import BUILDERS, CorpusError, corpus_info, upload_file_n
 from core.charlm.settings import TrainConfig
 from dashboard import links, plots, training
 from dashboard.markdown import code_span
-from dashboard.models import CheckpointError, available_models, get_checkpoint, model_label, runs_dir
+from dashboard.models import (
+    CheckpointError,
+    available_models,
+    get_checkpoint,
+    model_label,
+    runs_dir,
+)
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 STATUS = {"running": ":blue-badge[running]", "stopping": ":orange-badge[stopping…]",

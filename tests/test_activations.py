@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.lens.activations import KINDS, extract
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.vocab import Vocab
+from core.lens.activations import KINDS, extract
 
 TEXT = 'int main(void) {\n\t/* hi */ printf("a\\"b");\n}\n' * 3
 VOCAB = Vocab.from_text(TEXT)

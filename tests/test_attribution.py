@@ -3,13 +3,22 @@ import numpy as np
 import pytest
 import torch
 
-from core.lens.attribution import (BASELINE_TRIES, AttributionError, attribute, gradient_x_input, integrated_gradients,
-                              last_logits, reach, shuffled_baseline, shuffled_order)
 from core.charlm.checkpoint import load_checkpoint
 from core.charlm.corpus import load_corpus
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.vocab import Vocab
 from core.cli.attribution import main
+from core.lens.attribution import (
+    BASELINE_TRIES,
+    AttributionError,
+    attribute,
+    gradient_x_input,
+    integrated_gradients,
+    last_logits,
+    reach,
+    shuffled_baseline,
+    shuffled_order,
+)
 from tests.conftest import ROOT
 
 

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_helpers import CHROMIUM, ROOT, SPILLS, WATCH_OUTPUT, enter, screenshot, settle
+from tests.browser_helpers import (
+    CHROMIUM,
+    ROOT,
+    SPILLS,
+    WATCH_OUTPUT,
+    enter,
+    screenshot,
+    settle,
+)
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)

@@ -4,11 +4,22 @@ import pytest
 import torch
 from PIL import Image
 
-from core.vision.concepts import NOUN_CLASSES, ConceptLayer, class_to_noun_matrix, concept_nouns, copy_map
+from core.caption.model import (
+    AttentionDecoder,
+    DecoderConfig,
+    load_captioner,
+    save_captioner,
+)
+from core.common.words import WordVocab
+from core.vision.concepts import (
+    NOUN_CLASSES,
+    ConceptLayer,
+    class_to_noun_matrix,
+    concept_nouns,
+    copy_map,
+)
 from core.vision.encoder import Encoder, to_input
 from core.vision.imagenet import class_name
-from core.caption.model import AttentionDecoder, DecoderConfig, load_captioner, save_captioner
-from core.common.words import WordVocab
 from core.vision.photo_stamps import NOUNS
 from core.vision.readout import imagenet_layer
 
@@ -95,8 +106,8 @@ def test_the_copy_path_moves_the_noun_the_attended_concept_names():
 
 @pytest.mark.slow
 def test_trainer_with_concepts_writes_a_captioner_that_reads_them(tmp_path):
-    from core.cli import caption_train
     from core.caption.model import load_captioner
+    from core.cli import caption_train
     out = tmp_path / "ck"
     rc = caption_train.main(["--world", "photos", "--encoder", "late", "--project-dim", "8", "--concepts",
                              "--copy", "--feature-drop", "0.5", "--attend-nouns", "0.5", "--train-scenes", "6", "--val-scenes", "2", "--no-test",

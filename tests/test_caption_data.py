@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from core.cli import caption_train as train_cli
 from core.caption.data import CaptionDataError, read_karpathy_json
+from core.cli import caption_train as train_cli
 from core.common.words import WordVocab, tokenize
 from core.vision.scenes import COLORS, SHAPES, make_scene, split_seeds
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.vision.worlds import MAX_NOUNS, noun_grid_masks, photo_masks
 from core.common.words import WordVocab
 from core.vision.grounded import NounAttentionTargets, attention_mass_loss
 from core.vision.photos import make_photo, split_seeds
+from core.vision.worlds import MAX_NOUNS, noun_grid_masks, photo_masks
 
 
 def test_grid_masks_follow_the_objects_and_are_cached(tmp_path):

@@ -3,12 +3,17 @@ trainer's command line refuses an absent device, a locked or occupied --out and 
 import pytest
 import torch
 
+from core.caption.model import (
+    AttentionDecoder,
+    DecoderConfig,
+    caption_loss,
+    load_captioner,
+    save_captioner,
+)
+from core.caption.search import beam_caption, caption, caption_words, greedy_caption
 from core.cli import caption_train as train_cli
 from core.common.io import DirectoryLock
-
 from core.common.words import WordVocab, tokenize
-from core.caption.model import AttentionDecoder, DecoderConfig, caption_loss, load_captioner, save_captioner
-from core.caption.search import beam_caption, caption, caption_words, greedy_caption
 
 CAPTIONS = ["a red circle", "two blue squares", "a green star above a yellow triangle",
             "a purple circle to the left of a red square", "three shapes : a red star , a blue star and a green star"]

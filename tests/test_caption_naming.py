@@ -3,9 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from core.caption.naming import ConceptMemory, Namer
 from core.vision.faces import Face
-from core.vision.photos import noun_forms, tuxpaint_root
+from core.vision.naming import ConceptMemory, Namer
+from core.vision.photo_stamps import noun_forms
+from core.vision.photos import tuxpaint_root
 
 L = 16                                     # a 4 x 4 grid
 JELLYFISH = 107                            # ImageNet class index
@@ -52,6 +53,7 @@ def test_faces_name_a_person_and_two_faces_people():
 
 def test_shipped_captioner_names_a_jellyfish_it_never_saw_in_a_caption():
     from PIL import Image
+
     from core.caption.model import load_captioner
     from core.caption.pipeline import describe_and_classify
     from core.vision.encoder import Encoder
@@ -69,6 +71,7 @@ def test_shipped_captioner_names_a_jellyfish_it_never_saw_in_a_caption():
 
 def test_vqa_object_answer_is_read_from_the_open_vocabulary_under_the_last_hop():
     import numpy as np
+
     from core.vqa.pipeline import Answer, open_answer
     m = memory()
     alphas = np.zeros((2, 4, 4), np.float32)

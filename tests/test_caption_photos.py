@@ -17,8 +17,16 @@ from scipy.ndimage import binary_dilation
 from core.cli import describe as describe_cli
 from core.common.words import tokenize
 from core.vision.encoder import Encoder, to_input
-from core.vision.photos import (make_photo, named_objects, noun_forms, plural, split_of, split_seeds,
-                                 stamp_splits, tuxpaint_root, word_masks)
+from core.vision.photo_stamps import noun_forms, plural
+from core.vision.photos import (
+    make_photo,
+    named_objects,
+    split_of,
+    split_seeds,
+    stamp_splits,
+    tuxpaint_root,
+    word_masks,
+)
 from tests.conftest import ROOT
 
 MODEL = ROOT / "checkpoints" / "captioner-photos"

@@ -1,9 +1,14 @@
 """Is the cell real: a planted cell passes the permutation null and a held-out text; a meaningless signal fails."""
 import numpy as np
 
-from core.lens.activations import extract
 from core.cli.cell_checks import main
-from core.lens.cell_checks import block_shuffle, check_cells, line_blocks, permutation_null
+from core.lens.activations import extract
+from core.lens.cell_checks import (
+    block_shuffle,
+    check_cells,
+    line_blocks,
+    permutation_null,
+)
 from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
 

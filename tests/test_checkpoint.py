@@ -5,11 +5,16 @@ import shutil
 import pytest
 import torch
 
-from core.charlm.checkpoint import (CheckpointError, export_checkpoint, list_checkpoints, load_checkpoint,
-                             save_checkpoint)
-from core.common.io import atomic_directory
+from core.charlm.checkpoint import (
+    CheckpointError,
+    export_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.vocab import Vocab
+from core.common.io import atomic_directory
 
 
 @pytest.fixture

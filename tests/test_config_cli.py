@@ -6,9 +6,14 @@ from dataclasses import dataclass, field, fields
 import pytest
 
 from core.caption.train import CaptionTrainConfig
-from core.common.config_args import add_config_args, check_ranges, config_from_args, within
-from core.gradients.memory_task import MemoryConfig
 from core.charlm.settings import TrainConfig
+from core.common.config_args import (
+    add_config_args,
+    check_ranges,
+    config_from_args,
+    within,
+)
+from core.gradients.memory_task import MemoryConfig
 from core.vqa.train import VQATrainConfig
 
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.lens.activations import neutral_value, shown_label, shown_values
 from core.charlm.corpus import corpus_info, val_head
-from core.common.io import decode_text
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.next_char import next_char_probabilities
 from core.charlm.sample import START
 from core.charlm.vocab import Vocab
+from core.common.io import decode_text
+from core.lens.activations import neutral_value, shown_label, shown_values
 
 
 def test_next_char_probabilities_match_a_full_forward_pass():

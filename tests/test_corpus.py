@@ -2,7 +2,13 @@
 import pytest
 
 from core.charlm import corpus
-from core.charlm.corpus import CorpusError, check_user_text, held_out_by_path, load_corpus, split_lines
+from core.charlm.corpus import (
+    CorpusError,
+    check_user_text,
+    held_out_by_path,
+    load_corpus,
+    split_lines,
+)
 from tests.tiny_checkpoint import SONNETS
 
 

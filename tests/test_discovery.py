@@ -4,7 +4,13 @@ import pytest
 from scipy.stats import spearmanr
 
 from core.lens.activations import Activations
-from core.lens.discovery import DiscoveryError, auc, gate_saturation, pattern_search, rank_cells
+from core.lens.discovery import (
+    DiscoveryError,
+    auc,
+    gate_saturation,
+    pattern_search,
+    rank_cells,
+)
 
 
 def synthetic(seed=0, T=3000, L=2, H=40):
@@ -105,10 +111,10 @@ def test_gate_saturation():
 def test_cli_prints_top_cells_and_rejects_bad_input(tmp_path, capsys):
     import torch
 
-    from core.cli.rank_cells import main
     from core.charlm.checkpoint import save_checkpoint
     from core.charlm.model import CharRNN, CharRNNConfig
     from core.charlm.vocab import Vocab
+    from core.cli.rank_cells import main
 
     text = "int f(void)\n{\n\t/* one */\n\treturn 1; // x\n}\n" * 40
     (tmp_path / "t.c").write_text(text)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from core.charlm.model import CharRNN, CharRNNConfig
+from core.charlm.vocab import Vocab
 from core.lens.activations import extract
 from core.lens.emergence import probe_record, probe_scores
 from core.lens.matching import correlation, counterpart, match_cells
-from core.charlm.model import CharRNN, CharRNNConfig
-from core.charlm.vocab import Vocab
 from tests.planted import paren_lstm, paren_text
 
 CURLY = Vocab(["\ufffd", "\u201c", "\u201d", "x", "y"])  # the paren model's brackets read as curly quotes

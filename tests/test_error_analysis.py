@@ -4,11 +4,17 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from core.lens.error_analysis import (character_kinds, compare_with_ngram, error_table, long_range_closings,
-                                 true_char_probs, word_mask)
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.ngram import NGram
 from core.charlm.vocab import Vocab
+from core.lens.error_analysis import (
+    character_kinds,
+    compare_with_ngram,
+    error_table,
+    long_range_closings,
+    true_char_probs,
+    word_mask,
+)
 
 
 def test_long_range_closings_in_prose_and_code():

@@ -1,9 +1,9 @@
 """The MTCNN face detector (core/vision/faces.py) on real photos with and without a face."""
 import pytest
+import torch
 from PIL import Image
 
 from core.vision.faces import Face, load_detector, nms, person_grid
-import torch
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.cli.gradflow import main
-from core.gradients import flow as gf
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.recurrent import layer_weights
+from core.cli.gradflow import main
+from core.gradients import flow as gf
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])

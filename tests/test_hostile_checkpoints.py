@@ -17,11 +17,16 @@ from safetensors.torch import save_file
 
 import core.common.io
 from core.charlm import checkpoint as ck
-from core.cli.checkpoint import main as checkpoint_main
-from core.charlm.checkpoint import CheckpointError, claim_output, export_checkpoint, load_checkpoint
-from core.common.io import OutputError
+from core.charlm.checkpoint import (
+    CheckpointError,
+    claim_output,
+    export_checkpoint,
+    load_checkpoint,
+)
 from core.charlm.train import Trainer
+from core.cli.checkpoint import main as checkpoint_main
 from core.cli.train import main as train_main
+from core.common.io import OutputError
 from tests.tiny_checkpoint import SONNETS, make_checkpoint, tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,13 +3,25 @@ import numpy as np
 import pytest
 import torch
 
-from core.lens.activations import extract
-from core.lens.intervene import (Clamp, ClampedStepper, build_clamps, InterventionError, causal_score, char_diff, check_clamp,
-                            closing_events, first_divergence, parse_clamp, resolve, sample_streams,
-                            side_by_side)
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.sample import stream_sample
 from core.cli.intervene import main
+from core.lens.activations import extract
+from core.lens.intervene import (
+    Clamp,
+    ClampedStepper,
+    InterventionError,
+    build_clamps,
+    causal_score,
+    char_diff,
+    check_clamp,
+    closing_events,
+    first_divergence,
+    parse_clamp,
+    resolve,
+    sample_streams,
+    side_by_side,
+)
 from tests.planted import PAREN_VOCAB, paren_lstm, paren_text
 
 

@@ -2,8 +2,14 @@
 import pytest
 
 from core.vision.imagenet import class_name
-from core.vision.vocabulary import (class_nouns, class_to_noun_matrix, in_photo_noun, open_nouns, plural,
-                                    singular_forms)
+from core.vision.vocabulary import (
+    class_nouns,
+    class_to_noun_matrix,
+    in_photo_noun,
+    open_nouns,
+    plural,
+    singular_forms,
+)
 
 KNOWN = {948: "apple", 285: "cat", 281: "cat", 967: "coffee", 335: "squirrel", 985: "flower", 812: "spacecraft",
          323: "butterfly", 671: "bicycle", 162: "dog", 291: "cat", 0: "fish", 22: "eagle", 665: "motorcycle",

@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.gradients.memory_task import MemoryConfig, train_memory
-from dashboard import gradients as G
-
 from core.charlm.checkpoint import save_checkpoint
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.vocab import Vocab
+from core.gradients.memory_task import MemoryConfig, train_memory
+from dashboard import gradients as G
 from tests.page_helpers import open_tab
 from tests.tiny_checkpoint import TEXT, make_checkpoint
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core.lens.intervene import Clamp, side_by_side
 from core.charlm.sample import sample_batch, stream_sample
 from core.charlm.settings import TrainConfig
+from core.lens.intervene import Clamp, side_by_side
 from dashboard import plots, training
 from dashboard.models import get_checkpoint
 from tests.tiny_checkpoint import TEXT, TIMELINE, make_checkpoint

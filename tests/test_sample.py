@@ -2,7 +2,12 @@
 import pytest
 
 from core.charlm.checkpoint import load_checkpoint
-from core.charlm.sample import beam_search, sample_batch, stream_sample, validate_sampling
+from core.charlm.sample import (
+    beam_search,
+    sample_batch,
+    stream_sample,
+    validate_sampling,
+)
 
 
 @pytest.fixture(scope="module")

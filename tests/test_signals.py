@@ -2,8 +2,20 @@
 import numpy as np
 import pytest
 
-from core.lens.signals import (SIGNALS, SignalError, brace_depth, brackets, comment, compute_signal, if_statement,
-                          indentation, line_position, quote, regex, string)
+from core.lens.signals import (
+    SIGNALS,
+    SignalError,
+    brace_depth,
+    brackets,
+    comment,
+    compute_signal,
+    if_statement,
+    indentation,
+    line_position,
+    quote,
+    regex,
+    string,
+)
 
 
 def bits(a: np.ndarray) -> str:

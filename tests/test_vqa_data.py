@@ -2,8 +2,19 @@
 import numpy as np
 import pytest
 
-from core.vqa.data import (MAX_WORDS, QUESTION_TYPES, UNK, QuestionError, answer_list, load_split,
-                           prepare_question, question_type, question_vocab, select_images, shape_mask)
+from core.vqa.data import (
+    MAX_WORDS,
+    QUESTION_TYPES,
+    UNK,
+    QuestionError,
+    answer_list,
+    load_split,
+    prepare_question,
+    question_type,
+    question_vocab,
+    select_images,
+    shape_mask,
+)
 
 
 @pytest.fixture(scope="module")

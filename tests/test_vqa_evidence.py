@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.common.words import QUESTION_SPECIALS, WordVocab
 from core.vision.concepts import concept_nouns, copy_map
 from core.vision.photos import make_photo
 from core.vqa.checkpoint import load_vqa, save_vqa
-from core.common.words import QUESTION_SPECIALS, WordVocab
 from core.vqa.evidence import CountPathway, named_concepts, noun_evidence
 from core.vqa.model import StackedAttentionVQA, VQAConfig, vqa_loss
 from core.vqa.photo_data import attention_targets, photo_vqa_split

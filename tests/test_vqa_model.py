@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from core.common.words import QUESTION_SPECIALS, WordVocab
 from core.vqa.batches import candidate_sets
 from core.vqa.checkpoint import VQACheckpointError, load_vqa, save_vqa
-from core.common.words import QUESTION_SPECIALS, WordVocab
 from core.vqa.data import answer_list, load_split, select_images
 from core.vqa.model import StackedAttentionVQA, VQAConfig
 from core.vqa.pipeline import answer_question, choose

@@ -6,12 +6,20 @@ import re
 import numpy as np
 import pytest
 
-from core.vision.photos import make_photo, noun_forms, split_seeds, stamp_splits
+from core.vision.photo_stamps import noun_forms
+from core.vision.photos import make_photo, split_seeds, stamp_splits
 from core.vqa.batches import Batcher
 from core.vqa.data import question_vocab
 from core.vqa.photo_data import photo_vqa_split
-from core.vqa.photo_questions import (COUNTS, PHOTO_TYPES, answer_pool, categories, photo_answers, scene_questions,
-                                      split_questions)
+from core.vqa.photo_questions import (
+    COUNTS,
+    PHOTO_TYPES,
+    answer_pool,
+    categories,
+    photo_answers,
+    scene_questions,
+    split_questions,
+)
 
 
 @pytest.fixture(scope="module")

@@ -66,8 +66,10 @@ def test_ask_cli_on_a_held_out_scene(tmp_path, capsys):
 
 def test_real_photo_check_asks_what_a_real_cat_photo_shows(ckpt):
     import random
+
     import skimage.data
     from PIL import Image
+
     from core.vqa.realcheck import CHECKS, ask_about, is_right, object_question
     torch.set_num_threads(1)
     feats = encode_image(Image.fromarray(skimage.data.chelsea()), Encoder("late"), bool(ckpt.model.cfg.colours))

@@ -10,18 +10,17 @@ Photo world also: object-noun recall, the share of objects whose noun (either nu
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
 from core.caption.model import AttentionDecoder
-from core.caption.naming import make_namer
 from core.caption.search import caption
 from core.common.words import WordVocab
-from core.vision import photos
+from core.vision import photo_stamps, photos
 from core.vision.encoder import imagenet_net
 from core.vision.faces import load_detector
 from core.vision.maps import grounding
+from core.vision.naming import make_namer
 from core.vision.scenes import COLORS, SHAPES, make_scene
 from core.vision.vocabulary import singular_forms
 from core.vision.worlds import CaptionSplit
@@ -47,10 +46,10 @@ def language_metrics(refs: list[list[str]], hyps: list[str]) -> dict[str, float]
 def evaluate_split(model: AttentionDecoder, vocab: WordVocab, split: CaptionSplit, beam: int = 3,
                    world: str | None = "scenes", naming: bool = False) -> dict:
     """Decode every image of split; language metrics, plus grounding (and noun recall) for a generated world.
-    naming (photo world, late-stage annotations): nouns read from the concept memory (core.caption.naming)."""
+    naming (photo world, late-stage annotations): nouns read from the concept memory (core.vision.naming)."""
     model.eval()
     refs, hyps, rows, named, n_objects, recalled, mean_logp = [], [], [], 0, 0, 0, []
-    nouns = photos.noun_forms().keys() | singular_forms().keys()
+    nouns = photo_stamps.noun_forms().keys() | singular_forms().keys()
     head, detector = _naming_parts() if naming and world == "photos" else (None, None)
     for i in range(len(split.keys)):
         feats = torch.from_numpy(np.asarray(split.feats[i], dtype=np.float32))

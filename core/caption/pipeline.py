@@ -8,14 +8,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.caption.model import CaptionCheckpointError, Captioner, encoder_problem, load_captioner
-from core.caption.naming import NounSource, make_namer
+from core.caption.model import (
+    CaptionCheckpointError,
+    Captioner,
+    encoder_problem,
+    load_captioner,
+)
 from core.caption.search import Caption, caption, validate_beam
 from core.vision.concepts import NOUN_CLASSES, noun_of_class
 from core.vision.encoder import Encoder, to_input
 from core.vision.faces import FaceDetector
 from core.vision.imagenet import ImageNetClassifier, ImageNetGuess
-from core.vision.photos import noun_forms
+from core.vision.naming import NounSource, make_namer
+from core.vision.photo_stamps import noun_forms
 
 
 def load_checked(path: str, beam: int = 3) -> Captioner:
@@ -42,7 +47,7 @@ def describe_and_classify(image: Image.Image, encoder: Encoder, captioner: Capti
     """The caption and, given a classifier, the CNN's own top-5 ImageNet classes: from the same late-stage
     annotations when the encoder has them (one pass), else from a 224 px pass of the whole network. With naming
     (late-stage encoders only), the nouns are read from the concept memory under their attention
-    (core.caption.naming), with the faces of the detector when one is given."""
+    (core.vision.naming), with the faces of the detector when one is given."""
     if encoder.stage != captioner.model.cfg.encoder:
         raise ValueError(f"{captioner.path.name} reads the {captioner.model.cfg.encoder!r} encoder stage, "
                          f"not {encoder.stage!r}")

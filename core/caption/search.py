@@ -6,7 +6,7 @@ tutorials), and the search stops once `beam` hypotheses finished, or the best fi
 live one (log-probabilities only fall), or max_len words were written. Scores are summed log-probs, so
 beam 1 is exactly greedy. In the photo world a noun is written once: its captions count equal objects ("two
 cats"), so after a noun both its forms are ruled out for the rest of the caption (`noun_once`), which stops a
-large animal from being named twice ("a cat and a cat"). Given a Namer (core.caption.naming), each noun the
+large animal from being named twice ("a cat and a cat"). Given a Namer (core.vision.naming), each noun the
 decoder writes is re-read from the image's concept memory under that word's attention; a candidate whose noun was
 already said is passed over, as `noun_once` does for the decoder's own words.
 """
@@ -19,10 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from core.caption.model import AttentionDecoder
-from core.caption.naming import Namer, NounSource
 from core.common.words import END, PAD, START, WordVocab, agree_articles
-from core.vision.photo_stamps import BACKGROUNDS, TEXTURES
-from core.vision.photos import noun_forms
+from core.vision.naming import Namer, NounSource
+from core.vision.photo_stamps import BACKGROUNDS, TEXTURES, noun_forms
 
 MAX_BEAM = 10  # the largest beam a caption is searched with
 
@@ -191,7 +190,7 @@ def beam_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor,
 
 def caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor, beam: int = 3,
             max_len: int = 30, namer: Namer | None = None) -> Caption:
-    """Greedy for beam 1, beam search otherwise; a namer (core.caption.naming) fills the noun slots."""
+    """Greedy for beam 1, beam search otherwise; a namer (core.vision.naming) fills the noun slots."""
     if beam == 1:
         return greedy_caption(model, vocab, feats, max_len, namer)
     return beam_caption(model, vocab, feats, beam, max_len, namer)

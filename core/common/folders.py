@@ -20,7 +20,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from torch.overrides import TorchFunctionMode
 
-from core.common.io import MAX_JSON_BYTES, config_kind, open_regular, parse_json, read_bounded
+from core.common.io import (
+    MAX_JSON_BYTES,
+    config_kind,
+    open_regular,
+    parse_json,
+    read_bounded,
+)
 
 WIDTH = (1, 65_536)  # the range config_from_json allows a layer's width (MAX_PARAMS bounds their products)
 MAX_PARAMS = 50_000_000  # 200 MB of float32 weights; a config claiming more is refused before any allocation

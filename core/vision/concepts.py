@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.vision.photos import noun_forms
+from core.vision.photo_stamps import noun_forms
 
 
 def _span(first: int, last: int) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from core.common.words import WordVocab
-from core.vision.photos import noun_forms
+from core.vision.photo_stamps import noun_forms
 
 
 class NounAttentionTargets:

@@ -10,6 +10,8 @@ phrase a caption uses for it; sheep, jellyfish, lighthouse and the wool mill sho
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 NOUNS: dict[str, tuple[str, ...]] = {
     "bird": tuple(f"animals/birds/{n}.png" for n in (
         "adelaide-rosella", "albino_peahen", "blackbird", "chicken_profile", "crow", "crowned_crane", "cuckoo",
@@ -159,3 +161,24 @@ BACKGROUNDS: dict[str, tuple[str, bool]] = {
     "trees_at_dusk.jpg": ("in front of trees at dusk", False),
 }
 TEXTURES = {"brick": "in front of a brick wall", "grass": "on grass", "gravel": "on gravel"}
+
+
+def plural(noun: str) -> str:
+    """English plural of a catalogue noun."""
+    if noun in PLURALS:
+        return PLURALS[noun]
+    if noun.endswith(("s", "sh", "ch", "x")) or noun in ("tomato", "potato", "mango"):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+@lru_cache(maxsize=1)
+def noun_forms() -> dict[str, str]:
+    """Every word that names a catalogue noun (singular and plural last word) -> the noun."""
+    out = {}
+    for noun in NOUNS:
+        out[noun] = noun
+        out[plural(noun).split()[-1]] = noun
+    return out

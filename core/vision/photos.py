@@ -25,7 +25,8 @@ from PIL import Image, ImageFilter
 
 from core.common.paths import data_root
 from core.common.words import article
-from core.vision.photo_stamps import BACKGROUNDS, NOUNS, PLURALS, TEXTURES
+from core.vision.photo_stamps import BACKGROUNDS, NOUNS, TEXTURES, noun_forms, plural
+from core.vision.vocabulary import in_photo_noun, singular_forms
 
 SIZE = 448
 PACKAGES = ("tuxpaint-stamps-default", "tuxpaint-data")
@@ -99,17 +100,6 @@ def backgrounds(split: str) -> list[str]:
     """Background names a split may use: templates (held-out ones only in val/test), textures, 'plain'."""
     names = [n for n, (_, held) in BACKGROUNDS.items() if split != "train" or not held]
     return names + list(TEXTURES) + ["plain"]
-
-
-def plural(noun: str) -> str:
-    """English plural of a catalogue noun."""
-    if noun in PLURALS:
-        return PLURALS[noun]
-    if noun.endswith(("s", "sh", "ch", "x")) or noun in ("tomato", "potato", "mango"):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2] not in "aeiou":
-        return noun[:-1] + "ies"
-    return noun + "s"
 
 
 def colour_names(rgb: np.ndarray) -> np.ndarray:
@@ -319,20 +309,9 @@ def make_photo(seed: int) -> PhotoScene:
     return PhotoScene(canvas, objects, phrase, _captions(objects, phrase, close_up, rng), seed, backdrop)
 
 
-@lru_cache(maxsize=1)
-def noun_forms() -> dict[str, str]:
-    """Every word that names a catalogue noun (singular and plural last word) -> the noun."""
-    out = {}
-    for noun in NOUNS:
-        out[noun] = noun
-        out[plural(noun).split()[-1]] = noun
-    return out
-
-
 def names(word: str, noun: str) -> bool:
     """Whether a caption word names a catalogue noun: one of its forms, or an open-vocabulary noun (either
     number) whose ImageNet classes the noun's concept covers ("bees" names "insect"; core.vision.vocabulary)."""
-    from core.vision.vocabulary import in_photo_noun, singular_forms
     if noun_forms().get(word) == noun:
         return True
     open_noun = singular_forms().get(word)

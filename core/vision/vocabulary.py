@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from core.vision.concepts import NOUN_CLASSES
+
 TABLE = Path(__file__).with_name("imagenet_nouns.json")
 PERSON = "person"
 
@@ -64,7 +66,6 @@ def classes_of(noun: str) -> tuple[int, ...]:
 def in_photo_noun(open_noun: str, photo_noun: str) -> bool:
     """Whether an open noun names a photo-world noun: the same word, or ImageNet classes of the open noun that
     the photo noun's concept covers (core.vision.concepts: "cheetah" is a "cat", "bee" an "insect")."""
-    from core.vision.concepts import NOUN_CLASSES
     if open_noun == photo_noun:
         return True
     return bool(set(classes_of(open_noun)) & set(NOUN_CLASSES.get(photo_noun, ())))

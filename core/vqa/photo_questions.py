@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from core.common.words import article
-from core.vision.photo_stamps import NOUNS
+from core.vision.photo_stamps import NOUNS, plural
 from core.vision.photos import (
     COLOUR_NAMES,
     PhotoScene,
     make_photo,
-    plural,
     split_of,
     split_seeds,
     stamp_splits,

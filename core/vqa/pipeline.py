@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.caption.naming import make_namer
 from core.vision.encoder import Encoder, to_input
 from core.vision.faces import Face
+from core.vision.naming import make_namer
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
 from core.vqa.data import Question, QuestionError, no_words, prepare_question, tokenize
@@ -100,7 +100,7 @@ def open_answer(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, imag
                 faces: list[Face] | None = None) -> str:
     """The answer to an object question in the open vocabulary: when the model answers a photo-world noun, the
     noun read from the concept memory of the raw late-stage grid feats (1, L, >= 1280) under the last hop's
-    attention (core.caption.naming), or the model's own noun when the memory is unsure; other answers as they are."""
+    attention (core.vision.naming), or the model's own noun when the memory is unsure; other answers as they are."""
     best = answer.best[0]
     namer = make_namer(image, feats[0, :, :1280], head, faces)
     src = namer.name(torch.from_numpy(answer.alphas[-1]).flatten(), best)

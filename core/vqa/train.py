@@ -26,8 +26,8 @@ import torch
 from core.common.config_args import check_ranges, command_line, within
 from core.common.device import DEVICES, resolve_device
 from core.common.io import claim_directory
-from core.common.words import WordVocab
 from core.common.loop import Loop, LoopConfig, Task, card_header
+from core.common.words import WordVocab
 from core.vision.concepts import NOUN_CLASSES, ConceptLayer, copy_map, read_annotations
 from core.vision.encoder import Encoder
 from core.vision.readout import CONCEPT_NOTE, ENCODER_NOTES, imagenet_layer, pca_layer

@@ -22,7 +22,12 @@ from safetensors.torch import load_file, save_file
 
 from core.caption.model import CaptionCheckpointError, load_captioner, save_captioner
 from core.caption.pipeline import load_checked as load_checked_captioner
-from core.charlm.checkpoint import checkpoint_problem, export_checkpoint, load_checkpoint, save_checkpoint
+from core.charlm.checkpoint import (
+    checkpoint_problem,
+    export_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from core.common.io import OutputError
 from core.vision.images import ImageError, load_image_file
 from core.vqa.checkpoint import VQACheckpointError, load_vqa, save_vqa

@@ -8,8 +8,7 @@ from core.charlm.checkpoint import load_checkpoint
 from core.charlm.corpus import BUILDERS, load_corpus, upload_file_name
 from core.charlm.train import train
 from dashboard import training
-from tests.tiny_checkpoint import tiny_config
-from tests.tiny_checkpoint import TEXT, make_checkpoint
+from tests.tiny_checkpoint import TEXT, make_checkpoint, tiny_config
 
 USER_TEXT = "My own austen.txt, not Jane Austen's novels.\n" + TEXT * 30
 

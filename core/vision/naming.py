@@ -21,6 +21,7 @@ from torch import nn
 
 from core.vision.faces import Face, person_grid
 from core.vision.imagenet import class_name
+from core.vision.photo_stamps import noun_forms
 from core.vision.vocabulary import PERSON, class_to_noun_matrix, open_nouns, plural
 
 NOUN_PROB = 0.5         # an open noun replaces the decoder's when the attended head gives it this much
@@ -112,6 +113,5 @@ class Namer:
 def make_namer(image: Image.Image | None, feats: torch.Tensor, head: nn.Linear, faces: list[Face] | None,
                noun_prob: float = NOUN_PROB, face_mass: float = FACE_MASS) -> Namer:
     """A Namer for one image's raw late-stage annotations (L, 1280), faces found on it (None: none looked for)."""
-    from core.vision.photos import noun_forms
     size = image.size if image is not None else None
     return Namer(ConceptMemory(feats, head, faces, size), noun_forms(), noun_prob, face_mass)

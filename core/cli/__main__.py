@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, one-line help), in 
     "caption-train": ("core.cli.caption_train", "train the Show, Attend and Tell captioner"),
     "caption-evaluate": ("core.cli.caption_evaluate", "a captioner's BLEU, ROUGE-L, CIDEr and grounding"),
     "describe": ("core.cli.describe", "caption image files"),
+    "open-vocabulary": ("core.cli.open_vocabulary", "rebuild the ImageNet-class -> noun table from WordNet"),
     "caption-realcheck": ("core.cli.caption_realcheck", "caption the real-photo check sets; fetch GCompris"),
     "vqa-train": ("core.cli.vqa_train", "train a stacked-attention VQA model and its question-only baseline"),
     "vqa-evaluate": ("core.cli.vqa_evaluate", "a VQA model's accuracy per question type and grounding"),

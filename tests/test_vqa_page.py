@@ -83,7 +83,7 @@ def test_upload_gets_an_answer(app):
 def test_a_question_in_words_it_does_not_know_gets_a_guess_not_an_answer(app):
     at = app
     at.radio(key="vqa_source").set_value("easy-VQA test image").run()
-    at.text_input(key="vqa_question").input("¿qué es esto?").run()
+    at.text_input(key="vqa_question").input("¿de qué color es el coche?").run()
     assert not at.exception
     assert any("is a guess" in w.value for w in at.warning) and at.subheader[0].value.startswith(":gray[guess: ")
     assert any("qué" in w.value for w in at.warning)  # the unknown word is shown whole

@@ -68,22 +68,22 @@ class Question:
 
 
 def prepare_question(text: str, vocab: WordVocab, max_words: int = MAX_WORDS) -> Question:
-    """Tokenize, cap at max_words and map unknown words to <unk>; raises QuestionError if nothing is left."""
+    """Tokenize, cap at max_words and map unknown words to <unk>; raises QuestionError if no word is left or none
+    is one the model knows."""
     words = tokenize(text or "")
-    if not words:
-        raise QuestionError(no_words("The question", text, "a question such as \"what color is the shape?\""))
     kept = words[:max_words]
     ids = vocab.ids(kept)
+    if all(i == vocab.unk for i in ids):
+        raise QuestionError(no_words("The question", text, "a question such as \"what color is the shape?\""))
     return Question([w if i != vocab.unk else UNK for w, i in zip(kept, ids)], ids,
                     [w for w, i in zip(kept, ids) if i == vocab.unk], len(words) - len(kept))
 
 
 def no_words(what: str, text: str | None, example: str) -> str:
-    """Why a text gives no words: it is empty, or it holds none the tokenizer reads (say, Arabic or emoji)."""
+    """Why a text gives no words: it is empty, or none of its words is one the model knows (say, Arabic or emoji)."""
     if not (text or "").strip():
         return f"{what} is empty: type {example}."
-    return (f"{what} {text.strip()!r:.60} has no word the model reads (only the letters a-z, digits and "
-            f"apostrophes count; it was trained on English questions).")
+    return f"{what} {text.strip()!r:.60} has no word the model reads: it was trained on English questions."
 
 
 def question_type(text: str) -> str:

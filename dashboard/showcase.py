@@ -44,5 +44,5 @@ def verdict(label: str, words: list[str]) -> str:
         return f":red[wrong, as expected: the photo shows a {name}]"
     said = [w for w in words if names(w, noun)]
     if said:
-        return f":green[right: {said[0]} names the {noun}]"
+        return f":green[right: it names the {noun}]" + ("" if said[0] == noun else f" (as *{said[0]}*)")
     return f":red[wrong: the photo shows a {noun}]"

@@ -62,7 +62,7 @@ def why_jacobians() -> None:
 @st.fragment
 def clip_panel() -> None:
     tau = st.select_slider("Clipping threshold τ", G.CLIP_TAUS, G.CLIP_DEFAULT_TAU, key="gradients_tau")
-    links.publish("gradients_", tau=f"{tau:g}")
+    links.publish("gradients_", tau=tau)
     free, clipped = G.memory_run(**G.CLIP_RUN, clip=None), G.memory_run(**G.CLIP_RUN, clip=tau)
     st.plotly_chart(G.training_figure({"no clipping": free, f"clipped at τ={tau:g}": clipped}, tau),
                     key="gradients_clip", config={"displayModeBar": False})

@@ -12,8 +12,6 @@ st.markdown(
     "**Train** makes new models."
 )
 
-st.page_link("../pages/tour.py", label="Take the tour: the lecture on RNNs in ten live stops, for a class or a projector",
-             icon=":material/tour:")
 
 st.subheader("Sequence types and where they appear here")
 st.image(plots.sequence_types_svg(), width="stretch")

@@ -17,7 +17,7 @@ from core.vision.faces import Face
 from core.vision.naming import make_namer
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
-from core.vqa.data import Question, QuestionError, no_words, prepare_question, tokenize
+from core.vqa.data import MAX_WORDS, Question, QuestionError, no_words, prepare_question, tokenize
 from core.vqa.model import StackedAttentionVQA
 
 
@@ -86,7 +86,7 @@ def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list
     for k, c in enumerate(candidates):
         if not tokenize(c or ""):
             raise QuestionError(no_words(f"Candidate {k + 1}", c, "an answer such as \"circle\""))
-    cand = [prepare_question(c, ckpt.vocab).ids for c in candidates]
+    cand = [ckpt.vocab.ids(tokenize(c)[:MAX_WORDS]) for c in candidates]  # unknown answer words read as <unk>
     tokens = torch.zeros(1, len(cand), max(map(len, cand)), dtype=torch.long)  # (1, C, Tc)
     for k, ids in enumerate(cand):
         tokens[0, k, :len(ids)] = torch.tensor(ids)

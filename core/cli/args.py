@@ -5,6 +5,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from core.charlm.corpus import load_corpus
 from core.common.config_args import add_config_args, bounded, config_from_args
 from core.common.device import DEVICE_HELP, DEVICES
 from core.common.loop import TrainingError
@@ -50,3 +51,9 @@ def run_training(parser: argparse.ArgumentParser, config_cls: type, train: Calla
         return fail(e)
     print(f"saved {out}")
     return 0
+
+
+def val_text(ckpt, skip: int = 0, chars: int | None = None) -> str:
+    """The validation split of the corpus a character checkpoint was trained on, from skip, at most chars long."""
+    val = load_corpus(ckpt.card.get("corpus", "")).val
+    return val[skip:] if chars is None else val[skip:skip + chars]

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from core.charlm.checkpoint import CheckpointError, load_checkpoint
-from core.charlm.corpus import CorpusError, load_corpus
+from core.charlm.corpus import CorpusError
 from core.charlm.sample import MAX_SEED
-from core.cli.args import add_threads_arg, fail
+from core.cli.args import add_threads_arg, fail, val_text
 from core.common.config_args import bounded
 from core.lens.attribution import AttributionError, attribute, reach
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         ckpt = load_checkpoint(args.checkpoint)
-        text = load_corpus(ckpt.card.get("corpus", "")).val[args.skip:args.skip + args.max_chars]
+        text = val_text(ckpt, args.skip, args.max_chars)
         for pos in args.position or []:
             a = attribute(ckpt.model, ckpt.vocab, text, pos, args.method, args.window, steps=args.steps,
                           tol=args.tol)

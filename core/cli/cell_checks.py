@@ -5,8 +5,8 @@ import sys
 import torch
 
 from core.charlm.checkpoint import CheckpointError, load_checkpoint
-from core.charlm.corpus import CorpusError, load_corpus
-from core.cli.args import add_threads_arg, fail
+from core.charlm.corpus import CorpusError
+from core.cli.args import add_threads_arg, fail, val_text
 from core.common.config_args import bounded
 from core.lens.activations import extract
 from core.lens.cell_checks import check_cells
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         ckpt = load_checkpoint(args.checkpoint)
-        val = load_corpus(ckpt.card.get("corpus", "")).val
+        val = val_text(ckpt)
         if len(val) < 2 * args.chars:
             raise ValueError(f"the val split has {len(val):,} characters, fewer than 2 x --chars")
         texts = val[:args.chars], val[args.chars:2 * args.chars]

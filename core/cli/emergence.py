@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from core.charlm.checkpoint import CheckpointError, load_checkpoint
-from core.charlm.corpus import CorpusError, load_corpus
+from core.charlm.corpus import CorpusError
 from core.charlm.settings import TrainConfig
-from core.cli.args import add_threads_arg, fail
+from core.cli.args import add_threads_arg, fail, val_text
 from core.common.config_args import bounded
 from core.lens.emergence import attach_retrained, probe_scores, retrain_timeline
 from core.lens.signals import SignalError
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         for path in args.checkpoint:
             ckpt = load_checkpoint(path)
-            probe = load_corpus(ckpt.card.get("corpus", "")).val[:args.chars]
+            probe = val_text(ckpt, 0, args.chars)
             scores = probe_scores(ckpt.model, ckpt.vocab, probe)
             cells = "  ".join(f"{n} -" if s is None else f"{n} {s.metric} {s.score:.3f} ({s.layer}:{s.kind}:{s.unit})"
                               for n, s in scores.items())

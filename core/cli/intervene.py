@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from core.charlm.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from core.charlm.corpus import CorpusError, load_corpus
+from core.charlm.corpus import CorpusError
 from core.charlm.sample import MAX_LENGTH, MAX_SEED, MAX_TEMPERATURE
-from core.cli.args import add_threads_arg, fail
+from core.cli.args import add_threads_arg, fail, val_text
 from core.common.config_args import bounded
 from core.lens.activations import extract
 from core.lens.intervene import (
@@ -42,7 +42,7 @@ def print_side_by_side(ckpt: Checkpoint, clamp: list[str], ablate: list[str], pr
     if not clamp and not ablate:
         raise InterventionError("give at least one --clamp or --ablate")
     clamps = build_clamps(ckpt.model, ckpt.vocab, clamp + [x.split("=")[0] for x in ablate],
-                          lambda: load_corpus(ckpt.card.get("corpus", "")).val[:REFERENCE_CHARS])
+                          lambda: val_text(ckpt, 0, REFERENCE_CHARS))
     free, clamped = side_by_side(ckpt.model, ckpt.vocab, clamps, prime, length, temperature, seed, top_k)
     print("clamps:", "; ".join(f"{c.layer}:{c.kind}:{u}={v:.3f}" for c in clamps for u, v in zip(c.units, c.values)))
     print("---- free ----\n" + free + "\n---- clamped ----\n" + clamped)
@@ -54,7 +54,7 @@ def print_score(ckpt: Checkpoint, args: argparse.Namespace) -> None:
     """Print the causal z-score of args.cell for the spans of args.signal."""
     cell = parse_clamp(args.cell + "=0")
     check_clamp(ckpt.model, cell)
-    text = load_corpus(ckpt.card.get("corpus", "")).val[args.skip:args.skip + args.max_chars]
+    text = val_text(ckpt, args.skip, args.max_chars)
     y, _ = compute_signal(args.signal, text)
     acts = extract(ckpt.model, ckpt.vocab, text, kinds=("h", "c"))
     sc = causal_score(ckpt.model, acts, y, cell.layer, cell.kind, cell.units[0], args.controls, args.horizon,

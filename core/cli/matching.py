@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from core.charlm.checkpoint import CheckpointError, load_checkpoint
-from core.charlm.corpus import CorpusError, load_corpus
-from core.cli.args import add_threads_arg, fail
+from core.charlm.corpus import CorpusError
+from core.cli.args import add_threads_arg, fail, val_text
 from core.common.config_args import bounded
 from core.lens.activations import extract
 from core.lens.discovery import DiscoveryError, rank_cells
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         a = load_checkpoint(args.a)
-        text = load_corpus(a.card.get("corpus", "")).val[args.skip:args.skip + args.chars]
+        text = val_text(a, args.skip, args.chars)
         acts_a = extract(a.model, a.vocab, text, kinds=("h", "c"))
         named = {}
         for name in args.signal:

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from core.charlm.checkpoint import CheckpointError, load_checkpoint
-from core.charlm.corpus import CorpusError, check_user_text, load_corpus
-from core.cli.args import add_threads_arg, fail
+from core.charlm.corpus import CorpusError, check_user_text
+from core.cli.args import add_threads_arg, fail, val_text
 from core.common.config_args import bounded
 from core.lens.activations import KINDS, extract
 from core.lens.discovery import DiscoveryError, rank_cells
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             text = check_user_text(Path(args.text).read_bytes())
             source = args.text
         else:
-            text = load_corpus(ckpt.card.get("corpus", "")).val
+            text = val_text(ckpt)
             source = f"{ckpt.card.get('corpus')} val split"
         text = text[:args.max_chars]
         t0 = time.perf_counter()

@@ -5,18 +5,23 @@ installed here): a 4-layer, 128-wide, 4-head causal transformer (no biases, tied
 64, batch 12 random windows, AdamW lr 1e-3 (betas 0.9/0.99, weight decay 0.1 on matrices), 100 warm-up steps
 and cosine decay to 1e-4 over its budget, gradient clip 1, float32, no compile, and (as nanoGPT) it keeps the
 weights with the best interval validation loss (every 250 steps, 20 batches). core.charlm.train runs as a user would
-run it: `python -m core.cli.train --corpus FILE --max-minutes M --threads 1`, defaults for everything else.
+run it: `python -m core.cli.train --corpus FILE --max-minutes M`, defaults for everything else (its auto settings
+choose the model for the budget). Both sides count only training time against the budget and report the loss on
+the whole val split (the last 10% of the lines; the transformer over non-overlapping 64-character blocks).
 
-Data: the first 1.1 MB of the shakespeare corpus's train split (`--corpus`: another built corpus's), split
-90/10 by core.charlm.corpus (the last 10% of the lines are val). Both sides count only training time against the
-budget and report the loss on the whole val split (the transformer over non-overlapping 64-character blocks).
-The two sides run at the same time, one thread each, so the machine's load hits both alike. Prints val nats
-per budget and the ratio (target <= 0.82).
-`python bench/vs_transformer.py [--minutes 1 5] [--corpus shakespeare|austen|linux]`
+Two protocols (`--protocol`, both by default):
+- concurrent: the first 1.1 MB of the corpus's train split; both sides at the same time, one thread each, so the
+  machine's load hits both alike (target ratio <= 0.82 at 1 minute);
+- alone: the first 1,115,394 characters (nanoGPT's shakespeare_char size); each side alone with the machine's
+  threads, one after the other (targets: <= 0.82 at 1 minute, <= 0.95 at 12 and 20 minutes).
+Prints val nats per budget and the ratio. `python bench/vs_transformer.py [--minutes 1 5 12 20]
+[--protocol alone|concurrent|both] [--corpus shakespeare|austen|linux]` (the defaults were chosen on shakespeare;
+austen and linux check them on other text). Each budget of M minutes takes about 2M minutes of wall time alone.
 """
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,7 +38,8 @@ from core.charlm.corpus import load_corpus  # noqa: E402
 from core.charlm.vocab import Vocab  # noqa: E402
 from core.common.paths import data_root  # noqa: E402
 
-TEXT_BYTES = 1_100_000
+CONCURRENT_BYTES = 1_100_000
+ALONE_CHARS = 1_115_394
 BLOCK, BATCH, N_LAYER, N_HEAD, N_EMBD = 64, 12, 4, 4, 128
 LR, MIN_LR, WARMUP, EVAL_EVERY, EVAL_BATCHES = 1e-3, 1e-4, 100, 250, 20
 
@@ -139,61 +145,89 @@ def train_transformer(text_file: Path, minutes: float) -> dict:
     return {"val_loss": whole_val_loss(model, val), "steps": step, "train_seconds": round(elapsed, 1)}
 
 
-def bench_text(corpus: str) -> Path:
-    """The first 1.1 MB of a built corpus's train split, in a file under the data folder."""
-    out = data_root() / "scale" / f"{corpus}_1.1mb.txt"
+def bench_text(corpus: str, protocol: str) -> Path:
+    """The protocol's prefix of a built corpus's train split, in a file under the data folder (written once)."""
+    train = load_corpus(corpus).train
+    name, text = (f"{corpus}_1.1mb.txt", train.encode("utf-8")[:CONCURRENT_BYTES].decode("utf-8", errors="ignore")) \
+        if protocol == "concurrent" else (f"{corpus}_{ALONE_CHARS}.txt", train[:ALONE_CHARS])
+    out = data_root() / "scale" / name
     if not out.exists():
-        raw = load_corpus(corpus).train.encode("utf-8")[:TEXT_BYTES]  # built on first use
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(raw.decode("utf-8", errors="ignore"), encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
     return out
 
 
-def side_by_side(text: Path, minutes: float, work: Path) -> dict:
-    """Run both sides at once, one thread each; their val losses, steps and training seconds."""
-    out = work / f"charrnn-{minutes:g}min"
-    ours = subprocess.Popen([sys.executable, "-m", "core.cli.train", "--corpus", str(text), "--out", str(out),
-                             "--max-minutes", str(minutes), "--threads", "1"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    ref = subprocess.Popen([sys.executable, __file__, "--reference", str(text), "--minutes", str(minutes)], cwd=ROOT,
-                           stdout=subprocess.PIPE, text=True)
-    ref_out, _ = ref.communicate()
-    _, err = ours.communicate()
-    if ours.returncode != 0:
+def ours(text: Path, minutes: float, out: Path, threads: int | None) -> subprocess.Popen:
+    """core.charlm.train on text for `minutes` as a user runs it (torch's default threads unless given)."""
+    cmd = [sys.executable, "-m", "core.cli.train", "--corpus", str(text), "--out", str(out), "--max-minutes",
+           str(minutes)] + (["--threads", str(threads)] if threads else [])
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def reference(text: Path, minutes: float, threads: int) -> subprocess.Popen:
+    """The transformer recipe on text for `minutes`, with `threads` torch threads, in a process of its own."""
+    return subprocess.Popen([sys.executable, __file__, "--reference", str(text), "--minutes", str(minutes),
+                             "--threads", str(threads)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def ours_result(proc: subprocess.Popen, out: Path) -> dict:
+    """Wait for core.charlm.train; its val loss, steps, training seconds and model, from its card."""
+    _, err = proc.communicate()
+    if proc.returncode != 0:
         raise SystemExit(f"core.charlm.train failed: {err[-2000:]}")
     card = json.loads((out / "card.json").read_text())
     cfg = card["train_config"]
-    return {"transformer": json.loads(ref_out), "charrnn": {
-        "val_loss": card["val_loss"], "steps": card["steps"], "trained_steps": card.get("trained_steps"),
-        "train_seconds": card["train_seconds"],
-        "model": f"{cfg['n_layer']} x {cfg['hidden_size']} LSTM, batch {cfg['batch_size']} x {cfg['seq_len']}, "
-                 f"lr {cfg['lr']:g}, dropout {cfg['dropout']}"}}
+    return {"val_loss": card["val_loss"], "steps": card["steps"], "trained_steps": card.get("trained_steps"),
+            "train_seconds": card["train_seconds"],
+            "model": f"{cfg['n_layer']} x {cfg['hidden_size']} LSTM, batch {cfg['batch_size']} x {cfg['seq_len']}, "
+                     f"lr {cfg['lr']:g}, dropout {cfg['dropout']:g}"}
+
+
+def side_by_side(text: Path, minutes: float, work: Path, protocol: str) -> dict:
+    """Both sides for one budget: at once on one thread each, or one after the other on every thread."""
+    out = work / f"charrnn-{protocol}-{minutes:g}min"
+    if protocol == "concurrent":
+        mine, ref = ours(text, minutes, out, threads=1), reference(text, minutes, threads=1)
+        return {"transformer": json.loads(ref.communicate()[0]), "charrnn": ours_result(mine, out)}
+    transformer = json.loads(reference(text, minutes, threads=os.cpu_count() or 1).communicate()[0])
+    return {"transformer": transformer, "charrnn": ours_result(ours(text, minutes, out, threads=None), out)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, nargs="+", default=[1.0, 5.0])
-    p.add_argument("--corpus", default="shakespeare", help="built corpus whose first 1.1 MB to train on "
+    p.add_argument("--minutes", type=float, nargs="+", default=[1.0, 5.0, 12.0, 20.0])
+    p.add_argument("--protocol", choices=("alone", "concurrent", "both"), default="both")
+    p.add_argument("--corpus", default="shakespeare", help="built corpus whose prefix to train on "
                    "(the defaults were chosen on shakespeare; austen or linux check them on other text)")
     p.add_argument("--reference", help=argparse.SUPPRESS)  # internal: run the transformer side on this file
+    p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)  # internal: the reference's threads
     args = p.parse_args()
-    torch.set_num_threads(1)
     if args.reference:
+        torch.set_num_threads(args.threads)
         print(json.dumps(train_transformer(Path(args.reference), args.minutes[0])))
         return
-    text = bench_text(args.corpus)
-    corpus = load_corpus(str(text))
-    print(f"{text}: {len(corpus.train):,} train / {len(corpus.val):,} val characters; "
-          "both sides at once, 1 thread each")
-    print(f"{'budget':>7} | {'transformer val':>15} {'steps':>6} | {'core.charlm.train val':>14} {'steps':>6} | "
-          f"{'ratio':>6} | core.charlm.train model")
+    protocols = ("concurrent", "alone") if args.protocol == "both" else (args.protocol,)
+    rows = []
     with tempfile.TemporaryDirectory() as work:
-        for minutes in args.minutes:
-            r = side_by_side(text, minutes, Path(work))
-            t, c = r["transformer"], r["charrnn"]
-            kept = f" (kept {c['steps']} of {c['trained_steps']})" if c["trained_steps"] else ""
-            print(f"{minutes:>5g} m | {t['val_loss']:>15.4f} {t['steps']:>6,} | {c['val_loss']:>14.4f} "
-                  f"{c['steps']:>6,} | {c['val_loss'] / t['val_loss']:>6.3f} | {c['model']}{kept}", flush=True)
+        for protocol in protocols:
+            text = bench_text(args.corpus, protocol)
+            corpus = load_corpus(str(text))
+            how = "both sides at once, 1 thread each" if protocol == "concurrent" else \
+                f"each side alone, {os.cpu_count()} threads"
+            print(f"\n{protocol}: {text.name}: {len(corpus.train):,} train / {len(corpus.val):,} val characters; {how}")
+            print(f"{'budget':>7} | {'transformer val':>15} {'steps':>6} | {'core.charlm.train val':>21} {'steps':>6} | "
+                  f"{'ratio':>6} | core.charlm.train model")
+            for minutes in args.minutes:
+                r = side_by_side(text, minutes, Path(work), protocol)
+                t, c = r["transformer"], r["charrnn"]
+                kept = f" (kept {c['steps']} of {c['trained_steps']})" if c["trained_steps"] else ""
+                ratio = c["val_loss"] / t["val_loss"]
+                rows.append((protocol, minutes, ratio))
+                print(f"{minutes:>5g} m | {t['val_loss']:>15.4f} {t['steps']:>6,} | {c['val_loss']:>21.4f} "
+                      f"{c['steps']:>6,} | {ratio:>6.3f} | {c['model']}{kept}", flush=True)
+    print("\nratios (core.charlm.train val / transformer val; lower is better):")
+    for minutes in args.minutes:
+        print(f"{minutes:>5g} m | " + " | ".join(f"{p} {r:.3f}" for p, m, r in rows if m == minutes))
 
 
 if __name__ == "__main__":

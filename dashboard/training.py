@@ -86,9 +86,9 @@ def device_name(device: str) -> str:
     return describe(resolve_device(device))
 
 
-def run_name(corpus: str, cell: str, n_layer: int, hidden_size: int) -> str:
-    """A fresh run directory name, e.g. shakespeare-lstm-2x128-20261127-233001."""
-    return f"{Path(corpus).stem}-{cell}-{n_layer}x{hidden_size}-{time.strftime('%Y%m%d-%H%M%S')}"
+def run_name(corpus: str, cell: str, n_layer: int, hidden_size: int | None) -> str:
+    """A fresh run directory name, e.g. shakespeare-lstm-2x128-20261127-233001 (2xauto: the size left to the run)."""
+    return f"{Path(corpus).stem}-{cell}-{n_layer}x{hidden_size or 'auto'}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 @dataclasses.dataclass
@@ -104,6 +104,7 @@ class JobSnapshot:
     samples: list[dict]  # step, text
     val_bpc: float | None  # on the first cfg.eval_chars validation characters, as training runs
     final_bpc: float | None  # on the whole validation split, when the run has ended
+    settings_note: str  # the model the run trains, as its auto settings chose it, once it has started ("" before)
     path: str | None
     error: str | None
     elapsed_s: float
@@ -129,6 +130,7 @@ class Job:
         self._status, self._error, self._path = "running", None, None
         self._step, self._progress, self._tps, self._val_bpc, self._final_bpc = 0, 0.0, None, None, None
         self._curve: list[dict] = []  # the trainer's own curve: carried over (StartEvent), then each new point
+        self._settings_note = ""
         self._samples: list[dict] = list(previous._samples) if previous else []
         self._elapsed_before = previous.snapshot().elapsed_s if previous else 0.0
         self._started = time.monotonic()
@@ -168,7 +170,7 @@ class Job:
     def _apply(self, e) -> bool:
         """Fold one event into the state; True when the job is over."""
         if isinstance(e, StartEvent):
-            self._curve = list(e.curve)
+            self._curve, self._settings_note = list(e.curve), e.settings_note
         elif isinstance(e, StepEvent):
             self._step, self._progress, self._tps = e.step, e.progress, e.tokens_per_s
         elif isinstance(e, ValEvent):
@@ -209,7 +211,8 @@ class Job:
             return JobSnapshot(
                 name=self.name, cfg=self.cfg, status=self._status, step=self._step, progress=self._progress,
                 tokens_per_s=self._tps, curve=list(self._curve), samples=list(self._samples),
-                val_bpc=self._val_bpc, final_bpc=self._final_bpc, path=self._path, error=self._error,
+                val_bpc=self._val_bpc, final_bpc=self._final_bpc, settings_note=self._settings_note,
+                path=self._path, error=self._error,
                 elapsed_s=self._elapsed_before + end - self._started, minutes=self.minutes)
 
 

@@ -22,7 +22,7 @@ STATUS = {"running": ":blue-badge[running]", "stopping": ":orange-badge[stopping
 
 st.title("Train")
 links.adopt("train_", cell=links.choice(["rnn", "gru", "lstm"]), layers=links.choice([1, 2, 3]),
-            hidden=links.choice([32, 64, 128, 256, 512]))
+            hidden=links.choice(["auto", 32, 64, 128, 256, 512]))
 st.caption("Training runs in its own process on this server: it goes on if you leave the page or close the tab, "
            f"and the checkpoint lands in `{runs_dir().name}/`, in the sidebar's model list.")
 jobs = training.registry()
@@ -79,7 +79,10 @@ with st.container(border=True):
             cell = a.segmented_control("Cell", ["rnn", "gru", "lstm"], default="lstm", required=True,
                                        key="train_cell", format_func=str.upper)
             n_layer = b.segmented_control("Layers", [1, 2, 3], default=2, required=True, key="train_layers")
-            hidden_size = st.select_slider("Hidden size", [32, 64, 128, 256, 512], value=128, key="train_hidden")
+            hidden_size = st.select_slider(
+                "Hidden size", ["auto", 32, 64, 128, 256, 512], value="auto", key="train_hidden",
+                help="auto: chosen for the text and the minutes (a longer run on a bigger text gets a wider model "
+                     "and dropout); the run says what it chose.")
         minutes = st.slider("Minutes", 0.5, 60.0, 5.0, 0.5, key="train_minutes",
                             help="Training stops after this long (or the step limit), saving a checkpoint.")
         with st.expander("More settings"):
@@ -106,6 +109,7 @@ with st.container(border=True):
 
 if start:
     try:
+        hidden_size = None if hidden_size == "auto" else hidden_size
         cfg = TrainConfig(corpus=corpus, out=str(runs_dir() / training.run_name(corpus, cell, n_layer, hidden_size)),
                           cell=cell, n_layer=n_layer, hidden_size=hidden_size, max_minutes=minutes,
                           max_steps=max_steps or None, batch_size=batch_size, seq_len=seq_len, lr=lr,
@@ -136,7 +140,9 @@ def live_panel() -> None:
     st.markdown(f"### {snap.name} {STATUS[snap.status]}")
     limits = " or ".join(([f"{cfg.max_minutes:g} min"] if cfg.max_minutes else [])
                          + ([f"{cfg.max_steps:,} steps"] if cfg.max_steps else []))
-    st.caption(f"{cfg.cell.upper()} {cfg.n_layer} x {cfg.hidden_size} on `{Path(cfg.corpus).stem}`, up to {limits}")
+    model = f"{cfg.cell.upper()} {cfg.n_layer} x {cfg.hidden_size or 'auto'}"
+    st.caption(f"{model} on `{Path(cfg.corpus).stem}`, up to {limits}"
+               + (f" · {snap.settings_note}" if snap.settings_note else ""))
     with st.container(horizontal=True):
         if snap.active:
             st.button("Stop", on_click=job.stop, disabled=snap.status == "stopping", key="train_stop",

@@ -199,6 +199,7 @@ def test_a_tiny_run_from_the_train_page_makes_a_checkpoint_in_the_picker(roots):
     assert snap.status == "done", snap.error
     assert snap.step == 30 and len(snap.samples) >= 3 and any(p["val_loss"] for p in snap.curve)
     at.run()
+    assert any("settings: 1 x 32 lstm, dropout" in c.value for c in at.caption)  # what the run chose, and why
     labels = {m.label for m in at.metric if "loss" in m.label}  # the running slice and the final whole split, named
     assert labels == {"Train loss (bits/char)", f"Val loss, first {snap.cfg.eval_chars:,} chars (bits/char)",
                       "Final val loss, whole split (bits/char)"}, labels

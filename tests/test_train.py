@@ -123,14 +123,44 @@ def test_the_run_keeps_the_state_with_the_best_interval_validation(tmp_path):
 
 def test_unset_knobs_come_from_the_corpus_size_and_the_device(tmp_path):
     from core.charlm.settings import auto_settings, with_auto_settings
-    one_mb = auto_settings(1_000_000, "cpu")  # short CPU budgets: many small steps, no dropout
+    one_mb = auto_settings(1_000_000, "cpu").settings  # no budget to plan for: many small steps, no dropout
     assert one_mb == {"n_layer": 2, "hidden_size": 256, "dropout": 0.0, "batch_size": 16, "seq_len": 64, "lr": 4e-3}
-    small = auto_settings(100_000, "cpu")  # read many times: smaller and with dropout
+    small = auto_settings(100_000, "cpu").settings  # read many times: smaller and with dropout
     assert (small["hidden_size"], small["dropout"]) == (128, 0.25)
-    assert auto_settings(5_000_000, "cuda") == {"n_layer": 3, "hidden_size": 1024, "dropout": 0.1,
-                                                "batch_size": 128, "seq_len": 128, "lr": 1e-3}
-    cfg = with_auto_settings(tiny_config(tmp_path, dropout=None, lr=None), 1_000_000, "cpu")
+    assert auto_settings(5_000_000, "cuda").settings == {"n_layer": 3, "hidden_size": 1024, "dropout": 0.1,
+                                                         "batch_size": 128, "seq_len": 128, "lr": 1e-3}
+    cfg, _ = with_auto_settings(tiny_config(tmp_path, dropout=None, lr=None), 1_000_000, "cpu")
     assert (cfg.hidden_size, cfg.dropout, cfg.lr, cfg.batch_size, cfg.seq_len) == (16, 0.0, 4e-3, 4, 16)  # given stay
+
+
+def test_a_cpu_budget_that_reads_the_text_more_often_gets_a_wider_model_with_dropout():
+    from core.charlm.settings import auto_settings, cpu_dropout, reads_for_budget
+    speed = 16_000  # chars/s of the 2 x 256 model: a 1M-character text read about once a minute
+    choices = {m: auto_settings(1_000_000, "cpu", reads_for_budget(1_000_000, None, m, 1024, speed)) for m in (1, 5, 12, 20)}
+    widths = [choices[m].settings["hidden_size"] for m in (1, 5, 12, 20)]
+    dropouts = [choices[m].settings["dropout"] for m in (1, 5, 12, 20)]
+    assert widths == sorted(widths) and widths[0] == 256 and widths[-1] > 256
+    assert dropouts[0] == 0.0 and dropouts[-1] > 0.0
+    assert choices[1].reads == pytest.approx(60 * speed / 1_000_000)
+    assert [cpu_dropout(r) for r in (0.5, 2, 4, 8, 30)] == sorted(cpu_dropout(r) for r in (0.5, 2, 4, 8, 30))
+    # a step budget is read exactly (no timing): 1,000 steps of 16 x 64 over 1,024,000 characters is one read
+    assert reads_for_budget(1_024_000, 1000, None, 1024, None)(384) == pytest.approx(1.0)
+    # both given: whichever runs out first; time scales with width squared
+    both = reads_for_budget(1_000_000, 10_000, 5, 1000, 16_000)
+    assert both(256) == pytest.approx(4.8) and both(512) == pytest.approx(1.2)
+    assert reads_for_budget(1_000_000, None, 5, 1024, None) is None  # minutes but no measured speed
+
+
+def test_a_fresh_run_records_its_auto_choice_on_its_card_and_the_speed_probe_keeps_the_rng(tmp_path):
+    from core.charlm.model import CharRNNConfig
+    from core.charlm.speed import training_chars_per_second
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert training_chars_per_second(CharRNNConfig(20, "lstm", 1, 8, 0.0), 2, 8, torch.device("cpu")) > 0
+    assert torch.equal(torch.get_rng_state(), before)
+    out = train(tiny_config(tmp_path, dropout=None, max_steps=4))
+    note = load_checkpoint(out).card["settings_note"]
+    assert "dropout 0.25" in note and "reads the training text about" in note  # a tiny text: the small-corpus rule
 
 
 def test_the_progress_line_shows_steps_and_characters_per_second_and_the_time_left(capsys):

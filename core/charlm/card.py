@@ -29,8 +29,9 @@ def corpus_sha256(corpus: Corpus) -> str:
 
 
 def make_card(loop: Loop, cfg, model: CharRNN, corpus: Corpus, commands: list[str], name: str, stream_len: int,
-              val_loss: float) -> dict:
-    """card.json of a run (its TrainConfig `cfg`) as the loop left it, whose model validates at val_loss nats."""
+              val_loss: float, settings_note: str = "") -> dict:
+    """card.json of a run (its TrainConfig `cfg`) as the loop left it, whose model validates at val_loss nats;
+    settings_note says how a fresh run chose the knobs it left unset."""
     m, ranks = model.config, loop.ranks
     header = card_header(name, loop.device, commands[-1], ranks.world_size, cfg.bf16)
     rewound = loop.trained_steps is not None and loop.trained_steps != loop.step
@@ -47,4 +48,5 @@ def make_card(loop: Loop, cfg, model: CharRNN, corpus: Corpus, commands: list[st
         "device": describe(loop.device) + (f", {ranks.world_size} processes" if ranks.distributed else ""),
         "hardware": header["hardware"], "command": header["command"], "commands": commands,
         "created": header["created"], "train_config": asdict(cfg),
+        **({"settings_note": settings_note} if settings_note else {}),
     }

@@ -1,4 +1,5 @@
 """What a character-model run trains: TrainConfig, and the knobs left unset chosen from the corpus and device."""
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -45,22 +46,73 @@ class TrainConfig:
         CharRNNConfig(2, self.cell, self.n_layer or 2, self.hidden_size or 256, self.dropout or 0.0)  # validates
 
 
-def auto_settings(train_chars: int, device_type: str) -> dict:
-    """Model size, dropout, batch size, sequence length and learning rate for a corpus of train_chars
-    characters on a device (the README's "Train on a CPU, a GPU or several GPUs" says how they were chosen)."""
-    small = train_chars < 300_000
+SMALL_TEXT = 300_000  # characters; a text under this is read many times by any budget
+CPU_WIDTHS = (256, 384, 512)  # the 2-layer LSTM widths a CPU run's auto choice picks from
+MIN_READS = 4.0  # a wider model only where the budget still reads the training text this many times at its speed
+BASE_WIDTH = CPU_WIDTHS[0]
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """The knobs a run left unset, as auto_settings filled them, and why (for the card and the CLI)."""
+    settings: dict  # TrainConfig field -> value
+    reads: float | None = None  # how many times the budget is expected to read the training text (None: unknown)
+    chars_per_second: float | None = None  # the measured training speed of the base width the estimate used
+
+    def why(self, cfg: TrainConfig) -> str:
+        """One line: the model cfg trains (auto knobs filled in) and the estimate behind the choice."""
+        chose = f"{cfg.n_layer} x {cfg.hidden_size} {cfg.cell}, dropout {cfg.dropout:g}, batch {cfg.batch_size} x " \
+                f"{cfg.seq_len}, lr {cfg.lr:g}"
+        if self.reads is None:
+            return f"settings: {chose}"
+        speed = f" (2 x {BASE_WIDTH} trains {self.chars_per_second:,.0f} chars/s here)" if self.chars_per_second else ""
+        return f"settings: {chose}; its budget reads the training text about {self.reads:.1f} times{speed}"
+
+
+def reads_for_budget(train_chars: int, max_steps: int | None, max_minutes: float | None, chars_per_step: int,
+                     base_chars_per_second: float | None) -> Callable[[int], float] | None:
+    """How many times a run of each 2-layer width reads its training text under its budget (the steps it may take,
+    and the minutes at the base width's measured speed, scaled by width squared); None when neither is known."""
+    limits = []
+    if max_steps:
+        limits.append(lambda width: max_steps * chars_per_step / train_chars)
+    if max_minutes and base_chars_per_second:
+        limits.append(lambda width: 60 * max_minutes * base_chars_per_second * (BASE_WIDTH / width) ** 2 / train_chars)
+    return (lambda width: min(limit(width) for limit in limits)) if limits else None
+
+
+def cpu_dropout(reads: float) -> float:
+    """Dropout for a CPU run that reads its text `reads` times: none while it reads it few times, then more."""
+    return 0.0 if reads < 3 else 0.1 if reads < 5 else 0.2
+
+
+def auto_settings(train_chars: int, device_type: str, reads_at: Callable[[int], float] | None = None,
+                  width: int | None = None) -> AutoChoice:
+    """Model size, dropout, batch size, sequence length and learning rate for a corpus of train_chars characters on
+    a device; reads_at(width) (reads_for_budget) lets a CPU run pick its width (unless `width` is fixed) and its
+    dropout for its budget (the README's "Train on a CPU, a GPU or several GPUs" says how they were chosen)."""
+    small = train_chars < SMALL_TEXT
     if device_type == "cuda":
-        return {"n_layer": 2 if small else 3, "hidden_size": 512 if small else 1024,
-                "dropout": 0.25 if train_chars < 2_000_000 else 0.1 if train_chars < 10_000_000 else 0.0,
-                "batch_size": 128, "seq_len": 128, "lr": 1e-3}
-    return {"n_layer": 2, "hidden_size": 128 if small else 256, "dropout": 0.25 if small else 0.0,
-            "batch_size": 16, "seq_len": 64, "lr": 4e-3}
+        return AutoChoice({"n_layer": 2 if small else 3, "hidden_size": 512 if small else 1024,
+                           "dropout": 0.25 if train_chars < 2_000_000 else 0.1 if train_chars < 10_000_000 else 0.0,
+                           "batch_size": 128, "seq_len": 128, "lr": 1e-3})
+    base = {"n_layer": 2, "batch_size": 16, "seq_len": 64, "lr": 4e-3}
+    if small:
+        chosen, dropout = 128, 0.25
+    elif reads_at is None:
+        chosen, dropout = BASE_WIDTH, 0.0
+    else:
+        chosen = width or max((w for w in CPU_WIDTHS if reads_at(w) >= MIN_READS), default=BASE_WIDTH)
+        dropout = cpu_dropout(reads_at(chosen))
+    reads = reads_at(width or chosen) if reads_at else None
+    return AutoChoice({**base, "hidden_size": chosen, "dropout": dropout}, reads)
 
 
-def with_auto_settings(cfg: TrainConfig, train_chars: int, device_type: str) -> TrainConfig:
-    """cfg with every knob left as None filled in by auto_settings."""
-    auto = auto_settings(train_chars, device_type)
-    return replace(cfg, **{k: v for k, v in auto.items() if getattr(cfg, k) is None})
+def with_auto_settings(cfg: TrainConfig, train_chars: int, device_type: str,
+                       reads_at: Callable[[int], float] | None = None) -> tuple[TrainConfig, AutoChoice]:
+    """cfg with every knob left as None filled in by auto_settings, and the choice."""
+    choice = auto_settings(train_chars, device_type, reads_at, cfg.hidden_size)
+    return replace(cfg, **{k: v for k, v in choice.settings.items() if getattr(cfg, k) is None}), choice
 
 
 def resume_config(cfg: TrainConfig, more_minutes: float) -> TrainConfig:

@@ -24,7 +24,8 @@ from core.charlm.checkpoint import (
 from core.charlm.corpus import Corpus
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.recurrent import map_state
-from core.charlm.settings import TrainConfig, with_auto_settings
+from core.charlm.settings import BASE_WIDTH, SMALL_TEXT, TrainConfig, reads_for_budget, with_auto_settings
+from core.charlm.speed import training_chars_per_second
 from core.charlm.vocab import Vocab
 from core.common.distributed import Ranks
 
@@ -47,6 +48,7 @@ class Start:
     timeline: list[dict] = field(default_factory=list)
     curve: list[dict] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)  # earlier invocations that trained this model
+    settings_note: str = ""  # the auto choice of a fresh run and the estimate behind it (AutoChoice.why)
 
 
 def start(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) -> Start:
@@ -59,9 +61,13 @@ def start(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) 
 
 
 def _fresh(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) -> Start:
-    cfg = with_auto_settings(cfg, len(corpus.train), device.type)
-    torch.manual_seed(cfg.seed)
     vocab = Vocab.from_text(corpus.train)
+    speed = _base_speed(cfg, len(corpus.train), len(vocab), device, ranks)
+    reads_at = reads_for_budget(len(corpus.train), cfg.max_steps, cfg.max_minutes,
+                                (cfg.batch_size or 16) * (cfg.seq_len or 64), speed)
+    cfg, choice = with_auto_settings(cfg, len(corpus.train), device.type, reads_at)
+    choice = replace(choice, chars_per_second=speed)
+    torch.manual_seed(cfg.seed)
     config = CharRNNConfig(len(vocab), cfg.cell, cfg.n_layer, cfg.hidden_size, cfg.dropout, cfg.forget_bias)
     if n_params(config) > MAX_PARAMS:  # its checkpoint could not be loaded
         raise ValueError(f"{cfg.n_layer} x {cfg.hidden_size} {cfg.cell} over {len(vocab)} symbols has "
@@ -69,7 +75,18 @@ def _fresh(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks)
     model = CharRNN(config)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     torch.manual_seed(cfg.seed + ranks.rank)  # each rank its own dropout masks; rank 0 as one process
-    return Start(cfg, vocab, model, opt)
+    return Start(cfg, vocab, model, opt, settings_note=choice.why(cfg))
+
+
+def _base_speed(cfg: TrainConfig, train_chars: int, vocab_size: int, device: torch.device,
+                ranks: Ranks) -> float | None:
+    """The base width's measured training speed, where a CPU run's time budget chooses its model (one process,
+    a text over SMALL_TEXT characters, size or dropout left unset); None elsewhere."""
+    unset = None in (cfg.n_layer, cfg.hidden_size, cfg.dropout)
+    if device.type != "cpu" or ranks.distributed or not cfg.max_minutes or train_chars < SMALL_TEXT or not unset:
+        return None
+    base = CharRNNConfig(vocab_size, cfg.cell, 2, BASE_WIDTH, 0.0, cfg.forget_bias)
+    return training_chars_per_second(base, cfg.batch_size or 16, cfg.seq_len or 64, device, cfg.bf16)
 
 
 def _resume(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) -> Start:
@@ -103,14 +120,15 @@ def _resume(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks
     rows = ranks.rows(cfg.batch_size)
     hidden = map_state(ts.hidden, lambda t: t[:, rows].contiguous().to(device))  # (L, B / world, H)
     return Start(cfg, ckpt.vocab, model, opt, ts.step, ts.base_step, ts.elapsed, ts.base_elapsed,
-                 pos=ts.pos, epoch=ts.epoch, hidden=hidden, **_history(ckpt))
+                 pos=ts.pos, epoch=ts.epoch, hidden=hidden, settings_note=ckpt.card.get("settings_note", ""),
+                 **_history(ckpt))
 
 
 def _init_from(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) -> Start:
     parent = load_checkpoint(cfg.init_from)
     m = parent.config
-    cfg = with_auto_settings(replace(cfg, cell=m.cell, n_layer=m.n_layer, hidden_size=m.hidden_size,
-                                     forget_bias=m.forget_bias), len(corpus.train), device.type)
+    cfg, _ = with_auto_settings(replace(cfg, cell=m.cell, n_layer=m.n_layer, hidden_size=m.hidden_size,
+                                        forget_bias=m.forget_bias), len(corpus.train), device.type)
     torch.manual_seed(cfg.seed)
     model = CharRNN(replace(m, dropout=cfg.dropout))
     model.load_state_dict(parent.model.state_dict())

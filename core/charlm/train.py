@@ -95,6 +95,7 @@ class Trainer(Task):
         self.timeline = begin.timeline  # samples.json "timeline": a sample at each of TIMELINE_STEPS
         self.curve = begin.curve  # samples.json "curve": the one loss curve of this model
         self.commands = begin.commands + self.commands
+        self.settings_note = begin.settings_note
         self.last_saved_step: int | None = None
         self.emit: Callable[[TrainEvent], None] = lambda event: None
         if cfg.batch_size % self.ranks.world_size:
@@ -206,7 +207,7 @@ class Trainer(Task):
                 main = self.ranks.is_main
                 self.emit = on_event if main else self.emit
                 self.model.train()
-                self.emit(StartEvent(list(self.curve)))
+                self.emit(StartEvent(list(self.curve), self.settings_note))
                 self.loop.run(self, self.emit, should_stop, self.cfg.batch_size * self.cfg.seq_len,
                               validate_first=self.cfg.resume)
                 # the kept model: validated on the whole split, sampled, saved
@@ -241,7 +242,7 @@ class Trainer(Task):
             train_state = TrainState(_to_cpu(self.opt.state_dict()), rng, hidden, loop.step, self.pos, self.epoch,
                                      loop.elapsed, loop.base_step, loop.base_elapsed, asdict(self.cfg))
             card = make_card(loop, self.cfg, self.model, self.corpus, self.commands, self.out.name, self.x.size(1),
-                             val_loss)
+                             val_loss, self.settings_note)
             with self._holding_lock():
                 save_checkpoint(self.out, model, self.vocab, card, {"timeline": self.timeline, "curve": self.curve},
                                 train_state)

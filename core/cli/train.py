@@ -22,7 +22,7 @@ from core.charlm.train import train
 from core.common.config_args import add_config_args, bounded, config_from_args
 from core.common.device import DEVICE_HELP
 from core.common.distributed import Ranks
-from core.common.events import DoneEvent, StepEvent, TrainEvent, ValEvent
+from core.common.events import DoneEvent, StartEvent, StepEvent, TrainEvent, ValEvent
 from core.common.io import OVERWRITE_HELP
 from core.common.loop import TrainingError
 from core.lens.emergence import timeline_probe
@@ -63,7 +63,9 @@ class ProgressLine:
 
     def show(self, event: TrainEvent) -> None:
         """Update the bar for a step; print validations and the saved checkpoint."""
-        if isinstance(event, StepEvent):
+        if isinstance(event, StartEvent) and event.settings_note:
+            self.bar.write(event.settings_note)
+        elif isinstance(event, StepEvent):
             now = time.perf_counter()
             self.first = self.first or (event.step, now, event.progress)
             step0, t0, p0 = self.first

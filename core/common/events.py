@@ -13,6 +13,7 @@ LN2 = math.log(2)
 @dataclass
 class StartEvent:
     curve: list[dict]  # the loss curve carried over from a resumed or fine-tuned checkpoint ([] when fresh)
+    settings_note: str = ""  # how the run chose the knobs left unset (core.charlm.settings.AutoChoice.why)
 
 
 @dataclass

@@ -47,9 +47,10 @@ class NounSource:
         return bool(self.evidence)
 
     def describe(self) -> str:
-        """One line: "cat <- Egyptian Mau 0.21, tabby cat 0.06", "person <- face, p 0.99", or the decoder's."""
+        """One line: "cat <- Egyptian Mau 0.21, tabby cat 0.06", "person <- face, p 0.99", or the decoder's word."""
         if not self.evidence:
-            return f"{self.word} <- the decoder's own word (the concept memory was unsure)"
+            return (f"{self.word} <- the decoder's own word, p {self.decoder_prob:.2f} (the decoder was sure, or the "
+                    f"concept memory unsure)")
         if self.evidence[0][0] == "face":
             return f"{self.word} <- " + ", ".join(f"face, p {p:.2f}" for _, p in self.evidence)
         return f"{self.word} <- " + ", ".join(f"{name} {p:.2f}" for name, p in self.evidence)

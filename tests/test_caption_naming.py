@@ -6,7 +6,7 @@ from torch import nn
 from core.vision.faces import Face
 from core.vision.naming import ConceptMemory, Namer
 from core.vision.photo_stamps import noun_forms
-from core.vision.photos import tuxpaint_root
+from core.vision.photos import names, tuxpaint_root
 
 L = 16                                     # a 4 x 4 grid
 JELLYFISH = 107                            # ImageNet class index
@@ -109,3 +109,25 @@ def test_the_guard_drops_a_face_on_an_animal_stamp_and_keeps_the_astronauts():
     assert ConceptMemory(feats, head, detector.detect(bird.image), bird.image.size).faces == []
     astronaut = Image.fromarray(skimage_data.astronaut()).convert("RGB")
     assert len(ConceptMemory(feats, head, detector.detect(astronaut), astronaut.size).faces) == 1
+
+
+def test_vqa_four_open_candidates_are_open_nouns_of_the_kind_and_the_memory_picks_one():
+    import random
+
+    import numpy as np
+
+    from core.vision.vocabulary import classes_of, open_nouns
+    from core.vqa.pipeline import Answer, choose_open
+    from core.vqa.realcheck import ANIMAL_CLASSES, open_candidates
+    cands = open_candidates("cat", random.Random(0))
+    others = [c for c in cands if c != "cat"]
+    assert "cat" in cands and len(set(cands)) == 4 and set(others) <= set(open_nouns())
+    assert all(max(classes_of(c)) < ANIMAL_CLASSES and not names(c, "cat") for c in others)
+    assert all(min(classes_of(c)) >= ANIMAL_CLASSES for c in open_candidates("guitar", random.Random(0))
+               if c != "guitar")
+    m = memory()
+    alphas = np.zeros((2, 4, 4), np.float32)
+    alphas[1, 1, 1] = 1.0                                                         # last hop on cell 5
+    answer = Answer(None, ["flower"], np.array([1.0]), alphas, np.zeros(3), np.zeros(1))
+    feats = m.feats[None]                                                         # (1, L, 1280)
+    assert choose_open(answer, feats, m.head, ["bucket", "cat", "jellyfish", "chair"]) == 2

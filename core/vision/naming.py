@@ -23,7 +23,7 @@ from torch import nn
 from core.vision.faces import Face, person_grid
 from core.vision.imagenet import class_name
 from core.vision.photo_stamps import noun_forms
-from core.vision.vocabulary import PERSON, class_to_noun_matrix, open_nouns, plural
+from core.vision.vocabulary import PERSON, class_to_noun_matrix, in_photo_noun, open_nouns, plural
 
 NOUN_PROB = 0.5         # an open noun replaces the decoder's when the attended head gives it this much
 FACE_MASS = 0.2         # "person" when this much attention (times face probability) lies on detected people
@@ -73,6 +73,15 @@ class ConceptMemory:
     def class_probs(self, alpha: torch.Tensor) -> torch.Tensor:
         """(1000,) ImageNet softmax of the annotation attended with alpha (L,)."""
         return torch.softmax(self.head(alpha.float() @ self.feats), -1)
+
+    @torch.no_grad()
+    def candidate_probs(self, alpha: torch.Tensor, candidates: list[str]) -> torch.Tensor:
+        """(C,) probability the memory under alpha (L,) gives each candidate: the open nouns that name it pooled
+        (an open noun is itself, a photo-world noun its concept's), "person" the attention mass on people."""
+        per_noun = self.class_probs(alpha) @ self.to_nouns                             # (N,)
+        return torch.tensor([self.person_mass(alpha) if c == PERSON else
+                             sum(float(per_noun[k]) for k, n in enumerate(self.nouns) if in_photo_noun(n, c))
+                             for c in candidates])
 
     def person_mass(self, alpha: torch.Tensor) -> float:
         """Attention mass (L,) on detected people, weighted by face probability and cover."""

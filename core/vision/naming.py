@@ -98,9 +98,9 @@ class Namer:
 
     def name(self, alpha: torch.Tensor, word: str, said: set[str] = frozenset(),
              word_prob: float = 0.0) -> NounSource | None:
-        """The slot's noun for the decoder's word written with probability word_prob under attention alpha (L,),
-        never one of the nouns already said (the memory's best other noun, else the decoder's own); None for a
-        non-noun, or when even the decoder's own noun was said."""
+        """The slot's noun for the decoder's word written with probability word_prob (0: not known, the memory is
+        read) under attention alpha (L,), never one of the nouns already said (the memory's best other noun, else
+        the decoder's own); None for a non-noun, or when even the decoder's own noun was said."""
         if word not in self.forms:
             return None
         own, many = self.forms[word], word != self.forms[word]

@@ -56,14 +56,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}\tskipped: {e}")
             continue
         feats = encode_image(image, encoder, bool(ckpt.model.cfg.colours))
-        faces = detector.detect(image) if detector is not None else None
-        reread = None if detector is None else (
-            lambda ans: open_answer(ans, feats, encoder.classifier, image, faces))
-        pick = None if detector is None else (
-            lambda ans, cands: choose_open(ans, feats, encoder.classifier, cands, image, faces))
+        reread = pick = None
+        if detector is not None:
+            parts = {"feats": feats, "head": encoder.classifier, "image": image, "faces": detector.detect(image)}
+            reread = lambda ans, parts=parts: open_answer(ans, **parts)
+            pick = lambda ans, cands, parts=parts: choose_open(ans, candidates=cands, **parts)
         answers = ask_about(ckpt, feats, noun, rng, reread, pick, open_rng)
-        for check in right:
-            right[check].append(is_right(check, noun, answers))
+        for check, got in right.items():
+            got.append(is_right(check, noun, answers))
         print(f"{name}\t{noun}\topen: {answers['open']}\tfour: {answers['four']}\t"
               f"four open: {answers.get('four open', '-')}\tis there a {noun}? "
               f"{answers['yes']}\tis there a {answers['absent']}? {answers['no']}")

@@ -23,7 +23,13 @@ from torch import nn
 from core.vision.faces import Face, person_grid
 from core.vision.imagenet import class_name
 from core.vision.photo_stamps import noun_forms
-from core.vision.vocabulary import PERSON, class_to_noun_matrix, in_photo_noun, open_nouns, plural
+from core.vision.vocabulary import (
+    PERSON,
+    class_to_noun_matrix,
+    in_photo_noun,
+    open_nouns,
+    plural,
+)
 
 NOUN_PROB = 0.5         # an open noun replaces the decoder's when the attended head gives it this much
 FACE_MASS = 0.2         # "person" when this much attention (times face probability) lies on detected people

@@ -1,4 +1,4 @@
-"""Decoupled naming (core/caption/naming.py): noun slots filled from the concept memory under their attention."""
+"""Decoupled naming (core/vision/naming.py): noun slots filled from the concept memory under their attention."""
 import pytest
 import torch
 from torch import nn
@@ -6,7 +6,7 @@ from torch import nn
 from core.vision.faces import Face
 from core.vision.naming import ConceptMemory, Namer
 from core.vision.photo_stamps import noun_forms
-from core.vision.photos import tuxpaint_root
+from core.vision.photos import names, tuxpaint_root
 
 L = 16                                     # a 4 x 4 grid
 JELLYFISH = 107                            # ImageNet class index
@@ -81,3 +81,53 @@ def test_vqa_object_answer_is_read_from_the_open_vocabulary_under_the_last_hop()
     assert open_answer(answer, feats, m.head) == "jellyfish"
     answer.probs = np.array([0.2, 0.8])
     assert open_answer(answer, feats, m.head) == "yes"                            # not an object answer
+
+
+def test_a_sure_decoder_keeps_its_word_and_an_unsure_one_takes_the_memorys():
+    namer = Namer(memory(), noun_forms(), noun_prob=0.3, decoder_sure=0.6)
+    sure = namer.name(look_at(5), "flower", word_prob=0.9)
+    assert (sure.word, sure.evidence, sure.decoder_prob) == ("flower", [], 0.9)
+    assert namer.name(look_at(5), "flower", word_prob=0.3).word == "jellyfish"
+    face = Namer(memory([Face((0, 0, 100, 100), 0.99)]), noun_forms(), decoder_sure=0.6)
+    assert face.name(look_at(0), "planet", word_prob=0.9).word == "person"       # a face outweighs a sure decoder
+
+
+def test_faces_under_the_floor_are_left_out_of_the_memory():
+    assert memory([Face((0, 0, 100, 100), 0.9)]).faces == []                      # an animal's face reaches 0.9
+    src = Namer(memory([Face((0, 0, 100, 100), 0.9)]), noun_forms()).name(look_at(0), "planet")
+    assert src.word == "planet"
+
+
+def test_the_guard_drops_a_face_on_an_animal_stamp_and_keeps_the_astronauts():
+    from core.vision.faces import load_detector
+    from core.vision.photos import make_photo
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+    detector, feats, head = load_detector(), torch.zeros(L, 1280), nn.Linear(1280, 1000)
+    bird = make_photo(10000248)                                     # a photo-world val bird (dev split)
+    assert detector.detect(bird.image)                              # MTCNN sees a face in it (p 0.81)
+    assert ConceptMemory(feats, head, detector.detect(bird.image), bird.image.size).faces == []
+    astronaut = Image.fromarray(skimage_data.astronaut()).convert("RGB")
+    assert len(ConceptMemory(feats, head, detector.detect(astronaut), astronaut.size).faces) == 1
+
+
+def test_vqa_four_open_candidates_are_open_nouns_of_the_kind_and_the_memory_picks_one():
+    import random
+
+    import numpy as np
+
+    from core.vision.vocabulary import classes_of, open_nouns
+    from core.vqa.pipeline import Answer, choose_open
+    from core.vqa.realcheck import ANIMAL_CLASSES, open_candidates
+    cands = open_candidates("cat", random.Random(0))
+    others = [c for c in cands if c != "cat"]
+    assert "cat" in cands and len(set(cands)) == 4 and set(others) <= set(open_nouns())
+    assert all(max(classes_of(c)) < ANIMAL_CLASSES and not names(c, "cat") for c in others)
+    assert all(min(classes_of(c)) >= ANIMAL_CLASSES for c in open_candidates("guitar", random.Random(0))
+               if c != "guitar")
+    m = memory()
+    alphas = np.zeros((2, 4, 4), np.float32)
+    alphas[1, 1, 1] = 1.0                                                         # last hop on cell 5
+    answer = Answer(None, ["flower"], np.array([1.0]), alphas, np.zeros(3), np.zeros(1))
+    feats = m.feats[None]                                                         # (1, L, 1280)
+    assert choose_open(answer, feats, m.head, ["bucket", "cat", "jellyfish", "chair"]) == 2

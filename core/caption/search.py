@@ -75,9 +75,11 @@ def noun_once(vocab: WordVocab) -> dict[int, set[int]]:
     return {i: ids for ids in groups.values() for i in ids}
 
 
-def _slot(namer: Namer | None, alpha: torch.Tensor, word: str, said: set[str]) -> tuple[NounSource | None, bool]:
-    """The Namer's source for a written word under alpha (L,), and whether it may be written (its noun unsaid)."""
-    src = namer.name(alpha, word, said) if namer is not None else None
+def _slot(namer: Namer | None, alpha: torch.Tensor, word: str, said: set[str],
+          logp: float) -> tuple[NounSource | None, bool]:
+    """The Namer's source for a written word (decoder log-prob logp) under alpha (L,), and whether it may be
+    written (its noun unsaid)."""
+    src = namer.name(alpha, word, said, float(np.exp(logp))) if namer is not None else None
     return src, src is None or src.noun not in said
 
 
@@ -96,7 +98,7 @@ def greedy_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tenso
         for nxt in logp.argsort(descending=True).tolist():
             if nxt == vocab.stoi[END]:
                 break
-            src, free = _slot(namer, alpha[0], vocab.itos[nxt], said)
+            src, free = _slot(namer, alpha[0], vocab.itos[nxt], said, float(logp[nxt]))
             if free:
                 break
         score += float(logp[nxt])
@@ -162,7 +164,7 @@ def beam_caption(model: AttentionDecoder, vocab: WordVocab, feats: torch.Tensor,
                     finished.append((s, live_ids[row], live_alphas[row], live_sources[row]))
             elif len(keep_rows) < beam:
                 src, free = _slot(namer, alpha[row], vocab.itos[word],
-                                  {x.noun for x in live_sources[row] if x is not None})
+                                  {x.noun for x in live_sources[row] if x is not None}, s - float(live_scores[row]))
                 if free:
                     keep_rows.append(row)
                     keep_ids.append(word)

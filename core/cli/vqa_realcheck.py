@@ -14,7 +14,7 @@ from core.vision.faces import load_detector
 from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.photo_data import ENCODER_STAGE
 from core.vqa.photo_questions import categories
-from core.vqa.pipeline import encode_image, open_answer
+from core.vqa.pipeline import choose_open, encode_image, open_answer
 from core.vqa.realcheck import CHECKS, ask_about, is_right
 
 
@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except (VQACheckpointError, FileNotFoundError) as e:
         return fail(e)
     torch.set_num_threads(a.threads)
-    encoder, rng = Encoder(ENCODER_STAGE), random.Random(a.seed)
+    encoder, rng, open_rng = Encoder(ENCODER_STAGE), random.Random(a.seed), random.Random(a.seed)
     detector = load_detector() if a.naming else None
-    right: dict[str, list[bool]] = {check: [] for check in CHECKS}
+    right: dict[str, list[bool]] = {check: [] for check in CHECKS if a.naming or check != "four open"}
     for name, load, noun in photos:
         if noun not in categories():
             continue                                     # outside the photo world's nouns
@@ -56,15 +56,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}\tskipped: {e}")
             continue
         feats = encode_image(image, encoder, bool(ckpt.model.cfg.colours))
-        reread = None if detector is None else (
-            lambda ans, faces=detector.detect(image): open_answer(ans, feats, encoder.classifier, image, faces))
-        answers = ask_about(ckpt, feats, noun, rng, reread)
-        for check in CHECKS:
-            right[check].append(is_right(check, noun, answers))
-        print(f"{name}\t{noun}\topen: {answers['open']}\tfour: {answers['four']}\tis there a {noun}? "
+        reread = pick = None
+        if detector is not None:
+            parts = {"feats": feats, "head": encoder.classifier, "image": image, "faces": detector.detect(image)}
+            reread = lambda ans, parts=parts: open_answer(ans, **parts)
+            pick = lambda ans, cands, parts=parts: choose_open(ans, candidates=cands, **parts)
+        answers = ask_about(ckpt, feats, noun, rng, reread, pick, open_rng)
+        for check, got in right.items():
+            got.append(is_right(check, noun, answers))
+        print(f"{name}\t{noun}\topen: {answers['open']}\tfour: {answers['four']}\t"
+              f"four open: {answers.get('four open', '-')}\tis there a {noun}? "
               f"{answers['yes']}\tis there a {answers['absent']}? {answers['no']}")
     n = len(right["open"])
-    print(f"{n} photos: " + ", ".join(f"{check} {sum(right[check])}/{n}" for check in CHECKS))
+    print(f"{n} photos: " + ", ".join(f"{check} {sum(right[check])}/{n}" for check in right))
     return 0
 
 

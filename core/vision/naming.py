@@ -6,10 +6,11 @@ whose decoder emits a placeholder filled from a memory of detected objects, and 
 The memory holds, per grid cell, the encoder's own late-stage annotation (the ImageNet head read on the attended
 annotation gives 1000 class probabilities, pooled into the open vocabulary's basic-level nouns, core.vision
 .vocabulary) and the share of the cell a detected person covers (core.vision.faces). At a noun slot the attention
-mass on people picks "person" ("people" for two faces or more) when it reaches FACE_MASS; else the best open noun
+mass on people picks "person" ("people" for two faces or more) when it reaches FACE_MASS (faces under FACE_FLOOR
+are left out: animal faces); else, when the decoder itself gave its word less than DECODER_SURE, the best open noun
 not yet said replaces the decoder's word when its probability reaches NOUN_PROB; else the decoder's own word stays
-(the memory is unsure: giraffes and planets are no ImageNet class). Both thresholds were chosen on the photo world's val
-split and the dev check set (see the README), never on GCompris or test.
+(a sure decoder, or an unsure memory: giraffes and planets are no ImageNet class). The thresholds were chosen on
+the photo world's val split, the dev check set and people-dev (see the README), never on GCompris or test.
 """
 from __future__ import annotations
 
@@ -22,10 +23,18 @@ from torch import nn
 from core.vision.faces import Face, person_grid
 from core.vision.imagenet import class_name
 from core.vision.photo_stamps import noun_forms
-from core.vision.vocabulary import PERSON, class_to_noun_matrix, open_nouns, plural
+from core.vision.vocabulary import (
+    PERSON,
+    class_to_noun_matrix,
+    in_photo_noun,
+    open_nouns,
+    plural,
+)
 
 NOUN_PROB = 0.5         # an open noun replaces the decoder's when the attended head gives it this much
 FACE_MASS = 0.2         # "person" when this much attention (times face probability) lies on detected people
+DECODER_SURE = 0.6      # the decoder's word stays when the decoder gives it at least this probability
+FACE_FLOOR = 0.95       # faces below this O-Net probability are left out (animal faces and stamps reach 0.81)
 
 
 @dataclass
@@ -37,15 +46,17 @@ class NounSource:
     evidence: list[tuple[str, float]] = field(default_factory=list)   # (ImageNet class or "face", probability)
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)   # face boxes (pixels)
     drops_article: bool = False                 # faces made the decoder's singular slot plural ("a" goes)
+    decoder_prob: float = 1.0                   # the decoder's probability for its own word in that slot
 
     @property
     def from_memory(self) -> bool:
         return bool(self.evidence)
 
     def describe(self) -> str:
-        """One line: "cat <- Egyptian Mau 0.21, tabby cat 0.06", "person <- face, p 0.99", or the decoder's."""
+        """One line: "cat <- Egyptian Mau 0.21, tabby cat 0.06", "person <- face, p 0.99", or the decoder's word."""
         if not self.evidence:
-            return f"{self.word} <- the decoder's own word (the concept memory was unsure)"
+            return (f"{self.word} <- the decoder's own word, p {self.decoder_prob:.2f} (the decoder was sure, or the "
+                    f"concept memory unsure)")
         if self.evidence[0][0] == "face":
             return f"{self.word} <- " + ", ".join(f"face, p {p:.2f}" for _, p in self.evidence)
         return f"{self.word} <- " + ", ".join(f"{name} {p:.2f}" for name, p in self.evidence)
@@ -56,10 +67,10 @@ class ConceptMemory:
     late-stage annotations (L, 1280), and the person cover of its faces (L,)."""
 
     def __init__(self, feats: torch.Tensor, head: nn.Linear, faces: list[Face] | None = None,
-                 image_size: tuple[int, int] | None = None) -> None:
+                 image_size: tuple[int, int] | None = None, face_floor: float = FACE_FLOOR) -> None:
         self.feats, self.head = feats.float(), head                                   # (L, 1280)
         grid = int(round(feats.shape[0] ** 0.5))
-        self.faces = faces or []
+        self.faces = [f for f in faces or [] if f.prob >= face_floor]
         cover = person_grid(self.faces, image_size, grid) if self.faces else None
         self.person = torch.zeros(feats.shape[0]) if cover is None else torch.from_numpy(cover).flatten()  # (L,)
         self.to_nouns, self.nouns = class_to_noun_matrix(), open_nouns()                # (1000, N)
@@ -68,6 +79,15 @@ class ConceptMemory:
     def class_probs(self, alpha: torch.Tensor) -> torch.Tensor:
         """(1000,) ImageNet softmax of the annotation attended with alpha (L,)."""
         return torch.softmax(self.head(alpha.float() @ self.feats), -1)
+
+    @torch.no_grad()
+    def candidate_probs(self, alpha: torch.Tensor, candidates: list[str]) -> torch.Tensor:
+        """(C,) probability the memory under alpha (L,) gives each candidate: the open nouns that name it pooled
+        (an open noun is itself, a photo-world noun its concept's), "person" the attention mass on people."""
+        per_noun = self.class_probs(alpha) @ self.to_nouns                             # (N,)
+        return torch.tensor([self.person_mass(alpha) if c == PERSON else
+                             sum(float(per_noun[k]) for k, n in enumerate(self.nouns) if in_photo_noun(n, c))
+                             for c in candidates])
 
     def person_mass(self, alpha: torch.Tensor) -> float:
         """Attention mass (L,) on detected people, weighted by face probability and cover."""
@@ -78,14 +98,15 @@ class Namer:
     """Fills the noun slots of one image's caption from its ConceptMemory; `name` is called per written word."""
 
     def __init__(self, memory: ConceptMemory, decoder_nouns: dict[str, str], noun_prob: float = NOUN_PROB,
-                 face_mass: float = FACE_MASS) -> None:
+                 face_mass: float = FACE_MASS, decoder_sure: float = DECODER_SURE) -> None:
         self.memory, self.forms = memory, decoder_nouns          # decoder word (either number) -> its noun
-        self.noun_prob, self.face_mass = noun_prob, face_mass
+        self.noun_prob, self.face_mass, self.decoder_sure = noun_prob, face_mass, decoder_sure
 
-    def name(self, alpha: torch.Tensor, word: str, said: set[str] = frozenset()) -> NounSource | None:
-        """The slot's noun for the decoder's word written under attention alpha (L,), never one of the nouns
-        already said (the memory's best other noun, else the decoder's own); None for a non-noun, or when even
-        the decoder's own noun was said."""
+    def name(self, alpha: torch.Tensor, word: str, said: set[str] = frozenset(),
+             word_prob: float = 0.0) -> NounSource | None:
+        """The slot's noun for the decoder's word written with probability word_prob (0: not known, the memory is
+        read) under attention alpha (L,), never one of the nouns already said (the memory's best other noun, else
+        the decoder's own); None for a non-noun, or when even the decoder's own noun was said."""
         if word not in self.forms:
             return None
         own, many = self.forms[word], word != self.forms[word]
@@ -94,8 +115,8 @@ class Namer:
             crowd = len(m.faces) >= 2
             return NounSource(PERSON, plural(PERSON) if many or crowd else PERSON, word,
                               [("face", f.prob) for f in m.faces], [f.box for f in m.faces], crowd and not many)
-        if own == PERSON:                     # ImageNet has no person class, only what people wear: keep it
-            return NounSource(own, word, word)
+        if own == PERSON or word_prob >= self.decoder_sure:   # ImageNet has no person class; a sure decoder
+            return NounSource(own, word, word, decoder_prob=word_prob)
         probs = m.class_probs(alpha)                                                   # (1000,)
         per_noun = probs @ m.to_nouns                                                  # (N,)
         for k in per_noun.argsort(descending=True)[:len(said) + 1].tolist():
@@ -106,12 +127,13 @@ class Namer:
                 classes = (m.to_nouns[:, k] * probs).topk(2)
                 evidence = [(class_name(int(i)), float(p)) for p, i in zip(classes.values, classes.indices)
                             if p >= 0.01]
-                return NounSource(noun, plural(noun) if many else noun, word, evidence)
-        return NounSource(own, word, word)
+                return NounSource(noun, plural(noun) if many else noun, word, evidence, decoder_prob=word_prob)
+        return NounSource(own, word, word, decoder_prob=word_prob)
 
 
 def make_namer(image: Image.Image | None, feats: torch.Tensor, head: nn.Linear, faces: list[Face] | None,
-               noun_prob: float = NOUN_PROB, face_mass: float = FACE_MASS) -> Namer:
+               noun_prob: float = NOUN_PROB, face_mass: float = FACE_MASS,
+               decoder_sure: float = DECODER_SURE) -> Namer:
     """A Namer for one image's raw late-stage annotations (L, 1280), faces found on it (None: none looked for)."""
     size = image.size if image is not None else None
-    return Namer(ConceptMemory(feats, head, faces, size), noun_forms(), noun_prob, face_mass)
+    return Namer(ConceptMemory(feats, head, faces, size), noun_forms(), noun_prob, face_mass, decoder_sure)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from core.vision.encoder import Encoder, to_input
 from core.vision.faces import Face
-from core.vision.naming import make_namer
+from core.vision.naming import ConceptMemory, make_namer
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
 from core.vqa.data import MAX_WORDS, Question, QuestionError, no_words, prepare_question, tokenize
@@ -105,3 +105,11 @@ def open_answer(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, imag
     namer = make_namer(image, feats[0, :, :1280], head, faces)
     src = namer.name(torch.from_numpy(answer.alphas[-1]).flatten(), best)
     return best if src is None else src.word
+
+
+def choose_open(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, candidates: list[str],
+                image: Image.Image | None = None, faces: list[Face] | None = None) -> int:
+    """Multiple choice among open-vocabulary nouns: the index of the candidate the concept memory of the raw
+    late-stage grid feats (1, L, >= 1280) gives the most probability under the last hop's attention."""
+    memory = ConceptMemory(feats[0, :, :1280], head, faces, image.size if image is not None else None)
+    return int(memory.candidate_probs(torch.from_numpy(answer.alphas[-1]).flatten(), candidates).argmax())

@@ -15,6 +15,7 @@ from core.gradients.memory_task import MemoryConfig, MemoryResult, train_memory
 from dashboard import models, plots
 from dashboard.markdown import code_span
 from dashboard.plots import LN2
+from dashboard.streaming import code_html
 
 COLOURS = {"rnn": "#d62728", "gru": "#2ca02c", "lstm": "#1f77b4"}
 COMPARE = ("linux-rnn", "linux-gru", "linux-lstm")
@@ -160,7 +161,7 @@ def show_checkpoint(ckpt: models.Checkpoint) -> None:
     st.plotly_chart(plots.loss_figure(ckpt.samples.get("curve", []), height=260),
                     key=f"gradients_curve_{ckpt.path.name}", config={"displayModeBar": False})
     timeline = ckpt.samples.get("timeline") or [{}]
-    st.code(timeline[-1].get("text", "(no sample stored)")[:400], language=None, wrap_lines=True)
+    st.html(code_html(timeline[-1].get("text", "(no sample stored)")[:400]))
 
 
 def _positive(y: np.ndarray) -> np.ndarray:

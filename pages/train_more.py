@@ -5,6 +5,7 @@ from dashboard import links, models, plots
 from dashboard.causal import show_emergence
 from dashboard.markdown import code_span
 from dashboard.scroll import scroll_to
+from dashboard.streaming import code_html
 
 st.title("Training timeline")
 ckpt = models.selected_checkpoint()
@@ -36,5 +37,5 @@ with left:
             box.markdown("<div style='text-align:center;color:#888'>⬇ train more</div>", unsafe_allow_html=True)
         with box.container(border=True, key=f"train_more_entry_{entry['step']}"):
             st.markdown(head + (" :violet-badge[highlighted]" if entry["step"] == selected else ""))
-            st.code(entry["text"], language=None, wrap_lines=True)
+            st.html(code_html(entry["text"]))
 scroll_to(f"train_more_entry_{selected}")

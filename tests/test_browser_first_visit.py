@@ -221,3 +221,36 @@ def test_every_page_first_visit_has_its_figure_and_no_error(server, page, name):
         assert found_cell(page)[2] >= 0.9
     if name == "captioning":
         assert "cat" in page.locator("[data-testid=stMain] h3").first.inner_text().split()
+
+
+
+# each logical line of a code block (a "\n" or a block element ends one): the x of the first non-blank character
+# on each visual row it takes
+ROW_STARTS = """(pre) => {
+  const lines = new Map(), walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT), range = document.createRange();
+  for (let node; (node = walker.nextNode());) {
+    const block = node.parentElement.closest('div, pre');
+    if (!lines.has(block)) lines.set(block, [[]]);
+    const rows = lines.get(block);
+    for (let i = 0; i < node.data.length; i++) {
+      if (node.data[i] === '\\n') { rows.push([]); continue; }
+      if (!node.data[i].trim()) continue;
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      const box = range.getBoundingClientRect(), line = rows.at(-1);
+      if (!line.length || box.top > line.at(-1)[1] + 2) line.push([box.left, box.top]);
+    }
+  }
+  return [...lines.values()].flat().filter(line => line.length).map(line => line.map(([x]) => x));
+}"""
+
+
+def test_wrapped_code_keeps_its_indentation(server, page):
+    page.goto(server + "/train_more?checkpoint=linux-lstm")
+    settle(page)
+    pres = page.locator(".st-key-train_more_timeline pre")
+    pres.first.wait_for(timeout=LONG)
+    lines = [xs for pre in pres.all() for xs in pre.evaluate(ROW_STARTS)]
+    margin = min(xs[0] for xs in lines)
+    indented = [xs for xs in lines if len(xs) > 1 and xs[0] > margin + 1]
+    assert indented, "no indented line wraps in linux-lstm's timeline"
+    assert all(min(xs[1:]) >= xs[0] - 1 for xs in indented), indented  # a hanging indent, not the left margin

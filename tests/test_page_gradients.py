@@ -86,7 +86,7 @@ def test_comparison_panel_with_tiny_checkpoints(monkeypatch, tmp_path):
     assert [i.value for i in at.info if "linux-gru" in i.value]
     assert {m.label for m in at.metric} == {"val loss (bits/char)"} and len(at.metric) == 2
     assert not [t for t in page_texts(at) if "nats" in t]  # one unit on the page: bits
-    assert any("sample at 500" in c.value for c in at.code)
+    assert any("sample at 500" in h.proto.body for h in at.get("html"))
     text_flow = _spec(at, "gradients_text_flow")
     assert {t["name"] for t in text_flow["data"]} >= {"linux-rnn", "linux-lstm"}
     at.slider(key="gradients_text_length").set_value(20).run()

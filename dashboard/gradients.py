@@ -158,8 +158,7 @@ def show_checkpoint(ckpt: models.Checkpoint) -> None:
     st.metric("val loss (bits/char)", "n/a" if bpc is None else f"{bpc:.3f}")
     st.caption(f"{ckpt.config.cell.upper()}, {ckpt.config.n_layer} × {ckpt.config.hidden_size}, "
                f"{ckpt.model.n_params():,} parameters, {card.get('steps', '?')} steps")
-    st.plotly_chart(plots.loss_figure(ckpt.samples.get("curve", []), height=260),
-                    key=f"gradients_curve_{ckpt.path.name}", config={"displayModeBar": False})
+    st.image(plots.loss_svg(ckpt.samples.get("curve", []), height=260), width="stretch")
     timeline = ckpt.samples.get("timeline") or [{}]
     st.html(code_html(timeline[-1].get("text", "(no sample stored)")[:400]))
 

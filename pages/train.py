@@ -178,7 +178,7 @@ def live_panel() -> None:
         st.success(f"Checkpoint saved in `{runs_dir().name}/{Path(snap.path).name}`; "
                    "it is in the sidebar's model list.")
     curve_col, sample_col = st.columns([3, 2], gap="large")
-    curve_col.plotly_chart(plots.loss_figure(snap.curve, height=340), key="train_curve")
+    curve_col.image(plots.loss_svg(snap.curve, height=340), width="stretch")
     with sample_col:
         if snap.samples:
             st.markdown(f"**Sample at step {snap.samples[-1]['step']:,}**")

@@ -24,7 +24,7 @@ links.adopt("train_more_", step=links.choice(steps))
 selected = st.select_slider("Highlight step", options=steps, value=steps[-1], key="train_more_step")
 left, right = st.columns([3, 2], gap="large")
 with right:
-    st.plotly_chart(plots.loss_figure(curve, marks=steps, selected=selected), key="train_more_curve")
+    st.image(plots.loss_svg(curve, marks=steps, selected=selected), width="stretch")
     st.caption("Dotted lines: steps with a stored sample; the highlighted one is solid.")
     st.subheader("Cells emerging")
     show_emergence(ckpt.samples, "train_more_emergence")

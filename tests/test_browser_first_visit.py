@@ -205,7 +205,7 @@ def test_7_wording(server, page):
 
 
 FIGURES = {  # page -> what its first view must show filled
-    "": "img", "sample": "textarea", "train_more": "[data-testid=stPlotlyChart]", "train": "[data-testid=stButton]",
+    "": "img", "sample": "textarea", "train_more": "img", "train": "[data-testid=stButton]",
     "cells": "pre span.rk0, pre span.rk40", "gradients": "[data-testid=stPlotlyChart]",
     "causal": "pre", "captioning": "img", "vqa": "img",
 }
@@ -254,3 +254,30 @@ def test_wrapped_code_keeps_its_indentation(server, page):
     indented = [xs for xs in lines if len(xs) > 1 and xs[0] > margin + 1]
     assert indented, "no indented line wraps in linux-lstm's timeline"
     assert all(min(xs[1:]) >= xs[0] - 1 for xs in indented), indented  # a hanging indent, not the left margin
+
+
+# from page load, each frame: when the page's title, the timeline's text and a drawn chart (a loaded image or
+# plotly's drawing) first showed in the main area
+WATCH_DRAWN = """() => {
+  window.__seen = {};
+  const look = () => {
+    const now = performance.now(), seen = window.__seen;
+    if (seen.title === undefined && document.querySelector('[data-testid=stMain] h1')) seen.title = now;
+    if (seen.text === undefined && document.querySelector('.st-key-train_more_timeline pre')) seen.text = now;
+    const charts = document.querySelectorAll('[data-testid=stMain] img, [data-testid=stMain] .main-svg');
+    if (seen.chart === undefined && [...charts].some(e => e.tagName !== 'IMG' || e.naturalWidth)) seen.chart = now;
+    if (seen.text === undefined || seen.chart === undefined) requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+}"""
+
+
+def test_the_loss_chart_comes_with_the_page(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # its own cache: a first visit
+    page = context.new_page()
+    page.add_init_script(f"({WATCH_DRAWN})()")
+    page.goto(server + "/train_more")
+    page.wait_for_function("window.__seen.text !== undefined && window.__seen.chart !== undefined", timeout=LONG)
+    seen = page.evaluate("window.__seen")
+    context.close()
+    assert seen["chart"] <= min(seen["title"] + 1000, seen["text"] + 500), seen  # ms: not seconds behind the page

@@ -226,8 +226,8 @@ def tour_tables(repeats: int, tmp: Path) -> None:
                f"script done); medians of {repeats} walks, each a new session, and the first walk:", times, first)
 
 
-FIGURES = {"": "img", "sample": "textarea", "train_more": "[data-testid=stPlotlyChart]", "cells": "pre",
-           "gradients": "[data-testid=stPlotlyChart]", "causal": "pre", "captioning": "img", "vqa": "img"}
+FIGURES = {"": "img", "sample": "textarea", "train_more": "img", "cells": "pre",
+           "gradients": "[data-testid=stPlotlyChart] .main-svg", "causal": "pre", "captioning": "img", "vqa": "img"}
 COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 

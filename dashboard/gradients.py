@@ -15,6 +15,7 @@ from core.gradients.memory_task import MemoryConfig, MemoryResult, train_memory
 from dashboard import models, plots
 from dashboard.markdown import code_span
 from dashboard.plots import LN2
+from dashboard.streaming import code_html
 
 COLOURS = {"rnn": "#d62728", "gru": "#2ca02c", "lstm": "#1f77b4"}
 COMPARE = ("linux-rnn", "linux-gru", "linux-lstm")
@@ -157,10 +158,9 @@ def show_checkpoint(ckpt: models.Checkpoint) -> None:
     st.metric("val loss (bits/char)", "n/a" if bpc is None else f"{bpc:.3f}")
     st.caption(f"{ckpt.config.cell.upper()}, {ckpt.config.n_layer} × {ckpt.config.hidden_size}, "
                f"{ckpt.model.n_params():,} parameters, {card.get('steps', '?')} steps")
-    st.plotly_chart(plots.loss_figure(ckpt.samples.get("curve", []), height=260),
-                    key=f"gradients_curve_{ckpt.path.name}", config={"displayModeBar": False})
+    st.image(plots.loss_svg(ckpt.samples.get("curve", []), height=260), width="stretch")
     timeline = ckpt.samples.get("timeline") or [{}]
-    st.code(timeline[-1].get("text", "(no sample stored)")[:400], language=None, wrap_lines=True)
+    st.html(code_html(timeline[-1].get("text", "(no sample stored)")[:400]))
 
 
 def _positive(y: np.ndarray) -> np.ndarray:
@@ -187,9 +187,10 @@ def _log_range(curves: dict) -> tuple[float, float]:
     return float(lo - pad), float(hi + pad)
 
 
-def flow_figure(curves: dict, sigma: float | None = None, height: int = 420) -> go.Figure:
-    """Log-scale ||dL_T/dh_{T-k}|| against k for each curve, and sigma^k beside the RNN's (the y-range is the
-    curves'; the reference runs off it rather than squash them)."""
+def flow_figure(curves: dict, sigma: float | None = None, height: int = 420, fit: str | None = None) -> go.Figure:
+    """Log-scale ||dL_T/dh_{T-k}|| against k for each curve and sigma^k beside them, drawn up to where it leaves the
+    curves' y-range; for the curve named fit, sigma^k starts at its first value and its mean factor per step rho
+    is drawn as rho^k."""
     fig = go.Figure()
     for name, y in curves.items():
         cell = name.split()[0].split("-")[-1]
@@ -197,14 +198,42 @@ def flow_figure(curves: dict, sigma: float | None = None, height: int = 420) -> 
                         line=dict(color=COLOURS.get(cell), dash="dash" if name.endswith(" c") else "solid"),
                         hovertemplate=f"{name}<br>k=%{{x}}<br>%{{y:.3g}}<extra></extra>")
     lo, hi = _log_range(curves)
+    k_max = max(len(y) for y in curves.values()) - 1
+    start, rate = _mean_rate(curves[fit]) if fit in curves else (0.0, None)
     if sigma is not None:
-        k = np.arange(max(len(y) for y in curves.values()))
-        log_ref = k * np.log10(sigma)  # sigma^k in log10: no overflow
-        inside = (log_ref >= lo - 1) & (log_ref <= hi + 1)
-        fig.add_scatter(x=k[inside], y=10.0 ** log_ref[inside], name=f"σ^k (σ = {sigma:.2f})", mode="lines",
+        x, y = _power_line(start, np.log10(sigma), k_max, lo, hi)
+        fig.add_scatter(x=x, y=y, name=f"σ^k (σ = {sigma:.2f})", mode="lines",
                         line=dict(color=COLOURS["rnn"], dash="dot", width=1))
+    if rate is not None:
+        x, y = _power_line(start, rate, k_max, lo, hi)
+        fig.add_scatter(x=x, y=y, name=f"ρ^k, {fit}'s mean factor per step (ρ = {10 ** rate:.2f})", mode="lines",
+                        line=dict(color="grey", dash="dashdot", width=1))
     return _layout(fig, height, xaxis_title="k = steps back from the loss (T - t)",
                    yaxis=dict(type="log", title="‖∂L_T / ∂h_t‖", exponentformat="power", range=[lo, hi]))
+
+
+def _mean_rate(y: np.ndarray) -> tuple[float, float | None]:
+    """log10 of a curve's first plottable value and of its mean factor per step (None under two such values)."""
+    log_y = np.log10(_positive(y))
+    k = np.flatnonzero(np.isfinite(log_y))
+    if len(k) < 2:
+        return 0.0, None
+    rate = (log_y[k[-1]] - log_y[k[0]]) / (k[-1] - k[0])
+    return float(log_y[k[0]] - k[0] * rate), float(rate)
+
+
+def _power_line(log_start: float, log_step: float, k_max: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of 10^(log_start + k log_step) for k in 0..k_max, kept to log10 y in [lo, hi]: the points inside and
+    the point where the line crosses the edge."""
+    k = np.arange(k_max + 1, dtype=float)
+    log_y = log_start + k * log_step  # in log10: no overflow
+    inside = (log_y >= lo) & (log_y <= hi)
+    if inside.all() or not inside.any() or log_step == 0:
+        return k[inside], 10.0 ** log_y[inside]
+    edge = hi if log_step > 0 else lo
+    cross = (edge - log_start) / log_step
+    keep = inside & (k < cross)
+    return np.append(k[keep], cross), 10.0 ** np.append(log_y[keep], edge)
 
 
 def training_figure(runs: dict[str, MemoryResult], threshold: float | None = None, height: int = 360) -> go.Figure:

@@ -1,4 +1,4 @@
-"""Figure builders for the dashboard: plotly loss curves, confidence band and top-k bars; SVG pictures and bars."""
+"""Figure builders for the dashboard: plotly confidence band and top-k bars; SVG loss curves, pictures and bars."""
 import html
 import math
 
@@ -27,33 +27,77 @@ def _ema(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
     return out
 
 
-def loss_figure(curve: list[dict], marks: list[int] = (), selected: int | None = None,
-                height: int = 380) -> go.Figure:
-    """Train (raw and smoothed) and val loss in bits per character against step, from samples.json's curve format.
+def loss_svg(curve: list[dict], marks: list[int] = (), selected: int | None = None, height: int = 380) -> str:
+    """Train (raw and smoothed) and val loss in bits per character against step, from samples.json's curve format,
+    as an SVG: drawn with the page, where a plotly chart waits seconds for its library in a fresh browser.
 
     marks: steps with a stored sample (dotted lines); selected: one of them, drawn bold.
     """
-    fig = go.Figure()
     train = [(p["step"], p["train_loss"] / LN2) for p in curve if p.get("train_loss") is not None]
     val = [(p["step"], p["val_loss"] / LN2) for p in curve if p.get("val_loss") is not None]
+    w, left, right, top, bottom = 600, 56, 30, 30, 44  # right: room for the last step label
+    steps = [s for s, _ in train + val] + list(marks)
+    losses = [v for _, v in train + val]
+    x_ticks = _ticks(0, max(steps, default=1) or 1)
+    y_ticks = _ticks(min(losses, default=0), max(losses, default=1))
+    (x0, x1), (y0, y1) = (x_ticks[0], x_ticks[-1]), (y_ticks[0], y_ticks[-1])
+
+    def px(step: float, loss: float) -> str:
+        return (f"{left + (step - x0) / (x1 - x0) * (w - left - right):.1f},"
+                f"{height - bottom - (loss - y0) / (y1 - y0) * (height - top - bottom):.1f}")
+
+    parts = []
+    for t in y_ticks:
+        y = px(x0, t).split(",")[1]
+        parts += [f'<line x1="{left}" x2="{w - right}" y1="{y}" y2="{y}" stroke="#eee"/>',
+                  f'<text x="{left - 6}" y="{y}" dy="0.35em" text-anchor="end">{t:g}</text>']
+    for t in x_ticks:
+        x = px(t, y0).split(",")[0]
+        parts.append(f'<text x="{x}" y="{height - bottom + 16}" text-anchor="middle">{t:,g}</text>')
+    for step in marks:
+        x = px(step, y0).split(",")[0]
+        bold = step == selected
+        parts.append(f'<line x1="{x}" x2="{x}" y1="{top}" y2="{height - bottom}" stroke="{MARK_COLOUR}" '
+                     f'stroke-width="{3 if bold else 1}"' + ("" if bold else ' stroke-dasharray="2,3"') + "/>")
+    legend = []
     if train:
         stride = max(1, len(train) // MAX_POINTS)
-        steps, losses = np.array(train[::stride], dtype=float).T
-        fig.add_scatter(x=steps, y=losses, name="train (raw)", mode="lines", opacity=0.25,
-                        line=dict(color=TRAIN_COLOUR, width=1), hoverinfo="skip")
-        fig.add_scatter(x=steps, y=_ema(losses, alpha=min(1.0, 20 / len(losses))), name="train", mode="lines",
-                        line=dict(color=TRAIN_COLOUR, width=2),
-                        hovertemplate="step %{x}<br>train %{y:.3f} bits/char<extra></extra>")
+        t_steps, t_losses = np.array(train[::stride], dtype=float).T
+        smooth = _ema(t_losses, alpha=min(1.0, 20 / len(t_losses)))
+        for ys, width, opacity in ((t_losses, 1, 0.25), (smooth, 2, 1)):
+            points = " ".join(px(a, b) for a, b in zip(t_steps, ys))
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{TRAIN_COLOUR}" stroke-width="{width}" '
+                         f'opacity="{opacity}"/>')
+        legend += [("train (raw)", TRAIN_COLOUR, 0.25), ("train", TRAIN_COLOUR, 1)]
     if val:
-        steps, losses = np.array(val, dtype=float).T
-        fig.add_scatter(x=steps, y=losses, name="val", mode="lines+markers",
-                        line=dict(color=VAL_COLOUR, width=2), marker=dict(size=6),
-                        hovertemplate="step %{x}<br>val %{y:.3f} bits/char<extra></extra>")
-    lines = [dict(type="line", xref="x", yref="y domain", x0=step, x1=step, y0=0, y1=1,  # add_vline's shape,
-                  line=dict(color=MARK_COLOUR, dash="solid" if step == selected else "dot",  # all at once
-                            width=3 if step == selected else 1)) for step in marks]
-    return _layout(fig, height, xaxis_title="step", yaxis_title="loss (bits / char)", hovermode="x unified",
-                   shapes=lines)
+        parts.append(f'<polyline points="{" ".join(px(a, b) for a, b in val)}" fill="none" stroke="{VAL_COLOUR}" '
+                     'stroke-width="2"/>')
+        parts += [f'<circle cx="{px(a, b).split(",")[0]}" cy="{px(a, b).split(",")[1]}" r="3.5" fill="{VAL_COLOUR}"/>'
+                  for a, b in val]
+        legend.append(("val", VAL_COLOUR, 1))
+    x = left
+    for name, colour, opacity in legend:
+        parts += [f'<line x1="{x}" x2="{x + 22}" y1="12" y2="12" stroke="{colour}" stroke-width="2" '
+                  f'opacity="{opacity}"/>', f'<text x="{x + 27}" y="12" dy="0.35em">{name}</text>']
+        x += 45 + 7 * len(name)
+    if not legend:
+        parts.append(f'<text x="{(left + w - right) / 2}" y="{height / 2}" text-anchor="middle" fill="#888">'
+                     "no loss recorded yet</text>")
+    parts += [f'<text x="{(left + w - right) / 2}" y="{height - 8}" text-anchor="middle">step</text>',
+              f'<text transform="translate(14,{(top + height - bottom) / 2}) rotate(-90)" text-anchor="middle">'
+              "loss (bits / char)</text>"]
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {height}" width="{w}" height="{height}" '
+            'font-family="sans-serif" font-size="12" fill="#444">' + "".join(parts) + "</svg>")
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About n round tick values (1, 2 or 5 times a power of ten apart) covering lo..hi."""
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    raw = (hi - lo) / n
+    step = min((m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)), key=lambda s: abs(s - raw))
+    first, last = math.floor(lo / step), math.ceil(hi / step)
+    return [round(k * step, 10) for k in range(first, last + 1)]
 
 
 def _display_char(ch: str) -> str:

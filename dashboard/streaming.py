@@ -23,6 +23,16 @@ def show_text(slot: DeltaGenerator, text: str) -> None:
     slot.html(f'<pre class="rnnlens-text" style="{STYLE}">{html.escape(text)}</pre>')
 
 
+def code_html(text: str, tab: int = 4) -> str:
+    """text as a monospace block, one row per line, each wrapped under its own indentation (a hanging indent),
+    so wrapped C code keeps its shape; tabs become spaces to the next multiple of tab."""
+    rows = []
+    for line in text.expandtabs(tab).split("\n"):
+        lead = len(line) - len(line.lstrip(" "))
+        rows.append(f'<div style="padding-left:{lead}ch;text-indent:-{lead}ch">{html.escape(line) or "<br>"}</div>')
+    return f'<pre class="rnnlens-text" style="{STYLE}">{"".join(rows)}</pre>'
+
+
 def stream_into(slot: DeltaGenerator, chars: Iterable[str], head: str = "", interval: float = 0.1) -> str:
     """Show head + each character of chars in slot as they come (drawn in turns with other sessions:
     dashboard.model_slots); returns the generated text."""

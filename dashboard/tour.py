@@ -142,8 +142,8 @@ def progress() -> str:
     with figure():
         left, right = st.columns([3, 2], gap="large")
         show_text(left, entry["text"])
-        right.plotly_chart(plots.loss_figure(ckpt.samples.get("curve", []), marks=steps, selected=step, height=320),
-                           key="tour_curve", config=CHART)
+        right.image(plots.loss_svg(ckpt.samples.get("curve", []), marks=steps, selected=step, height=320),
+                    width="stretch")
     bpc = entry.get("val_bpc")
     st.caption(f"`{model}` at step {step:,}" + (f": validation loss {bpc:.2f} bits per character." if bpc else ".")
                + " Each sample was written while the model trained, and stored in its checkpoint.")

@@ -112,12 +112,15 @@ def text_panel(found: list) -> None:
         st.error("Give at least two characters of text.")
         return
     curves = G.text_curves(tuple(str(c.path) for c in found), text, tuple(c.card.get("steps") for c in found))
-    rnn_sigma = next((s for name, (_, s) in curves.items() if name.endswith("rnn")), None)
-    st.plotly_chart(G.flow_figure({n: y for n, (y, _) in curves.items()}, rnn_sigma),
+    rnn = next((name for name in curves if name.endswith("rnn")), None)
+    st.plotly_chart(G.flow_figure({n: y for n, (y, _) in curves.items()}, curves[rnn][1] if rnn else None, fit=rnn),
                     key="gradients_text_flow", config={"displayModeBar": False})
     st.caption("‖∂L_T/∂h_t‖ of the top layer of each trained model, L_T = cross-entropy of the last character. "
                + ", ".join(f"{n}: σ_max(stacked W_hh) = {s:.2f}, at k = {len(y) - 1}: {y[-1]:.2g}"
-                           for n, (y, s) in curves.items()) + ".")
+                           for n, (y, s) in curves.items())
+               + ". σ^k (dotted, from the RNN's first value) is the bound on the RNN's curve, drawn until it "
+               "leaves the chart; ρ^k (dash-dot) is the factor per step the RNN shows on average: with σ > 1 the "
+               "gradient may grow, and tanh's saturation is what makes it vanish.")
 
 
 def text_section() -> None:

@@ -15,6 +15,7 @@ from dashboard.models import (
     model_label,
     runs_dir,
 )
+from dashboard.streaming import code_html
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 STATUS = {"running": ":blue-badge[running]", "stopping": ":orange-badge[stopping…]",
@@ -183,11 +184,11 @@ def live_panel() -> None:
         st.success(f"Checkpoint saved in `{runs_dir().name}/{Path(snap.path).name}`; "
                    "it is in the sidebar's model list.")
     curve_col, sample_col = st.columns([3, 2], gap="large")
-    curve_col.plotly_chart(plots.loss_figure(snap.curve, height=340), key="train_curve")
+    curve_col.image(plots.loss_svg(snap.curve, height=340), width="stretch")
     with sample_col:
         if snap.samples:
             st.markdown(f"**Sample at step {snap.samples[-1]['step']:,}**")
-            st.code(snap.samples[-1]["text"], language=None, wrap_lines=True, height=300)
+            st.container(height=300, border=False).html(code_html(snap.samples[-1]["text"]))
         else:
             st.info(f"A sample appears every {cfg.sample_every:,} steps and when the run ends."
                     if cfg.sample_every else "A sample appears when the run ends.")

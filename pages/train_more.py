@@ -5,6 +5,7 @@ from dashboard import links, models, plots
 from dashboard.causal import show_emergence
 from dashboard.markdown import code_span
 from dashboard.scroll import scroll_to
+from dashboard.streaming import code_html
 
 st.title("Training timeline")
 ckpt = models.selected_checkpoint()
@@ -23,7 +24,7 @@ links.adopt("train_more_", step=links.choice(steps))
 selected = st.select_slider("Highlight step", options=steps, value=steps[-1], key="train_more_step")
 left, right = st.columns([3, 2], gap="large")
 with right:
-    st.plotly_chart(plots.loss_figure(curve, marks=steps, selected=selected), key="train_more_curve")
+    st.image(plots.loss_svg(curve, marks=steps, selected=selected), width="stretch")
     st.caption("Dotted lines: steps with a stored sample; the highlighted one is solid.")
     st.subheader("Cells emerging")
     show_emergence(ckpt.samples, "train_more_emergence")
@@ -36,5 +37,5 @@ with left:
             box.markdown("<div style='text-align:center;color:#888'>⬇ train more</div>", unsafe_allow_html=True)
         with box.container(border=True, key=f"train_more_entry_{entry['step']}"):
             st.markdown(head + (" :violet-badge[highlighted]" if entry["step"] == selected else ""))
-            st.code(entry["text"], language=None, wrap_lines=True)
+            st.html(code_html(entry["text"]))
 scroll_to(f"train_more_entry_{selected}")

@@ -205,7 +205,7 @@ def test_7_wording(server, page):
 
 
 FIGURES = {  # page -> what its first view must show filled
-    "": "img", "sample": "textarea", "train_more": "[data-testid=stPlotlyChart]", "train": "[data-testid=stButton]",
+    "": "img", "sample": "textarea", "train_more": "img", "train": "[data-testid=stButton]",
     "cells": "pre span.rk0, pre span.rk40", "gradients": "[data-testid=stPlotlyChart]",
     "causal": "pre", "captioning": "img", "vqa": "img",
 }
@@ -221,3 +221,63 @@ def test_every_page_first_visit_has_its_figure_and_no_error(server, page, name):
         assert found_cell(page)[2] >= 0.9
     if name == "captioning":
         assert "cat" in page.locator("[data-testid=stMain] h3").first.inner_text().split()
+
+
+
+# each logical line of a code block (a "\n" or a block element ends one): the x of the first non-blank character
+# on each visual row it takes
+ROW_STARTS = """(pre) => {
+  const lines = new Map(), walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT), range = document.createRange();
+  for (let node; (node = walker.nextNode());) {
+    const block = node.parentElement.closest('div, pre');
+    if (!lines.has(block)) lines.set(block, [[]]);
+    const rows = lines.get(block);
+    for (let i = 0; i < node.data.length; i++) {
+      if (node.data[i] === '\\n') { rows.push([]); continue; }
+      if (!node.data[i].trim()) continue;
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      const box = range.getBoundingClientRect(), line = rows.at(-1);
+      if (!line.length || box.top > line.at(-1)[1] + 2) line.push([box.left, box.top]);
+    }
+  }
+  return [...lines.values()].flat().filter(line => line.length).map(line => line.map(([x]) => x));
+}"""
+
+
+def test_wrapped_code_keeps_its_indentation(server, page):
+    page.goto(server + "/train_more?checkpoint=linux-lstm")
+    settle(page)
+    pres = page.locator(".st-key-train_more_timeline pre")
+    pres.first.wait_for(timeout=LONG)
+    lines = [xs for pre in pres.all() for xs in pre.evaluate(ROW_STARTS)]
+    margin = min(xs[0] for xs in lines)
+    indented = [xs for xs in lines if len(xs) > 1 and xs[0] > margin + 1]
+    assert indented, "no indented line wraps in linux-lstm's timeline"
+    assert all(min(xs[1:]) >= xs[0] - 1 for xs in indented), indented  # a hanging indent, not the left margin
+
+
+# from page load, each frame: when the page's title, the timeline's text and a drawn chart (a loaded image or
+# plotly's drawing) first showed in the main area
+WATCH_DRAWN = """() => {
+  window.__seen = {};
+  const look = () => {
+    const now = performance.now(), seen = window.__seen;
+    if (seen.title === undefined && document.querySelector('[data-testid=stMain] h1')) seen.title = now;
+    if (seen.text === undefined && document.querySelector('.st-key-train_more_timeline pre')) seen.text = now;
+    const charts = document.querySelectorAll('[data-testid=stMain] img, [data-testid=stMain] .main-svg');
+    if (seen.chart === undefined && [...charts].some(e => e.tagName !== 'IMG' || e.naturalWidth)) seen.chart = now;
+    if (seen.text === undefined || seen.chart === undefined) requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+}"""
+
+
+def test_the_loss_chart_comes_with_the_page(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # its own cache: a first visit
+    page = context.new_page()
+    page.add_init_script(f"({WATCH_DRAWN})()")
+    page.goto(server + "/train_more")
+    page.wait_for_function("window.__seen.text !== undefined && window.__seen.chart !== undefined", timeout=LONG)
+    seen = page.evaluate("window.__seen")
+    context.close()
+    assert seen["chart"] <= min(seen["title"] + 1000, seen["text"] + 500), seen  # ms: not seconds behind the page

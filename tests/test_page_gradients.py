@@ -1,4 +1,5 @@
 """The Gradients page under AppTest: renders, sliders change the figures, linux-* comparison present or not."""
+import base64
 import json
 
 import numpy as np
@@ -29,6 +30,13 @@ def _spec(at: AppTest, key_part: str) -> dict:
     charts = [e for e in at.get("plotly_chart") if key_part in e.proto.id]
     assert len(charts) == 1
     return json.loads(charts[0].proto.spec)
+
+
+def _array(values) -> np.ndarray:
+    """A trace's x or y from the chart's JSON: a list, or plotly's base64 typed array."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float)
+    return np.asarray(values, dtype=float)
 
 
 def open_panel(at: AppTest, name: str) -> AppTest:
@@ -86,7 +94,7 @@ def test_comparison_panel_with_tiny_checkpoints(monkeypatch, tmp_path):
     assert [i.value for i in at.info if "linux-gru" in i.value]
     assert {m.label for m in at.metric} == {"val loss (bits/char)"} and len(at.metric) == 2
     assert not [t for t in page_texts(at) if "nats" in t]  # one unit on the page: bits
-    assert any("sample at 500" in c.value for c in at.code)
+    assert any("sample at 500" in h.proto.body for h in at.get("html"))
     text_flow = _spec(at, "gradients_text_flow")
     assert {t["name"] for t in text_flow["data"]} >= {"linux-rnn", "linux-lstm"}
     at.slider(key="gradients_text_length").set_value(20).run()
@@ -103,3 +111,17 @@ def test_too_short_text_is_an_error_not_a_traceback(monkeypatch, tmp_path):
     at.text_area[0].set_value("x").run()
     assert not at.exception
     assert any("at least two characters" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_the_real_text_references_stay_on_the_chart(monkeypatch):
+    at = open_panel(_open(monkeypatch, G.models.checkpoints_dir()), "RNN vs GRU vs LSTM on real text")
+    flow = _spec(at, "gradients_text_flow")
+    lo, hi = flow["layout"]["yaxis"]["range"]
+    refs = [t for t in flow["data"] if "^k" in t["name"]]
+    k_max = max(_array(t["x"]).max() for t in flow["data"])
+    for t in refs:
+        log_y = np.log10(_array(t["y"]))
+        assert len(log_y) >= 2 and (log_y >= lo - 1e-9).all() and (log_y <= hi + 1e-9).all(), t["name"]
+    assert max(_array(t["x"]).max() for t in refs) >= k_max / 2  # a reference runs across the chart, not off it at once
+    assert {t["name"][:3] for t in refs} == {"σ^k", "ρ^k"}

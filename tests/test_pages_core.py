@@ -15,6 +15,7 @@ from core.charlm.settings import TrainConfig
 from core.lens.intervene import Clamp, side_by_side
 from dashboard import plots, training
 from dashboard.models import get_checkpoint
+from dashboard.streaming import code_html
 from tests.tiny_checkpoint import TEXT, TIMELINE, make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,10 +141,11 @@ def test_train_more_lists_the_stored_steps_beside_the_curve(roots):
     heads = [m.value for m in at.markdown if "· val loss" in m.value]
     assert [h.split("**")[1] for h in heads] == ["step 100", "step 200", "step 500"]
     assert all("bits/char" in h for h in heads) and not [m for m in at.markdown if "nats" in m.value]
-    assert [c.value for c in at.code] == [e["text"] for e in TIMELINE]
-    curve = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [t["name"] for t in curve["data"]] == ["train (raw)", "train"]
-    assert curve["layout"]["yaxis"]["title"]["text"] == "loss (bits / char)"  # one unit on the page
+    shown = [h.proto.body for h in at.get("html") if "rnnlens-text" in h.proto.body]
+    assert shown == [code_html(e["text"]) for e in TIMELINE]
+    curve = base64.b64decode(at.get("image")[0].proto.imgs[0].url.split(",", 1)[1]).decode()
+    assert ">train (raw)<" in curve and ">train<" in curve and ">val<" not in curve
+    assert "loss (bits / char)" in curve  # one unit on the page
     assert "no probe scores yet" in at.info[0].value  # the cells-emerging panel, for a timeline without probes
     at.select_slider(key="train_more_step").set_value(200).run()
     assert not at.exception

@@ -74,6 +74,9 @@ def loss_svg(curve: list[dict], marks: list[int] = (), selected: int | None = No
                      'stroke-width="2"/>')
         parts += [f'<circle cx="{px(a, b).split(",")[0]}" cy="{px(a, b).split(",")[1]}" r="3.5" fill="{VAL_COLOUR}"/>'
                   for a, b in val]
+        last_x, last_y = px(*val[-1]).split(",")  # the image has no hover: the latest val figure is written on it
+        parts.append(f'<text x="{last_x}" y="{last_y}" dy="-0.7em" text-anchor="end" fill="{VAL_COLOUR}">'
+                     f'{val[-1][1]:.3f}</text>')
         legend.append(("val", VAL_COLOUR, 1))
     x = left
     for name, colour, opacity in legend:

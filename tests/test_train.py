@@ -147,7 +147,7 @@ def test_a_cpu_budget_that_reads_the_text_more_often_gets_a_wider_model_with_dro
     assert reads_for_budget(1_024_000, 1000, None, 1024, None)(384) == pytest.approx(1.0)
     # both given: whichever runs out first; time scales with width squared
     both = reads_for_budget(1_000_000, 10_000, 5, 1000, 16_000)
-    assert both(256) == pytest.approx(4.8) and both(512) == pytest.approx(1.2)
+    assert both(256) == pytest.approx(4.8) and both(512) == pytest.approx(1.2)  # (any width, by formula)
     assert reads_for_budget(1_000_000, None, 5, 1024, None) is None  # minutes but no measured speed
 
 

@@ -32,6 +32,7 @@ from core.lens.matching import counterpart, match_cells
 from core.lens.signals import compute_signal
 from dashboard import models
 from dashboard.cells import diverging_colour, val_text
+from dashboard.famous import signal_label
 
 NAMED_CELLS = {"austen-lstm": ("quote", "1:c:317"), "linux-lstm": ("comment", "0:c:57"),  # found on the Cells page
                "shakespeare-lstm": ("brackets", "1:c:443")}  # Hamlet has no quotes: [stage directions] instead
@@ -384,7 +385,7 @@ def winner_html(text: str, p_rnn: np.ndarray, p_ngram: np.ndarray) -> str:
 
 def emergence_frame(timeline: list[dict]) -> pd.DataFrame:
     """Long table (step, signal, score, cell) from the timeline entries that carry probe scores."""
-    return pd.DataFrame([{"step": e["step"], "signal": name, "score": s["score"],
+    return pd.DataFrame([{"step": e["step"], "signal": signal_label(name), "score": s["score"],
                           "cell": f"{s['layer']}:{s['kind']}:{s['unit']} ({s['metric']})"}
                          for e in timeline for name, s in (e.get("probe") or {}).items()
                          if isinstance(s, dict) and {"score", "layer", "kind", "unit", "metric"} <= s.keys()])

@@ -110,7 +110,7 @@ def test_matching_without_the_linux_models_says_so(tiny, monkeypatch, tmp_path):
 
 
 def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
-    timeline = [{**e, "probe": {"quote": {"layer": 0, "kind": "c", "unit": 3, "metric": "auc", "score": s}}}
+    timeline = [{**e, "probe": {"brace_depth": {"layer": 0, "kind": "c", "unit": 3, "metric": "auc", "score": s}}}
                 for e, s in zip(TIMELINE, (0.6, 0.8, 0.95))]
     from core.charlm.checkpoint import load_checkpoint, save_checkpoint
 
@@ -118,7 +118,8 @@ def test_emergence_chart_from_probe_scores(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "probed", base.model, base.vocab, base.card, {"timeline": timeline})
     at = open_panel(open_page(str(path), monkeypatch, tmp_path), "Emerging in training")
     figure = [c for c in at.get("plotly_chart")][-1].proto.spec
-    assert figure.count('"0:c:3 (auc)"') == 3 and '"name":"quote"' in figure  # one point per timeline step
+    assert figure.count('"0:c:3 (auc)"') == 3  # one point per timeline step
+    assert '"name":"brace depth (code depth)"' in figure and "brace_depth" not in figure  # readable, not the id
     assert "no probe scores yet" not in texts(at)
 
 

@@ -83,7 +83,7 @@ def reads_for_budget(train_chars: int, max_steps: int | None, max_minutes: float
 
 def cpu_dropout(reads: float) -> float:
     """Dropout for a CPU run that reads its text `reads` times: none while it reads it few times, then more."""
-    return 0.0 if reads < 3 else 0.1 if reads < 5 else 0.2 if reads < 8 else 0.3
+    return 0.0 if reads < 3.5 else 0.1 if reads < 5 else 0.2 if reads < 8 else 0.3
 
 
 def auto_settings(train_chars: int, device_type: str, reads_at: Callable[[int], float] | None = None,

@@ -158,9 +158,11 @@ def test_a_fresh_run_records_its_auto_choice_on_its_card_and_the_speed_probe_kee
     before = torch.get_rng_state()
     assert training_chars_per_second(CharRNNConfig(20, "lstm", 1, 8, 0.0), 2, 8, torch.device("cpu")) > 0
     assert torch.equal(torch.get_rng_state(), before)
-    out = train(tiny_config(tmp_path, dropout=None, max_steps=4))
-    note = load_checkpoint(out).card["settings_note"]
-    assert "dropout 0.25" in note and "reads the training text about" in note  # a tiny text: the small-corpus rule
+    planned = load_checkpoint(train(tiny_config(tmp_path / "auto", hidden_size=None, dropout=None, max_steps=4)))
+    note = planned.card["settings_note"]  # a tiny text: the small-corpus rule, with its budget's reads
+    assert note.startswith("settings: 2 x 128 lstm, dropout 0.25") and "reads the training text about" in note
+    own_width = load_checkpoint(train(tiny_config(tmp_path / "own", dropout=None, max_steps=4)))
+    assert own_width.card["settings_note"] == "settings: 2 x 16 lstm, dropout 0.25, batch 4 x 16, lr 0.01"  # no plan
 
 
 def test_the_progress_line_shows_steps_and_characters_per_second_and_the_time_left(capsys):

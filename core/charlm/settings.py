@@ -86,11 +86,10 @@ def cpu_dropout(reads: float) -> float:
     return 0.0 if reads < 3.5 else 0.1 if reads < 5 else 0.2 if reads < 8 else 0.3
 
 
-def auto_settings(train_chars: int, device_type: str, reads_at: Callable[[int], float] | None = None,
-                  width: int | None = None) -> AutoChoice:
+def auto_settings(train_chars: int, device_type: str, reads_at: Callable[[int], float] | None = None) -> AutoChoice:
     """Model size, dropout, batch size, sequence length and learning rate for a corpus of train_chars characters on
-    a device; reads_at(width) (reads_for_budget) lets a CPU run pick its width (unless `width` is fixed) and its
-    dropout for its budget (the README's "Train on a CPU, a GPU or several GPUs" says how they were chosen)."""
+    a device; reads_at(width) (reads_for_budget) lets a CPU run pick its width and dropout for its budget (the
+    README's "Train on a CPU, a GPU or several GPUs" says how they were chosen)."""
     small = train_chars < SMALL_TEXT
     if device_type == "cuda":
         return AutoChoice({"n_layer": 2 if small else 3, "hidden_size": 512 if small else 1024,
@@ -102,16 +101,15 @@ def auto_settings(train_chars: int, device_type: str, reads_at: Callable[[int], 
     elif reads_at is None:
         chosen, dropout = BASE_WIDTH, 0.0
     else:
-        chosen = width or max((w for w in CPU_WIDTHS if reads_at(w) >= MIN_READS), default=BASE_WIDTH)
+        chosen = max((w for w in CPU_WIDTHS if reads_at(w) >= MIN_READS), default=BASE_WIDTH)
         dropout = cpu_dropout(reads_at(chosen))
-    reads = reads_at(width or chosen) if reads_at else None
-    return AutoChoice({**base, "hidden_size": chosen, "dropout": dropout}, reads)
+    return AutoChoice({**base, "hidden_size": chosen, "dropout": dropout}, reads_at(chosen) if reads_at else None)
 
 
 def with_auto_settings(cfg: TrainConfig, train_chars: int, device_type: str,
                        reads_at: Callable[[int], float] | None = None) -> tuple[TrainConfig, AutoChoice]:
     """cfg with every knob left as None filled in by auto_settings, and the choice."""
-    choice = auto_settings(train_chars, device_type, reads_at, cfg.hidden_size)
+    choice = auto_settings(train_chars, device_type, reads_at)
     return replace(cfg, **{k: v for k, v in choice.settings.items() if getattr(cfg, k) is None}), choice
 
 

@@ -62,9 +62,11 @@ def start(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) 
 
 def _fresh(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) -> Start:
     vocab = Vocab.from_text(corpus.train)
-    speed = _base_speed(cfg, len(corpus.train), len(vocab), device, ranks)
-    reads_at = reads_for_budget(len(corpus.train), cfg.max_steps, cfg.max_minutes,
-                                (cfg.batch_size or 16) * (cfg.seq_len or 64), speed)
+    speed, reads_at = None, None
+    if cfg.hidden_size is None:  # only a run that leaves its width to the auto choice is planned for its budget
+        speed = _base_speed(cfg, len(corpus.train), len(vocab), device, ranks)
+        reads_at = reads_for_budget(len(corpus.train), cfg.max_steps, cfg.max_minutes,
+                                    (cfg.batch_size or 16) * (cfg.seq_len or 64), speed)
     cfg, choice = with_auto_settings(cfg, len(corpus.train), device.type, reads_at)
     choice = replace(choice, chars_per_second=speed)
     torch.manual_seed(cfg.seed)
@@ -80,10 +82,9 @@ def _fresh(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks)
 
 def _base_speed(cfg: TrainConfig, train_chars: int, vocab_size: int, device: torch.device,
                 ranks: Ranks) -> float | None:
-    """The base width's measured training speed, where a CPU run's time budget chooses its model (one process,
-    a text over SMALL_TEXT characters, size or dropout left unset); None elsewhere."""
-    unset = None in (cfg.n_layer, cfg.hidden_size, cfg.dropout)
-    if device.type != "cpu" or ranks.distributed or not cfg.max_minutes or train_chars < SMALL_TEXT or not unset:
+    """The base width's measured training speed, where a CPU run's time budget chooses its model (one process, a
+    text over SMALL_TEXT characters); None elsewhere."""
+    if device.type != "cpu" or ranks.distributed or not cfg.max_minutes or train_chars < SMALL_TEXT:
         return None
     base = CharRNNConfig(vocab_size, cfg.cell, 2, BASE_WIDTH, 0.0, cfg.forget_bias)
     return training_chars_per_second(base, cfg.batch_size or 16, cfg.seq_len or 64, device, cfg.bf16)

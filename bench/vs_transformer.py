@@ -147,11 +147,11 @@ def train_transformer(text_file: Path, minutes: float) -> dict:
 
 def bench_text(corpus: str, protocol: str) -> Path:
     """The protocol's prefix of a built corpus's train split, in a file under the data folder (written once)."""
-    train = load_corpus(corpus).train
-    name, text = (f"{corpus}_1.1mb.txt", train.encode("utf-8")[:CONCURRENT_BYTES].decode("utf-8", errors="ignore")) \
-        if protocol == "concurrent" else (f"{corpus}_{ALONE_CHARS}.txt", train[:ALONE_CHARS])
-    out = data_root() / "scale" / name
-    if not out.exists():
+    out = data_root() / "scale" / (f"{corpus}_1.1mb.txt" if protocol == "concurrent" else f"{corpus}_{ALONE_CHARS}.txt")
+    if not out.exists():  # the corpus is read only to write the prefix the first time
+        train = load_corpus(corpus).train
+        text = train.encode("utf-8")[:CONCURRENT_BYTES].decode("utf-8", errors="ignore") \
+            if protocol == "concurrent" else train[:ALONE_CHARS]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     return out

@@ -50,6 +50,7 @@ SMALL_TEXT = 300_000  # characters; a text under this is read many times by any 
 CPU_WIDTHS = (256, 384)  # the 2-layer LSTM widths a CPU run's auto choice picks from (wider was not measured)
 MIN_READS = 5.0  # a wider model only where the budget still reads the training text this many times at its speed
 BASE_WIDTH = CPU_WIDTHS[0]
+CPU_BATCH, CPU_SEQ_LEN = 16, 64  # a CPU run's streams and their chunk length
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def auto_settings(train_chars: int, device_type: str, reads_at: Callable[[int], 
         return AutoChoice({"n_layer": 2 if small else 3, "hidden_size": 512 if small else 1024,
                            "dropout": 0.25 if train_chars < 2_000_000 else 0.1 if train_chars < 10_000_000 else 0.0,
                            "batch_size": 128, "seq_len": 128, "lr": 1e-3})
-    base = {"n_layer": 2, "batch_size": 16, "seq_len": 64, "lr": 4e-3}
+    base = {"n_layer": 2, "batch_size": CPU_BATCH, "seq_len": CPU_SEQ_LEN, "lr": 4e-3}
     if small:
         chosen, dropout = 128, 0.25
     elif reads_at is None:

@@ -24,7 +24,15 @@ from core.charlm.checkpoint import (
 from core.charlm.corpus import Corpus
 from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.recurrent import map_state
-from core.charlm.settings import BASE_WIDTH, SMALL_TEXT, TrainConfig, reads_for_budget, with_auto_settings
+from core.charlm.settings import (
+    BASE_WIDTH,
+    CPU_BATCH,
+    CPU_SEQ_LEN,
+    SMALL_TEXT,
+    TrainConfig,
+    reads_for_budget,
+    with_auto_settings,
+)
 from core.charlm.speed import training_chars_per_second
 from core.charlm.vocab import Vocab
 from core.common.distributed import Ranks
@@ -66,7 +74,7 @@ def _fresh(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks)
     if cfg.hidden_size is None:  # only a run that leaves its width to the auto choice is planned for its budget
         speed = _base_speed(cfg, len(corpus.train), len(vocab), device, ranks)
         reads_at = reads_for_budget(len(corpus.train), cfg.max_steps, cfg.max_minutes,
-                                    (cfg.batch_size or 16) * (cfg.seq_len or 64), speed)
+                                    (cfg.batch_size or CPU_BATCH) * (cfg.seq_len or CPU_SEQ_LEN), speed)
     cfg, choice = with_auto_settings(cfg, len(corpus.train), device.type, reads_at)
     choice = replace(choice, chars_per_second=speed)
     torch.manual_seed(cfg.seed)
@@ -87,7 +95,7 @@ def _base_speed(cfg: TrainConfig, train_chars: int, vocab_size: int, device: tor
     if device.type != "cpu" or ranks.distributed or not cfg.max_minutes or train_chars < SMALL_TEXT:
         return None
     base = CharRNNConfig(vocab_size, cfg.cell, 2, BASE_WIDTH, 0.0, cfg.forget_bias)
-    return training_chars_per_second(base, cfg.batch_size or 16, cfg.seq_len or 64, device, cfg.bf16)
+    return training_chars_per_second(base, cfg.batch_size or CPU_BATCH, cfg.seq_len or CPU_SEQ_LEN, device, cfg.bf16)
 
 
 def _resume(cfg: TrainConfig, corpus: Corpus, device: torch.device, ranks: Ranks) -> Start:

@@ -30,7 +30,7 @@ from core.lens.intervene import (
 )
 from core.lens.matching import counterpart, match_cells
 from core.lens.signals import compute_signal
-from dashboard import models
+from dashboard import models, plots
 from dashboard.cells import diverging_colour, val_text
 from dashboard.famous import signal_label
 
@@ -391,18 +391,13 @@ def emergence_frame(timeline: list[dict]) -> pd.DataFrame:
                          if isinstance(s, dict) and {"score", "layer", "kind", "unit", "metric"} <= s.keys()])
 
 
-def emergence_figure(frame: pd.DataFrame) -> go.Figure:
-    """Best cell's score for each probe signal against the training step."""
-    fig = go.Figure()
-    for signal, part in frame.groupby("signal"):
-        fig.add_scatter(x=part["step"], y=part["score"], mode="lines+markers", name=signal, customdata=part["cell"],
-                        hovertemplate="step %{x}: %{y:.3f}, cell %{customdata}<extra></extra>")
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
-                      xaxis_title="training step", yaxis_title="best cell's AUC or |r| on the probe text")
-    return fig
+def emergence_svg(frame: pd.DataFrame) -> str:
+    """Best cell's score for each probe signal against the training step, as an SVG."""
+    series = {signal: list(zip(part["step"], part["score"])) for signal, part in frame.groupby("signal", sort=False)}
+    return plots.lines_svg(series, "training step", "best cell's AUC or |r| on the probe text")
 
 
-def show_emergence(samples: dict, key: str) -> None:
+def show_emergence(samples: dict) -> None:
     """The cells-emerging chart of a checkpoint (its own probed timeline, else its stored from-scratch retrain)."""
     timeline, source = emergence_timeline(samples)
     frame = emergence_frame(timeline)
@@ -412,7 +407,10 @@ def show_emergence(samples: dict, key: str) -> None:
                 "fixed probe text. Train one on the **Train** page to watch the cells emerge, or pick `linux-lstm` or "
                 "`austen-lstm` in the sidebar: each carries a timeline from a retrain of its configuration.")
         return
-    st.plotly_chart(emergence_figure(frame), key=key)
+    st.image(emergence_svg(frame), width="stretch")
+    last = frame[frame["step"] == frame["step"].max()]
+    st.caption(f"Best cells at step {int(last['step'].iloc[0]):,}: "
+               + "; ".join(f"{row.signal} {row.cell} {row.score:.2f}" for row in last.itertuples()) + ".")
     if source == "own":
         st.caption("Recorded while this model trained: at each timeline step, the best cell for each signal on "
                    "the first characters of the validation split.")

@@ -1,5 +1,6 @@
 """Figure builders for the dashboard: plotly confidence band and top-k bars; SVG loss curves, pictures and bars."""
 import html
+import itertools
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import plotly.graph_objects as go
 
 TRAIN_COLOUR, VAL_COLOUR, MARK_COLOUR = "#1f77b4", "#d62728", "#9467bd"
 CONFIDENCE_SCALE = [[0.0, "#f08c8c"], [0.25, "#f7c19a"], [0.5, "#fbeaa0"], [1.0, "#8fd18a"]]  # light: text stays readable
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")  # plotly's default colours
 MAX_POINTS = 2000
 LN2 = math.log(2)
 
@@ -27,6 +29,59 @@ def _ema(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
     return out
 
 
+class _Frame:
+    """A w x height SVG line chart's frame: its legend of (name, colour, opacity) across the top (in as many rows as
+    it needs), round ticks covering xs and ys with gridlines and labels, axis titles (all in parts), and the data ->
+    pixel maps px and py."""
+
+    def __init__(self, xs: list[float], ys: list[float], height: int, x_title: str, y_title: str,
+                 legend: list[tuple[str, str, float]], w: int = 600):
+        self.w, self.height, self.left, self.right, self.bottom = w, height, 56, 30, 44
+        self.parts, x, row = [], self.left, 0
+        for name, colour, opacity in legend:
+            width = 45 + 7 * len(name)
+            if x > self.left and x + width > w:
+                x, row = self.left, row + 1
+            y = 12 + 18 * row
+            self.parts += [f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="2" '
+                           f'opacity="{opacity}"/>',
+                           f'<text x="{x + 27}" y="{y}" dy="0.35em">{html.escape(name)}</text>']
+            x += width
+        self.top = 30 + 18 * row
+        x_ticks = _ticks(0, max(xs, default=1) or 1)
+        y_ticks = _ticks(min(ys, default=0), max(ys, default=1))
+        (self.x0, self.x1), (self.y0, self.y1) = (x_ticks[0], x_ticks[-1]), (y_ticks[0], y_ticks[-1])
+        for t in y_ticks:
+            y = self.py(t)
+            self.parts += [f'<line x1="{self.left}" x2="{w - self.right}" y1="{y}" y2="{y}" stroke="#eee"/>',
+                           f'<text x="{self.left - 6}" y="{y}" dy="0.35em" text-anchor="end">{t:g}</text>']
+        self.parts += [f'<text x="{self.px(t)}" y="{height - self.bottom + 16}" text-anchor="middle">{t:,g}</text>'
+                       for t in x_ticks]
+        middle = (self.left + w - self.right) / 2
+        self.parts += [f'<text x="{middle}" y="{height - 8}" text-anchor="middle">{html.escape(x_title)}</text>',
+                       f'<text transform="translate(14,{(self.top + height - self.bottom) / 2}) rotate(-90)" '
+                       f'text-anchor="middle">{html.escape(y_title)}</text>']
+        if not legend:
+            self.parts.append(f'<text x="{middle}" y="{height / 2}" text-anchor="middle" fill="#888">no data yet'
+                              '</text>')
+
+    def px(self, x: float) -> str:
+        return f"{self.left + (x - self.x0) / (self.x1 - self.x0) * (self.w - self.left - self.right):.1f}"
+
+    def py(self, y: float) -> str:
+        inner = self.height - self.top - self.bottom
+        return f"{self.height - self.bottom - (y - self.y0) / (self.y1 - self.y0) * inner:.1f}"
+
+    def points(self, xy) -> str:
+        """A polyline's points attribute."""
+        return " ".join(f"{self.px(x)},{self.py(y)}" for x, y in xy)
+
+    def svg(self) -> str:
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.w} {self.height}" width="{self.w}" '
+                f'height="{self.height}" font-family="sans-serif" font-size="12" fill="#444">' + "".join(self.parts)
+                + "</svg>")
+
+
 def loss_svg(curve: list[dict], marks: list[int] = (), selected: int | None = None, height: int = 380) -> str:
     """Train (raw and smoothed) and val loss in bits per character against step, from samples.json's curve format,
     as an SVG: drawn with the page, where a plotly chart waits seconds for its library in a fresh browser.
@@ -35,62 +90,44 @@ def loss_svg(curve: list[dict], marks: list[int] = (), selected: int | None = No
     """
     train = [(p["step"], p["train_loss"] / LN2) for p in curve if p.get("train_loss") is not None]
     val = [(p["step"], p["val_loss"] / LN2) for p in curve if p.get("val_loss") is not None]
-    w, left, right, top, bottom = 600, 56, 30, 30, 44  # right: room for the last step label
-    steps = [s for s, _ in train + val] + list(marks)
-    losses = [v for _, v in train + val]
-    x_ticks = _ticks(0, max(steps, default=1) or 1)
-    y_ticks = _ticks(min(losses, default=0), max(losses, default=1))
-    (x0, x1), (y0, y1) = (x_ticks[0], x_ticks[-1]), (y_ticks[0], y_ticks[-1])
-
-    def px(step: float, loss: float) -> str:
-        return (f"{left + (step - x0) / (x1 - x0) * (w - left - right):.1f},"
-                f"{height - bottom - (loss - y0) / (y1 - y0) * (height - top - bottom):.1f}")
-
-    parts = []
-    for t in y_ticks:
-        y = px(x0, t).split(",")[1]
-        parts += [f'<line x1="{left}" x2="{w - right}" y1="{y}" y2="{y}" stroke="#eee"/>',
-                  f'<text x="{left - 6}" y="{y}" dy="0.35em" text-anchor="end">{t:g}</text>']
-    for t in x_ticks:
-        x = px(t, y0).split(",")[0]
-        parts.append(f'<text x="{x}" y="{height - bottom + 16}" text-anchor="middle">{t:,g}</text>')
+    legend = ([("train (raw)", TRAIN_COLOUR, 0.25), ("train", TRAIN_COLOUR, 1)] if train else []) + \
+        ([("val", VAL_COLOUR, 1)] if val else [])
+    frame = _Frame([s for s, _ in train + val] + list(marks), [v for _, v in train + val], height, "step",
+                   "loss (bits / char)", legend)
+    parts = frame.parts
     for step in marks:
-        x = px(step, y0).split(",")[0]
         bold = step == selected
-        parts.append(f'<line x1="{x}" x2="{x}" y1="{top}" y2="{height - bottom}" stroke="{MARK_COLOUR}" '
-                     f'stroke-width="{3 if bold else 1}"' + ("" if bold else ' stroke-dasharray="2,3"') + "/>")
-    legend = []
+        parts.append(f'<line x1="{frame.px(step)}" x2="{frame.px(step)}" y1="{frame.top}" '
+                     f'y2="{height - frame.bottom}" stroke="{MARK_COLOUR}" stroke-width="{3 if bold else 1}"'
+                     + ("" if bold else ' stroke-dasharray="2,3"') + "/>")
     if train:
         stride = max(1, len(train) // MAX_POINTS)
         t_steps, t_losses = np.array(train[::stride], dtype=float).T
         smooth = _ema(t_losses, alpha=min(1.0, 20 / len(t_losses)))
         for ys, width, opacity in ((t_losses, 1, 0.25), (smooth, 2, 1)):
-            points = " ".join(px(a, b) for a, b in zip(t_steps, ys))
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{TRAIN_COLOUR}" stroke-width="{width}" '
-                         f'opacity="{opacity}"/>')
-        legend += [("train (raw)", TRAIN_COLOUR, 0.25), ("train", TRAIN_COLOUR, 1)]
+            parts.append(f'<polyline points="{frame.points(zip(t_steps, ys))}" fill="none" stroke="{TRAIN_COLOUR}" '
+                         f'stroke-width="{width}" opacity="{opacity}"/>')
     if val:
-        parts.append(f'<polyline points="{" ".join(px(a, b) for a, b in val)}" fill="none" stroke="{VAL_COLOUR}" '
-                     'stroke-width="2"/>')
-        parts += [f'<circle cx="{px(a, b).split(",")[0]}" cy="{px(a, b).split(",")[1]}" r="3.5" fill="{VAL_COLOUR}"/>'
-                  for a, b in val]
-        last_x, last_y = px(*val[-1]).split(",")  # the image has no hover: the latest val figure is written on it
-        parts.append(f'<text x="{last_x}" y="{last_y}" dy="-0.7em" text-anchor="end" fill="{VAL_COLOUR}">'
-                     f'{val[-1][1]:.3f}</text>')
-        legend.append(("val", VAL_COLOUR, 1))
-    x = left
-    for name, colour, opacity in legend:
-        parts += [f'<line x1="{x}" x2="{x + 22}" y1="12" y2="12" stroke="{colour}" stroke-width="2" '
-                  f'opacity="{opacity}"/>', f'<text x="{x + 27}" y="12" dy="0.35em">{name}</text>']
-        x += 45 + 7 * len(name)
-    if not legend:
-        parts.append(f'<text x="{(left + w - right) / 2}" y="{height / 2}" text-anchor="middle" fill="#888">'
-                     "no loss recorded yet</text>")
-    parts += [f'<text x="{(left + w - right) / 2}" y="{height - 8}" text-anchor="middle">step</text>',
-              f'<text transform="translate(14,{(top + height - bottom) / 2}) rotate(-90)" text-anchor="middle">'
-              "loss (bits / char)</text>"]
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {height}" width="{w}" height="{height}" '
-            'font-family="sans-serif" font-size="12" fill="#444">' + "".join(parts) + "</svg>")
+        parts.append(f'<polyline points="{frame.points(val)}" fill="none" stroke="{VAL_COLOUR}" stroke-width="2"/>')
+        parts += [f'<circle cx="{frame.px(a)}" cy="{frame.py(b)}" r="3.5" fill="{VAL_COLOUR}"/>' for a, b in val]
+        # the image has no hover: the latest val figure is written on it
+        parts.append(f'<text x="{frame.px(val[-1][0])}" y="{frame.py(val[-1][1])}" dy="-0.7em" text-anchor="end" '
+                     f'fill="{VAL_COLOUR}">{val[-1][1]:.3f}</text>')
+    return frame.svg()
+
+
+def lines_svg(series: dict[str, list[tuple[float, float]]], x_title: str, y_title: str, height: int = 320) -> str:
+    """One line with markers per named series of (x, y) points, as an SVG (drawn with the page, like loss_svg)."""
+    xy = [point for points in series.values() for point in points]
+    colours = dict(zip(series, itertools.cycle(PALETTE)))
+    frame = _Frame([x for x, _ in xy], [y for _, y in xy], height, x_title, y_title,
+                   [(name, colours[name], 1) for name in series])
+    for name, points in series.items():
+        frame.parts.append(f'<polyline points="{frame.points(points)}" fill="none" stroke="{colours[name]}" '
+                           'stroke-width="2"/>')
+        frame.parts += [f'<circle cx="{frame.px(x)}" cy="{frame.py(y)}" r="3" fill="{colours[name]}"/>'
+                        for x, y in points]
+    return frame.svg()
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:

@@ -2,8 +2,9 @@
 
 st.write_stream renders Markdown (which eats newlines, indentation, `#` and `*` in generated code and verse)
 and st.code runs a syntax highlighter in the browser on every update (measured here: a 3,000-character
-stream reached the screen in 3 updates instead of 22). This writes an escaped <pre> block instead and
-redraws it at most every `interval` seconds, the first character at once.
+stream reached the screen in 3 updates instead of 22). This writes an escaped <pre> block instead, one row per
+line so that a wrapped line of code stays under its own indentation, and redraws it at most every `interval`
+seconds, the first character at once.
 """
 import html
 import time
@@ -19,13 +20,14 @@ STYLE = ("white-space:pre-wrap;word-break:break-word;margin:0;padding:0.9rem 1re
 
 
 def show_text(slot: DeltaGenerator, text: str) -> None:
-    """Write text into slot (a container or st.empty()) as a monospace block wrapped to its width."""
-    slot.html(f'<pre class="rnnlens-text" style="{STYLE}">{html.escape(text)}</pre>')
+    """Write text into slot (a container or st.empty()) as code_html's block."""
+    slot.html(code_html(text))
 
 
-def code_html(text: str, tab: int = 4) -> str:
-    """text as a monospace block, one row per line, each wrapped under its own indentation (a hanging indent),
-    so wrapped C code keeps its shape; tabs become spaces to the next multiple of tab."""
+def code_html(text: str, tab: int = 8) -> str:
+    """text as a monospace block wrapped to its width, one row per line, each wrapped under its own indentation
+    (a hanging indent) so wrapped C code keeps its shape; tabs become spaces to the next multiple of tab (8, as
+    the kernel's code and the Cells page's highlighter use)."""
     rows = []
     for line in text.expandtabs(tab).split("\n"):
         lead = len(line) - len(line.lstrip(" "))

@@ -148,7 +148,7 @@ def ngram_panel() -> None:
 
 
 def emergence_panel() -> None:
-    dca.show_emergence(ckpt.samples, "causal_emergence")
+    dca.show_emergence(ckpt.samples)
 
 
 PANELS = {"Clamp & resample": clamp_panel, "Attribution": attribution_panel, "Is the cell real?": real_panel,

@@ -27,7 +27,7 @@ with right:
     st.image(plots.loss_svg(curve, marks=steps, selected=selected), width="stretch")
     st.caption("Dotted lines: steps with a stored sample; the highlighted one is solid.")
     st.subheader("Cells emerging")
-    show_emergence(ckpt.samples, "train_more_emergence")
+    show_emergence(ckpt.samples)
 with left:
     box = st.container(height=720, key="train_more_timeline")
     for i, entry in enumerate(timeline):

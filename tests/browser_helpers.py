@@ -12,16 +12,22 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+# the text a dashboard.streaming.code_html block holds: its rows (one per line), joined by newlines
+PRE_TEXT = "pre => [...pre.children].map(row => row.textContent).join('\\n')"
 # records (ms since page load, length) each time the Sample page's output text changes
 WATCH_OUTPUT = """() => {
   window.__lengths = []; window.__clicked = null;
-  const read = () => document.querySelector('.st-key-sample_output pre.rnnlens-text')?.innerText.length ?? 0;
+  const text = %s;
+  const read = () => {
+    const pre = document.querySelector('.st-key-sample_output pre.rnnlens-text');
+    return pre ? text(pre).length : 0;
+  };
   document.addEventListener('click', () => { window.__clicked = performance.now(); }, true);
   new MutationObserver(() => {
     const n = read(), last = window.__lengths.at(-1);
     if (window.__clicked !== null && (!last || last[1] !== n)) window.__lengths.push([performance.now(), n]);
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
-}"""
+}""" % PRE_TEXT
 
 
 def free_port() -> int:

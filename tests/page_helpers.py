@@ -1,4 +1,6 @@
 """AppTest helpers shared by the page tests."""
+import base64
+
 from streamlit.testing.v1 import AppTest
 
 
@@ -8,3 +10,8 @@ def open_tab(at: AppTest, tabs_key: str, label: str) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def svg_image(at: AppTest, index: int = -1) -> str:
+    """The SVG text of the page's index-th st.image (plots.loss_svg and its kin are shown as images)."""
+    return base64.b64decode(at.get("image")[index].proto.imgs[0].url.split(",", 1)[1]).decode()

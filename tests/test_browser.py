@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser_helpers import (
     CHROMIUM,
+    PRE_TEXT,
     ROOT,
     SPILLS,
     WATCH_OUTPUT,
@@ -45,7 +46,7 @@ def test_sample_page_streams_generated_text(server, page):
     lengths = [n for _, n in page.evaluate("window.__lengths")]
     assert lengths[0] < lengths[-1] == len(prime) + 4000
     assert len(set(lengths)) >= 3, lengths  # it arrived in pieces, not all at once
-    shown = page.locator(".st-key-sample_output pre.rnnlens-text").inner_text()
+    shown = page.locator(".st-key-sample_output pre.rnnlens-text").evaluate(PRE_TEXT)
     assert shown.startswith(prime.rstrip("\n"))
     settle(page)
     enter(length, "400")  # a shorter text for the screenshot

@@ -244,16 +244,32 @@ ROW_STARTS = """(pre) => {
 }"""
 
 
+def assert_hanging_indents(pres) -> None:
+    """Some indented line of code in the <pre> blocks wraps, and each wraps under its own indentation."""
+    lines = [xs for pre in pres.all() for xs in pre.evaluate(ROW_STARTS)]
+    margin = min(xs[0] for xs in lines)
+    indented = [xs for xs in lines if len(xs) > 1 and xs[0] > margin + 1]
+    assert indented, "no indented line wraps"
+    assert all(min(xs[1:]) >= xs[0] - 1 for xs in indented), indented  # a hanging indent, not the left margin
+
+
 def test_wrapped_code_keeps_its_indentation(server, page):
     page.goto(server + "/train_more?checkpoint=linux-lstm")
     settle(page)
     pres = page.locator(".st-key-train_more_timeline pre")
     pres.first.wait_for(timeout=LONG)
-    lines = [xs for pre in pres.all() for xs in pre.evaluate(ROW_STARTS)]
-    margin = min(xs[0] for xs in lines)
-    indented = [xs for xs in lines if len(xs) > 1 and xs[0] > margin + 1]
-    assert indented, "no indented line wraps in linux-lstm's timeline"
-    assert all(min(xs[1:]) >= xs[0] - 1 for xs in indented), indented  # a hanging indent, not the left margin
+    assert_hanging_indents(pres)
+
+
+def test_streamed_code_keeps_its_indentation(server, page):
+    page.set_viewport_size({"width": 700, "height": 900})  # a narrow window, where long lines of C wrap
+    page.goto(server + "/sample?checkpoint=linux-lstm&length=2500&seed=3")
+    settle(page)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    settle(page)
+    pres = page.locator(".st-key-sample_output pre")
+    pres.first.wait_for(timeout=LONG)
+    assert_hanging_indents(pres)
 
 
 # from page load, each frame: when the page's title, the timeline's text and a drawn chart (a loaded image or

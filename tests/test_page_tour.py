@@ -2,7 +2,6 @@
 it; presenter mode; each stop's link opens its full page with the stop's settings, and bad link values get a
 one-line warning; the five famous cells track their signals on the text shown, and their stored choice is what a
 fresh ranking picks."""
-import html
 import json
 from urllib.parse import parse_qsl, urlsplit
 
@@ -10,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import models, tour, tour_cells
+from dashboard.streaming import code_html
 
 PREFIXES = {"sample": "sample_", "train_more": "train_more_", "train": "train_", "cells": "cells_",
             "gradients": "gradients_", "captioning": "cap_", "vqa": "vqa_"}  # each page's widget keys
@@ -114,7 +114,7 @@ def test_the_sample_link_writes_the_tours_text():
     page.run()
     page.button(key="sample_generate").click().run()
     written = page.session_state["sample_result"]["text"]
-    assert len(written) == tour.SAMPLE_LENGTH and html.escape(models.DEFAULT_PRIMES["shakespeare"] + written) in shown
+    assert len(written) == tour.SAMPLE_LENGTH and shown == code_html(models.DEFAULT_PRIMES["shakespeare"] + written)
 
 
 def test_bad_link_values_are_named_and_skipped():

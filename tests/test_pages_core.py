@@ -1,5 +1,4 @@
 """AppTest of the dashboard shell and its Home, Sample, Train more and Train pages on tiny checkpoints made here."""
-import base64
 import html
 import json
 import re
@@ -16,6 +15,7 @@ from core.lens.intervene import Clamp, side_by_side
 from dashboard import plots, training
 from dashboard.models import get_checkpoint
 from dashboard.streaming import code_html
+from tests.page_helpers import svg_image
 from tests.tiny_checkpoint import TEXT, TIMELINE, make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +32,9 @@ def roots(monkeypatch, tmp_path) -> Path:
 
 
 def shown_texts(at: AppTest) -> list[str]:
-    """The generated texts on the page (written as escaped <pre> blocks)."""
-    return [html.unescape(re.sub(r"<[^>]+>", "", h.value)) for h in at.get("html")]
+    """The generated texts on the page (code_html blocks: one <div> row per line, the text escaped)."""
+    return ["\n".join(html.unescape(re.sub(r"<br>", "", row)) for row in re.findall(r"<div[^>]*>(.*?)</div>", h.value))
+            for h in at.get("html")]
 
 
 def open_page(page: str | None = None) -> AppTest:
@@ -54,7 +55,7 @@ def test_shell_picks_a_model_and_shows_its_card(roots):
     assert at.title[0].value.startswith("rnnlens")
     # the sequence-types picture is an SVG: the first visit loads no plotly bundle (4.7 MB) for a static picture
     assert not at.get("plotly_chart") and len(at.get("image")) == 1
-    picture = base64.b64decode(at.get("image")[0].proto.imgs[0].url.split(",", 1)[1]).decode()
+    picture = svg_image(at, 0)
     assert all(t in picture for t in ("<svg", "one to many", "many to one", "Gradients", "marker-end"))
 
 
@@ -143,7 +144,7 @@ def test_train_more_lists_the_stored_steps_beside_the_curve(roots):
     assert all("bits/char" in h for h in heads) and not [m for m in at.markdown if "nats" in m.value]
     shown = [h.proto.body for h in at.get("html") if "rnnlens-text" in h.proto.body]
     assert shown == [code_html(e["text"]) for e in TIMELINE]
-    curve = base64.b64decode(at.get("image")[0].proto.imgs[0].url.split(",", 1)[1]).decode()
+    curve = svg_image(at, 0)
     assert ">train (raw)<" in curve and ">train<" in curve and ">val<" not in curve
     assert "loss (bits / char)" in curve  # one unit on the page
     assert "no probe scores yet" in at.info[0].value  # the cells-emerging panel, for a timeline without probes

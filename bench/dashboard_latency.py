@@ -227,7 +227,7 @@ def tour_tables(repeats: int, tmp: Path) -> None:
 
 
 FIGURES = {"": "img", "sample": "textarea", "train_more": "img", "cells": "pre",
-           "gradients": "[data-testid=stPlotlyChart] .main-svg", "causal": "pre", "captioning": "img", "vqa": "img"}
+           "gradients": "img", "causal": "pre", "captioning": "img", "vqa": "img"}
 COLD_PAGES = ["", "/sample", "/train_more", "/train", "/cells", "/gradients", "/causal", "/captioning", "/vqa"]
 
 

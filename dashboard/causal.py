@@ -393,8 +393,9 @@ def emergence_frame(timeline: list[dict]) -> pd.DataFrame:
 
 def emergence_svg(frame: pd.DataFrame) -> str:
     """Best cell's score for each probe signal against the training step, as an SVG."""
-    series = {signal: list(zip(part["step"], part["score"])) for signal, part in frame.groupby("signal", sort=False)}
-    return plots.lines_svg(series, "training step", "best cell's AUC or |r| on the probe text")
+    lines = {signal: plots.Line(list(zip(part["step"], part["score"])))
+             for signal, part in frame.groupby("signal", sort=False)}
+    return plots.lines_svg(lines, "training step", "best cell's AUC or |r| on the probe text")
 
 
 def show_emergence(samples: dict) -> None:

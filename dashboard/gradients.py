@@ -1,4 +1,4 @@
-"""Gradients page glue: cached gradient-flow and memory-task runs, the linux-* comparison, Plotly figures."""
+"""Gradients page glue: cached gradient-flow and memory-task runs, the linux-* comparison, the charts."""
 import hashlib
 import json
 from pathlib import Path
@@ -187,29 +187,35 @@ def _log_range(curves: dict) -> tuple[float, float]:
     return float(lo - pad), float(hi + pad)
 
 
-def flow_figure(curves: dict, sigma: float | None = None, height: int = 420, fit: str | None = None) -> go.Figure:
-    """Log-scale ||dL_T/dh_{T-k}|| against k for each curve and sigma^k beside them, drawn up to where it leaves the
-    curves' y-range; for the curve named fit, sigma^k starts at its first value and its mean factor per step rho
-    is drawn as rho^k."""
-    fig = go.Figure()
+def flow_lines(curves: dict, sigma: float | None = None, fit: str | None = None
+               ) -> tuple[dict[str, plots.Line], tuple[float, float]]:
+    """The flow chart's lines in log10 units: log ||dL_T/dh_{T-k}|| against k for each curve and sigma^k beside them,
+    drawn up to where it leaves the curves' y-range; for the curve named fit, sigma^k starts at its first value and
+    its mean factor per step rho is drawn as rho^k. Also that y-range (lo, hi)."""
+    lines = {}
     for name, y in curves.items():
+        log_y = np.log10(_positive(y))                                     # (T,), nan where it cannot be drawn
+        k = np.flatnonzero(np.isfinite(log_y))
         cell = name.split()[0].split("-")[-1]
-        fig.add_scatter(x=np.arange(len(y)), y=_positive(y), name=name, mode="lines",
-                        line=dict(color=COLOURS.get(cell), dash="dash" if name.endswith(" c") else "solid"),
-                        hovertemplate=f"{name}<br>k=%{{x}}<br>%{{y:.3g}}<extra></extra>")
+        lines[name] = plots.Line(list(zip(k.tolist(), log_y[k].tolist())), COLOURS.get(cell),
+                                 "6,4" if name.endswith(" c") else "", markers=False)
     lo, hi = _log_range(curves)
     k_max = max(len(y) for y in curves.values()) - 1
     start, rate = _mean_rate(curves[fit]) if fit in curves else (0.0, None)
     if sigma is not None:
-        x, y = _power_line(start, np.log10(sigma), k_max, lo, hi)
-        fig.add_scatter(x=x, y=y, name=f"σ^k (σ = {sigma:.2f})", mode="lines",
-                        line=dict(color=COLOURS["rnn"], dash="dot", width=1))
+        lines[f"σ^k (σ = {sigma:.2f})"] = plots.Line(_power_line(start, np.log10(sigma), k_max, lo, hi),
+                                                      COLOURS["rnn"], "2,3", 1, markers=False)
     if rate is not None:
-        x, y = _power_line(start, rate, k_max, lo, hi)
-        fig.add_scatter(x=x, y=y, name=f"ρ^k, {fit}'s mean factor per step (ρ = {10 ** rate:.2f})", mode="lines",
-                        line=dict(color="grey", dash="dashdot", width=1))
-    return _layout(fig, height, xaxis_title="k = steps back from the loss (T - t)",
-                   yaxis=dict(type="log", title="‖∂L_T / ∂h_t‖", exponentformat="power", range=[lo, hi]))
+        lines[f"ρ^k, {fit}'s mean factor per step (ρ = {10 ** rate:.2f})"] = plots.Line(
+            _power_line(start, rate, k_max, lo, hi), "grey", "8,3,2,3", 1, markers=False)
+    return lines, (lo, hi)
+
+
+def flow_svg(curves: dict, sigma: float | None = None, height: int = 420, fit: str | None = None) -> str:
+    """flow_lines drawn as an SVG chart on a log axis."""
+    lines, y_range = flow_lines(curves, sigma, fit)
+    return plots.lines_svg(lines, "k = steps back from the loss (T - t)", "‖∂L_T / ∂h_t‖", height, log_y=True,
+                           y_range=y_range)
 
 
 def _mean_rate(y: np.ndarray) -> tuple[float, float | None]:
@@ -222,18 +228,18 @@ def _mean_rate(y: np.ndarray) -> tuple[float, float | None]:
     return float(log_y[k[0]] - k[0] * rate), float(rate)
 
 
-def _power_line(log_start: float, log_step: float, k_max: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """x, y of 10^(log_start + k log_step) for k in 0..k_max, kept to log10 y in [lo, hi]: the points inside and
-    the point where the line crosses the edge."""
+def _power_line(log_start: float, log_step: float, k_max: int, lo: float, hi: float) -> list[tuple[float, float]]:
+    """(k, log_start + k log_step) for k in 0..k_max, kept to [lo, hi]: the points inside and the point where the
+    line crosses the edge."""
     k = np.arange(k_max + 1, dtype=float)
     log_y = log_start + k * log_step  # in log10: no overflow
     inside = (log_y >= lo) & (log_y <= hi)
     if inside.all() or not inside.any() or log_step == 0:
-        return k[inside], 10.0 ** log_y[inside]
+        return list(zip(k[inside].tolist(), log_y[inside].tolist()))
     edge = hi if log_step > 0 else lo
     cross = (edge - log_start) / log_step
     keep = inside & (k < cross)
-    return np.append(k[keep], cross), 10.0 ** np.append(log_y[keep], edge)
+    return list(zip(k[keep].tolist(), log_y[keep].tolist())) + [(float(cross), float(edge))]
 
 
 def training_figure(runs: dict[str, MemoryResult], threshold: float | None = None, height: int = 360) -> go.Figure:

@@ -2,6 +2,7 @@
 import html
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -30,31 +31,37 @@ def _ema(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
 
 
 class _Frame:
-    """A w x height SVG line chart's frame: its legend of (name, colour, opacity) across the top (in as many rows as
-    it needs), round ticks covering xs and ys with gridlines and labels, axis titles (all in parts), and the data ->
+    """A w x height SVG line chart's frame: its legend of (name, colour, extra line attributes) across the top (in as
+    many rows as it needs), round ticks covering xs and ys with gridlines and labels, axis titles (all in parts), and the data ->
     pixel maps px and py."""
 
     def __init__(self, xs: list[float], ys: list[float], height: int, x_title: str, y_title: str,
-                 legend: list[tuple[str, str, float]], w: int = 600):
+                 legend: list[tuple[str, str, str]], w: int = 600, log_y: bool = False):
         self.w, self.height, self.left, self.right, self.bottom = w, height, 56, 30, 44
         self.parts, x, row = [], self.left, 0
-        for name, colour, opacity in legend:
+        for name, colour, style in legend:
             width = 45 + 7 * len(name)
             if x > self.left and x + width > w:
                 x, row = self.left, row + 1
             y = 12 + 18 * row
-            self.parts += [f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="2" '
-                           f'opacity="{opacity}"/>',
+            self.parts += [f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{colour}" '
+                           + (style if "stroke-width" in style else f'stroke-width="2" {style}') + "/>",
                            f'<text x="{x + 27}" y="{y}" dy="0.35em">{html.escape(name)}</text>']
             x += width
         self.top = 30 + 18 * row
         x_ticks = _ticks(0, max(xs, default=1) or 1)
         y_ticks = _ticks(min(ys, default=0), max(ys, default=1))
         (self.x0, self.x1), (self.y0, self.y1) = (x_ticks[0], x_ticks[-1]), (y_ticks[0], y_ticks[-1])
+        if log_y:  # ys are log10 values: the range is theirs, the ticks whole powers of ten where there are two
+            self.y0, self.y1 = min(ys), max(ys)
+            whole = range(math.ceil(self.y0), math.floor(self.y1) + 1)
+            y_ticks = list(whole[::math.ceil(len(whole) / 8)]) if len(whole) >= 2 else y_ticks[1:-1]
         for t in y_ticks:
             y = self.py(t)
+            label = (f"10<tspan dy='-0.5em' font-size='9'>{t:g}</tspan>" if float(t).is_integer() else
+                     f"{10 ** t:.2g}") if log_y else f"{t:g}"
             self.parts += [f'<line x1="{self.left}" x2="{w - self.right}" y1="{y}" y2="{y}" stroke="#eee"/>',
-                           f'<text x="{self.left - 6}" y="{y}" dy="0.35em" text-anchor="end">{t:g}</text>']
+                           f'<text x="{self.left - 6}" y="{y}" dy="0.35em" text-anchor="end">{label}</text>']
         self.parts += [f'<text x="{self.px(t)}" y="{height - self.bottom + 16}" text-anchor="middle">{t:,g}</text>'
                        for t in x_ticks]
         middle = (self.left + w - self.right) / 2
@@ -90,8 +97,8 @@ def loss_svg(curve: list[dict], marks: list[int] = (), selected: int | None = No
     """
     train = [(p["step"], p["train_loss"] / LN2) for p in curve if p.get("train_loss") is not None]
     val = [(p["step"], p["val_loss"] / LN2) for p in curve if p.get("val_loss") is not None]
-    legend = ([("train (raw)", TRAIN_COLOUR, 0.25), ("train", TRAIN_COLOUR, 1)] if train else []) + \
-        ([("val", VAL_COLOUR, 1)] if val else [])
+    legend = ([("train (raw)", TRAIN_COLOUR, 'opacity="0.25"'), ("train", TRAIN_COLOUR, "")] if train else []) + \
+        ([("val", VAL_COLOUR, "")] if val else [])
     frame = _Frame([s for s, _ in train + val] + list(marks), [v for _, v in train + val], height, "step",
                    "loss (bits / char)", legend)
     parts = frame.parts
@@ -116,17 +123,34 @@ def loss_svg(curve: list[dict], marks: list[int] = (), selected: int | None = No
     return frame.svg()
 
 
-def lines_svg(series: dict[str, list[tuple[float, float]]], x_title: str, y_title: str, height: int = 320) -> str:
-    """One line with markers per named series of (x, y) points, as an SVG (drawn with the page, like loss_svg)."""
-    xy = [point for points in series.values() for point in points]
-    colours = dict(zip(series, itertools.cycle(PALETTE)))
-    frame = _Frame([x for x, _ in xy], [y for _, y in xy], height, x_title, y_title,
-                   [(name, colours[name], 1) for name in series])
-    for name, points in series.items():
-        frame.parts.append(f'<polyline points="{frame.points(points)}" fill="none" stroke="{colours[name]}" '
-                           'stroke-width="2"/>')
-        frame.parts += [f'<circle cx="{frame.px(x)}" cy="{frame.py(y)}" r="3" fill="{colours[name]}"/>'
-                        for x, y in points]
+@dataclass
+class Line:
+    """One line of lines_svg: its (x, y) points and how it is drawn."""
+    points: list[tuple[float, float]]
+    colour: str | None = None   # None: the palette's next colour
+    dash: str = ""              # an SVG stroke-dasharray ("6,4"); "" draws it solid
+    width: float = 2
+    markers: bool = True
+
+
+def lines_svg(lines: dict[str, Line], x_title: str, y_title: str, height: int = 320, log_y: bool = False,
+              y_range: tuple[float, float] | None = None) -> str:
+    """Named lines as an SVG chart (drawn with the page, like loss_svg). log_y: the points' y are log10 values,
+    labelled as powers of ten; y_range: the y extent to show (else the points')."""
+    palette = itertools.cycle(PALETTE)
+    colours = {name: line.colour or next(palette) for name, line in lines.items()}
+    styles = {name: (f'stroke-dasharray="{line.dash}" ' if line.dash else "") + f'stroke-width="{line.width}"'
+              for name, line in lines.items()}
+    xs = [x for line in lines.values() for x, _ in line.points]
+    ys = list(y_range) if y_range else [y for line in lines.values() for _, y in line.points]
+    frame = _Frame(xs, ys, height, x_title, y_title, [(name, colours[name], styles[name]) for name in lines],
+                   log_y=log_y)
+    for name, line in lines.items():
+        frame.parts.append(f'<polyline points="{frame.points(line.points)}" fill="none" stroke="{colours[name]}" '
+                           f'{styles[name]}/>')
+        if line.markers:
+            frame.parts += [f'<circle cx="{frame.px(x)}" cy="{frame.py(y)}" r="3" fill="{colours[name]}"/>'
+                            for x, y in line.points]
     return frame.svg()
 
 

@@ -23,7 +23,7 @@ def flow_panel() -> None:
     scale = c4.select_slider("Input scale", [0.01, 0.1, 1.0], first["input_scale"], key="gradients_scale")
     links.publish("gradients_", sigma=f"{sigma:g}", length=length)
     curves = G.flow_curves(length, sigma, forget_bias, scale)
-    st.plotly_chart(G.flow_figure(curves, sigma), key="gradients_flow", config={"displayModeBar": False})
+    st.image(G.flow_svg(curves, sigma), width="stretch")
     far = {name: y[-1] for name, y in curves.items()}
     st.caption(f"{G.HIDDEN} units, every W_hh block = σ × a random orthogonal matrix, Gaussian inputs, "
                f"L_T = u·h_T with a unit vector u (so the curves start at 1). At k = {length - 1}: "
@@ -113,8 +113,8 @@ def text_panel(found: list) -> None:
         return
     curves = G.text_curves(tuple(str(c.path) for c in found), text, tuple(c.card.get("steps") for c in found))
     rnn = next((name for name in curves if name.endswith("rnn")), None)
-    st.plotly_chart(G.flow_figure({n: y for n, (y, _) in curves.items()}, curves[rnn][1] if rnn else None, fit=rnn),
-                    key="gradients_text_flow", config={"displayModeBar": False})
+    st.image(G.flow_svg({n: y for n, (y, _) in curves.items()}, curves[rnn][1] if rnn else None, fit=rnn),
+             width="stretch")
     st.caption("‖∂L_T/∂h_t‖ of the top layer of each trained model, L_T = cross-entropy of the last character. "
                + ", ".join(f"{n}: σ_max(stacked W_hh) = {s:.2f}, at k = {len(y) - 1}: {y[-1]:.2g}"
                            for n, (y, s) in curves.items())

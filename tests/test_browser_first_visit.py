@@ -206,7 +206,7 @@ def test_7_wording(server, page):
 
 FIGURES = {  # page -> what its first view must show filled
     "": "img", "sample": "textarea", "train_more": "img", "train": "[data-testid=stButton]",
-    "cells": "pre span.rk0, pre span.rk40", "gradients": "[data-testid=stPlotlyChart]",
+    "cells": "pre span.rk0, pre span.rk40", "gradients": "img",
     "causal": "pre", "captioning": "img", "vqa": "img",
 }
 
@@ -272,27 +272,31 @@ def test_streamed_code_keeps_its_indentation(server, page):
     assert_hanging_indents(pres)
 
 
-# from page load, each frame: when the page's title, the timeline's text and a drawn chart (a loaded image or
-# plotly's drawing) first showed in the main area
+# from page load, each frame: when the page's title, its text (the selector %s) and its %d drawn charts (loaded
+# images or plotly's drawings) first showed in the main area
 WATCH_DRAWN = """() => {
   window.__seen = {};
   const look = () => {
     const now = performance.now(), seen = window.__seen;
     if (seen.title === undefined && document.querySelector('[data-testid=stMain] h1')) seen.title = now;
-    if (seen.text === undefined && document.querySelector('.st-key-train_more_timeline pre')) seen.text = now;
+    if (seen.text === undefined && document.querySelector('%s')) seen.text = now;
     const charts = document.querySelectorAll('[data-testid=stMain] img, [data-testid=stMain] .main-svg');
-    if (seen.chart === undefined && [...charts].some(e => e.tagName !== 'IMG' || e.naturalWidth)) seen.chart = now;
+    if (seen.chart === undefined && [...charts].filter(e => e.tagName !== 'IMG' || e.naturalWidth).length >= %d)
+      seen.chart = now;
     if (seen.text === undefined || seen.chart === undefined) requestAnimationFrame(look);
   };
   requestAnimationFrame(look);
 }"""
 
 
-def test_the_loss_chart_comes_with_the_page(server, browser):
+@pytest.mark.parametrize("path, text, charts", [  # the loss chart and the cells emerging; gradient flow
+    ("train_more?checkpoint=linux-lstm", ".st-key-train_more_timeline pre", 2),
+    ("gradients", "[data-testid=stMain] [data-testid=stCaptionContainer]", 1)])
+def test_the_charts_come_with_the_page(server, browser, path, text, charts):
     context = browser.new_context(viewport={"width": 1400, "height": 900})  # its own cache: a first visit
     page = context.new_page()
-    page.add_init_script(f"({WATCH_DRAWN})()")
-    page.goto(server + "/train_more")
+    page.add_init_script(f"({WATCH_DRAWN % (text, charts)})()")
+    page.goto(f"{server}/{path}")
     page.wait_for_function("window.__seen.text !== undefined && window.__seen.chart !== undefined", timeout=LONG)
     seen = page.evaluate("window.__seen")
     context.close()

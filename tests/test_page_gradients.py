@@ -1,5 +1,4 @@
 """The Gradients page under AppTest: renders, sliders change the figures, linux-* comparison present or not."""
-import base64
 import json
 
 import numpy as np
@@ -11,7 +10,7 @@ from core.charlm.model import CharRNN, CharRNNConfig
 from core.charlm.vocab import Vocab
 from core.gradients.memory_task import MemoryConfig, train_memory
 from dashboard import gradients as G
-from tests.page_helpers import open_tab
+from tests.page_helpers import open_tab, svg_image
 from tests.tiny_checkpoint import TEXT, make_checkpoint
 
 
@@ -32,13 +31,6 @@ def _spec(at: AppTest, key_part: str) -> dict:
     return json.loads(charts[0].proto.spec)
 
 
-def _array(values) -> np.ndarray:
-    """A trace's x or y from the chart's JSON: a list, or plotly's base64 typed array."""
-    if isinstance(values, dict):
-        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float)
-    return np.asarray(values, dtype=float)
-
-
 def open_panel(at: AppTest, name: str) -> AppTest:
     return open_tab(at, "gradients_panel", name)
 
@@ -46,17 +38,16 @@ def open_panel(at: AppTest, name: str) -> AppTest:
 @pytest.mark.slow
 def test_sliders_change_the_figures_without_checkpoints(monkeypatch, tmp_path):
     at = _open(monkeypatch, tmp_path)
-    assert [c.proto.id for c in at.get("plotly_chart")] and all("gradients_flow" in c.proto.id
-                                                                for c in at.get("plotly_chart"))  # one panel runs
+    assert not at.get("plotly_chart") and len(at.get("image")) == 1  # one panel runs; its chart comes with the page
     assert [s.label for s in at.slider][:3] == ["Largest singular value σ of W_hh",
                                                 "Forget-gate bias (LSTM f, GRU z)", "Sequence length T"]
-    flow = _spec(at, "gradients_flow")
-    assert {t["name"] for t in flow["data"]} >= {"rnn", "gru", "lstm", "lstm c", "σ^k (σ = 1.00)"}
-    assert flow["layout"]["yaxis"]["type"] == "log"
+    flow = svg_image(at)
+    assert all(f">{name}</text>" in flow for name in ("rnn", "gru", "lstm", "lstm c", "σ^k (σ = 1.00)"))
+    assert "10<tspan" in flow  # a log axis, labelled in powers of ten
     at.slider(key="gradients_sigma").set_value(1.5).run()
     assert not at.exception
-    moved = _spec(at, "gradients_flow")
-    assert moved["data"] != flow["data"] and any(t["name"] == "σ^k (σ = 1.50)" for t in moved["data"])
+    moved = svg_image(at)
+    assert moved != flow and ">σ^k (σ = 1.50)</text>" in moved
     clip = _spec(open_panel(at, "Gradient clipping"), "gradients_clip")
     at.select_slider(key="gradients_tau").set_value(0.3).run()
     assert not at.exception
@@ -73,7 +64,13 @@ def page_texts(at: AppTest) -> list[str]:
     for chart in at.get("plotly_chart"):
         layout = json.loads(chart.proto.spec)["layout"]
         texts += [json.dumps(v) for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
-    return texts
+    return texts + [svg_image(at, i) for i in range(len(at.get("image")))]
+
+
+def flow_chart(at: AppTest) -> str:
+    """The page's gradient-flow chart (the SVG image with its k axis)."""
+    charts = [svg_image(at, i) for i in range(len(at.get("image")))]
+    return next(c for c in charts if "k = steps back" in c)
 
 
 @pytest.mark.slow
@@ -95,11 +92,11 @@ def test_comparison_panel_with_tiny_checkpoints(monkeypatch, tmp_path):
     assert {m.label for m in at.metric} == {"val loss (bits/char)"} and len(at.metric) == 2
     assert not [t for t in page_texts(at) if "nats" in t]  # one unit on the page: bits
     assert any("sample at 500" in h.proto.body for h in at.get("html"))
-    text_flow = _spec(at, "gradients_text_flow")
-    assert {t["name"] for t in text_flow["data"]} >= {"linux-rnn", "linux-lstm"}
+    text_flow = flow_chart(at)
+    assert ">linux-rnn</text>" in text_flow and ">linux-lstm</text>" in text_flow
     at.slider(key="gradients_text_length").set_value(20).run()
     assert not at.exception
-    assert _spec(at, "gradients_text_flow")["data"] != text_flow["data"]
+    assert flow_chart(at) != text_flow
 
 
 def test_too_short_text_is_an_error_not_a_traceback(monkeypatch, tmp_path):
@@ -116,12 +113,15 @@ def test_too_short_text_is_an_error_not_a_traceback(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_the_real_text_references_stay_on_the_chart(monkeypatch):
     at = open_panel(_open(monkeypatch, G.models.checkpoints_dir()), "RNN vs GRU vs LSTM on real text")
-    flow = _spec(at, "gradients_text_flow")
-    lo, hi = flow["layout"]["yaxis"]["range"]
-    refs = [t for t in flow["data"] if "^k" in t["name"]]
-    k_max = max(_array(t["x"]).max() for t in flow["data"])
-    for t in refs:
-        log_y = np.log10(_array(t["y"]))
-        assert len(log_y) >= 2 and (log_y >= lo - 1e-9).all() and (log_y <= hi + 1e-9).all(), t["name"]
-    assert max(_array(t["x"]).max() for t in refs) >= k_max / 2  # a reference runs across the chart, not off it at once
-    assert {t["name"][:3] for t in refs} == {"σ^k", "ρ^k"}
+    assert "ρ^k" in flow_chart(at) and not at.exception
+    found, _ = G.comparison()  # the page's default view, drawn from the same curves
+    text = G.real_text(G.TEXT_LENGTH)[:G.TEXT_LENGTH + 1]
+    curves = G.text_curves(tuple(str(c.path) for c in found), text, tuple(c.card.get("steps") for c in found))
+    rnn = next(name for name in curves if name.endswith("rnn"))
+    lines, (lo, hi) = G.flow_lines({n: y for n, (y, _) in curves.items()}, curves[rnn][1], fit=rnn)
+    refs = {name: np.array(line.points) for name, line in lines.items() if "^k" in name}
+    k_max = max(max(x for x, _ in line.points) for line in lines.values())
+    for name, points in refs.items():
+        assert len(points) >= 2 and (points[:, 1] >= lo - 1e-9).all() and (points[:, 1] <= hi + 1e-9).all(), name
+    assert max(points[:, 0].max() for points in refs.values()) >= k_max / 2  # across the chart, not off it at once
+    assert {name[:3] for name in refs} == {"σ^k", "ρ^k"}

@@ -131,3 +131,12 @@ def test_vqa_four_open_candidates_are_open_nouns_of_the_kind_and_the_memory_pick
     answer = Answer(None, ["flower"], np.array([1.0]), alphas, np.zeros(3), np.zeros(1))
     feats = m.feats[None]                                                         # (1, L, 1280)
     assert choose_open(answer, feats, m.head, ["bucket", "cat", "jellyfish", "chair"]) == 2
+
+
+def test_outside_dev_photos_are_apart_from_the_reported_sets_and_labelled_with_open_nouns():
+    from core.vision.checksets import GCOMPRIS_NOUNS, OUTSIDE_SET, check_set
+    from core.vision.vocabulary import open_nouns
+    reported = {name for name, _, _ in OUTSIDE_SET} | {f"gcompris {stem}" for stem in GCOMPRIS_NOUNS}
+    dev = check_set("outside-dev")
+    assert len(dev) == 13 and not {name for name, _, _ in dev} & reported
+    assert all(set(label) <= set(open_nouns()) and not set(label) & set(noun_forms().values()) for *_, label in dev)

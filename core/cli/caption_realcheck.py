@@ -15,7 +15,8 @@ Two check sets, both from sources the photo world does not train on:
             the photo world's noun for what it shows, or left out when no noun fits (a crab, a hedgehog).
             `rnnlens caption-realcheck fetch` downloads the package and unpacks those photos.
 
-  people-dev, people, outside   see core.vision.checksets (photos of people; things the photo world never names).
+  people-dev, people, outside-dev, outside   see core.vision.checksets (photos of people; things the photo
+            world never names: a dev part for choosing, a reported part).
 Nouns come from the concept memory under each noun's attention (core.vision.naming); --no-naming gives the
 decoder's own words.
 

@@ -14,7 +14,9 @@
   outside   reported only: real photos of things no photo-world caption names (skimage, Tux Paint templates,
             scikit-learn, GCompris), each labelled with the open-vocabulary nouns that name it right
             (core.vision.vocabulary: "motorcycle" or "scooter" for the stereo motorcycle).
-A label is a photo-world noun (str), or for `outside` a tuple of open nouns; None: not scored.
+  outside-dev  for choosing: 13 other GCompris photos of things no photo-world caption names (a chicken, a duck,
+            an owl, three screwdrivers, four dams, India Gate, a cathedral, the US Capitol), none of them in `outside`.
+A label is a photo-world noun (str), or for `outside` and `outside-dev` a tuple of open nouns; None: not scored.
 """
 from __future__ import annotations
 
@@ -182,7 +184,17 @@ def gcompris_set() -> list[tuple[str, Callable[[], Image.Image], str | None]]:
             for stem, noun in sorted(GCOMPRIS_NOUNS.items())]
 
 
-CHECK_SETS = ("dev", "gcompris", "people-dev", "people", "outside")
+# for choosing: other GCompris photos of things no photo-world caption names (none of them in `outside`)
+OUTSIDE_DEV_SET: list[tuple[str, Callable[[], Image.Image], tuple[str, ...]]] = [
+    (f"gcompris {stem}", _gcompris_photo(archive, stem), nouns) for archive, stem, nouns in (
+        ("explore_farm_animals", "chicken", ("chicken",)), ("explore_farm_animals", "duck", ("duck",)),
+        ("explore_farm_animals", "owl", ("owl",)), *[("categorization", f"screwDriver{i}", ("screwdriver",))
+                                                    for i in (1, 2, 3)],
+        *[("categorization", f"dam{i}", ("dam",)) for i in (2, 3, 4, 5)],
+        ("categorization", "IndiaGate", ("triumphal arch",)), ("categorization", "cathedral", ("church",)),
+        ("categorization", "usCapitol", ("dome",)))
+]
+CHECK_SETS = ("dev", "gcompris", "people-dev", "people", "outside-dev", "outside")
 
 
 def check_set(name: str) -> list[tuple[str, Callable[[], Image.Image], str | tuple[str, ...] | None]]:
@@ -193,6 +205,8 @@ def check_set(name: str) -> list[tuple[str, Callable[[], Image.Image], str | tup
         return PEOPLE_SETS[name]
     if name == "outside":
         return OUTSIDE_SET
+    if name == "outside-dev":
+        return OUTSIDE_DEV_SET
     if not gcompris_dir().is_dir():
         raise FileNotFoundError("the GCompris photos are missing: run `rnnlens caption-realcheck fetch`")
     return gcompris_set()

@@ -3,7 +3,6 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
@@ -22,6 +21,7 @@ from core.vision.maps import entropy, max_entropy, upsample_map
 from core.vision.naming import NounSource
 from core.vision.photos import make_photo
 from core.vision.scenes import make_scene
+from dashboard.plots import bars_svg
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"photos": ROOT / "checkpoints" / "captioner-photos", "shapes": ROOT / "checkpoints" / "captioner-scenes"}
@@ -150,15 +150,15 @@ def gallery(items: list[tuple[Image.Image, str]], key: str) -> None:
             st.image(image, caption=caption)
 
 
-def entropy_figure(words: list[str], alphas: np.ndarray) -> go.Figure:
-    """Bar per word: attention entropy in nats, beside the uniform map's log(L)."""
-    ent = [entropy(a) for a in alphas]
-    top = max_entropy(alphas.shape[-1])
-    fig = go.Figure(go.Bar(x=[f"{i + 1}. {w}" for i, w in enumerate(words)], y=ent, marker_color="#4c78a8",
-                           hovertemplate="%{x}: %{y:.2f} nats<extra></extra>"))
-    fig.add_hline(y=top, line_dash="dash", annotation_text=f"uniform over {alphas.shape[-1] ** 2} cells: {top:.2f}")
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="entropy (nats)")
-    return fig
+def entropy_svg(words: list[str], alphas: np.ndarray) -> str:
+    """Bar per word: attention entropy in nats, a full bar being the uniform map's log(L)."""
+    return bars_svg([f"{i + 1}. {w}" for i, w in enumerate(words)], [entropy(a) for a in alphas],
+                    full=max_entropy(alphas.shape[-1]), digits=2, title="entropy (nats)")
+
+
+def cnn_view_svg(view: list[ImageNetGuess]) -> str:
+    """The ImageNet head's top classes as probability bars."""
+    return bars_svg([g.name for g in view], [g.prob for g in view], full=1.0, title="ImageNet class, probability")
 
 
 def model_note(model: str, captioner: Captioner) -> str:

@@ -124,13 +124,14 @@ with st.container(horizontal=True, gap="small", key="cap_words"):
 
 view, chart = st.columns([2, 3])
 view.markdown("#### The CNN's own view")
-view.dataframe([{"ImageNet class": g.name, "probability": round(g.prob, 3)} for g in cnn_view], hide_index=True)
+view.image(cap.cnn_view_svg(cnn_view))
 view.caption("Its ImageNet classifier head, top 5: what the pretrained encoder recognises by itself; the caption "
              "can only use the nouns its decoder learned.")
 chart.markdown("#### Attention entropy per word")
-chart.plotly_chart(cap.entropy_figure(words, alphas), key="cap_entropy", config={"displayModeBar": False})
-chart.caption(f"Low entropy: a sharp look at a few cells; {max_entropy(alphas.shape[-1]):.2f} nats would be uniform "
-              "over the whole grid. Function words (a, and, of) tend to look everywhere.")
+chart.image(cap.entropy_svg(words, alphas))
+chart.caption(f"Low entropy: a sharp look at a few cells; a full bar, {max_entropy(alphas.shape[-1]):.2f} nats, would be "
+              f"uniform over the whole grid of {alphas.shape[-1] ** 2} cells. Function words (a, and, of) tend to look "
+              "everywhere.")
 
 what_if = st.expander("What if part of the image were hidden?", icon=":material/visibility_off:", key="cap_what_if",
                       on_change="rerun")  # runs its second caption only while open

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from test_caption_images import bad_uploads
 
 from core.vision.photos import make_photo, names
+from tests.page_helpers import svg_image
 
 PAGE = "../pages/captioning.py"
 pytestmark = pytest.mark.slow  # the shipped captioners and the encoder
@@ -47,8 +48,11 @@ def test_photo_scene_gets_caption_maps_and_imagenet_view(app):
     assert text and text != "(empty caption)"
     maps = word_maps(at)                 # one map per word; a named noun may be two ("trash can")
     assert sorted(maps) == list(range(1, len(maps) + 1)) and " ".join(maps.values()) == text
-    top = at.dataframe[0].value
-    assert len(top) == 5 and list(top.columns) == ["ImageNet class", "probability"]
+    charts = [svg_image(at, i) for i in range(len(at.get("image"))) if "svg" in at.get("image")[i].proto.imgs[0].url]
+    view = next(c for c in charts if "ImageNet class, probability" in c)
+    assert view.count("<rect") == 5                                  # the head's top 5
+    entropies = next(c for c in charts if "entropy (nats)" in c)
+    assert entropies.count("<rect") == len(maps)                     # a bar per word
 
 
 def test_shapes_captioner_still_works(app):

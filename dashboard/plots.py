@@ -31,9 +31,9 @@ def _ema(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
 
 
 class _Frame:
-    """A w x height SVG line chart's frame: its legend of (name, colour, extra line attributes) across the top (in as
-    many rows as it needs), round ticks covering xs and ys with gridlines and labels, axis titles (all in parts), and the data ->
-    pixel maps px and py."""
+    """A w x height SVG line chart's frame: its legend of (name, colour, extra line attributes) across the top (in
+    as many rows as it needs), round ticks covering xs and ys with gridlines and labels, axis titles (all in parts),
+    and the data -> pixel maps px and py."""
 
     def __init__(self, xs: list[float], ys: list[float], height: int, x_title: str, y_title: str,
                  legend: list[tuple[str, str, str]], w: int = 600, log_y: bool = False):
@@ -53,9 +53,12 @@ class _Frame:
         y_ticks = _ticks(min(ys, default=0), max(ys, default=1))
         (self.x0, self.x1), (self.y0, self.y1) = (x_ticks[0], x_ticks[-1]), (y_ticks[0], y_ticks[-1])
         if log_y:  # ys are log10 values: the range is theirs, the ticks whole powers of ten where there are two
-            self.y0, self.y1 = min(ys), max(ys)
+            self.y0, self.y1 = min(ys, default=-1.0), max(ys, default=1.0)
+            if self.y1 - self.y0 < 1e-9:
+                self.y0, self.y1 = self.y0 - 0.5, self.y1 + 0.5
             whole = range(math.ceil(self.y0), math.floor(self.y1) + 1)
-            y_ticks = list(whole[::math.ceil(len(whole) / 8)]) if len(whole) >= 2 else y_ticks[1:-1]
+            y_ticks = list(whole[::math.ceil(len(whole) / 8)]) if len(whole) >= 2 else \
+                [t for t in _ticks(self.y0, self.y1) if self.y0 <= t <= self.y1]
         for t in y_ticks:
             y = self.py(t)
             label = (f"10<tspan dy='-0.5em' font-size='9'>{t:g}</tspan>" if float(t).is_integer() else

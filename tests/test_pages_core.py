@@ -299,3 +299,13 @@ def test_svg_bars_scale_to_their_full_value_and_escape_labels():
     widths = [float(w) for w in re.findall(r'<rect x="150" y="[0-9.]+" width="([0-9.]+)"', svg)]
     assert widths == [130.0, 65.0] and "a&lt;b" in svg and ">0.500<" in svg and ">probability<" in svg
     assert 'width="260.0"' in plots.bars_svg(["x"], [3.0])                 # default: the largest bar is full
+
+
+def test_svg_lines_on_a_log_axis_label_powers_of_ten_and_survive_a_flat_line():
+    svg = plots.lines_svg({"fall": plots.Line([(0, 0.0), (10, -4.0)], dash="6,4")}, "k", "norm", log_y=True)
+    exponents = re.findall(r"10<tspan[^>]*>(-?\d+)</tspan>", svg)
+    assert exponents == ["-4", "-3", "-2", "-1", "0"] and 'stroke-dasharray="6,4"' in svg
+    y = [float(v) for v in re.findall(r'<polyline points="[0-9.]+,([0-9.]+) [0-9.]+,([0-9.]+)"', svg)[0]]
+    assert y[0] < y[1]                                                      # 10^0 above 10^-4
+    flat = plots.lines_svg({"flat": plots.Line([(0, 0.2), (5, 0.2)])}, "k", "norm", log_y=True)
+    assert "nan" not in flat and "inf" not in flat and flat.count("<circle") == 2

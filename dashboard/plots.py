@@ -31,7 +31,7 @@ def _ema(values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
 
 
 class _Frame:
-    """A w x height SVG line chart's frame: its legend of (name, colour, extra line attributes) across the top (in
+    """A w x height SVG line chart's frame: its legend of (name, colour, line attributes) across the top (in
     as many rows as it needs), round ticks covering xs and ys with gridlines and labels, axis titles (all in parts),
     and the data -> pixel maps px and py."""
 
@@ -44,15 +44,16 @@ class _Frame:
             if x > self.left and x + width > w:
                 x, row = self.left, row + 1
             y = 12 + 18 * row
-            self.parts += [f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{colour}" '
-                           + (style if "stroke-width" in style else f'stroke-width="2" {style}') + "/>",
+            self.parts += [f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{colour}" {style}/>',
                            f'<text x="{x + 27}" y="{y}" dy="0.35em">{html.escape(name)}</text>']
             x += width
         self.top = 30 + 18 * row
         x_ticks = _ticks(0, max(xs, default=1) or 1)
-        y_ticks = _ticks(min(ys, default=0), max(ys, default=1))
-        (self.x0, self.x1), (self.y0, self.y1) = (x_ticks[0], x_ticks[-1]), (y_ticks[0], y_ticks[-1])
-        if log_y:  # ys are log10 values: the range is theirs, the ticks whole powers of ten where there are two
+        self.x0, self.x1 = x_ticks[0], x_ticks[-1]
+        if not log_y:
+            y_ticks = _ticks(min(ys, default=0), max(ys, default=1))
+            self.y0, self.y1 = y_ticks[0], y_ticks[-1]
+        else:  # ys are log10 values: the range is theirs, the ticks whole powers of ten where there are two
             self.y0, self.y1 = min(ys, default=-1.0), max(ys, default=1.0)
             if self.y1 - self.y0 < 1e-9:
                 self.y0, self.y1 = self.y0 - 0.5, self.y1 + 0.5
@@ -100,8 +101,9 @@ def loss_svg(curve: list[dict], marks: list[int] = (), selected: int | None = No
     """
     train = [(p["step"], p["train_loss"] / LN2) for p in curve if p.get("train_loss") is not None]
     val = [(p["step"], p["val_loss"] / LN2) for p in curve if p.get("val_loss") is not None]
-    legend = ([("train (raw)", TRAIN_COLOUR, 'opacity="0.25"'), ("train", TRAIN_COLOUR, "")] if train else []) + \
-        ([("val", VAL_COLOUR, "")] if val else [])
+    solid = 'stroke-width="2"'
+    legend = ([("train (raw)", TRAIN_COLOUR, solid + ' opacity="0.25"'), ("train", TRAIN_COLOUR, solid)]
+              if train else []) + ([("val", VAL_COLOUR, solid)] if val else [])
     frame = _Frame([s for s, _ in train + val] + list(marks), [v for _, v in train + val], height, "step",
                    "loss (bits / char)", legend)
     parts = frame.parts

@@ -97,7 +97,8 @@ def _command(ranks: Ranks, argv: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train as the flags say; 0 when saved, 2 with a one-line message on bad input, 130 when interrupted."""
+    """Train as the flags say; 0 when saved, 2 with a one-line message on bad input, 130 when interrupted (a
+    torchrun worker ends its process with that code)."""
     argv = sys.argv[1:] if argv is None else argv
     args = vars(parser().parse_args(argv))
     threads = args.pop("threads")
@@ -107,10 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         if args[budget] == 0:
             args[budget] = None
     ranks = Ranks.from_env()
+    code = _train(args, ranks, _command(ranks, argv))
+    if ranks.distributed:
+        ranks.exit(code)
+    return code
+
+
+def _train(args: dict, ranks: Ranks, command: str) -> int:
+    """Train with the parsed flags and a progress line on rank 0; the exit code main returns."""
     line = ProgressLine(enabled=ranks.is_main)
     try:
-        train(config_from_args(TrainConfig, args), line.show, command=_command(ranks, argv), ranks=ranks,
-              probe=timeline_probe)
+        train(config_from_args(TrainConfig, args), line.show, command=command, ranks=ranks, probe=timeline_probe)
     except (ValueError, CorpusError, CheckpointError, TrainingError) as e:
         line.close()
         print(f"error: {e}", file=sys.stderr)

@@ -208,9 +208,7 @@ def controls_figure(score: CausalScore) -> go.Figure:
                            hovertemplate="unit %{customdata}: %{x:+.4f} nats<extra></extra>"))
     fig.add_vline(x=score.effect, line=dict(color="#d62728", width=3),
                   annotation_text=f"{score.layer}:{score.kind}:{score.unit}")
-    fig.update_layout(height=200, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
-                      xaxis_title="change in log P(closing character within the horizon), nats")
-    return fig
+    return plots.plotly_layout(fig, 200, xaxis_title="change in log P(closing character within the horizon), nats")
 
 
 # ---- b. attribution ---------------------------------------------------------------------------------------
@@ -363,9 +361,8 @@ def errors_figure(rows: list[ErrorRow]) -> go.Figure:
                             hovertemplate="%{customdata[0]} of %{customdata[1]}<extra></extra>"),
                      go.Bar(y=kinds, x=[r.added / r.ngram_errors if r.ngram_errors else 0 for r in rows],
                             orientation="h", name="new errors (share of n-gram errors)", marker_color="#d62728")])
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white", barmode="group",
-                      xaxis=dict(tickformat=".0%"), yaxis=dict(autorange="reversed"))
-    return fig
+    return plots.plotly_layout(fig, 320, barmode="group", xaxis=dict(tickformat=".0%"),
+                               yaxis=dict(autorange="reversed"))
 
 
 def winner_html(text: str, p_rnn: np.ndarray, p_ngram: np.ndarray) -> str:

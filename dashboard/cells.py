@@ -23,7 +23,7 @@ from core.lens.activations import (
 )
 from core.lens.discovery import CellScore, gate_saturation, pattern_search, rank_cells
 from core.lens.signals import compute_signal
-from dashboard import famous, models
+from dashboard import famous, models, plots
 
 PAGE_CHARS = 5_000  # characters analysed at once (one page); longer texts are paged
 WARMUP_CHARS = 1_000  # text before a page read first, so the page does not start from a blank state
@@ -174,9 +174,8 @@ def heatmap_figure(acts: Activations, cells: list[tuple[str, int, int]], start: 
         colorscale=[[0, "rgb(%d,%d,%d)" % NEG], [0.5, "white"], [1, "rgb(%d,%d,%d)" % POS]],
         customdata=np.broadcast_to(np.array(chars, dtype=object), z.shape),
         hovertemplate="%{y}<br>char %{x}: %{customdata}<br>value - centre %{z:+.3f}<extra></extra>"))
-    fig.update_layout(height=max(220, 22 * len(cells) + 90), margin=dict(l=10, r=10, t=30, b=10),
-                      template="plotly_white", yaxis=dict(autorange="reversed"), xaxis_title="character position")
-    return fig
+    return plots.plotly_layout(fig, max(220, 22 * len(cells) + 90), yaxis=dict(autorange="reversed"),
+                               xaxis_title="character position")
 
 
 def saturation_figure(acts: Activations) -> go.Figure | None:
@@ -196,8 +195,7 @@ def saturation_figure(acts: Activations) -> go.Figure | None:
                                           "<extra></extra>")
         fig.update_xaxes(title_text="fraction left-saturated (< 0.1)", range=[-0.02, 1.02], row=1, col=l + 1)
     fig.update_yaxes(title_text="fraction right-saturated (> 0.9)", range=[-0.02, 1.02], row=1, col=1)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
-    return fig
+    return plots.plotly_layout(fig, 380, margin=dict(l=10, r=10, t=40, b=10))
 
 
 def activations_csv(acts: Activations, kind: str, layer: int, start: int, end: int) -> bytes:

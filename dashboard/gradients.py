@@ -170,12 +170,6 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return y
 
 
-def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), **kw)
-    return fig
-
-
 def _log_range(curves: dict) -> tuple[float, float]:
     """log10 of the smallest and largest plottable value over the curves, with a little margin."""
     y = np.concatenate([_positive(c) for c in curves.values()])
@@ -260,4 +254,4 @@ def training_figure(runs: dict[str, MemoryResult], threshold: float | None = Non
     fig.update_yaxes(title_text="loss (bits)", row=1, col=1)
     fig.update_yaxes(title_text="gradient norm before clipping", type="log", exponentformat="power", row=1, col=2)
     fig.update_xaxes(title_text="training step")
-    return _layout(fig, height)
+    return plots.plotly_layout(fig, height)

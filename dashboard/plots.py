@@ -14,7 +14,8 @@ MAX_POINTS = 2000
 LN2 = math.log(2)
 
 
-def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
+def plotly_layout(fig: go.Figure, height: int, **kw) -> go.Figure:
+    """The dashboard's plotly look: white template, slim margins, the legend in a row above the plot."""
     kw = {"margin": dict(l=10, r=10, t=30, b=10), **kw}
     fig.update_layout(height=height, template="plotly_white",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), **kw)
@@ -206,7 +207,7 @@ def confidence_figure(text: str, p_chosen: np.ndarray, width: int = 80, selected
     fig.update_xaxes(visible=False, range=[-0.5, max(n_cols, 40) - 0.5])
     fig.update_yaxes(visible=False, autorange="reversed")
     fig.update_layout(plot_bgcolor="#f0f0f0")
-    return _layout(fig, 22 * n_rows + 40, margin=dict(l=5, r=5, t=5, b=5))
+    return plotly_layout(fig, 22 * n_rows + 40, margin=dict(l=5, r=5, t=5, b=5))
 
 
 def topk_figure(chars: list[str], probs: list[float], actual: str | None = None) -> go.Figure:
@@ -218,7 +219,7 @@ def topk_figure(chars: list[str], probs: list[float], actual: str | None = None)
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", tickfont=dict(family="monospace", size=14))
     fig.update_xaxes(range=[0, 1], title="probability")
-    return _layout(fig, 60 + 32 * len(chars), showlegend=False)
+    return plotly_layout(fig, 60 + 32 * len(chars), showlegend=False)
 
 
 # (title, example, pages, inputs, outputs) per column of the lecture's picture; 1 marks a box

@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.charlm.hello import HelloRun
+from dashboard import plots
 
 
 def hello_figure(run: HelloRun, height: int = 460) -> go.Figure:
@@ -31,5 +32,4 @@ def hello_figure(run: HelloRun, height: int = 460) -> go.Figure:
         fig.add_shape(type="rect", x0=t - 0.5, x1=t + 0.5, y0=v - 0.5, y1=v + 0.5, line=dict(color="black", width=3),
                       row=1, col=1)
     fig.update_xaxes(tickfont=dict(family="monospace", size=13), range=[-0.5, T - 0.5])
-    fig.update_layout(height=height, template="plotly_white", margin=dict(l=10, r=10, t=30, b=10))
-    return fig
+    return plots.plotly_layout(fig, height)

@@ -205,11 +205,12 @@ def flow_lines(curves: dict, sigma: float | None = None, fit: str | None = None
     return lines, (lo, hi)
 
 
-def flow_svg(curves: dict, sigma: float | None = None, height: int = 420, fit: str | None = None) -> str:
-    """flow_lines drawn as an SVG chart on a log axis."""
+def flow_svg(curves: dict, sigma: float | None = None, height: int = 420, fit: str | None = None,
+             width: int = 600) -> str:
+    """flow_lines drawn as an SVG chart on a log axis, about width pixels wide."""
     lines, y_range = flow_lines(curves, sigma, fit)
     return plots.lines_svg(lines, "k = steps back from the loss (T - t)", "‖∂L_T / ∂h_t‖", height, log_y=True,
-                           y_range=y_range)
+                           y_range=y_range, width=width)
 
 
 def _mean_rate(y: np.ndarray) -> tuple[float, float | None]:

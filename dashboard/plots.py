@@ -140,9 +140,10 @@ class Line:
 
 
 def lines_svg(lines: dict[str, Line], x_title: str, y_title: str, height: int = 320, log_y: bool = False,
-              y_range: tuple[float, float] | None = None) -> str:
+              y_range: tuple[float, float] | None = None, width: int = 600) -> str:
     """Named lines as an SVG chart (drawn with the page, like loss_svg). log_y: the points' y are log10 values,
-    labelled as powers of ten; y_range: the y extent to show (else the points')."""
+    labelled as powers of ten; y_range: the y extent to show (else the points'); width: about the pixels it is
+    shown at (a narrow column takes a narrower chart, so its 12 px text is not scaled down)."""
     palette = itertools.cycle(PALETTE)
     colours = {name: line.colour or next(palette) for name, line in lines.items()}
     styles = {name: (f'stroke-dasharray="{line.dash}" ' if line.dash else "") + f'stroke-width="{line.width}"'
@@ -150,7 +151,7 @@ def lines_svg(lines: dict[str, Line], x_title: str, y_title: str, height: int = 
     xs = [x for line in lines.values() for x, _ in line.points]
     ys = list(y_range) if y_range else [y for line in lines.values() for _, y in line.points]
     frame = _Frame(xs, ys, height, x_title, y_title, [(name, colours[name], styles[name]) for name in lines],
-                   log_y=log_y)
+                   w=width, log_y=log_y)
     for name, line in lines.items():
         frame.parts.append(f'<polyline points="{frame.points(line.points)}" fill="none" stroke="{colours[name]}" '
                            f'{styles[name]}/>')
@@ -296,17 +297,18 @@ def bars_svg(labels: list[str], values: list[float], colours: list[str] | None =
              digits: int = 3, title: str = "") -> str:
     """Horizontal bars, top to bottom, each with its label and value, as an SVG (a small static chart needs no
     chart library in the browser). A bar of value `full` (default: the largest) spans the whole width."""
-    row, label_w, bar_w, value_w = 24, 150, 260, 60
+    shown = [label if len(label) <= 36 else label[:35] + "…" for label in labels]
+    row, bar_w, value_w = 24, 260, 60
+    label_w = max(80, 7 * max(map(len, shown), default=0) + 14)   # about 7 px a character at 13 px
     full = full or max(max(values, default=0.0), 1e-12)
     colours = colours or ["#4c78a8"] * len(values)
     top = 22 if title else 4
     parts = [f'<text x="0" y="14" font-size="12" fill="#555">{html.escape(title)}</text>'] if title else []
-    for k, (label, value, colour) in enumerate(zip(labels, values, colours)):
+    for k, (label, value, colour) in enumerate(zip(shown, values, colours)):
         y = top + k * row
         w = bar_w * min(max(value, 0.0), full) / full
-        shown = label if len(label) <= 22 else label[:21] + "…"
         parts += [f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" font-size="13" fill="#111">'
-                  f'{html.escape(shown)}</text>',
+                  f'{html.escape(label)}</text>',
                   f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="{colour}"/>',
                   f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" font-size="12" fill="#333">{value:.{digits}f}</text>']
     w, h = label_w + bar_w + value_w, top + row * len(labels) + 4

@@ -219,7 +219,7 @@ def exploding() -> str:
     free, clipped = G.memory_run(**G.CLIP_RUN, clip=None), G.memory_run(**G.CLIP_RUN, clip=G.CLIP_DEFAULT_TAU)
     with figure():
         left, right = st.columns([2, 3])
-        left.image(G.flow_svg({"rnn": curves["rnn"]}, sigma, height=340), width="stretch")
+        left.image(G.flow_svg({"rnn": curves["rnn"]}, sigma, height=340, width=380), width="stretch")
         right.plotly_chart(G.training_figure({"no clipping": free, f"clipped at τ={G.CLIP_DEFAULT_TAU:g}": clipped},
                                              G.CLIP_DEFAULT_TAU, height=340), key="tour_clip", config=CHART)
     st.caption(f"Left: a fresh vanilla RNN with small inputs, ‖∂L/∂h‖ k steps back; at k = {d['length'] - 1} it "
@@ -240,9 +240,9 @@ def highway() -> str:
     trained = G.text_curves(tuple(str(c.path) for c in found), text, tuple(c.card.get("steps") for c in found))
     with figure():
         left, right = st.columns(2)
-        left.image(G.flow_svg({k: curves[k] for k in ("rnn", "lstm c")}, height=340), width="stretch")
+        left.image(G.flow_svg({k: curves[k] for k in ("rnn", "lstm c")}, height=340, width=460), width="stretch")
         if trained:
-            right.image(G.flow_svg({n: y for n, (y, _) in trained.items()}, height=340), width="stretch")
+            right.image(G.flow_svg({n: y for n, (y, _) in trained.items()}, height=340, width=460), width="stretch")
     st.caption(f"Left: fresh cells, σ = {d['sigma']:g}; the LSTM's cell state (dashed) is crossed by a product "
                f"with the forget gate only, and at k = {d['length'] - 1} keeps {curves['lstm c'][-1]:.2g} against "
                f"the RNN's {curves['rnn'][-1]:.2g}. Right: the shipped linux models on {len(text) - 1} characters "

@@ -296,9 +296,16 @@ def test_sample_clamps_cells_beside_the_free_stream_and_attributes_a_choice(root
 
 def test_svg_bars_scale_to_their_full_value_and_escape_labels():
     svg = plots.bars_svg(["a<b", "yes"], [0.5, 0.25], full=1.0, title="probability")
-    widths = [float(w) for w in re.findall(r'<rect x="150" y="[0-9.]+" width="([0-9.]+)"', svg)]
+    widths = [float(w) for w in re.findall(r'<rect x="[0-9.]+" y="[0-9.]+" width="([0-9.]+)"', svg)]
     assert widths == [130.0, 65.0] and "a&lt;b" in svg and ">0.500<" in svg and ">probability<" in svg
     assert 'width="260.0"' in plots.bars_svg(["x"], [3.0])                 # default: the largest bar is full
+
+
+def test_svg_bars_show_a_long_class_name_whole_in_a_wider_label_column():
+    short, long = plots.bars_svg(["cat"], [0.5]), plots.bars_svg(["German short-haired pointer", "cat"], [0.5, 0.1])
+    assert ">German short-haired pointer<" in long
+    x = [float(re.search(r'<rect x="([0-9.]+)"', svg).group(1)) for svg in (short, long)]
+    assert x[1] > x[0] + 100
 
 
 def test_svg_lines_on_a_log_axis_label_powers_of_ten_and_survive_a_flat_line():

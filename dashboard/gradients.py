@@ -239,7 +239,7 @@ def _power_line(log_start: float, log_step: float, k_max: int, lo: float, hi: fl
 
 def training_figure(runs: dict[str, MemoryResult], threshold: float | None = None, height: int = 360) -> go.Figure:
     """Loss (left) and gradient norm before clipping (right, log) per training step, one colour per run."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.17)  # room for the right plot's ticks and title
     palette = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
     for (name, r), colour in zip(runs.items(), palette):
         steps = np.arange(1, len(r.loss) + 1)

@@ -7,13 +7,14 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from core.vision.naming import NounSource
 from core.vision.photos import make_photo
 from core.vqa import photo_questions
 from core.vqa.batches import candidate_sets
 from core.vqa.checkpoint import VQACheckpoint, load_vqa
 from core.vqa.data import load_split
-from core.vqa.pipeline import Answer, answer_question, choose, encode_image
-from dashboard.captioning import get_encoder
+from core.vqa.pipeline import Answer, answer_question, choose, encode_image, open_source
+from dashboard.captioning import get_detector, get_encoder
 from dashboard.plots import bars_svg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +119,8 @@ def model_note(ckpt: VQACheckpoint) -> str:
                   if four and four_qo and acc is not None and qo is not None else "")
         return ("This model was trained on the **photo world**: real photo cut-outs of animals, fruit, vegetables, "
                 "vehicles and things on real backgrounds, with generated questions (what is this, what colour, "
-                f"how many, is there, what is to the left/right of). It answers only in that world's words.{scores}")
+                f"how many, is there, what is to the left/right of). It answers in that world's words; on an uploaded "
+                f"photo, an answer that names a thing is read again from what the CNN recognises.{scores}")
     scores = (f" Test accuracy {acc:.2%} (question-only baseline {qo:.2%}); attention mass in the shape "
               f"{test.get('mass_ratio', 0):.1f}x uniform." if acc is not None and qo is not None else "")
     return ("This model was trained only on **easy-VQA** (64 x 64 images of one coloured shape: circle, "
@@ -131,3 +133,12 @@ def warm_first_view() -> None:
     model = next(iter(MODELS))
     image, questions, _, _ = test_image(0)
     ask(image, "test:0", questions[0], model)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def named_answer(_image: Image.Image, key: str, question: str, model: str = "photos") -> NounSource | None:
+    """Where the open-vocabulary answer to an object question comes from (the concept memory under the last hop,
+    or the model's own noun; core.vqa.pipeline.open_source); None for other answers."""
+    grid = _grid(_image, key, model)
+    return open_source(ask(_image, key, question, model), grid, get_encoder("late").classifier, _image,
+                       get_detector().detect(_image))

@@ -3,6 +3,7 @@ import streamlit as st
 
 from core.vqa.checkpoint import VQACheckpointError
 from core.vqa.data import QuestionError
+from core.vqa.pipeline import MODEL_OWN
 from dashboard import captioning as cap
 from dashboard import links, vqa
 
@@ -73,6 +74,7 @@ word, prob = ans.best
 asked = question.strip().lower()
 truth = dict(zip(suggested, truths)).get(asked)
 n_words, n_unknown = len(ans.question.words), len(ans.question.unknown)
+named = None                     # an upload's object answer read from the open vocabulary (photos model)
 if 2 * n_unknown >= n_words:  # the model read mostly <unk>: its answer is not an answer to this question
     st.warning(f"The model knows only {n_words - n_unknown} of this question's {n_words} words (it was trained on "
                "English questions of its own world): the answer below is a guess, not an answer to what you asked.",
@@ -82,7 +84,16 @@ elif truth:
     verdict = ":green[right]" if word == truth else f":red[wrong: the answer is {truth}]"
     st.subheader(f"{word}  ({prob:.1%}) · {verdict}")
 else:
-    st.subheader(f"{word}  ({prob:.1%})")
+    named = vqa.named_answer(image, key, question, model) if model == "photos" and source == "Upload" else None
+    if named is not None and named.from_memory:
+        st.subheader(f"{named.word}  ·  :gray[the model's own answer: {word} ({prob:.1%})]")
+    else:
+        st.subheader(f"{word}  ({prob:.1%})")
+    if named is not None:
+        st.markdown(f"`{named.describe(own=MODEL_OWN)}`", help="An answer that names a thing is read "
+                    "again from what the CNN recognises (its ImageNet classes, named through WordNet) or from a "
+                    "detected face, where the last hop looked: the model itself can only say the photo world's "
+                    "nouns.")
 qo_word = ckpt.answers[int(ans.question_only_probs.argmax())]
 st.caption(f"Question as read: “{' '.join(ans.question.words)}”"
            + (f"  ·  true answer: **{truth}**" if truth else "")
@@ -110,6 +121,6 @@ with right:
 
 st.markdown("#### Where each hop looked")
 cols = st.columns(len(ans.alphas) + 1)
-cols[0].image(image, caption="input", width=240)
+cols[0].image(cap.with_boxes(image, [named], 240) if named else image, caption="input", width=240)
 for k, alpha in enumerate(ans.alphas):
     cols[k + 1].image(cap.overlay(image, alpha, width=240), caption=f"hop {k + 1} (peak weight {alpha.max():.2f})")

@@ -9,16 +9,16 @@ from core.vision.photo_stamps import noun_forms
 from core.vision.photos import names, tuxpaint_root
 
 L = 16                                     # a 4 x 4 grid
-JELLYFISH = 107                            # ImageNet class index
+JELLYFISH, TABBY = 107, 281               # ImageNet class indices
 
 
-def memory(faces=None) -> ConceptMemory:
+def memory(faces=None, seen: int = JELLYFISH) -> ConceptMemory:
     feats = torch.zeros(L, 1280)
-    feats[5, 0] = 1.0                      # cell 5 holds what the head reads as a jellyfish
+    feats[5, 0] = 1.0                      # cell 5 holds what the head reads as ImageNet class `seen`
     head = nn.Linear(1280, 1000)
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)
-    head.weight.data[JELLYFISH, 0] = 10.0
+    head.weight.data[seen, 0] = 10.0
     return ConceptMemory(feats, head, faces, (400, 400))
 
 
@@ -140,3 +140,27 @@ def test_outside_dev_photos_are_apart_from_the_reported_sets_and_labelled_with_o
     dev = check_set("outside-dev")
     assert len(dev) == 13 and not {name for name, _, _ in dev} & reported
     assert all(set(label) <= set(open_nouns()) and not set(label) & set(noun_forms().values()) for *_, label in dev)
+
+
+def test_a_kept_word_says_why_it_stayed_and_what_the_memory_would_have_said():
+    namer = Namer(memory(), noun_forms(), noun_prob=0.3, decoder_sure=0.6)
+    sure = namer.name(look_at(5), "flower", word_prob=0.9).describe()
+    assert sure.startswith("flower <- the decoder's own word, p 0.90 (it was sure; the concept memory says: jellyfish")
+    unsure = namer.name(look_at(0), "flower", word_prob=0.2).describe()          # cell 0: a flat ImageNet softmax
+    assert "(the concept memory was unsure: " in unsure and unsure.endswith(" at best)")
+    tabby = Namer(memory(seen=TABBY), noun_forms(), decoder_sure=0.6).name(look_at(5), "cat", word_prob=0.9)
+    assert "(it was sure; the concept memory agrees: cat 0.9" in tabby.describe()
+    person = namer.name(look_at(0), "person", word_prob=0.2).describe(own="the model's own answer")
+    assert person.startswith("person <- the model's own answer, p 0.20 (ImageNet has no person class")
+
+
+def test_vqa_open_answer_names_from_the_memory_however_sure_the_model_is():
+    import numpy as np
+
+    from core.vqa.pipeline import Answer, open_source
+    m = memory()
+    alphas = np.zeros((2, 4, 4), np.float32)
+    alphas[1, 1, 1] = 1.0                                                         # last hop on cell 5
+    answer = Answer(None, ["flower", "yes"], np.array([0.99, 0.01]), alphas, np.zeros(3), np.zeros(2))
+    src = open_source(answer, m.feats[None], m.head)
+    assert (src.word, src.decoder_word, round(src.decoder_prob, 2)) == ("jellyfish", "flower", 0.99)

@@ -95,3 +95,21 @@ def test_train_refuses_an_absent_gpu_and_an_occupied_out_before_reading_data(run
     proc = run("core.cli.vqa_train", "--device", "cpu", "--out", str(occupied), "--cache-dir", str(cache))
     assert proc.returncode == 2 and "already holds a checkpoint; pass --overwrite to replace it" in proc.stderr
     assert "Traceback" not in proc.stderr and not cache.exists()
+
+
+def test_ask_names_a_photo_models_object_answer_from_the_open_vocabulary(run, tmp_path):
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    from core.vqa.photo_questions import photo_answers
+    path = tmp_path / "motorcycle.png"
+    Image.fromarray(skimage_data.stereo_motorcycle()[0]).save(path)
+    args = ("--model", str(ROOT / "checkpoints" / "vqa-photos"), "--image", str(path), "--question", "what is this?")
+    named = run("core.cli.ask", *args)
+    assert named.returncode == 0, named.stderr
+    *_, line, answer = named.stdout.strip().splitlines()
+    assert line.startswith("named: motorcycle <- moped") and answer.startswith("answer: motorcycle (open vocabulary")
+    closed = run("core.cli.ask", *args, "--no-naming").stdout.strip().splitlines()
+    assert "named:" not in "".join(closed) and closed[-1].split()[1] in photo_answers()
+    counted = run("core.cli.ask", *args[:-1], "how many cars are there?").stdout
+    assert "named:" not in counted                                                 # a count is no object answer

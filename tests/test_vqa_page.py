@@ -144,3 +144,22 @@ def test_photos_model_answers_an_uploaded_photo(app):
     at.toggle(key="vqa_mc").set_value(False).run()
     at.radio(key="vqa_model").set_value("easy").run()
     assert at.radio(key="vqa_source").value == "easy-VQA test image" and not at.exception
+
+
+def test_an_uploaded_photo_of_a_thing_the_model_cannot_say_is_named_from_the_open_vocabulary(app):
+    import skimage.data
+    at = app
+    at.radio(key="vqa_model").set_value("photos").run()
+    at.radio(key="vqa_source").set_value("Upload").run()
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.stereo_motorcycle()[0]).save(buf, "JPEG")
+    at.file_uploader(key="vqa_upload").set_value(("motorcycle.jpg", buf.getvalue(), "image/jpeg")).run()
+    at.text_input(key="vqa_question").input("what is this?").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    said, own = at.subheader[0].value.split("  ·  ")
+    assert said == "motorcycle" and "motorcycle" not in photo_answers()          # the model cannot say it
+    assert own.split(": ")[1].split()[0] in photo_answers()                        # its own answer is shown beside
+    assert any(m.value.startswith("`motorcycle <- moped") for m in at.markdown)
+    at.text_input(key="vqa_question").input("how many cars are there?").run()      # not an object answer
+    assert "  ·  " not in at.subheader[0].value and not any("<-" in m.value for m in at.markdown)
+    at.radio(key="vqa_model").set_value("easy").run()

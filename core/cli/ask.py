@@ -3,9 +3,12 @@
     rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what color is the shape?"
     rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what shape is present?" \
         --candidates circle triangle rectangle
+    rnnlens ask --model checkpoints/vqa-photos --image orange.jpg --question "what is this?" [--no-naming]
 
 Prints the answer and its probability, the top 5 (or the candidates' scores), where each attention hop
-looked most, and the words the answer leaned on. Unreadable images, empty or over-long questions and
+looked most, and the words the answer leaned on. A photo-world model's answer that names a thing is read again
+from the open vocabulary under the last hop (core.vqa.pipeline.open_source: "orange", where the model itself can
+only say "apple"), unless --no-naming. Unreadable images, empty or over-long questions and
 unknown words get a plain message; the image is read with the one bounded image reader (core.vision.images).
 """
 import argparse
@@ -16,10 +19,17 @@ import torch
 
 from core.cli.args import add_threads_arg, fail
 from core.vision.encoder import Encoder
+from core.vision.faces import load_detector
 from core.vision.images import ImageError, load_image_file
 from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.data import QuestionError
-from core.vqa.pipeline import answer_question, choose, encode_image
+from core.vqa.pipeline import (
+    MODEL_OWN,
+    answer_question,
+    choose,
+    encode_image,
+    open_source,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--image", required=True)
     p.add_argument("--question", required=True)
     p.add_argument("--candidates", nargs="+", help="multiple choice: score these answers instead")
+    p.add_argument("--naming", action=argparse.BooleanOptionalAction, default=True,
+                   help="a photo-world model's object answer read from the open vocabulary (ImageNet classes through "
+                        "WordNet, and faces)")
     add_threads_arg(p)
     return p
 
@@ -46,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         image = load_image_file(a.image).image
     except ImageError as e:
         return fail(f"{a.image}: {e}")
-    feats = encode_image(image, Encoder(ckpt.model.cfg.encoder), bool(ckpt.model.cfg.colours))
+    encoder = Encoder(ckpt.model.cfg.encoder)
+    feats = encode_image(image, encoder, bool(ckpt.model.cfg.colours))
     try:
         ans = answer_question(ckpt, feats, a.question)
         scores = choose(ckpt, feats, a.question, a.candidates) if a.candidates else None
@@ -67,7 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hop {k + 1}: peak at row {r + 1}, column {c + 1} of the {g} x {g} grid (weight {alpha.max():.3f})")
     print("leaned on: " + ", ".join(f"{w} {s:.3f}" for w, s in zip(ans.question.words, ans.saliency)))
     word, prob = ans.best
-    print(f"answer: {word} ({prob:.3f})")
+    named = (open_source(ans, feats, encoder.classifier, image, load_detector().detect(image))
+             if a.naming and encoder.classifier is not None else None)
+    if named is not None:
+        print(f"named: {named.describe(own=MODEL_OWN)}")
+    if named is not None and named.from_memory:
+        print(f"answer: {named.word} (open vocabulary; the model's own answer: {word} {prob:.3f})")
+    else:
+        print(f"answer: {word} ({prob:.3f})")
     return 0
 
 

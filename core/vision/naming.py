@@ -47,16 +47,24 @@ class NounSource:
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)   # face boxes (pixels)
     drops_article: bool = False                 # faces made the decoder's singular slot plural ("a" goes)
     decoder_prob: float = 1.0                   # the decoder's probability for its own word in that slot
+    kept_because: str = ""                      # why the decoder's word stayed: "sure", "unsure memory", "person"
+    memory_best: tuple[str, float] | None = None   # the memory's best other noun then, with its probability
 
     @property
     def from_memory(self) -> bool:
         return bool(self.evidence)
 
-    def describe(self) -> str:
-        """One line: "cat <- Egyptian Mau 0.21, tabby cat 0.06", "person <- face, p 0.99", or the decoder's word."""
+    def describe(self, own: str = "the decoder's own word") -> str:
+        """One line: "cat <- Egyptian Mau 0.21, tabby cat 0.06", "person <- face, p 0.99", or the decoder's word
+        and why it stayed ("cow <- the decoder's own word, p 0.74 (it was sure; the concept memory says: sheep
+        0.67)"); `own` names the decoder (the VQA page: the model's own answer)."""
         if not self.evidence:
-            return (f"{self.word} <- the decoder's own word, p {self.decoder_prob:.2f} (the decoder was sure, or the "
-                    f"concept memory unsure)")
+            best = f"{self.memory_best[0]} {self.memory_best[1]:.2f}" if self.memory_best else "nothing"
+            agrees = self.memory_best is not None and in_photo_noun(self.memory_best[0], self.noun)
+            why = {"sure": f"it was sure; the concept memory {'agrees' if agrees else 'says'}: {best}",
+                   "unsure memory": f"the concept memory was unsure: {best} at best",
+                   "person": "ImageNet has no person class, and no face lies where it looked"}.get(self.kept_because)
+            return f"{self.word} <- {own}, p {self.decoder_prob:.2f}" + (f" ({why})" if why else "")
         if self.evidence[0][0] == "face":
             return f"{self.word} <- " + ", ".join(f"face, p {p:.2f}" for _, p in self.evidence)
         return f"{self.word} <- " + ", ".join(f"{name} {p:.2f}" for name, p in self.evidence)
@@ -115,20 +123,20 @@ class Namer:
             crowd = len(m.faces) >= 2
             return NounSource(PERSON, plural(PERSON) if many or crowd else PERSON, word,
                               [("face", f.prob) for f in m.faces], [f.box for f in m.faces], crowd and not many)
-        if own == PERSON or word_prob >= self.decoder_sure:   # ImageNet has no person class; a sure decoder
-            return NounSource(own, word, word, decoder_prob=word_prob)
         probs = m.class_probs(alpha)                                                   # (1000,)
         per_noun = probs @ m.to_nouns                                                  # (N,)
-        for k in per_noun.argsort(descending=True)[:len(said) + 1].tolist():
-            if float(per_noun[k]) < self.noun_prob:
-                break
-            if m.nouns[k] not in said:
-                noun = m.nouns[k]
-                classes = (m.to_nouns[:, k] * probs).topk(2)
-                evidence = [(class_name(int(i)), float(p)) for p, i in zip(classes.values, classes.indices)
-                            if p >= 0.01]
-                return NounSource(noun, plural(noun) if many else noun, word, evidence, decoder_prob=word_prob)
-        return NounSource(own, word, word, decoder_prob=word_prob)
+        best = next(((m.nouns[k], float(per_noun[k])) for k in per_noun.argsort(descending=True)[:len(said) + 1]
+                     .tolist() if m.nouns[k] not in said), None)          # the memory's best noun not yet said
+        if own == PERSON or word_prob >= self.decoder_sure:   # ImageNet has no person class; a sure decoder
+            return NounSource(own, word, word, decoder_prob=word_prob,
+                              kept_because="person" if own == PERSON else "sure", memory_best=best)
+        if best is None or best[1] < self.noun_prob:
+            return NounSource(own, word, word, decoder_prob=word_prob, kept_because="unsure memory",
+                              memory_best=best)
+        noun, k = best[0], m.nouns.index(best[0])
+        classes = (m.to_nouns[:, k] * probs).topk(2)
+        evidence = [(class_name(int(i)), float(p)) for p, i in zip(classes.values, classes.indices) if p >= 0.01]
+        return NounSource(noun, plural(noun) if many else noun, word, evidence, decoder_prob=word_prob)
 
 
 def make_namer(image: Image.Image | None, feats: torch.Tensor, head: nn.Linear, faces: list[Face] | None,

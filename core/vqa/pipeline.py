@@ -14,11 +14,23 @@ from PIL import Image
 
 from core.vision.encoder import Encoder, to_input
 from core.vision.faces import Face
-from core.vision.naming import ConceptMemory, make_namer
+from core.vision.naming import ConceptMemory, NounSource, make_namer
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
-from core.vqa.data import MAX_WORDS, Question, QuestionError, no_words, prepare_question, tokenize
+from core.vqa.data import (
+    MAX_WORDS,
+    Question,
+    QuestionError,
+    no_words,
+    prepare_question,
+    tokenize,
+)
 from core.vqa.model import StackedAttentionVQA
+
+# Unlike the captioner's decoder, the VQA model's certainty never keeps its noun against the concept memory: on the
+# real dev photos (dev, outside-dev) any threshold lost photos to it (the README's naming section).
+MODEL_NEVER_SURE = 2.0
+MODEL_OWN = "the model's own answer"     # how a NounSource line names the VQA model's own noun (describe(own=))
 
 
 @dataclass
@@ -96,15 +108,22 @@ def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list
     return torch.softmax(ckpt.model.candidate_logprobs(logits, u, tokens, answer_ids)[0], -1).numpy()
 
 
+def open_source(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, image: Image.Image | None = None,
+                faces: list[Face] | None = None) -> NounSource | None:
+    """Where the open-vocabulary answer to an object question comes from: when the model answers a photo-world
+    noun, the noun read from the concept memory of the raw late-stage grid feats (1, L, >= 1280) under the last
+    hop's attention (core.vision.naming), or the model's own noun when the memory is unsure; None for other
+    answers (colours, counts, yes/no). The memory names first however sure the model is (MODEL_NEVER_SURE)."""
+    namer = make_namer(image, feats[0, :, :1280], head, faces, decoder_sure=MODEL_NEVER_SURE)
+    word, prob = answer.best
+    return namer.name(torch.from_numpy(answer.alphas[-1]).flatten(), word, word_prob=prob)
+
+
 def open_answer(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, image: Image.Image | None = None,
                 faces: list[Face] | None = None) -> str:
-    """The answer to an object question in the open vocabulary: when the model answers a photo-world noun, the
-    noun read from the concept memory of the raw late-stage grid feats (1, L, >= 1280) under the last hop's
-    attention (core.vision.naming), or the model's own noun when the memory is unsure; other answers as they are."""
-    best = answer.best[0]
-    namer = make_namer(image, feats[0, :, :1280], head, faces)
-    src = namer.name(torch.from_numpy(answer.alphas[-1]).flatten(), best)
-    return best if src is None else src.word
+    """The answer in the open vocabulary (`open_source`'s word), other answers as they are."""
+    src = open_source(answer, feats, head, image, faces)
+    return answer.best[0] if src is None else src.word
 
 
 def choose_open(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, candidates: list[str],

@@ -151,6 +151,28 @@ def test_cell_presets_open_their_model_and_relabel_the_found_list(server, browse
     page.close()
 
 
+def test_an_uploaded_photo_gets_an_open_vocabulary_answer_with_its_source(server, browser, tmp_path):
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(skimage_data.astronaut()).save(photo)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server + "/vqa")
+    settle(page)
+    page.get_by_text("Photos (photo world)", exact=True).click()
+    settle(page)
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(photo))
+    answer = page.locator("[data-testid=stMain] h3").filter(has_text="the model's own answer")
+    answer.wait_for(timeout=180_000)                      # "what is this?" is asked of an upload at once
+    settle(page)
+    assert answer.inner_text().startswith("person")       # the photo-world model has no word for her
+    assert page.get_by_text("person <- face, p 1.00", exact=True).count() == 1
+    assert page.evaluate(SPILLS) == []
+    page.close()
+
+
 def test_train_more_scrolls_to_the_highlighted_sample(server, page):
     page.goto(server + "/train_more")
     settle(page)

@@ -20,6 +20,7 @@ from core.vision.images import MAX_PIXELS, ImageError, open_image
 from core.vision.maps import entropy, max_entropy, upsample_map
 from core.vision.naming import NounSource
 from core.vision.photos import make_photo
+from core.vision.vocabulary import open_nouns
 from core.vision.scenes import make_scene
 from dashboard.plots import bars_svg
 
@@ -169,9 +170,10 @@ def model_note(model: str, captioner: Captioner) -> str:
     metrics = f" Held-out test split: {metrics}." if metrics else ""
     if model == "photos":
         return ("This captioner was trained on the **photo world**: real photos of single objects (animals, fruit, "
-                "vegetables, vehicles, people, tools, ...) cut out and pasted on real background photos. It knows "
-                f"{len(nouns(captioner))} nouns (listed below); anything else it names with the nearest one it "
-                f"knows.{metrics}")
+                "vegetables, vehicles, people, tools, ...) cut out and pasted on real background photos. Its decoder "
+                f"knows {len(nouns(captioner))} nouns (listed below); each noun it writes is read again from what the "
+                f"CNN recognises where it looked ({len(open_nouns())} nouns, through WordNet) and from faces, unless "
+                f"the decoder is sure of its own.{metrics}")
     return ("This captioner was trained only on **generated scenes**: coloured circles, squares, triangles and stars "
             "on flat, gradient and textured backgrounds. On a real photo it can only answer in that world's words, "
             f"so read its caption as what a shapes-and-colours model sees.{metrics} "

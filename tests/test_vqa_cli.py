@@ -104,7 +104,7 @@ def test_ask_names_a_photo_models_object_answer_from_the_open_vocabulary(run, tm
     from core.vqa.photo_questions import photo_answers
     path = tmp_path / "motorcycle.png"
     Image.fromarray(skimage_data.stereo_motorcycle()[0]).save(path)
-    args = ("--model", str(ROOT / "checkpoints" / "vqa-photos"), "--image", str(path), "--question", "what is this?")
+    args = ("--image", str(path), "--question", "what is this?")                  # the photo model is the default
     named = run("core.cli.ask", *args)
     assert named.returncode == 0, named.stderr
     *_, line, answer = named.stdout.strip().splitlines()

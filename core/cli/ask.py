@@ -1,9 +1,9 @@
 """rnnlens ask: ask a VQA checkpoint a question about an image file.
 
+    rnnlens ask --image orange.jpg --question "what is this?" [--no-naming]      (the photo model, the default)
     rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what color is the shape?"
     rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what shape is present?" \
         --candidates circle triangle rectangle
-    rnnlens ask --model checkpoints/vqa-photos --image orange.jpg --question "what is this?" [--no-naming]
 
 Prints the answer and its probability, the top 5 (or the candidates' scores), where each attention hop
 looked most, and the words the answer leaned on. A photo-world model's answer that names a thing is read again
@@ -36,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
     """The ask command's arguments."""
     p = argparse.ArgumentParser(prog="rnnlens ask", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="checkpoints/vqa-easy")
+    p.add_argument("--model", default="checkpoints/vqa-photos", help="default: the photo-world model, for photos "
+                   "(checkpoints/vqa-easy answers about easy-VQA's coloured shapes)")
     p.add_argument("--image", required=True)
     p.add_argument("--question", required=True)
     p.add_argument("--candidates", nargs="+", help="multiple choice: score these answers instead")

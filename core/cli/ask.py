@@ -2,7 +2,7 @@
 
     rnnlens ask --image orange.jpg --question "what is this?" [--no-naming]      (the photo model, the default)
     rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what color is the shape?"
-    rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what shape?" --candidates circle rectangle triangle
+    rnnlens ask --model checkpoints/vqa-easy --image shape.png --question "what shape?" --candidates circle triangle
 
 Prints the answer and its probability, the top 5 (or the candidates' scores), where each attention hop
 looked most, and the words the answer leaned on. A photo-world model's answer that names a thing is read again

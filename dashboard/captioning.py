@@ -20,8 +20,8 @@ from core.vision.images import MAX_PIXELS, ImageError, open_image
 from core.vision.maps import entropy, max_entropy, upsample_map
 from core.vision.naming import NounSource
 from core.vision.photos import make_photo
-from core.vision.vocabulary import open_nouns
 from core.vision.scenes import make_scene
+from core.vision.vocabulary import open_nouns
 from dashboard.plots import bars_svg
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,13 +22,7 @@ from core.vision.faces import load_detector
 from core.vision.images import ImageError, load_image_file
 from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.data import QuestionError
-from core.vqa.pipeline import (
-    MODEL_OWN,
-    answer_question,
-    choose,
-    encode_image,
-    open_source,
-)
+from core.vqa.pipeline import MODEL_OWN, answer_question, choose, encode_image, open_source
 
 
 def parser() -> argparse.ArgumentParser:

@@ -17,14 +17,7 @@ from core.vision.faces import Face
 from core.vision.naming import ConceptMemory, NounSource, make_namer
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
-from core.vqa.data import (
-    MAX_WORDS,
-    Question,
-    QuestionError,
-    no_words,
-    prepare_question,
-    tokenize,
-)
+from core.vqa.data import MAX_WORDS, Question, QuestionError, no_words, prepare_question, tokenize
 from core.vqa.model import StackedAttentionVQA
 
 # Unlike the captioner's decoder, the VQA model's certainty never keeps its noun against the concept memory: on the

@@ -7,13 +7,14 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from core.vision.faces import Face
 from core.vision.naming import NounSource
 from core.vision.photos import make_photo
 from core.vqa import photo_questions
 from core.vqa.batches import candidate_sets
 from core.vqa.checkpoint import VQACheckpoint, load_vqa
 from core.vqa.data import load_split
-from core.vqa.pipeline import Answer, answer_question, choose, encode_image, open_source
+from core.vqa.pipeline import Answer, answer_question, choose, encode_image, names_a_thing, open_source
 from dashboard.captioning import get_detector, get_encoder
 from dashboard.plots import bars_svg
 
@@ -135,10 +136,17 @@ def warm_first_view() -> None:
     ask(image, "test:0", questions[0], model)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def faces(_image: Image.Image, key: str) -> list[Face]:
+    """The faces found on an image, once per image (not once per question)."""
+    return get_detector().detect(_image)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def named_answer(_image: Image.Image, key: str, question: str, model: str = "photos") -> NounSource | None:
     """Where the open-vocabulary answer to an object question comes from (the concept memory under the last hop,
     or the model's own noun; core.vqa.pipeline.open_source); None for other answers."""
-    grid = _grid(_image, key, model)
-    return open_source(ask(_image, key, question, model), grid, get_encoder("late").classifier, _image,
-                       get_detector().detect(_image))
+    ans = ask(_image, key, question, model)
+    if not names_a_thing(ans):
+        return None
+    return open_source(ans, _grid(_image, key, model), get_encoder("late").classifier, _image, faces(_image, key))

@@ -128,15 +128,20 @@ def test_photos_model_scene_typed_and_multiple_choice_questions(app):
     at.toggle(key="vqa_mc").set_value(False).run()
 
 
-def test_photos_model_answers_an_uploaded_photo(app):
-    import skimage.data
-    at = app
+def upload_to_the_photos_model(at: AppTest, photo, question: str) -> None:
+    """Choose the photos model and Upload, upload the (H, W, 3) array as a JPEG and ask the question."""
     at.radio(key="vqa_model").set_value("photos").run()
     at.radio(key="vqa_source").set_value("Upload").run()
     buf = io.BytesIO()
-    Image.fromarray(skimage.data.chelsea()).save(buf, "JPEG")
-    at.file_uploader(key="vqa_upload").set_value(("chelsea.jpg", buf.getvalue(), "image/jpeg")).run()
-    at.text_input(key="vqa_question").input("what animal is this?").run()
+    Image.fromarray(photo).save(buf, "JPEG")
+    at.file_uploader(key="vqa_upload").set_value(("photo.jpg", buf.getvalue(), "image/jpeg")).run()
+    at.text_input(key="vqa_question").input(question).run()
+
+
+def test_photos_model_answers_an_uploaded_photo(app):
+    import skimage.data
+    at = app
+    upload_to_the_photos_model(at, skimage.data.chelsea(), "what animal is this?")
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.subheader[0].value.split()[0] in photo_answers() and len(hop_captions(at)) == 2
     at.toggle(key="vqa_mc").set_value(True).run()
@@ -149,12 +154,7 @@ def test_photos_model_answers_an_uploaded_photo(app):
 def test_an_uploaded_photo_of_a_thing_the_model_cannot_say_is_named_from_the_open_vocabulary(app):
     import skimage.data
     at = app
-    at.radio(key="vqa_model").set_value("photos").run()
-    at.radio(key="vqa_source").set_value("Upload").run()
-    buf = io.BytesIO()
-    Image.fromarray(skimage.data.stereo_motorcycle()[0]).save(buf, "JPEG")
-    at.file_uploader(key="vqa_upload").set_value(("motorcycle.jpg", buf.getvalue(), "image/jpeg")).run()
-    at.text_input(key="vqa_question").input("what is this?").run()
+    upload_to_the_photos_model(at, skimage.data.stereo_motorcycle()[0], "what is this?")
     assert not at.exception and not at.error, [e.value for e in at.error]
     said, own = at.subheader[0].value.split("  ·  ")
     assert said == "motorcycle" and "motorcycle" not in photo_answers()          # the model cannot say it

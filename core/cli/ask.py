@@ -22,7 +22,7 @@ from core.vision.faces import load_detector
 from core.vision.images import ImageError, load_image_file
 from core.vqa.checkpoint import VQACheckpointError, load_checked
 from core.vqa.data import QuestionError
-from core.vqa.pipeline import MODEL_OWN, answer_question, choose, encode_image, open_source
+from core.vqa.pipeline import MODEL_OWN, answer_question, choose, encode_image, names_a_thing, open_source
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print("leaned on: " + ", ".join(f"{w} {s:.3f}" for w, s in zip(ans.question.words, ans.saliency)))
     word, prob = ans.best
     named = (open_source(ans, feats, encoder.classifier, image, load_detector().detect(image))
-             if a.naming and encoder.classifier is not None else None)
+             if a.naming and encoder.classifier is not None and names_a_thing(ans) else None)
     if named is not None:
         print(f"named: {named.describe(own=MODEL_OWN)}")
     if named is not None and named.from_memory:

@@ -15,6 +15,7 @@ from PIL import Image
 from core.vision.encoder import Encoder, to_input
 from core.vision.faces import Face
 from core.vision.naming import ConceptMemory, NounSource, make_namer
+from core.vision.photo_stamps import noun_forms
 from core.vqa.checkpoint import VQACheckpoint
 from core.vqa.colours import colour_grid
 from core.vqa.data import MAX_WORDS, Question, QuestionError, no_words, prepare_question, tokenize
@@ -101,12 +102,19 @@ def choose(ckpt: VQACheckpoint, feats: torch.Tensor, text: str, candidates: list
     return torch.softmax(ckpt.model.candidate_logprobs(logits, u, tokens, answer_ids)[0], -1).numpy()
 
 
+def names_a_thing(answer: Answer) -> bool:
+    """Whether the model's answer is a photo-world noun, one the open vocabulary can read again (`open_source`)."""
+    return answer.best[0] in noun_forms()
+
+
 def open_source(answer: Answer, feats: torch.Tensor, head: torch.nn.Linear, image: Image.Image | None = None,
                 faces: list[Face] | None = None) -> NounSource | None:
     """Where the open-vocabulary answer to an object question comes from: when the model answers a photo-world
     noun, the noun read from the concept memory of the raw late-stage grid feats (1, L, >= 1280) under the last
     hop's attention (core.vision.naming), or the model's own noun when the memory is unsure; None for other
     answers (colours, counts, yes/no). The memory names first however sure the model is (MODEL_NEVER_SURE)."""
+    if not names_a_thing(answer):
+        return None
     namer = make_namer(image, feats[0, :, :1280], head, faces, decoder_sure=MODEL_NEVER_SURE)
     word, prob = answer.best
     return namer.name(torch.from_numpy(answer.alphas[-1]).flatten(), word, word_prob=prob)

@@ -98,8 +98,11 @@ def settle(page, timeout_ms: int = 180_000) -> None:
     """Wait until the page has a title and the script has finished running."""
     page.wait_for_selector("[data-testid=stMain] h1", timeout=timeout_ms)
     page.wait_for_timeout(300)
-    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=timeout_ms)
-    page.wait_for_timeout(700)
+    for _ in range(10):  # a slider sends its value after a pause, so a rerun may start while we wait
+        page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=timeout_ms)
+        page.wait_for_timeout(700)
+        if page.locator("[data-testid=stStatusWidget]").count() == 0:
+            return
 
 
 def enter(field, value: str) -> None:

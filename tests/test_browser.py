@@ -26,7 +26,13 @@ from tests.browser_helpers import (
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+expect = pytest.importorskip("playwright.sync_api").expect
+
+IN_VIEW = """([box, item]) => {
+  const outer = document.querySelector(box).getBoundingClientRect();
+  const inner = document.querySelector(item).getBoundingClientRect();
+  return outer.top <= inner.top && inner.bottom <= outer.bottom;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -181,11 +187,11 @@ def test_train_more_scrolls_to_the_highlighted_sample(server, page):
     thumb.press("Home")
     for _ in range(4):
         thumb.press("ArrowRight")
-    settle(page)
     entry = page.locator(".st-key-train_more_entry_700")  # Home: step 100, then 200, 300, 500, 700
-    assert "highlighted" in entry.inner_text()
-    box, shown = page.locator(".st-key-train_more_timeline").bounding_box(), entry.bounding_box()
-    assert box["y"] <= shown["y"] and shown["y"] + shown["height"] <= box["y"] + box["height"]
+    expect(entry).to_contain_text("highlighted", timeout=60_000)  # the slider's rerun may begin after a pause
+    settle(page)
+    page.wait_for_function(IN_VIEW, arg=[".st-key-train_more_timeline", ".st-key-train_more_entry_700"],
+                           timeout=30_000)  # scrolled there by the script that the rerun renders
 
 
 def test_a_figure_is_above_the_fold_at_1024_px(server, browser):
